@@ -1,0 +1,522 @@
+//! Checks an entry must pass before anything is stored, and the chain rule.
+//!
+//! Signature checks live in [`crate::keys`]; trust is decided by `yui-sync`.
+
+use chrono::{DateTime, NaiveDate};
+
+use crate::content::{Body, Contact, Event, LocalizedText, Profile};
+use crate::entry::{Entry, EntryId, Head};
+use crate::UnixMillis;
+
+/// Size and clock limits applied to every entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest encoded `Entry` accepted.
+    pub max_entry_bytes: usize,
+    /// Longest object id, in bytes.
+    pub max_object_id_bytes: usize,
+    /// Longest single text, in bytes.
+    pub max_text_bytes: usize,
+    /// How far in the future `created_at` may be.
+    pub max_clock_skew_ms: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_entry_bytes: 64 * 1024,
+            max_object_id_bytes: 128,
+            max_text_bytes: 16 * 1024,
+            max_clock_skew_ms: 10 * 60 * 1000,
+        }
+    }
+}
+
+/// Why an entry is not acceptable. Each message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// The encoded entry is too large.
+    #[error("entry is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// Size seen.
+        size: usize,
+        /// Limit.
+        limit: usize,
+    },
+    /// A required field is missing.
+    #[error("{0} is required")]
+    Missing(&'static str),
+    /// A field has a value outside its rules.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// Field path.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `created_at` is too far ahead of this node's clock.
+    #[error(
+        "created_at is {ahead_ms} ms in the future (limit {limit_ms} ms): check the author's clock"
+    )]
+    FromTheFuture {
+        /// How far ahead.
+        ahead_ms: i64,
+        /// Allowed skew.
+        limit_ms: i64,
+    },
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> ValidationError {
+    ValidationError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Checks an entry's fields. `encoded_len` is the size of its bytes; `now`
+/// this node's clock.
+pub fn validate_entry(
+    entry: &Entry,
+    encoded_len: usize,
+    now: UnixMillis,
+    limits: &Limits,
+) -> Result<(), ValidationError> {
+    if encoded_len > limits.max_entry_bytes {
+        return Err(ValidationError::TooLarge {
+            size: encoded_len,
+            limit: limits.max_entry_bytes,
+        });
+    }
+    if entry.seq == 0 {
+        return Err(invalid("seq", "must start at 1"));
+    }
+    match (entry.seq, entry.prev) {
+        (1, Some(_)) => return Err(invalid("prev", "must be empty at seq 1")),
+        (s, None) if s > 1 => return Err(ValidationError::Missing("prev")),
+        _ => {}
+    }
+    if entry.created_at <= 0 {
+        return Err(ValidationError::Missing("created_at"));
+    }
+    let ahead = entry.created_at - now;
+    if ahead > limits.max_clock_skew_ms {
+        return Err(ValidationError::FromTheFuture {
+            ahead_ms: ahead,
+            limit_ms: limits.max_clock_skew_ms,
+        });
+    }
+    if let Some(exp) = entry.expires_at {
+        if exp <= entry.created_at {
+            return Err(invalid("expires_at", "must be after created_at"));
+        }
+    }
+    validate_object_id(&entry.object_id, limits)?;
+    match &entry.body {
+        Body::Profile(p) => validate_profile(p, limits),
+        Body::Event(e) => validate_event(e, limits),
+        Body::Retraction(r) => validate_text("retraction.reason", &r.reason, limits),
+    }
+}
+
+fn validate_object_id(id: &str, limits: &Limits) -> Result<(), ValidationError> {
+    if id.is_empty() {
+        return Err(ValidationError::Missing("object_id"));
+    }
+    if id.len() > limits.max_object_id_bytes {
+        return Err(invalid(
+            "object_id",
+            format!(
+                "{} bytes, over the limit of {}",
+                id.len(),
+                limits.max_object_id_bytes
+            ),
+        ));
+    }
+    if id.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(
+            "object_id",
+            "must not contain spaces or control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a BCP 47 language tag's syntax (`ja`, `en-GB`, `zh-Hant`).
+pub fn validate_lang_tag(tag: &str) -> Result<(), String> {
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or_default();
+    if !(2..=3).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err(format!(
+            "{tag:?} is not a BCP 47 language tag (e.g. ja, en, zh-Hant)"
+        ));
+    }
+    for sub in parts {
+        if !(1..=8).contains(&sub.len()) || !sub.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(format!(
+                "{tag:?} is not a BCP 47 language tag (bad subtag {sub:?})"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_text(
+    field: &'static str,
+    t: &LocalizedText,
+    limits: &Limits,
+) -> Result<(), ValidationError> {
+    for (i, (lang, text)) in t.0.iter().enumerate() {
+        validate_lang_tag(lang).map_err(|e| invalid(field, e))?;
+        if t.0[..i].iter().any(|(l, _)| l.eq_ignore_ascii_case(lang)) {
+            return Err(invalid(field, format!("language {lang} given twice")));
+        }
+        if text.len() > limits.max_text_bytes {
+            return Err(invalid(
+                field,
+                format!("text in {lang} is over {} bytes", limits.max_text_bytes),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_contact(
+    field: &'static str,
+    c: &Contact,
+    limits: &Limits,
+) -> Result<(), ValidationError> {
+    validate_text(field, &c.name, limits)?;
+    validate_text(field, &c.department, limits)?;
+    if !c.email.is_empty() && !c.email.contains('@') {
+        return Err(invalid(field, format!("email {:?} has no @", c.email)));
+    }
+    if !c.url.is_empty() {
+        validate_url(field, &c.url)?;
+    }
+    Ok(())
+}
+
+fn validate_url(field: &'static str, url: &str) -> Result<(), ValidationError> {
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(field, format!("{url:?} is not an http(s) URL")))
+    }
+}
+
+/// Checks a Japanese local government code: 6 digits, the last a check digit
+/// `(11 - (6*d1 + 5*d2 + 4*d3 + 3*d4 + 2*d5) % 11) % 10`.
+pub fn validate_local_government_code(code: &str) -> Result<(), String> {
+    let digits: Vec<u32> = code.chars().filter_map(|c| c.to_digit(10)).collect();
+    if code.len() != 6 || digits.len() != 6 {
+        return Err(format!("{code:?} is not a 6-digit local government code"));
+    }
+    let sum: u32 = digits[..5]
+        .iter()
+        .zip([6, 5, 4, 3, 2])
+        .map(|(d, w)| d * w)
+        .sum();
+    let check = (11 - sum % 11) % 10;
+    if check != digits[5] {
+        return Err(format!(
+            "{code:?} has a wrong check digit (expected {check})"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a municipality code: a Japanese local government code, or for a
+/// foreign partner an ISO 3166-1 alpha-2 code, `-`, and its own id.
+pub fn validate_municipality_code(code: &str) -> Result<(), String> {
+    if code.chars().all(|c| c.is_ascii_digit()) {
+        return validate_local_government_code(code);
+    }
+    match code.split_once('-') {
+        Some((cc, id))
+            if cc.len() == 2
+                && cc.chars().all(|c| c.is_ascii_uppercase())
+                && !id.is_empty()
+                && id.len() <= 32
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "{code:?} is neither a 6-digit local government code nor a foreign code like KR-busan"
+        )),
+    }
+}
+
+fn validate_profile(p: &Profile, limits: &Limits) -> Result<(), ValidationError> {
+    if p.name.is_empty() {
+        return Err(ValidationError::Missing("profile.name"));
+    }
+    validate_text("profile.name", &p.name, limits)?;
+    if !p.code.is_empty() {
+        validate_municipality_code(&p.code).map_err(|e| invalid("profile.code", e))?;
+    }
+    if !p.country.is_empty()
+        && (p.country.len() != 2 || !p.country.chars().all(|c| c.is_ascii_uppercase()))
+    {
+        return Err(invalid(
+            "profile.country",
+            "must be an ISO 3166-1 alpha-2 code such as JP",
+        ));
+    }
+    for l in &p.languages {
+        validate_lang_tag(l).map_err(|e| invalid("profile.languages", e))?;
+    }
+    validate_contact("profile.contact", &p.contact, limits)
+}
+
+/// Parses an event time: RFC 3339 with offset, or a date for all-day events.
+/// Returns Unix milliseconds (dates at 00:00 UTC, for ordering only).
+pub fn parse_event_time(s: &str, all_day: bool) -> Result<UnixMillis, String> {
+    if all_day {
+        let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|e| format!("{s:?} is not a date YYYY-MM-DD: {e}"))?;
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp_millis());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| {
+            format!("{s:?} is not an RFC 3339 time with offset (2026-02-10T10:00:00+09:00): {e}")
+        })
+}
+
+fn validate_time_zone(tz: &str) -> Result<(), String> {
+    let ok = tz == "UTC"
+        || (tz.contains('/')
+            && tz.split('/').all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
+            }));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{tz:?} is not an IANA time zone name such as Asia/Tokyo"
+        ))
+    }
+}
+
+fn validate_event(e: &Event, limits: &Limits) -> Result<(), ValidationError> {
+    if e.title.is_empty() {
+        return Err(ValidationError::Missing("event.title"));
+    }
+    validate_text("event.title", &e.title, limits)?;
+    validate_text("event.description", &e.description, limits)?;
+    validate_text("event.location", &e.location, limits)?;
+    if e.start.is_empty() {
+        return Err(ValidationError::Missing("event.start"));
+    }
+    let start = parse_event_time(&e.start, e.all_day).map_err(|r| invalid("event.start", r))?;
+    if !e.end.is_empty() {
+        let end = parse_event_time(&e.end, e.all_day).map_err(|r| invalid("event.end", r))?;
+        if end < start {
+            return Err(invalid("event.end", "is before start"));
+        }
+        if e.duration_minutes != 0 {
+            return Err(invalid(
+                "event.duration_minutes",
+                "give end or duration, not both",
+            ));
+        }
+    }
+    if !e.time_zone.is_empty() {
+        validate_time_zone(&e.time_zone).map_err(|r| invalid("event.time_zone", r))?;
+    }
+    if !e.online_url.is_empty() {
+        validate_url("event.online_url", &e.online_url)?;
+    }
+    for c in e.organisers.iter().chain(&e.partners) {
+        validate_municipality_code(c).map_err(|r| invalid("event.organisers/partners", r))?;
+    }
+    validate_contact("event.contact", &e.contact, limits)
+}
+
+/// Where a new entry stands relative to the author's log as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainCheck {
+    /// `seq == head + 1` and `prev` is the head's id: append it.
+    Append,
+    /// Already stored (same id at that seq).
+    Duplicate,
+    /// `seq` is beyond `head + 1`: earlier entries are missing.
+    Gap {
+        /// Current contiguous head seq (0 = none).
+        head: u64,
+    },
+    /// A different entry is stored at this seq: the author forked.
+    Fork {
+        /// Id of the entry already stored at that seq.
+        existing: EntryId,
+    },
+    /// `seq == head + 1` but `prev` names another entry: the author signed a
+    /// different history (evidence of a fork we have not seen).
+    PrevMismatch,
+}
+
+/// Classifies `entry` (with id `id`) against the author's `head` and the id
+/// stored at `entry.seq`, if any.
+pub fn check_chain(
+    head: Option<Head>,
+    entry: &Entry,
+    id: EntryId,
+    stored_at_seq: Option<EntryId>,
+) -> ChainCheck {
+    let head_seq = head.map_or(0, |h| h.seq);
+    if entry.seq <= head_seq {
+        return match stored_at_seq {
+            Some(existing) if existing == id => ChainCheck::Duplicate,
+            Some(existing) => ChainCheck::Fork { existing },
+            // A store that holds the head holds every seq below it.
+            None => ChainCheck::Gap { head: head_seq },
+        };
+    }
+    if entry.seq > head_seq + 1 {
+        return ChainCheck::Gap { head: head_seq };
+    }
+    if entry.prev != head.map(|h| h.id) {
+        return ChainCheck::PrevMismatch;
+    }
+    ChainCheck::Append
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NodeId, SecretKey};
+
+    fn event_entry(seq: u64, prev: Option<EntryId>) -> Entry {
+        Entry {
+            author: NodeId::new(SecretKey::from_seed(&[1; 32]).public_key()),
+            seq,
+            prev,
+            created_at: 1_800_000_000_000,
+            expires_at: None,
+            object_id: "winter-cities-2027".into(),
+            body: Body::Event(Event {
+                title: LocalizedText::one("ja", "世界冬の都市市長会議"),
+                start: "2027-02-10T10:00:00+09:00".into(),
+                end: "2027-02-12T17:00:00+09:00".into(),
+                time_zone: "Asia/Sapporo".into(),
+                organisers: vec!["011002".into()],
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn municipality_codes() {
+        for ok in ["131016", "131130", "131041", "011002", "KR-busan"] {
+            validate_municipality_code(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in ["131017", "13101", "1310166", "kr-busan", "KR-", "abc"] {
+            assert!(validate_municipality_code(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn good_event_passes_and_each_defect_is_named() {
+        let now = 1_800_000_000_000;
+        let l = Limits::default();
+        let e = event_entry(1, None);
+        validate_entry(&e, 100, now, &l).unwrap();
+
+        let mut bad = e.clone();
+        bad.seq = 0;
+        assert!(matches!(
+            validate_entry(&bad, 100, now, &l),
+            Err(ValidationError::Invalid { field: "seq", .. })
+        ));
+        let mut bad = e.clone();
+        bad.seq = 2;
+        assert_eq!(
+            validate_entry(&bad, 100, now, &l),
+            Err(ValidationError::Missing("prev"))
+        );
+        let mut bad = e.clone();
+        bad.created_at = now + 3_600_000;
+        assert!(matches!(
+            validate_entry(&bad, 100, now, &l),
+            Err(ValidationError::FromTheFuture { .. })
+        ));
+        assert!(matches!(
+            validate_entry(&e, 70_000, now, &l),
+            Err(ValidationError::TooLarge { .. })
+        ));
+        let mut bad = e.clone();
+        bad.object_id = "has space".into();
+        assert!(validate_entry(&bad, 100, now, &l).is_err());
+        let mut bad = e.clone();
+        if let Body::Event(ev) = &mut bad.body {
+            ev.end = "2027-02-09T10:00:00+09:00".into();
+        }
+        assert!(matches!(
+            validate_entry(&bad, 100, now, &l),
+            Err(ValidationError::Invalid {
+                field: "event.end",
+                ..
+            })
+        ));
+        let mut bad = e.clone();
+        if let Body::Event(ev) = &mut bad.body {
+            ev.title = LocalizedText::one("japanese!", "x");
+        }
+        assert!(validate_entry(&bad, 100, now, &l).is_err());
+        let mut bad = e;
+        if let Body::Event(ev) = &mut bad.body {
+            ev.start = "next tuesday".into();
+        }
+        assert!(matches!(
+            validate_entry(&bad, 100, now, &l),
+            Err(ValidationError::Invalid {
+                field: "event.start",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn chain_rule() {
+        let id1 = EntryId([1; 32]);
+        let id2 = EntryId([2; 32]);
+        let head = Some(Head { seq: 1, id: id1 });
+        assert_eq!(
+            check_chain(None, &event_entry(1, None), id1, None),
+            ChainCheck::Append
+        );
+        assert_eq!(
+            check_chain(head, &event_entry(2, Some(id1)), id2, None),
+            ChainCheck::Append
+        );
+        assert_eq!(
+            check_chain(head, &event_entry(2, Some(id2)), id2, None),
+            ChainCheck::PrevMismatch
+        );
+        assert_eq!(
+            check_chain(head, &event_entry(1, None), id1, Some(id1)),
+            ChainCheck::Duplicate
+        );
+        assert_eq!(
+            check_chain(head, &event_entry(1, None), id2, Some(id1)),
+            ChainCheck::Fork { existing: id1 }
+        );
+        assert_eq!(
+            check_chain(head, &event_entry(3, Some(id2)), id2, None),
+            ChainCheck::Gap { head: 1 }
+        );
+    }
+}
