@@ -1,1 +1,112 @@
-pub fn x() {}
+//! yui-store: where a node keeps the logs it holds.
+//!
+//! # Layout
+//! - [`Store`]: what the rest of yui asks of storage (per-author logs, heads,
+//!   id index, current object versions, fork evidence, trust and peers).
+//! - [`KvStore`]: the one implementation of [`Store`] over any ordered
+//!   key-value [`Engine`] with atomic batches. All key layout lives in
+//!   [`keys`](crate::kv) so engines stay trivial.
+//! - [`SledEngine`] (the default, on disk) and [`MemEngine`] (tests, tools).
+//! - [`conformance`]: one suite every engine must pass.
+//!
+//! **Architecture invariant**: every write for one entry (log, id index, head,
+//! object version) is one atomic engine batch, and [`Store::append`] refuses
+//! anything that does not extend the author's chain. A store never holds a log
+//! with a hole below its head.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod conformance;
+mod engine;
+mod kv;
+mod records;
+
+pub use engine::{Engine, MemEngine, Op, SledEngine};
+pub use kv::KvStore;
+pub use records::{ForkRecord, IndexedEntry, ObjectVersion, PeerRecord, TrustRecord};
+
+use yui_core::{EntryId, Head, Kind, NodeId, SignedEntry};
+
+/// Version of the on-disk layout; checked at open.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What went wrong in storage. Messages say what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The engine failed (disk full, I/O error, lock held).
+    #[error("storage engine error: {0}")]
+    Engine(String),
+    /// Stored bytes do not parse: the store is damaged.
+    #[error("store is damaged: {0}; restore from a backup or re-sync into a new data folder")]
+    Corrupt(String),
+    /// An append that does not extend the author's chain.
+    #[error("entry {author:?} seq {seq} does not extend the stored log (head {head})")]
+    Chain {
+        /// Author.
+        author: NodeId,
+        /// Offered seq.
+        seq: u64,
+        /// Stored head seq.
+        head: u64,
+    },
+    /// The data folder was written by another version of yui.
+    #[error("store format version {found} is not supported by this yui (expects {expected}); run the matching yui version or migrate")]
+    Format {
+        /// Found on disk.
+        found: u32,
+        /// Supported.
+        expected: u32,
+    },
+}
+
+/// Result alias.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Storage for a node: logs, indexes, trust and peers.
+///
+/// Methods are synchronous and quick; callers on an async runtime batch writes
+/// and run [`Store::flush`] off the reactor.
+pub trait Store: Send + Sync + 'static {
+    /// Appends entries that each extend their author's chain, in order, as one
+    /// atomic batch: all of them are stored or none.
+    fn append(&self, entries: &[IndexedEntry]) -> Result<()>;
+    /// Makes everything appended so far durable.
+    fn flush(&self) -> Result<()>;
+    /// The contiguous head of `author`'s log.
+    fn head(&self, author: &NodeId) -> Result<Option<Head>>;
+    /// Every author's head: the node's version vector.
+    fn heads(&self) -> Result<Vec<(NodeId, Head)>>;
+    /// One entry.
+    fn get(&self, author: &NodeId, seq: u64) -> Result<Option<SignedEntry>>;
+    /// Up to `limit` entries of `author` from `from_seq` on, in seq order.
+    fn range(&self, author: &NodeId, from_seq: u64, limit: usize) -> Result<Vec<SignedEntry>>;
+    /// Where an entry id is stored.
+    fn locate(&self, id: &EntryId) -> Result<Option<(NodeId, u64)>>;
+    /// Current versions of every object whose newest entry has `kind`.
+    fn current(&self, kind: Kind) -> Result<Vec<ObjectVersion>>;
+    /// Number of entries held.
+    fn entry_count(&self) -> Result<u64>;
+
+    /// Keeps evidence of a fork (the entry that conflicts with the stored one)
+    /// and marks the author as forked at that seq.
+    fn record_fork(&self, fork: &ForkRecord) -> Result<()>;
+    /// All fork evidence.
+    fn forks(&self) -> Result<Vec<ForkRecord>>;
+    /// The lowest seq at which `author` forked, if it did.
+    fn forked_at(&self, author: &NodeId) -> Result<Option<u64>>;
+
+    /// Adds or updates a trusted author.
+    fn trust_put(&self, id: &NodeId, rec: &TrustRecord) -> Result<()>;
+    /// Removes a trusted author; true if it was there.
+    fn trust_remove(&self, id: &NodeId) -> Result<bool>;
+    /// All trusted authors.
+    fn trust_list(&self) -> Result<Vec<(NodeId, TrustRecord)>>;
+
+    /// Adds or updates a peer to dial, keyed by address.
+    fn peer_put(&self, rec: &PeerRecord) -> Result<()>;
+    /// Removes a peer; true if it was there.
+    fn peer_remove(&self, addr: &str) -> Result<bool>;
+    /// All peers to dial.
+    fn peer_list(&self) -> Result<Vec<PeerRecord>>;
+}

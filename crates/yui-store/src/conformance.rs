@@ -1,0 +1,240 @@
+//! The conformance suite every [`Store`] engine must pass.
+//!
+//! Call [`run`] with a function that makes a fresh, empty store; persistent
+//! engines also call [`run_reopen`] with a function that reopens the same data.
+
+use yui_core::{EntryId, Kind, NodeId, SecretKey, SignedEntry};
+
+use crate::records::{ForkRecord, IndexedEntry, PeerRecord, TrustRecord};
+use crate::{Store, StoreError};
+
+/// A signed test entry: the bytes are arbitrary (stores never decode them).
+pub fn entry(
+    key: &SecretKey,
+    seq: u64,
+    prev: Option<EntryId>,
+    kind: Kind,
+    object_id: &str,
+) -> IndexedEntry {
+    let signed = SignedEntry::sign(format!("test entry {seq} {object_id}").into_bytes(), key);
+    IndexedEntry {
+        id: signed.id(),
+        author: NodeId::new(key.public_key()),
+        seq,
+        prev,
+        kind,
+        object_id: object_id.to_owned(),
+        created_at: 1_800_000_000_000 + seq as i64,
+        signed,
+    }
+}
+
+/// A chain of `n` event entries, each for its own object.
+pub fn chain(key: &SecretKey, n: u64) -> Vec<IndexedEntry> {
+    let mut out: Vec<IndexedEntry> = Vec::new();
+    for seq in 1..=n {
+        let prev = out.last().map(|e| e.id);
+        out.push(entry(key, seq, prev, Kind::Event, &format!("event-{seq}")));
+    }
+    out
+}
+
+/// Runs every check against fresh stores from `fresh`.
+pub fn run<S: Store>(fresh: impl Fn() -> S) {
+    empty_store(&fresh());
+    append_and_read(&fresh());
+    refuses_broken_chains_and_changes_nothing(&fresh());
+    batches_are_atomic(&fresh());
+    current_object_versions(&fresh());
+    forks(&fresh());
+    trust_and_peers(&fresh());
+}
+
+/// Checks that what was appended and flushed survives a reopen.
+pub fn run_reopen<S: Store>(open: impl Fn() -> S) {
+    let key = SecretKey::from_seed(&[42; 32]);
+    let entries = chain(&key, 5);
+    {
+        let s = open();
+        s.append(&entries).unwrap();
+        s.trust_put(
+            &NodeId::new(key.public_key()),
+            &TrustRecord {
+                name: "Kobe".into(),
+                added_at: 1,
+            },
+        )
+        .unwrap();
+        s.flush().unwrap();
+    }
+    let s = open();
+    let author = NodeId::new(key.public_key());
+    assert_eq!(s.head(&author).unwrap().unwrap().seq, 5);
+    assert_eq!(s.entry_count().unwrap(), 5);
+    assert_eq!(s.range(&author, 1, 10).unwrap().len(), 5);
+    assert_eq!(s.trust_list().unwrap().len(), 1);
+    // And the chain goes on from there.
+    let next = entry(&key, 6, Some(entries[4].id), Kind::Event, "event-6");
+    s.append(&[next]).unwrap();
+}
+
+fn empty_store(s: &dyn Store) {
+    let a = NodeId::new(SecretKey::from_seed(&[1; 32]).public_key());
+    assert!(s.heads().unwrap().is_empty());
+    assert!(s.head(&a).unwrap().is_none());
+    assert!(s.get(&a, 1).unwrap().is_none());
+    assert!(s.range(&a, 1, 10).unwrap().is_empty());
+    assert_eq!(s.entry_count().unwrap(), 0);
+    assert!(s.current(Kind::Event).unwrap().is_empty());
+    assert!(s.forks().unwrap().is_empty());
+}
+
+fn append_and_read(s: &dyn Store) {
+    let ka = SecretKey::from_seed(&[1; 32]);
+    let kb = SecretKey::from_seed(&[2; 32]);
+    let a = chain(&ka, 3);
+    let b = chain(&kb, 2);
+    // Interleaved authors in one batch.
+    s.append(&[
+        a[0].clone(),
+        b[0].clone(),
+        a[1].clone(),
+        b[1].clone(),
+        a[2].clone(),
+    ])
+    .unwrap();
+    let (ida, idb) = (a[0].author, b[0].author);
+    assert_eq!(s.head(&ida).unwrap().unwrap().seq, 3);
+    assert_eq!(s.head(&ida).unwrap().unwrap().id, a[2].id);
+    assert_eq!(s.head(&idb).unwrap().unwrap().seq, 2);
+    let mut heads = s.heads().unwrap();
+    heads.sort_by_key(|(_, h)| h.seq);
+    assert_eq!(heads.len(), 2);
+    assert_eq!(s.get(&ida, 2).unwrap().unwrap(), a[1].signed);
+    let r = s.range(&ida, 2, 10).unwrap();
+    assert_eq!(r, vec![a[1].signed.clone(), a[2].signed.clone()]);
+    assert_eq!(s.range(&ida, 1, 1).unwrap(), vec![a[0].signed.clone()]);
+    assert!(s.range(&ida, 4, 10).unwrap().is_empty());
+    assert_eq!(s.locate(&b[1].id).unwrap(), Some((idb, 2)));
+    assert_eq!(s.locate(&EntryId([0; 32])).unwrap(), None);
+    assert_eq!(s.entry_count().unwrap(), 5);
+    s.flush().unwrap();
+}
+
+fn refuses_broken_chains_and_changes_nothing(s: &dyn Store) {
+    let k = SecretKey::from_seed(&[3; 32]);
+    let c = chain(&k, 3);
+    s.append(&c[..1]).unwrap();
+    let before = (s.heads().unwrap(), s.entry_count().unwrap());
+    // Gap.
+    assert!(matches!(
+        s.append(&c[2..3]),
+        Err(StoreError::Chain {
+            head: 1,
+            seq: 3,
+            ..
+        })
+    ));
+    // Repeat of seq 1.
+    assert!(matches!(s.append(&c[..1]), Err(StoreError::Chain { .. })));
+    // Right seq, wrong prev.
+    let wrong = entry(&k, 2, Some(EntryId([9; 32])), Kind::Event, "x");
+    assert!(matches!(s.append(&[wrong]), Err(StoreError::Chain { .. })));
+    assert_eq!((s.heads().unwrap(), s.entry_count().unwrap()), before);
+    assert!(s.get(&c[0].author, 3).unwrap().is_none());
+}
+
+fn batches_are_atomic(s: &dyn Store) {
+    let k = SecretKey::from_seed(&[4; 32]);
+    let c = chain(&k, 4);
+    let err = s.append(&[c[0].clone(), c[1].clone(), c[3].clone()]);
+    assert!(err.is_err());
+    assert!(
+        s.head(&c[0].author).unwrap().is_none(),
+        "part of a failed batch was stored"
+    );
+    assert_eq!(s.entry_count().unwrap(), 0);
+    assert!(s.locate(&c[0].id).unwrap().is_none());
+    s.append(&c).unwrap();
+    assert_eq!(s.head(&c[0].author).unwrap().unwrap().seq, 4);
+}
+
+fn current_object_versions(s: &dyn Store) {
+    let k = SecretKey::from_seed(&[5; 32]);
+    let author = NodeId::new(k.public_key());
+    let e1 = entry(&k, 1, None, Kind::Event, "drill-2027");
+    let e2 = entry(&k, 2, Some(e1.id), Kind::Event, "fair-2027");
+    let e3 = entry(&k, 3, Some(e2.id), Kind::Event, "drill-2027");
+    s.append(&[e1, e2, e3.clone()]).unwrap();
+    let mut cur = s.current(Kind::Event).unwrap();
+    cur.sort_by(|a, b| a.object_id.cmp(&b.object_id));
+    assert_eq!(cur.len(), 2);
+    assert_eq!((cur[0].object_id.as_str(), cur[0].seq), ("drill-2027", 3));
+    assert_eq!((cur[1].object_id.as_str(), cur[1].seq), ("fair-2027", 2));
+    assert_eq!(cur[0].author, author);
+    let r = entry(&k, 4, Some(e3.id), Kind::Retraction, "drill-2027");
+    s.append(&[r]).unwrap();
+    let cur = s.current(Kind::Event).unwrap();
+    assert_eq!(cur.len(), 1);
+    assert_eq!(cur[0].object_id, "fair-2027");
+    let gone = s.current(Kind::Retraction).unwrap();
+    assert_eq!((gone.len(), gone[0].seq), (1, 4));
+    // History stays readable.
+    assert!(s.get(&author, 1).unwrap().is_some());
+}
+
+fn forks(s: &dyn Store) {
+    let k = SecretKey::from_seed(&[6; 32]);
+    let c = chain(&k, 3);
+    s.append(&c).unwrap();
+    let other = entry(&k, 2, Some(c[0].id), Kind::Event, "other");
+    let rec = ForkRecord {
+        author: c[0].author,
+        seq: 2,
+        existing: c[1].id,
+        other: other.signed.clone(),
+    };
+    s.record_fork(&rec).unwrap();
+    assert_eq!(s.forked_at(&c[0].author).unwrap(), Some(2));
+    let other3 = entry(&k, 3, Some(c[1].id), Kind::Event, "other3");
+    s.record_fork(&ForkRecord {
+        author: c[0].author,
+        seq: 3,
+        existing: c[2].id,
+        other: other3.signed,
+    })
+    .unwrap();
+    assert_eq!(
+        s.forked_at(&c[0].author).unwrap(),
+        Some(2),
+        "lowest fork seq is kept"
+    );
+    let forks = s.forks().unwrap();
+    assert_eq!(forks.len(), 2);
+    assert_eq!(forks[0], rec);
+    // The log itself is untouched.
+    assert_eq!(s.get(&c[0].author, 2).unwrap().unwrap(), c[1].signed);
+}
+
+fn trust_and_peers(s: &dyn Store) {
+    let a = NodeId::new(SecretKey::from_seed(&[7; 32]).public_key());
+    let rec = TrustRecord {
+        name: "渋谷区".into(),
+        added_at: 5,
+    };
+    s.trust_put(&a, &rec).unwrap();
+    assert_eq!(s.trust_list().unwrap(), vec![(a, rec)]);
+    assert!(s.trust_remove(&a).unwrap());
+    assert!(!s.trust_remove(&a).unwrap());
+    assert!(s.trust_list().unwrap().is_empty());
+    let p = PeerRecord {
+        addr: "127.0.0.1:7100".into(),
+        node_id: Some(a),
+        added_at: 9,
+    };
+    s.peer_put(&p).unwrap();
+    s.peer_put(&p).unwrap();
+    assert_eq!(s.peer_list().unwrap(), vec![p]);
+    assert!(s.peer_remove("127.0.0.1:7100").unwrap());
+    assert!(s.peer_list().unwrap().is_empty());
+}

@@ -1,0 +1,154 @@
+//! Ordered key-value engines with atomic batches.
+//!
+//! An engine knows nothing of yui: [`crate::KvStore`] owns the key layout.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::RwLock;
+
+use crate::{Result, StoreError};
+
+/// One write in an atomic batch.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Set a key.
+    Put(Vec<u8>, Vec<u8>),
+    /// Remove a key.
+    Delete(Vec<u8>),
+}
+
+/// An ordered key-value map with atomic batches and explicit durability.
+pub trait Engine: Send + Sync + 'static {
+    /// Value for `key`.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Up to `limit` pairs with `start <= key < end`, in key order.
+    fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Applies all ops or none.
+    fn apply(&self, ops: Vec<Op>) -> Result<()>;
+    /// Makes applied batches durable.
+    fn flush(&self) -> Result<()>;
+}
+
+/// The in-memory engine: a `BTreeMap` behind a lock. Nothing survives a drop.
+#[derive(Default)]
+pub struct MemEngine {
+    map: RwLock<BTreeMap<Vec<u8>, Vec<u8>>>,
+}
+
+impl MemEngine {
+    /// An empty engine.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Engine for MemEngine {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.map.read().expect("lock").get(key).cloned())
+    }
+
+    fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .map
+            .read()
+            .expect("lock")
+            .range(start.to_vec()..end.to_vec())
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn apply(&self, ops: Vec<Op>) -> Result<()> {
+        let mut map = self.map.write().expect("lock");
+        for op in ops {
+            match op {
+                Op::Put(k, v) => {
+                    map.insert(k, v);
+                }
+                Op::Delete(k) => {
+                    map.remove(&k);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The sled engine: one sled tree, so that one `Batch` is atomic across every
+/// logical index.
+pub struct SledEngine {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+fn engine_err(e: sled::Error) -> StoreError {
+    StoreError::Engine(e.to_string())
+}
+
+impl SledEngine {
+    /// Opens (or creates) the database in `dir`. Fails if another process
+    /// holds it.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(64 * 1024 * 1024)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("acquire lock") =>
+                { StoreError::Engine(format!(
+                    "data folder {} is in use by another process (is another `yui run` using this home?)",
+                    dir.display()
+                ))
+                }
+                other => StoreError::Engine(format!("cannot open data folder {}: {other}", dir.display())),
+            })?;
+        let tree = db.open_tree("yui").map_err(engine_err)?;
+        Ok(Self { db, tree })
+    }
+
+    /// Bytes the database takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        self.db.size_on_disk().map_err(engine_err)
+    }
+}
+
+impl Engine for SledEngine {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.tree.get(key).map_err(engine_err)?.map(|v| v.to_vec()))
+    }
+
+    fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        self.tree
+            .range(start..end)
+            .take(limit)
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(engine_err))
+            .collect()
+    }
+
+    fn apply(&self, ops: Vec<Op>) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for op in ops {
+            match op {
+                Op::Put(k, v) => batch.insert(k, v),
+                Op::Delete(k) => batch.remove(k),
+            }
+        }
+        self.tree.apply_batch(batch).map_err(engine_err)
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.tree.flush().map_err(engine_err).map(|_| ())
+    }
+}

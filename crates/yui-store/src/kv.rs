@@ -1,0 +1,373 @@
+//! [`KvStore`]: the yui key layout over an ordered key-value [`Engine`].
+//!
+//! Keys (first byte names the index; integers big-endian so order is seq order):
+//! - `M` + name → meta (`format`: u32, `count`: u64 entries held)
+//! - `e` + author(32) + seq(8) → canonical `SignedEntry` bytes
+//! - `i` + id(32) → author(32) + seq(8)
+//! - `h` + author(32) → head seq(8) + head id(32)
+//! - `o` + author(32) + object_id → kind(1) + seq(8) (current version)
+//! - `c` + kind(1) + author(32) + object_id → seq(8) (current, by kind)
+//! - `f` + author(32) + seq(8) + other id(32) → existing id(32) + other entry
+//! - `F` + author(32) → lowest forked seq(8)
+//! - `T` + author(32) → trust record (JSON)
+//! - `P` + address → peer record (JSON)
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use yui_core::{EntryId, Head, Kind, NodeId, SignedEntry};
+
+use crate::engine::{Engine, Op};
+use crate::records::{ForkRecord, IndexedEntry, ObjectVersion, PeerRecord, TrustRecord};
+use crate::{Result, Store, StoreError, FORMAT_VERSION};
+
+/// The [`Store`] implementation over any [`Engine`].
+pub struct KvStore<E> {
+    engine: E,
+    /// Serialises read-check-write sequences (append, fork records) so the
+    /// chain check and the batch that follows it see the same state.
+    write: Mutex<()>,
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn key(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    k.push(tag);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// The first key after every key that starts with `prefix`.
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    unreachable!("every store prefix starts with an ASCII tag byte")
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> Result<u64> {
+    bytes
+        .get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| corrupt("short integer"))
+}
+
+fn node_at(bytes: &[u8], at: usize) -> Result<NodeId> {
+    bytes
+        .get(at..at + 32)
+        .and_then(|b| NodeId::from_bytes(b).ok())
+        .ok_or_else(|| corrupt("bad node id"))
+}
+
+fn id_at(bytes: &[u8], at: usize) -> Result<EntryId> {
+    bytes
+        .get(at..at + 32)
+        .and_then(EntryId::from_slice)
+        .ok_or_else(|| corrupt("bad entry id"))
+}
+
+fn decode_signed(bytes: &[u8]) -> Result<SignedEntry> {
+    SignedEntry::decode_canonical(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+const ALL: usize = usize::MAX;
+
+impl<E: Engine> KvStore<E> {
+    /// Opens a store on `engine`, writing the format version on first use and
+    /// refusing a store of another format.
+    pub fn open(engine: E) -> Result<Self> {
+        let fkey = key(b'M', &[b"format"]);
+        match engine.get(&fkey)? {
+            None => {
+                engine.apply(vec![Op::Put(fkey, FORMAT_VERSION.to_be_bytes().to_vec())])?;
+                engine.flush()?;
+            }
+            Some(v) => {
+                let found = v
+                    .as_slice()
+                    .try_into()
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| corrupt("format version"))?;
+                if found != FORMAT_VERSION {
+                    return Err(StoreError::Format {
+                        found,
+                        expected: FORMAT_VERSION,
+                    });
+                }
+            }
+        }
+        Ok(Self {
+            engine,
+            write: Mutex::new(()),
+        })
+    }
+
+    /// The engine underneath.
+    pub fn engine(&self) -> &E {
+        &self.engine
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+impl<E: Engine> Store for KvStore<E> {
+    fn append(&self, entries: &[IndexedEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let _guard = self.write.lock().expect("store write lock");
+        let mut heads: HashMap<NodeId, Option<Head>> = HashMap::new();
+        // (author, object_id) -> current (kind, seq), including this batch.
+        let mut objects: HashMap<(NodeId, &str), Option<(Kind, u64)>> = HashMap::new();
+        let mut ops = Vec::with_capacity(entries.len() * 5 + 1);
+        for e in entries {
+            let head = match heads.get(&e.author) {
+                Some(h) => *h,
+                None => self.head(&e.author)?,
+            };
+            let head_seq = head.map_or(0, |h| h.seq);
+            if e.seq != head_seq + 1 || e.prev != head.map(|h| h.id) {
+                return Err(StoreError::Chain {
+                    author: e.author,
+                    seq: e.seq,
+                    head: head_seq,
+                });
+            }
+            let a = e.author.as_bytes();
+            let seq = e.seq.to_be_bytes();
+            ops.push(Op::Put(key(b'e', &[a, &seq]), e.signed.encode()));
+            ops.push(Op::Put(key(b'i', &[&e.id.0]), [&a[..], &seq[..]].concat()));
+            ops.push(Op::Put(key(b'h', &[a]), [&seq[..], &e.id.0].concat()));
+            heads.insert(
+                e.author,
+                Some(Head {
+                    seq: e.seq,
+                    id: e.id,
+                }),
+            );
+
+            let okey = (e.author, e.object_id.as_str());
+            let old = match objects.get(&okey) {
+                Some(v) => *v,
+                None => self
+                    .engine
+                    .get(&key(b'o', &[a, e.object_id.as_bytes()]))?
+                    .map(|v| {
+                        let kind = Kind::from_code(v[0]).ok_or_else(|| corrupt("object kind"))?;
+                        Ok::<_, StoreError>((kind, u64_at(&v, 1)?))
+                    })
+                    .transpose()?,
+            };
+            if let Some((old_kind, _)) = old {
+                ops.push(Op::Delete(key(
+                    b'c',
+                    &[&[old_kind.code()], a, e.object_id.as_bytes()],
+                )));
+            }
+            ops.push(Op::Put(
+                key(b'o', &[a, e.object_id.as_bytes()]),
+                key(e.kind.code(), &[&seq]),
+            ));
+            ops.push(Op::Put(
+                key(b'c', &[&[e.kind.code()], a, e.object_id.as_bytes()]),
+                seq.to_vec(),
+            ));
+            objects.insert(okey, Some((e.kind, e.seq)));
+        }
+        let count = self.entry_count()? + entries.len() as u64;
+        ops.push(Op::Put(
+            key(b'M', &[b"count"]),
+            count.to_be_bytes().to_vec(),
+        ));
+        self.engine.apply(ops)
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.engine.flush()
+    }
+
+    fn head(&self, author: &NodeId) -> Result<Option<Head>> {
+        self.engine
+            .get(&key(b'h', &[author.as_bytes()]))?
+            .map(|v| {
+                Ok(Head {
+                    seq: u64_at(&v, 0)?,
+                    id: id_at(&v, 8)?,
+                })
+            })
+            .transpose()
+    }
+
+    fn heads(&self) -> Result<Vec<(NodeId, Head)>> {
+        self.engine
+            .range(b"h", b"i", ALL)?
+            .into_iter()
+            .map(|(k, v)| {
+                Ok((
+                    node_at(&k, 1)?,
+                    Head {
+                        seq: u64_at(&v, 0)?,
+                        id: id_at(&v, 8)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    fn get(&self, author: &NodeId, seq: u64) -> Result<Option<SignedEntry>> {
+        self.engine
+            .get(&key(b'e', &[author.as_bytes(), &seq.to_be_bytes()]))?
+            .map(|v| decode_signed(&v))
+            .transpose()
+    }
+
+    fn range(&self, author: &NodeId, from_seq: u64, limit: usize) -> Result<Vec<SignedEntry>> {
+        let prefix = key(b'e', &[author.as_bytes()]);
+        let start = key(b'e', &[author.as_bytes(), &from_seq.to_be_bytes()]);
+        self.engine
+            .range(&start, &prefix_end(&prefix), limit)?
+            .into_iter()
+            .map(|(_, v)| decode_signed(&v))
+            .collect()
+    }
+
+    fn locate(&self, id: &EntryId) -> Result<Option<(NodeId, u64)>> {
+        self.engine
+            .get(&key(b'i', &[&id.0]))?
+            .map(|v| Ok((node_at(&v, 0)?, u64_at(&v, 32)?)))
+            .transpose()
+    }
+
+    fn current(&self, kind: Kind) -> Result<Vec<ObjectVersion>> {
+        let prefix = [b'c', kind.code()];
+        self.engine
+            .range(&prefix, &prefix_end(&prefix), ALL)?
+            .into_iter()
+            .map(|(k, v)| {
+                let object_id =
+                    std::str::from_utf8(k.get(34..).ok_or_else(|| corrupt("object key"))?)
+                        .map_err(|_| corrupt("object id is not UTF-8"))?
+                        .to_owned();
+                Ok(ObjectVersion {
+                    author: node_at(&k, 2)?,
+                    object_id,
+                    seq: u64_at(&v, 0)?,
+                })
+            })
+            .collect()
+    }
+
+    fn entry_count(&self) -> Result<u64> {
+        self.engine
+            .get(&key(b'M', &[b"count"]))?
+            .map_or(Ok(0), |v| u64_at(&v, 0))
+    }
+
+    fn record_fork(&self, fork: &ForkRecord) -> Result<()> {
+        let _guard = self.write.lock().expect("store write lock");
+        let a = fork.author.as_bytes();
+        let other_id = fork.other.id();
+        let mut ops = vec![Op::Put(
+            key(b'f', &[a, &fork.seq.to_be_bytes(), &other_id.0]),
+            [&fork.existing.0[..], &fork.other.encode()].concat(),
+        )];
+        let lowest = self
+            .forked_at(&fork.author)?
+            .map_or(fork.seq, |s| s.min(fork.seq));
+        ops.push(Op::Put(key(b'F', &[a]), lowest.to_be_bytes().to_vec()));
+        self.engine.apply(ops)?;
+        // Evidence is rare and precious: make it durable now.
+        self.engine.flush()
+    }
+
+    fn forks(&self) -> Result<Vec<ForkRecord>> {
+        self.engine
+            .range(b"f", b"g", ALL)?
+            .into_iter()
+            .map(|(k, v)| {
+                Ok(ForkRecord {
+                    author: node_at(&k, 1)?,
+                    seq: u64_at(&k, 33)?,
+                    existing: id_at(&v, 0)?,
+                    other: decode_signed(v.get(32..).ok_or_else(|| corrupt("fork record"))?)?,
+                })
+            })
+            .collect()
+    }
+
+    fn forked_at(&self, author: &NodeId) -> Result<Option<u64>> {
+        self.engine
+            .get(&key(b'F', &[author.as_bytes()]))?
+            .map(|v| u64_at(&v, 0))
+            .transpose()
+    }
+
+    fn trust_put(&self, id: &NodeId, rec: &TrustRecord) -> Result<()> {
+        let v = serde_json::to_vec(rec).expect("serialisable");
+        self.engine
+            .apply(vec![Op::Put(key(b'T', &[id.as_bytes()]), v)])?;
+        self.engine.flush()
+    }
+
+    fn trust_remove(&self, id: &NodeId) -> Result<bool> {
+        let k = key(b'T', &[id.as_bytes()]);
+        let existed = self.engine.get(&k)?.is_some();
+        self.engine.apply(vec![Op::Delete(k)])?;
+        self.engine.flush()?;
+        Ok(existed)
+    }
+
+    fn trust_list(&self) -> Result<Vec<(NodeId, TrustRecord)>> {
+        self.engine
+            .range(b"T", b"U", ALL)?
+            .into_iter()
+            .map(|(k, v)| Ok((node_at(&k, 1)?, Self::json(&v)?)))
+            .collect()
+    }
+
+    fn peer_put(&self, rec: &PeerRecord) -> Result<()> {
+        let v = serde_json::to_vec(rec).expect("serialisable");
+        self.engine
+            .apply(vec![Op::Put(key(b'P', &[rec.addr.as_bytes()]), v)])?;
+        self.engine.flush()
+    }
+
+    fn peer_remove(&self, addr: &str) -> Result<bool> {
+        let k = key(b'P', &[addr.as_bytes()]);
+        let existed = self.engine.get(&k)?.is_some();
+        self.engine.apply(vec![Op::Delete(k)])?;
+        self.engine.flush()?;
+        Ok(existed)
+    }
+
+    fn peer_list(&self) -> Result<Vec<PeerRecord>> {
+        self.engine
+            .range(b"P", b"Q", ALL)?
+            .into_iter()
+            .map(|(_, v)| Self::json(&v))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_orders_after_prefix() {
+        assert_eq!(prefix_end(b"ab"), b"ac");
+        assert_eq!(prefix_end(&[b'a', 0xff]), b"b");
+    }
+}

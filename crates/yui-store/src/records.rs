@@ -1,0 +1,69 @@
+//! Plain records the store files and returns.
+
+use serde::{Deserialize, Serialize};
+use yui_core::{EntryId, Kind, NodeId, SignedEntry, UnixMillis};
+
+/// An entry with the fields a store indexes, taken from its decoded form.
+#[derive(Debug, Clone)]
+pub struct IndexedEntry {
+    /// Id of `signed`.
+    pub id: EntryId,
+    /// Author.
+    pub author: NodeId,
+    /// Sequence number.
+    pub seq: u64,
+    /// Previous entry id.
+    pub prev: Option<EntryId>,
+    /// Body kind.
+    pub kind: Kind,
+    /// Object the entry creates or updates.
+    pub object_id: String,
+    /// Author's timestamp.
+    pub created_at: UnixMillis,
+    /// The signed bytes, stored unchanged.
+    pub signed: SignedEntry,
+}
+
+/// The current (newest) entry of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    /// Author.
+    pub author: NodeId,
+    /// Object id.
+    pub object_id: String,
+    /// Seq of the newest entry for it.
+    pub seq: u64,
+}
+
+/// Proof that an author signed two different entries at one seq.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForkRecord {
+    /// Author.
+    pub author: NodeId,
+    /// Seq both entries claim.
+    pub seq: u64,
+    /// The entry the store already held.
+    pub existing: EntryId,
+    /// The conflicting entry, kept whole as evidence.
+    pub other: SignedEntry,
+}
+
+/// An author the operator trusts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustRecord {
+    /// Name the operator knows it by.
+    pub name: String,
+    /// When it was added.
+    pub added_at: UnixMillis,
+}
+
+/// A peer this node dials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerRecord {
+    /// `host:port`.
+    pub addr: String,
+    /// The node id expected at that address, if known.
+    pub node_id: Option<NodeId>,
+    /// When it was added.
+    pub added_at: UnixMillis,
+}
