@@ -1,1 +1,34 @@
-pub fn x() {}
+//! yui-net: everything that touches the wire between nodes.
+//!
+//! # Layout
+//! - [`codec`]: protobuf ⟷ `yui-core` conversions and [`ProtoCodec`].
+//! - [`tls`]: rustls (ring) configs, self-signed P-256 certificates, the
+//!   channel binding secret.
+//! - [`handshake`]: the signed, session-bound handshake.
+//! - [`session`]: one Sync stream after the handshake (reader + writer).
+//! - [`server`]: TLS accept loop and the `Federation` gRPC service.
+//! - [`client`]: dialling a peer ([`client::Connection`]).
+//! - [`peers`]: link states ([`PeerTable`]) and dial loops with backoff
+//!   ([`PeerManager`]).
+//!
+//! Generated protobuf types do not leave this crate's public functions except
+//! where a raw wire message is the point (tests, tools).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod client;
+pub mod codec;
+pub mod handshake;
+pub mod peers;
+pub mod server;
+pub mod session;
+pub mod tls;
+
+pub use codec::ProtoCodec;
+pub use peers::{Backoff, LinkState, PeerManager, PeerStatus, PeerTable};
+pub use server::{FederationService, ServerLimits};
+pub use session::SessionConfig;
+pub use yui_proto::v1::Role;
+
+/// Largest gRPC message accepted or sent.
+pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;

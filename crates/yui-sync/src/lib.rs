@@ -1,1 +1,28 @@
-pub fn x() {}
+//! yui-sync: the federation logic, independent of any transport.
+//!
+//! # Layout
+//! - [`Replica`]: a node's view of the network: its store, its key, the
+//!   trust policy. It publishes the node's own entries ([`Replica::publish`])
+//!   and ingests entries from peers ([`Replica::ingest`]): decode, validate,
+//!   trust, batch-verify, chain-check, store, announce.
+//! - [`PeerSync`]: per-connection bookkeeping of what a peer has and wants,
+//!   and the next batch to send it. Catch-up and live push are the same loop.
+//! - [`Codec`]: the wire encoding of entries, supplied by `yui-net`.
+//!
+//! **Architecture invariant**: nothing reaches the store before its signature,
+//! its fields, its author's trust and its place in the author's chain were
+//! checked; a node's own entry is durable before [`Replica::publish`] returns
+//! and before any peer can be sent it.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod metrics;
+mod peer;
+mod replica;
+
+pub use metrics::{Counters, CountersSnapshot};
+pub use peer::PeerSync;
+pub use replica::{
+    now_ms, Codec, DecodeError, IngestReport, PublishError, Refusal, Replica, ReplicaError,
+    ReplicaEvent, StoredEntry,
+};

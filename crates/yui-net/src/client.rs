@@ -1,0 +1,243 @@
+//! Dialling a peer: TCP, TLS (our own connector, so the handshake can be bound
+//! to the session), gRPC, the signed handshake, then the session.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::Streaming;
+use yui_core::{NodeId, SignedEntry};
+use yui_proto::v1 as pb;
+use yui_proto::v1::federation_client::FederationClient;
+use yui_sync::Replica;
+
+use crate::codec::signed_from_pb;
+use crate::handshake::{self, HandshakeError, PeerHello};
+use crate::peers::PeerStatusHandle;
+use crate::session::{self, Outbound, SessionConfig};
+use crate::tls::{channel_binding, client_config};
+use crate::MAX_MESSAGE_BYTES;
+
+/// Why a link could not be made or ended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// TCP or TLS failed.
+    #[error("cannot reach {addr}: {error}")]
+    Dial {
+        /// Address.
+        addr: String,
+        /// Cause.
+        error: String,
+    },
+    /// gRPC refused the call.
+    #[error("gRPC call failed: {0}")]
+    Grpc(String),
+    /// The signed handshake failed.
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+    /// The session ended with an error.
+    #[error("session ended: {error}")]
+    Session {
+        /// Whether the handshake had completed (the path works).
+        handshook: bool,
+        /// Cause.
+        error: String,
+    },
+}
+
+fn tls_connector() -> tokio_rustls::TlsConnector {
+    static CFG: OnceLock<tokio_rustls::TlsConnector> = OnceLock::new();
+    CFG.get_or_init(|| tokio_rustls::TlsConnector::from(client_config()))
+        .clone()
+}
+
+fn server_name(addr: &str) -> ServerName<'static> {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    ServerName::try_from(host.to_owned())
+        .unwrap_or_else(|_| ServerName::try_from("yui-node").expect("valid name"))
+}
+
+/// Opens a TLS connection carrying HTTP/2 to `addr` and returns the channel
+/// with the session's binding secret.
+pub async fn open_channel(addr: &str) -> Result<(Channel, [u8; 32]), ConnectError> {
+    let slot: Arc<Mutex<Option<[u8; 32]>>> = Arc::default();
+    let dial_err = |error: String| ConnectError::Dial {
+        addr: addr.to_owned(),
+        error,
+    };
+    let connector = {
+        let slot = slot.clone();
+        let addr = addr.to_owned();
+        tower::service_fn(move |_: Uri| {
+            let slot = slot.clone();
+            let addr = addr.clone();
+            async move {
+                let tcp = TcpStream::connect(&addr).await?;
+                tcp.set_nodelay(true)?;
+                let tls = tls_connector().connect(server_name(&addr), tcp).await?;
+                let binding = channel_binding(tls.get_ref().1).map_err(std::io::Error::other)?;
+                *slot.lock().expect("binding slot") = Some(binding);
+                Ok::<_, std::io::Error>(TokioIo::new(tls))
+            }
+        })
+    };
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| dial_err(format!("bad address: {e}")))?
+        .connect_timeout(Duration::from_secs(10))
+        .http2_keep_alive_interval(Duration::from_secs(20))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .keep_alive_while_idle(true)
+        .connect_with_connector(connector)
+        .await
+        .map_err(|e| {
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg = format!("{msg}: {s}");
+                src = s.source();
+            }
+            dial_err(msg)
+        })?;
+    let binding = slot
+        .lock()
+        .expect("binding slot")
+        .take()
+        .ok_or_else(|| dial_err("TLS session not established".into()))?;
+    Ok((channel, binding))
+}
+
+/// A connected, authenticated link to a peer, before its session runs.
+pub struct Connection {
+    /// What the peer proved.
+    pub peer: PeerHello,
+    client: FederationClient<Channel>,
+    inbound: Streaming<pb::SyncMessage>,
+    out: Outbound,
+}
+
+impl Connection {
+    /// Dials `addr` and completes the handshake as `replica`.
+    pub async fn open(
+        replica: &Replica,
+        addr: &str,
+        expected: Option<NodeId>,
+        role: pb::Role,
+        handshake_timeout: Duration,
+    ) -> Result<Self, ConnectError> {
+        let (channel, binding) = open_channel(addr).await?;
+        let mut client = FederationClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let (tx, rx) = mpsc::channel(16);
+        let out = Outbound::Dialer(tx);
+        let mut inbound = client
+            .sync(ReceiverStream::new(rx))
+            .await
+            .map_err(|s| ConnectError::Grpc(format!("{}: {}", s.code(), s.message())))?
+            .into_inner();
+        let peer = handshake::dial(
+            replica,
+            role,
+            &mut inbound,
+            &out,
+            &binding,
+            expected,
+            handshake_timeout,
+        )
+        .await?;
+        Ok(Self {
+            peer,
+            client,
+            inbound,
+            out,
+        })
+    }
+
+    /// Sends a raw message on the Sync stream (tools and tests).
+    pub async fn send(&self, m: pb::SyncMessage) -> Result<(), session::Closed> {
+        self.out.send(m).await
+    }
+
+    /// Receives the next raw message (tools and tests).
+    pub async fn recv(&mut self) -> Result<Option<pb::SyncMessage>, tonic::Status> {
+        self.inbound.message().await
+    }
+
+    /// Pulls up to `limit` entries of `author` from `from_seq` on.
+    pub async fn pull(
+        &self,
+        author: &NodeId,
+        from_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<SignedEntry>, tonic::Status> {
+        let resp = self
+            .client
+            .clone()
+            .pull(pb::PullRequest {
+                author: author.as_bytes().to_vec(),
+                from_seq,
+                limit,
+            })
+            .await?
+            .into_inner();
+        resp.entries
+            .into_iter()
+            .map(|s| signed_from_pb(s).map_err(|e| tonic::Status::data_loss(e.to_string())))
+            .collect()
+    }
+
+    /// Runs the sync session until the peer leaves, an error, or `cancel`.
+    pub async fn run(
+        self,
+        replica: Arc<Replica>,
+        cfg: SessionConfig,
+        status: PeerStatusHandle,
+        cancel: CancellationToken,
+    ) -> Result<(), session::SessionError> {
+        session::run(
+            replica,
+            self.peer,
+            self.inbound,
+            self.out,
+            cfg,
+            status,
+            cancel,
+        )
+        .await
+    }
+}
+
+/// Dials, handshakes and runs one session. `Ok(true)`: a session ran and
+/// ended cleanly.
+pub async fn connect_and_run(
+    replica: &Arc<Replica>,
+    addr: &str,
+    expected: Option<NodeId>,
+    role: pb::Role,
+    cfg: SessionConfig,
+    status: &PeerStatusHandle,
+    cancel: &CancellationToken,
+) -> Result<bool, ConnectError> {
+    let conn = tokio::select! {
+        c = Connection::open(replica, addr, expected, role, cfg.handshake_timeout) => c?,
+        _ = cancel.cancelled() => return Ok(false),
+    };
+    let peer = conn.peer.node_id;
+    status.connected(peer);
+    tracing::info!(peer = %peer, "connected");
+    conn.run(replica.clone(), cfg, status.clone(), cancel.clone())
+        .await
+        .map(|()| true)
+        .map_err(|e| ConnectError::Session {
+            handshook: true,
+            error: e.to_string(),
+        })
+}

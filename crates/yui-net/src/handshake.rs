@@ -1,0 +1,281 @@
+//! The signed handshake that opens every Sync stream.
+//!
+//! ```text
+//! dialer   → Hello { version, node_id, role, nonce_d }
+//! listener → Hello { version, node_id, role, nonce_l }
+//! dialer   → Proof(sig_d)
+//! listener → Proof(sig_l)   (only if it accepts the dialer; else a gRPC status)
+//! sig_x = ed25519 by x's node key over
+//!   "yui/handshake/v1\0" || side || signer id || other id || other's nonce || binding
+//! ```
+//! `side` ("dialer"/"listener") stops reflection; the other's fresh nonce stops
+//! replay; `binding` is the TLS exporter secret, so a proof made on one TLS
+//! session is worthless on another (a relaying middlebox terminates two).
+
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use rand::RngCore;
+use tonic::Status;
+use yui_core::{NodeId, Signature};
+use yui_proto::v1 as pb;
+use yui_sync::Replica;
+
+use crate::codec::node_id_from_pb;
+use crate::session::Outbound;
+
+/// Wire protocol version spoken by this build.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Oldest protocol version this build still speaks.
+pub const MIN_PROTOCOL_VERSION: u32 = 1;
+
+/// What the handshake proved about the other side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerHello {
+    /// Proved node id.
+    pub node_id: NodeId,
+    /// Stated role.
+    pub role: pb::Role,
+    /// Protocol version both will speak.
+    pub version: u32,
+}
+
+/// Why a handshake failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The other side said something out of order or malformed.
+    #[error("handshake protocol error: {0}")]
+    Protocol(String),
+    /// The other side's proof does not verify.
+    #[error("peer {0} failed to prove its node key for this TLS session")]
+    BadProof(NodeId),
+    /// The peer is not one this node talks to.
+    #[error("peer {0} is not trusted here (add it with `yui trust add`)")]
+    Untrusted(NodeId),
+    /// The peer is not the node expected at this address.
+    #[error("expected node {expected} at this address but {found} answered")]
+    WrongPeer {
+        /// Configured id.
+        expected: NodeId,
+        /// Proved id.
+        found: NodeId,
+    },
+    /// No common protocol version.
+    #[error("peer speaks protocol {0}, this node {MIN_PROTOCOL_VERSION}..={PROTOCOL_VERSION}")]
+    Version(u32),
+    /// The other side went quiet.
+    #[error("handshake timed out")]
+    Timeout,
+    /// The stream failed.
+    #[error("stream closed during handshake: {0}")]
+    Closed(String),
+}
+
+impl HandshakeError {
+    /// The gRPC status a listener sends back for this failure.
+    pub fn status(&self) -> Status {
+        match self {
+            HandshakeError::Untrusted(_) | HandshakeError::WrongPeer { .. } => {
+                Status::permission_denied(self.to_string())
+            }
+            HandshakeError::BadProof(_) => Status::unauthenticated(self.to_string()),
+            HandshakeError::Version(_) => Status::failed_precondition(self.to_string()),
+            HandshakeError::Timeout => Status::deadline_exceeded(self.to_string()),
+            _ => Status::invalid_argument(self.to_string()),
+        }
+    }
+}
+
+fn transcript(
+    side: &str,
+    signer: &NodeId,
+    other: &NodeId,
+    nonce: &[u8],
+    binding: &[u8; 32],
+) -> Vec<u8> {
+    let mut t = Vec::with_capacity(200);
+    t.extend_from_slice(b"yui/handshake/v1\0");
+    t.extend_from_slice(side.as_bytes());
+    t.push(0);
+    t.extend_from_slice(signer.as_bytes());
+    t.extend_from_slice(other.as_bytes());
+    t.extend_from_slice(nonce);
+    t.extend_from_slice(binding);
+    t
+}
+
+fn fresh_nonce() -> [u8; 32] {
+    let mut n = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut n);
+    n
+}
+
+fn hello(replica: &Replica, role: pb::Role, nonce: [u8; 32]) -> pb::SyncMessage {
+    pb::SyncMessage {
+        kind: Some(pb::sync_message::Kind::Hello(pb::Hello {
+            protocol_version: PROTOCOL_VERSION,
+            node_id: replica.id().as_bytes().to_vec(),
+            role: role as i32,
+            nonce: nonce.to_vec(),
+            software: concat!("yui/", env!("CARGO_PKG_VERSION")).to_owned(),
+        })),
+    }
+}
+
+fn proof(sig: Signature) -> pb::SyncMessage {
+    pb::SyncMessage {
+        kind: Some(pb::sync_message::Kind::Proof(pb::Proof {
+            signature: sig.0.to_vec(),
+        })),
+    }
+}
+
+async fn next<S>(
+    inbound: &mut S,
+    timeout: Duration,
+) -> Result<pb::sync_message::Kind, HandshakeError>
+where
+    S: Stream<Item = Result<pb::SyncMessage, Status>> + Unpin,
+{
+    match tokio::time::timeout(timeout, inbound.next()).await {
+        Err(_) => Err(HandshakeError::Timeout),
+        Ok(None) => Err(HandshakeError::Closed("end of stream".into())),
+        Ok(Some(Err(s))) => Err(HandshakeError::Closed(format!(
+            "{}: {}",
+            s.code(),
+            s.message()
+        ))),
+        Ok(Some(Ok(m))) => m
+            .kind
+            .ok_or_else(|| HandshakeError::Protocol("empty message".into())),
+    }
+}
+
+fn read_hello(kind: pb::sync_message::Kind) -> Result<(PeerHello, Vec<u8>), HandshakeError> {
+    let pb::sync_message::Kind::Hello(h) = kind else {
+        return Err(HandshakeError::Protocol("expected Hello".into()));
+    };
+    let node_id =
+        node_id_from_pb(&h.node_id, "hello.node_id").map_err(|e| HandshakeError::Protocol(e.0))?;
+    if h.nonce.len() != 32 {
+        return Err(HandshakeError::Protocol("nonce must be 32 bytes".into()));
+    }
+    if h.protocol_version < MIN_PROTOCOL_VERSION {
+        return Err(HandshakeError::Version(h.protocol_version));
+    }
+    let role = pb::Role::try_from(h.role).unwrap_or(pb::Role::Unspecified);
+    Ok((
+        PeerHello {
+            node_id,
+            role,
+            version: h.protocol_version.min(PROTOCOL_VERSION),
+        },
+        h.nonce,
+    ))
+}
+
+fn check_proof(
+    kind: pb::sync_message::Kind,
+    side: &str,
+    peer: &NodeId,
+    me: &NodeId,
+    my_nonce: &[u8],
+    binding: &[u8; 32],
+) -> Result<(), HandshakeError> {
+    let pb::sync_message::Kind::Proof(p) = kind else {
+        return Err(HandshakeError::Protocol("expected Proof".into()));
+    };
+    let sig = Signature::from_slice(&p.signature).map_err(|_| HandshakeError::BadProof(*peer))?;
+    peer.public_key()
+        .verify(&transcript(side, peer, me, my_nonce, binding), &sig)
+        .map_err(|_| HandshakeError::BadProof(*peer))
+}
+
+/// The dialling side. `expected` is the id configured for the address, if any.
+pub async fn dial<S>(
+    replica: &Replica,
+    role: pb::Role,
+    inbound: &mut S,
+    out: &Outbound,
+    binding: &[u8; 32],
+    expected: Option<NodeId>,
+    timeout: Duration,
+) -> Result<PeerHello, HandshakeError>
+where
+    S: Stream<Item = Result<pb::SyncMessage, Status>> + Unpin,
+{
+    let nonce = fresh_nonce();
+    let closed = |_| HandshakeError::Closed("outbound closed".into());
+    out.send(hello(replica, role, nonce))
+        .await
+        .map_err(closed)?;
+    let (peer, peer_nonce) = read_hello(next(inbound, timeout).await?)?;
+    // Check the claimed id early; the proof below confirms it.
+    if let Some(expected) = expected.filter(|e| *e != peer.node_id) {
+        return Err(HandshakeError::WrongPeer {
+            expected,
+            found: peer.node_id,
+        });
+    }
+    if !replica.is_trusted(&peer.node_id) || peer.node_id == replica.id() {
+        return Err(HandshakeError::Untrusted(peer.node_id));
+    }
+    let sig = replica.sign(&transcript(
+        "dialer",
+        &replica.id(),
+        &peer.node_id,
+        &peer_nonce,
+        binding,
+    ));
+    out.send(proof(sig)).await.map_err(closed)?;
+    check_proof(
+        next(inbound, timeout).await?,
+        "listener",
+        &peer.node_id,
+        &replica.id(),
+        &nonce,
+        binding,
+    )?;
+    Ok(peer)
+}
+
+/// The listening side.
+pub async fn listen<S>(
+    replica: &Replica,
+    role: pb::Role,
+    inbound: &mut S,
+    out: &Outbound,
+    binding: &[u8; 32],
+    timeout: Duration,
+) -> Result<PeerHello, HandshakeError>
+where
+    S: Stream<Item = Result<pb::SyncMessage, Status>> + Unpin,
+{
+    let (peer, peer_nonce) = read_hello(next(inbound, timeout).await?)?;
+    let nonce = fresh_nonce();
+    let closed = |_| HandshakeError::Closed("outbound closed".into());
+    out.send(hello(replica, role, nonce))
+        .await
+        .map_err(closed)?;
+    check_proof(
+        next(inbound, timeout).await?,
+        "dialer",
+        &peer.node_id,
+        &replica.id(),
+        &nonce,
+        binding,
+    )?;
+    if !replica.is_trusted(&peer.node_id) || peer.node_id == replica.id() {
+        return Err(HandshakeError::Untrusted(peer.node_id));
+    }
+    let sig = replica.sign(&transcript(
+        "listener",
+        &replica.id(),
+        &peer.node_id,
+        &peer_nonce,
+        binding,
+    ));
+    out.send(proof(sig)).await.map_err(closed)?;
+    Ok(peer)
+}

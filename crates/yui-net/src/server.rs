@@ -1,0 +1,327 @@
+//! The listening side: TLS accept loop feeding tonic, and the `Federation`
+//! service.
+//!
+//! We terminate TLS ourselves (tokio-rustls) rather than through tonic so that
+//! each connection carries its exporter secret ([`ConnInfo::binding`]) into the
+//! request extensions, where the handshake binds to it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::Connected;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
+use yui_core::NodeId;
+use yui_proto::v1 as pb;
+use yui_proto::v1::federation_server::{Federation, FederationServer};
+use yui_sync::Replica;
+
+use crate::codec::{node_id_from_pb, signed_to_pb};
+use crate::handshake;
+use crate::peers::PeerTable;
+use crate::session::{self, Outbound, SessionConfig};
+use crate::tls::channel_binding;
+use crate::MAX_MESSAGE_BYTES;
+
+/// What the service knows about the TLS connection a request came on.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// Process-unique connection number.
+    pub id: u64,
+    /// Remote address.
+    pub remote: SocketAddr,
+    /// TLS exporter secret of this connection.
+    pub binding: [u8; 32],
+}
+
+/// A server-side TLS connection with its [`ConnInfo`].
+pub struct TlsConn {
+    inner: tokio_rustls::server::TlsStream<TcpStream>,
+    info: ConnInfo,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Connected for TlsConn {
+    type ConnectInfo = ConnInfo;
+    fn connect_info(&self) -> ConnInfo {
+        self.info.clone()
+    }
+}
+
+impl AsyncRead for TlsConn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TlsConn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Listener-side limits.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// Open connections at once; more wait in the kernel backlog.
+    pub max_connections: usize,
+    /// Time allowed for the TLS handshake.
+    pub tls_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            tls_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The `yui.v1.Federation` service.
+#[derive(Clone)]
+pub struct FederationService {
+    replica: Arc<Replica>,
+    table: Arc<PeerTable>,
+    role: pb::Role,
+    session: SessionConfig,
+    /// Connections whose Sync handshake completed, with the proved peer.
+    authed: Arc<Mutex<HashMap<u64, NodeId>>>,
+    cancel: CancellationToken,
+}
+
+impl FederationService {
+    /// A service answering as `replica`.
+    pub fn new(
+        replica: Arc<Replica>,
+        table: Arc<PeerTable>,
+        role: pb::Role,
+        session: SessionConfig,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            replica,
+            table,
+            role,
+            session,
+            authed: Arc::default(),
+            cancel,
+        }
+    }
+}
+
+fn conn_info<T>(req: &Request<T>) -> Result<ConnInfo, Status> {
+    req.extensions()
+        .get::<ConnInfo>()
+        .cloned()
+        .ok_or_else(|| Status::internal("request did not arrive over a yui TLS connection"))
+}
+
+#[tonic::async_trait]
+impl Federation for FederationService {
+    type SyncStream = ReceiverStream<Result<pb::SyncMessage, Status>>;
+
+    async fn sync(
+        &self,
+        req: Request<Streaming<pb::SyncMessage>>,
+    ) -> Result<Response<Self::SyncStream>, Status> {
+        let info = conn_info(&req)?;
+        if self.authed.lock().expect("authed").contains_key(&info.id) {
+            return Err(Status::resource_exhausted("one Sync stream per connection"));
+        }
+        let mut inbound = req.into_inner();
+        let (tx, rx) = mpsc::channel(16);
+        let out = Outbound::Listener(tx);
+        let this = self.clone();
+        let span = tracing::info_span!("inbound", remote = %info.remote);
+        tokio::spawn(
+            async move {
+                let hs = handshake::listen(
+                    &this.replica,
+                    this.role,
+                    &mut inbound,
+                    &out,
+                    &info.binding,
+                    this.session.handshake_timeout,
+                )
+                .await;
+                let peer = match hs {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::info!(error = %e, "handshake refused");
+                        out.fail(e.status()).await;
+                        return;
+                    }
+                };
+                tracing::info!(peer = %peer.node_id, "peer connected");
+                this.authed
+                    .lock()
+                    .expect("authed")
+                    .insert(info.id, peer.node_id);
+                let status = this.table.handle(
+                    format!("in:{}", info.id),
+                    "inbound",
+                    info.remote.to_string(),
+                );
+                status.connected(peer.node_id);
+                let r = session::run(
+                    this.replica.clone(),
+                    peer,
+                    inbound,
+                    out.clone(),
+                    this.session,
+                    status.clone(),
+                    this.cancel.clone(),
+                )
+                .await;
+                this.authed.lock().expect("authed").remove(&info.id);
+                status.remove();
+                match r {
+                    Ok(()) => tracing::info!(peer = %peer.node_id, "peer left"),
+                    Err(e) => {
+                        tracing::info!(peer = %peer.node_id, error = %e, "session ended");
+                        out.fail(Status::aborted(e.to_string())).await;
+                    }
+                }
+            }
+            .instrument(span),
+        );
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn pull(
+        &self,
+        req: Request<pb::PullRequest>,
+    ) -> Result<Response<pb::PullResponse>, Status> {
+        let info = conn_info(&req)?;
+        if !self.authed.lock().expect("authed").contains_key(&info.id) {
+            return Err(Status::unauthenticated(
+                "complete the Sync handshake on this connection before pulling",
+            ));
+        }
+        let r = req.into_inner();
+        let author =
+            node_id_from_pb(&r.author, "author").map_err(|e| Status::invalid_argument(e.0))?;
+        let limit = match r.limit {
+            0 => 256,
+            n => n.min(1024),
+        } as usize;
+        let entries = self
+            .replica
+            .store()
+            .range(&author, r.from_seq.max(1), limit)
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(pb::PullResponse {
+            entries: entries.iter().map(signed_to_pb).collect(),
+        }))
+    }
+}
+
+/// Serves the federation service on `listener` until `cancel`.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    service: FederationService,
+    limits: ServerLimits,
+    cancel: CancellationToken,
+) -> Result<(), tonic::transport::Error> {
+    let (tx, rx) = mpsc::channel::<Result<TlsConn, std::io::Error>>(64);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let next_id = Arc::new(AtomicU64::new(1));
+    let accept_cancel = cancel.clone();
+    tokio::spawn(async move {
+        loop {
+            let permit = tokio::select! {
+                _ = accept_cancel.cancelled() => break,
+                p = slots.clone().acquire_owned() => p.expect("semaphore open"),
+            };
+            let (tcp, remote) = tokio::select! {
+                _ = accept_cancel.cancelled() => break,
+                r = listener.accept() => match r {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let tx = tx.clone();
+            let id = next_id.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let tls = match tokio::time::timeout(limits.tls_timeout, acceptor.accept(tcp)).await
+                {
+                    Ok(Ok(t)) => t,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%remote, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%remote, "TLS handshake timed out");
+                        return;
+                    }
+                };
+                let Ok(binding) = channel_binding(tls.get_ref().1) else {
+                    return;
+                };
+                let conn = TlsConn {
+                    inner: tls,
+                    info: ConnInfo {
+                        id,
+                        remote,
+                        binding,
+                    },
+                    _permit: permit,
+                };
+                let _ = tx.send(Ok(conn)).await;
+            });
+        }
+    });
+    tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .add_service(
+            FederationServer::new(service)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .serve_with_incoming_shutdown(ReceiverStream::new(rx), cancel.cancelled())
+        .await
+}

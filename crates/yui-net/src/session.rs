@@ -1,0 +1,339 @@
+//! One Sync stream after its handshake: catch-up, live push, heartbeats.
+//!
+//! A session runs two halves concurrently in one task: the *reader* ingests
+//! what the peer sends and records what the peer has; the *writer* sends what
+//! the peer lacks. They must not share a loop: if both peers only wrote during
+//! a large catch-up, HTTP/2 flow control would stall both.
+//! Ownership: the writer owns sending; the reader talks to it through
+//! `PeerSync` (behind a mutex held only for quick bookkeeping), a `Notify`,
+//! and a small control queue for Wants that repair gaps (sent first).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use tokio::sync::{broadcast, mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+use yui_core::NodeId;
+use yui_proto::v1 as pb;
+use yui_sync::{now_ms, PeerSync, Replica, ReplicaError, ReplicaEvent};
+
+use crate::codec::{node_id_from_pb, signed_from_pb, signed_to_pb};
+use crate::handshake::PeerHello;
+use crate::peers::PeerStatusHandle;
+
+/// Where a session writes: the request stream (dialer) or the response
+/// stream (listener, which can also end the call with a status).
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// The dialling side's request stream.
+    Dialer(mpsc::Sender<pb::SyncMessage>),
+    /// The listening side's response stream.
+    Listener(mpsc::Sender<Result<pb::SyncMessage, Status>>),
+}
+
+/// The other side stopped reading.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("peer stream closed")]
+pub struct Closed;
+
+impl Outbound {
+    /// Sends one message, waiting for room (flow control, never a drop).
+    pub async fn send(&self, m: pb::SyncMessage) -> Result<(), Closed> {
+        match self {
+            Outbound::Dialer(tx) => tx.send(m).await.map_err(|_| Closed),
+            Outbound::Listener(tx) => tx.send(Ok(m)).await.map_err(|_| Closed),
+        }
+    }
+
+    /// Ends the stream with an error status (listener) or just closes it.
+    pub async fn fail(&self, status: Status) {
+        if let Outbound::Listener(tx) = self {
+            let _ = tx.send(Err(status)).await;
+        }
+    }
+}
+
+/// Session tuning; see `[federation]` in the node config.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionConfig {
+    /// Ping interval when the link is quiet.
+    pub heartbeat: Duration,
+    /// End the session after this long without hearing from the peer.
+    pub idle_timeout: Duration,
+    /// Entries per outgoing batch.
+    pub batch_entries: usize,
+    /// Bytes per outgoing batch (about).
+    pub batch_bytes: usize,
+    /// Largest incoming batch accepted, in entries.
+    pub max_inbound_entries: usize,
+    /// Handshake deadline.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(60),
+            batch_entries: 512,
+            batch_bytes: 1024 * 1024,
+            max_inbound_entries: 4096,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The peer broke the protocol.
+    #[error("peer protocol error: {0}")]
+    Protocol(String),
+    /// The peer sent nothing for too long.
+    #[error("peer silent for {0:?}")]
+    Idle(Duration),
+    /// The stream failed.
+    #[error("stream error: {0}")]
+    Stream(String),
+    /// Local storage failed.
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+}
+
+impl From<Closed> for SessionError {
+    fn from(_: Closed) -> Self {
+        SessionError::Stream("peer stopped reading".into())
+    }
+}
+
+fn msg(kind: pb::sync_message::Kind) -> pb::SyncMessage {
+    pb::SyncMessage { kind: Some(kind) }
+}
+
+fn want(heads: Vec<(NodeId, u64)>) -> pb::SyncMessage {
+    msg(pb::sync_message::Kind::Want(pb::Want {
+        heads: heads
+            .into_iter()
+            .map(|(a, seq)| pb::Head {
+                author: a.as_bytes().to_vec(),
+                seq,
+            })
+            .collect(),
+    }))
+}
+
+/// Runs a session until the peer leaves, an error, or `cancel`.
+pub async fn run<S>(
+    replica: Arc<Replica>,
+    peer: PeerHello,
+    inbound: S,
+    out: Outbound,
+    cfg: SessionConfig,
+    status: PeerStatusHandle,
+    cancel: CancellationToken,
+) -> Result<(), SessionError>
+where
+    S: Stream<Item = Result<pb::SyncMessage, Status>> + Unpin + Send,
+{
+    tracing::debug!(peer = %peer.node_id, version = peer.version, "session started");
+    let state = Mutex::new(PeerSync::new());
+    let wake = Notify::new();
+    let last_inbound = AtomicI64::new(now_ms());
+    let (control_tx, control_rx) = mpsc::channel(64);
+    // Subscribe before stating our heads so no head move falls in between.
+    let events = replica.subscribe();
+    out.send(want(replica.want_list()?)).await?;
+    let ctx = Ctx {
+        replica: &replica,
+        state: &state,
+        wake: &wake,
+        last_inbound: &last_inbound,
+        status: &status,
+        cfg,
+    };
+    tokio::select! {
+        r = ctx.reader(inbound, control_tx) => r,
+        r = ctx.writer(&out, events, control_rx) => r,
+        _ = cancel.cancelled() => Ok(()),
+    }
+}
+
+struct Ctx<'a> {
+    replica: &'a Arc<Replica>,
+    state: &'a Mutex<PeerSync>,
+    wake: &'a Notify,
+    last_inbound: &'a AtomicI64,
+    status: &'a PeerStatusHandle,
+    cfg: SessionConfig,
+}
+
+impl Ctx<'_> {
+    async fn reader<S>(
+        &self,
+        mut inbound: S,
+        control: mpsc::Sender<pb::SyncMessage>,
+    ) -> Result<(), SessionError>
+    where
+        S: Stream<Item = Result<pb::SyncMessage, Status>> + Unpin,
+    {
+        use pb::sync_message::Kind;
+        while let Some(m) = inbound.next().await {
+            let m =
+                m.map_err(|s| SessionError::Stream(format!("{}: {}", s.code(), s.message())))?;
+            self.last_inbound.store(now_ms(), Ordering::Relaxed);
+            self.status.seen();
+            match m.kind {
+                Some(Kind::Want(w)) => {
+                    let mut heads = Vec::with_capacity(w.heads.len());
+                    for h in w.heads {
+                        let a = node_id_from_pb(&h.author, "want.author")
+                            .map_err(|e| SessionError::Protocol(e.0))?;
+                        heads.push((a, h.seq));
+                    }
+                    self.state.lock().expect("peer state").on_want(heads);
+                    self.wake.notify_one();
+                }
+                Some(Kind::Entries(e)) => self.ingest(e, &control).await?,
+                Some(Kind::Ping(_)) => {}
+                Some(Kind::Hello(_)) | Some(Kind::Proof(_)) | None => {
+                    return Err(SessionError::Protocol(
+                        "unexpected message after handshake".into(),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn ingest(
+        &self,
+        e: pb::Entries,
+        control: &mpsc::Sender<pb::SyncMessage>,
+    ) -> Result<(), SessionError> {
+        if e.entries.len() > self.cfg.max_inbound_entries {
+            return Err(SessionError::Protocol(format!(
+                "batch of {} entries exceeds the limit of {}",
+                e.entries.len(),
+                self.cfg.max_inbound_entries
+            )));
+        }
+        let mut batch = Vec::with_capacity(e.entries.len());
+        let mut malformed = 0;
+        for s in e.entries {
+            match signed_from_pb(s) {
+                Ok(s) => batch.push(s),
+                Err(_) => malformed += 1,
+            }
+        }
+        self.replica.count_malformed(malformed);
+        let report = self.replica.ingest(batch).await?;
+        {
+            let mut st = self.state.lock().expect("peer state");
+            for (author, seq) in &report.seen {
+                st.on_peer_has(*author, *seq);
+            }
+        }
+        for (author, head) in &report.gaps {
+            tracing::debug!(author = %author, head, "gap: asking the peer to resend from our head");
+            let _ = control.send(want(vec![(*author, *head)])).await;
+        }
+        if !report.gaps.is_empty() {
+            self.wake.notify_one();
+        }
+        self.status.received(report.accepted as u64);
+        if !report.refused.is_empty() || malformed > 0 {
+            tracing::warn!(
+                refused = report.refused.len() + malformed,
+                first = %report.refused.first().map(|r| r.to_string()).unwrap_or_else(|| "malformed signature".into()),
+                "refused entries from peer"
+            );
+        }
+        if report.forks > 0 {
+            tracing::warn!(forks = report.forks, "peer delivered fork evidence");
+        }
+        Ok(())
+    }
+
+    fn on_event(&self, ev: ReplicaEvent) -> bool {
+        let mut st = self.state.lock().expect("peer state");
+        match ev {
+            ReplicaEvent::Head { author, .. } => {
+                st.on_local_head(author);
+                false
+            }
+            ReplicaEvent::TrustChanged => true,
+        }
+    }
+
+    async fn writer(
+        &self,
+        out: &Outbound,
+        mut events: broadcast::Receiver<ReplicaEvent>,
+        mut control: mpsc::Receiver<pb::SyncMessage>,
+    ) -> Result<(), SessionError> {
+        let mut heartbeat = tokio::time::interval(self.cfg.heartbeat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.tick().await;
+        loop {
+            // Drain what happened without waiting, so a long catch-up never
+            // lets the event queue overflow unnoticed.
+            let mut restate = false;
+            loop {
+                match events.try_recv() {
+                    Ok(ev) => restate |= self.on_event(ev),
+                    Err(broadcast::error::TryRecvError::Empty) => break,
+                    Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                        self.state.lock().expect("peer state").mark_all_dirty()
+                    }
+                    Err(broadcast::error::TryRecvError::Closed) => return Ok(()),
+                }
+            }
+            if restate {
+                out.send(want(self.replica.want_list()?)).await?;
+            }
+            while let Ok(m) = control.try_recv() {
+                out.send(m).await?;
+            }
+            let batch = {
+                let mut st = self.state.lock().expect("peer state");
+                st.next_batch(self.replica, self.cfg.batch_entries, self.cfg.batch_bytes)?
+            };
+            if !batch.is_empty() {
+                let n = batch.len() as u64;
+                let entries = batch.iter().map(signed_to_pb).collect();
+                out.send(msg(pb::sync_message::Kind::Entries(pb::Entries {
+                    entries,
+                })))
+                .await?;
+                self.status.sent(n);
+                continue;
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                ev = events.recv() => match ev {
+                    Ok(ev) => {
+                        if self.on_event(ev) {
+                            out.send(want(self.replica.want_list()?)).await?;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.state.lock().expect("peer state").mark_all_dirty(),
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+                m = control.recv() => if let Some(m) = m { out.send(m).await? },
+                _ = heartbeat.tick() => {
+                    let silent = now_ms() - self.last_inbound.load(Ordering::Relaxed);
+                    if silent > self.cfg.idle_timeout.as_millis() as i64 {
+                        return Err(SessionError::Idle(self.cfg.idle_timeout));
+                    }
+                    out.send(msg(pb::sync_message::Kind::Ping(pb::Ping { sent_at: now_ms() }))).await?;
+                    let lag = self.state.lock().expect("peer state").lag(self.replica)?;
+                    self.status.set_lag(lag);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! [`PeerSync`]: what one connected peer has and wants, and what to send it
+//! next.
+//!
+//! One loop serves catch-up and live push: whenever an author's head moves
+//! here (or the peer states its heads), the author is marked dirty, and
+//! [`PeerSync::next_batch`] sends the peer everything beyond what it holds, in
+//! seq order. Entries the peer sent us count as held by it, so nothing echoes
+//! back; dedup by `(author, seq)` ends gossip loops.
+
+use std::collections::{BTreeSet, HashMap};
+
+use yui_core::{NodeId, SignedEntry};
+
+use crate::replica::{Replica, ReplicaError};
+
+/// Per-peer sync state. Owned by the connection's task.
+#[derive(Debug, Default)]
+pub struct PeerSync {
+    /// Author → seq the peer holds, for authors it wants.
+    wants: HashMap<NodeId, u64>,
+    /// Authors that may have something to send.
+    dirty: BTreeSet<NodeId>,
+}
+
+impl PeerSync {
+    /// A peer that has stated nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The peer stated its heads for authors it wants. A stated head replaces
+    /// what we believed (it may have lost entries, or found a gap).
+    pub fn on_want(&mut self, heads: impl IntoIterator<Item = (NodeId, u64)>) {
+        for (author, seq) in heads {
+            self.wants.insert(author, seq);
+            self.dirty.insert(author);
+        }
+    }
+
+    /// The peer showed it holds `author` up to `seq` (it sent it to us).
+    pub fn on_peer_has(&mut self, author: NodeId, seq: u64) {
+        if let Some(have) = self.wants.get_mut(&author) {
+            *have = (*have).max(seq);
+        }
+    }
+
+    /// `author`'s head moved here.
+    pub fn on_local_head(&mut self, author: NodeId) {
+        if self.wants.contains_key(&author) {
+            self.dirty.insert(author);
+        }
+    }
+
+    /// Re-examine every wanted author (after a lagged event stream).
+    pub fn mark_all_dirty(&mut self) {
+        self.dirty.extend(self.wants.keys().copied());
+    }
+
+    /// Whether there may be something to send.
+    pub fn has_work(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    /// How far behind this node the peer is, summed over wanted authors.
+    pub fn lag(&self, replica: &Replica) -> Result<u64, ReplicaError> {
+        let mut lag = 0;
+        for (author, have) in &self.wants {
+            let local = replica.store().head(author)?.map_or(0, |h| h.seq);
+            lag += local.saturating_sub(*have);
+        }
+        Ok(lag)
+    }
+
+    /// The next entries to send: up to `max_entries` entries and about
+    /// `max_bytes` bytes, each author's in seq order. Advances what we believe
+    /// the peer holds. Empty when the peer is up to date.
+    pub fn next_batch(
+        &mut self,
+        replica: &Replica,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<SignedEntry>, ReplicaError> {
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(author) = self.dirty.first().copied() {
+            let have = self.wants.get(&author).copied().unwrap_or(0);
+            let local = replica.store().head(&author)?.map_or(0, |h| h.seq);
+            if local <= have {
+                self.dirty.remove(&author);
+                continue;
+            }
+            let room = max_entries - out.len();
+            let chunk =
+                replica
+                    .store()
+                    .range(&author, have + 1, room.min((local - have) as usize))?;
+            if chunk.is_empty() {
+                // Cannot happen in a store without holes; never spin on it.
+                tracing::error!(author = %author, have, local, "store has no entry below its head");
+                self.dirty.remove(&author);
+                continue;
+            }
+            let mut sent = have;
+            for e in chunk {
+                if !out.is_empty() && bytes + e.entry.len() > max_bytes {
+                    break;
+                }
+                bytes += e.entry.len() + 64;
+                sent += 1;
+                out.push(e);
+            }
+            self.wants.insert(author, sent);
+            if sent >= local {
+                self.dirty.remove(&author);
+            }
+            if out.len() >= max_entries || bytes >= max_bytes || sent < local {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}

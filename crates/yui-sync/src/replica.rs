@@ -1,0 +1,572 @@
+//! [`Replica`]: the node's store, key and trust policy, and the only way
+//! entries get in: [`Replica::publish`] for its own, [`Replica::ingest`] for
+//! everyone else's.
+//!
+//! Ordering: every write (publish or ingest) takes `write` for the chain check
+//! and the store batch together, so checks always see the state they write
+//! over. Signature verification happens before, outside the lock, on the
+//! blocking pool.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::broadcast;
+use yui_core::keys::{entry_signing_message, BatchVerifier};
+use yui_core::validate::{check_chain, validate_entry};
+use yui_core::{
+    Body, ChainCheck, Entry, EntryId, Head, Kind, Limits, NodeId, SecretKey, Signature,
+    SignedEntry, UnixMillis, ValidationError, VerifyError,
+};
+use yui_store::{ForkRecord, IndexedEntry, Store, StoreError, TrustRecord};
+
+use crate::metrics::Counters;
+
+/// This machine's clock in Unix milliseconds.
+pub fn now_ms() -> UnixMillis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Why entry bytes did not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("entry does not decode: {0}")]
+pub struct DecodeError(pub String);
+
+/// The wire encoding of [`Entry`] (protobuf, implemented in `yui-net`).
+pub trait Codec: Send + Sync + 'static {
+    /// Encodes an entry for signing. Called once per own entry; the bytes are
+    /// then kept as they are.
+    fn encode_entry(&self, entry: &Entry) -> Vec<u8>;
+    /// Decodes entry bytes as received.
+    fn decode_entry(&self, bytes: &[u8]) -> Result<Entry, DecodeError>;
+}
+
+/// Why one entry was refused. Nothing was stored for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// Bytes did not decode.
+    #[error(transparent)]
+    Malformed(#[from] DecodeError),
+    /// Fields broke a rule.
+    #[error("invalid entry: {0}")]
+    Invalid(#[from] ValidationError),
+    /// The author is not trusted here.
+    #[error("author {0} is not trusted by this node")]
+    Untrusted(NodeId),
+    /// The signature or key failed.
+    #[error("signature check failed for author {author}: {error}")]
+    Signature {
+        /// Claimed author.
+        author: NodeId,
+        /// What failed.
+        error: VerifyError,
+    },
+    /// The author's log is stopped at a fork.
+    #[error("author {author} forked at seq {at}; its log is stopped there")]
+    Forked {
+        /// Author.
+        author: NodeId,
+        /// Lowest forked seq.
+        at: u64,
+    },
+    /// `prev` does not match the stored log.
+    #[error("entry {seq} of {author} does not follow the stored entry {}", seq - 1)]
+    Chain {
+        /// Author.
+        author: NodeId,
+        /// Seq offered.
+        seq: u64,
+    },
+}
+
+/// What happened to a batch offered to [`Replica::ingest`].
+#[derive(Debug, Default, Clone)]
+pub struct IngestReport {
+    /// Entries stored.
+    pub accepted: usize,
+    /// Entries already held.
+    pub duplicates: usize,
+    /// Authors whose entries arrived ahead of a gap, with this node's head.
+    pub gaps: Vec<(NodeId, u64)>,
+    /// Forks detected (evidence stored).
+    pub forks: usize,
+    /// Entries refused, with the reason.
+    pub refused: Vec<Refusal>,
+    /// Per author, the highest seq of a valid, signed entry in the batch: the
+    /// sender holds at least that much.
+    pub seen: Vec<(NodeId, u64)>,
+}
+
+/// Storage or policy failure outside a single entry's fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplicaError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Stored entry bytes no longer decode.
+    #[error("stored entry {0} does not decode: the store is damaged")]
+    Damaged(String),
+}
+
+/// Why a publish failed. Nothing was stored.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The body or header broke a rule.
+    #[error("invalid entry: {0}")]
+    Invalid(#[from] ValidationError),
+    /// This node's own log is stopped at a fork.
+    #[error(
+        "this node's own log forked at seq {0}: publish is stopped until the key is recovered"
+    )]
+    Forked(u64),
+    /// Storage failed.
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+}
+
+impl From<StoreError> for PublishError {
+    fn from(e: StoreError) -> Self {
+        Self::Replica(e.into())
+    }
+}
+
+/// Something that changed, for connected peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplicaEvent {
+    /// An author's head moved to `seq`.
+    Head {
+        /// Author.
+        author: NodeId,
+        /// New head seq.
+        seq: u64,
+    },
+    /// The set of trusted authors changed.
+    TrustChanged,
+}
+
+/// An entry read back from the store, decoded.
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    /// Its id.
+    pub id: EntryId,
+    /// Decoded.
+    pub entry: Entry,
+    /// As signed.
+    pub signed: SignedEntry,
+}
+
+/// A node's replica of the network's logs. Shared as `Arc<Replica>`.
+pub struct Replica {
+    store: Arc<dyn Store>,
+    key: SecretKey,
+    id: NodeId,
+    codec: Arc<dyn Codec>,
+    limits: Limits,
+    trusted: RwLock<HashSet<NodeId>>,
+    write: Mutex<()>,
+    events: broadcast::Sender<ReplicaEvent>,
+    counters: Counters,
+}
+
+impl std::fmt::Debug for Replica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replica").field("id", &self.id).finish()
+    }
+}
+
+impl Replica {
+    /// Opens a replica over `store` for the node with `key`.
+    pub fn open(
+        store: Arc<dyn Store>,
+        key: SecretKey,
+        codec: Arc<dyn Codec>,
+        limits: Limits,
+    ) -> Result<Arc<Self>, ReplicaError> {
+        let id = NodeId::new(key.public_key());
+        let trusted = store.trust_list()?.into_iter().map(|(id, _)| id).collect();
+        let (events, _) = broadcast::channel(4096);
+        Ok(Arc::new(Self {
+            store,
+            key,
+            id,
+            codec,
+            limits,
+            trusted: RwLock::new(trusted),
+            write: Mutex::new(()),
+            events,
+            counters: Counters::default(),
+        }))
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// Signs a handshake transcript or other node-level statement.
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        self.key.sign(message)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The entry codec.
+    pub fn codec(&self) -> &Arc<dyn Codec> {
+        &self.codec
+    }
+
+    /// Entry limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Running counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Head moves and trust changes from now on. A receiver that lags gets
+    /// `RecvError::Lagged` and must rescan every head: nothing is dropped
+    /// silently.
+    pub fn subscribe(&self) -> broadcast::Receiver<ReplicaEvent> {
+        self.events.subscribe()
+    }
+
+    /// Counts entries refused before they could be decoded at all (a
+    /// signature of the wrong length, say).
+    pub fn count_malformed(&self, n: usize) {
+        Counters::add(&self.counters.refused_invalid, n as u64);
+    }
+
+    /// True for this node itself and for every author the operator trusts.
+    pub fn is_trusted(&self, id: &NodeId) -> bool {
+        *id == self.id || self.trusted.read().expect("trust lock").contains(id)
+    }
+
+    /// Trusts `id`; returns false if it already was.
+    pub fn trust_add(&self, id: NodeId, name: &str) -> Result<bool, ReplicaError> {
+        self.store.trust_put(
+            &id,
+            &TrustRecord {
+                name: name.to_owned(),
+                added_at: now_ms(),
+            },
+        )?;
+        let new = self.trusted.write().expect("trust lock").insert(id);
+        let _ = self.events.send(ReplicaEvent::TrustChanged);
+        Ok(new)
+    }
+
+    /// Stops trusting `id`; returns false if it was not trusted.
+    pub fn trust_remove(&self, id: &NodeId) -> Result<bool, ReplicaError> {
+        let was = self.store.trust_remove(id)?;
+        self.trusted.write().expect("trust lock").remove(id);
+        let _ = self.events.send(ReplicaEvent::TrustChanged);
+        Ok(was)
+    }
+
+    /// What this node wants from peers: every trusted author (itself
+    /// included) with the seq it holds.
+    pub fn want_list(&self) -> Result<Vec<(NodeId, u64)>, ReplicaError> {
+        let mut authors: Vec<NodeId> = self
+            .trusted
+            .read()
+            .expect("trust lock")
+            .iter()
+            .copied()
+            .collect();
+        authors.push(self.id);
+        authors.sort();
+        authors.dedup();
+        authors
+            .into_iter()
+            .map(|a| Ok((a, self.store.head(&a)?.map_or(0, |h| h.seq))))
+            .collect()
+    }
+
+    fn decode_stored(&self, signed: SignedEntry) -> Result<StoredEntry, ReplicaError> {
+        let id = signed.id();
+        let entry = self
+            .codec
+            .decode_entry(&signed.entry)
+            .map_err(|e| ReplicaError::Damaged(format!("{id}: {e}")))?;
+        Ok(StoredEntry { id, entry, signed })
+    }
+
+    /// One stored entry, decoded.
+    pub fn read(&self, author: &NodeId, seq: u64) -> Result<Option<StoredEntry>, ReplicaError> {
+        self.store
+            .get(author, seq)?
+            .map(|s| self.decode_stored(s))
+            .transpose()
+    }
+
+    /// Current versions of every object whose newest entry is of `kind`.
+    pub fn current(&self, kind: Kind) -> Result<Vec<StoredEntry>, ReplicaError> {
+        let mut out = Vec::new();
+        for v in self.store.current(kind)? {
+            if let Some(s) = self.store.get(&v.author, v.seq)? {
+                out.push(self.decode_stored(s)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Publishes an entry in this node's own log. Returns once it is durable
+    /// on disk; only then is it announced to peers.
+    pub async fn publish(
+        self: &Arc<Self>,
+        object_id: String,
+        body: Body,
+        expires_at: Option<UnixMillis>,
+    ) -> Result<StoredEntry, PublishError> {
+        let this = self.clone();
+        let stored =
+            tokio::task::spawn_blocking(move || this.publish_blocking(object_id, body, expires_at))
+                .await
+                .expect("publish task panicked")?;
+        Counters::add(&self.counters.published, 1);
+        let _ = self.events.send(ReplicaEvent::Head {
+            author: self.id,
+            seq: stored.entry.seq,
+        });
+        Ok(stored)
+    }
+
+    fn publish_blocking(
+        &self,
+        object_id: String,
+        body: Body,
+        expires_at: Option<UnixMillis>,
+    ) -> Result<StoredEntry, PublishError> {
+        let _w = self.write.lock().expect("write lock");
+        if let Some(at) = self.store.forked_at(&self.id)? {
+            return Err(PublishError::Forked(at));
+        }
+        let head = self.store.head(&self.id)?;
+        let entry = Entry {
+            author: self.id,
+            seq: head.map_or(1, |h| h.seq + 1),
+            prev: head.map(|h| h.id),
+            created_at: now_ms(),
+            expires_at,
+            object_id,
+            body,
+        };
+        let bytes = self.codec.encode_entry(&entry);
+        validate_entry(&entry, bytes.len(), now_ms(), &self.limits)?;
+        let signed = SignedEntry::sign(bytes, &self.key);
+        let id = signed.id();
+        self.store.append(&[IndexedEntry {
+            id,
+            author: self.id,
+            seq: entry.seq,
+            prev: entry.prev,
+            kind: entry.kind(),
+            object_id: entry.object_id.clone(),
+            created_at: entry.created_at,
+            signed: signed.clone(),
+        }])?;
+        // Durable before anyone hears of it: a crash after this point can
+        // never make the node reuse this seq.
+        self.store.flush()?;
+        Ok(StoredEntry { id, entry, signed })
+    }
+
+    /// Offers entries from a peer or a bundle. Each is decoded, validated,
+    /// trust-checked and signature-checked (as one batch) before the chain
+    /// check and the store; refusals change nothing stored.
+    pub async fn ingest(
+        self: &Arc<Self>,
+        batch: Vec<SignedEntry>,
+    ) -> Result<IngestReport, ReplicaError> {
+        let this = self.clone();
+        let report = tokio::task::spawn_blocking(move || this.ingest_blocking(batch))
+            .await
+            .expect("ingest task panicked")?;
+        Ok(report)
+    }
+
+    /// [`Replica::ingest`] for callers already off the async reactor.
+    pub fn ingest_blocking(&self, batch: Vec<SignedEntry>) -> Result<IngestReport, ReplicaError> {
+        let mut report = IngestReport::default();
+        let now = now_ms();
+        let mut candidates = Vec::with_capacity(batch.len());
+        let mut verifier = BatchVerifier::new();
+        for signed in batch {
+            match self.precheck(&signed, now) {
+                Ok(entry) => {
+                    verifier.push(
+                        *entry.author.public_key(),
+                        entry_signing_message(&signed.entry),
+                        signed.signature,
+                    );
+                    candidates.push((entry, signed));
+                }
+                Err(r) => report.refused.push(r),
+            }
+        }
+        let verdicts = verifier.verify(rand_core::OsRng);
+        let mut seen: HashMap<NodeId, u64> = HashMap::new();
+        let mut verified = Vec::with_capacity(candidates.len());
+        for ((entry, signed), verdict) in candidates.into_iter().zip(verdicts) {
+            match verdict {
+                Ok(()) => {
+                    let s = seen.entry(entry.author).or_default();
+                    *s = (*s).max(entry.seq);
+                    verified.push((entry, signed));
+                }
+                Err(error) => report.refused.push(Refusal::Signature {
+                    author: entry.author,
+                    error,
+                }),
+            }
+        }
+        report.seen = seen.into_iter().collect();
+
+        let appended = self.apply_verified(verified, &mut report)?;
+        for r in &report.refused {
+            let c = &self.counters;
+            Counters::add(
+                match r {
+                    Refusal::Malformed(_) | Refusal::Invalid(_) => &c.refused_invalid,
+                    Refusal::Untrusted(_) => &c.refused_untrusted,
+                    Refusal::Signature { .. } => &c.refused_signature,
+                    Refusal::Forked { .. } => &c.refused_forked,
+                    Refusal::Chain { .. } => &c.refused_chain,
+                },
+                1,
+            );
+        }
+        Counters::add(&self.counters.accepted, report.accepted as u64);
+        Counters::add(&self.counters.duplicate, report.duplicates as u64);
+        Counters::add(&self.counters.forks_detected, report.forks as u64);
+        Counters::add(&self.counters.gaps, report.gaps.len() as u64);
+        for (author, seq) in appended {
+            let _ = self.events.send(ReplicaEvent::Head { author, seq });
+        }
+        Ok(report)
+    }
+
+    fn precheck(&self, signed: &SignedEntry, now: UnixMillis) -> Result<Entry, Refusal> {
+        if signed.entry.len() > self.limits.max_entry_bytes {
+            return Err(ValidationError::TooLarge {
+                size: signed.entry.len(),
+                limit: self.limits.max_entry_bytes,
+            }
+            .into());
+        }
+        let entry = self.codec.decode_entry(&signed.entry)?;
+        validate_entry(&entry, signed.entry.len(), now, &self.limits)?;
+        if !self.is_trusted(&entry.author) {
+            return Err(Refusal::Untrusted(entry.author));
+        }
+        Ok(entry)
+    }
+
+    /// Chain-checks and stores verified entries under the write lock.
+    /// Returns the new head per author that moved.
+    fn apply_verified(
+        &self,
+        verified: Vec<(Entry, SignedEntry)>,
+        report: &mut IngestReport,
+    ) -> Result<Vec<(NodeId, u64)>, ReplicaError> {
+        let _w = self.write.lock().expect("write lock");
+        let mut heads: HashMap<NodeId, Option<Head>> = HashMap::new();
+        let mut forked: HashMap<NodeId, Option<u64>> = HashMap::new();
+        let mut to_append = Vec::new();
+        for (entry, signed) in verified {
+            let author = entry.author;
+            let fork_at = match forked.get(&author) {
+                Some(f) => *f,
+                None => *forked
+                    .entry(author)
+                    .or_insert(self.store.forked_at(&author)?),
+            };
+            if let Some(at) = fork_at.filter(|at| entry.seq >= *at) {
+                report.refused.push(Refusal::Forked { author, at });
+                continue;
+            }
+            let head = match heads.get(&author) {
+                Some(h) => *h,
+                None => *heads.entry(author).or_insert(self.store.head(&author)?),
+            };
+            let id = signed.id();
+            let stored_at = if entry.seq <= head.map_or(0, |h| h.seq) {
+                self.store.get(&author, entry.seq)?.map(|s| s.id())
+            } else {
+                None
+            };
+            match check_chain(head, &entry, id, stored_at) {
+                ChainCheck::Append => {
+                    heads.insert(author, Some(Head { seq: entry.seq, id }));
+                    to_append.push(IndexedEntry {
+                        id,
+                        author,
+                        seq: entry.seq,
+                        prev: entry.prev,
+                        kind: entry.kind(),
+                        object_id: entry.object_id,
+                        created_at: entry.created_at,
+                        signed,
+                    });
+                }
+                ChainCheck::Duplicate => report.duplicates += 1,
+                ChainCheck::Gap { head } => {
+                    if !report.gaps.iter().any(|(a, _)| *a == author) {
+                        report.gaps.push((author, head));
+                    }
+                }
+                ChainCheck::Fork { existing } => {
+                    tracing::warn!(author = %author, seq = entry.seq, "fork detected: author signed two entries at one seq");
+                    self.store.record_fork(&ForkRecord {
+                        author,
+                        seq: entry.seq,
+                        existing,
+                        other: signed,
+                    })?;
+                    forked.insert(author, Some(entry.seq));
+                    report.forks += 1;
+                }
+                ChainCheck::PrevMismatch => report.refused.push(Refusal::Chain {
+                    author,
+                    seq: entry.seq,
+                }),
+            }
+        }
+        // Entries past a fork found later in this batch are not appended.
+        to_append.retain(|e| {
+            !forked
+                .get(&e.author)
+                .copied()
+                .flatten()
+                .is_some_and(|at| e.seq >= at)
+        });
+        // A fork inside the batch can leave later entries without their
+        // predecessor; keep only each author's unbroken run.
+        let mut run_ok: HashMap<NodeId, u64> = HashMap::new();
+        let mut kept = Vec::with_capacity(to_append.len());
+        for e in to_append {
+            let base = match run_ok.get(&e.author) {
+                Some(s) => *s,
+                None => self.store.head(&e.author)?.map_or(0, |h| h.seq),
+            };
+            if e.seq == base + 1 {
+                run_ok.insert(e.author, e.seq);
+                kept.push(e);
+            }
+        }
+        report.accepted = kept.len();
+        self.store.append(&kept)?;
+        Ok(run_ok.into_iter().collect())
+    }
+}
