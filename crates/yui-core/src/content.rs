@@ -7,9 +7,45 @@
 use serde::{Deserialize, Serialize};
 
 /// Text for people in one or more languages, in the author's order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+/// In JSON it is an object from language tag to text: `{"ja": "…", "en": "…"}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LocalizedText(pub Vec<(String, String)>);
+
+impl Serialize for LocalizedText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (lang, text) in &self.0 {
+            m.serialize_entry(lang, text)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for LocalizedText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = LocalizedText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "an object from language tag to text, e.g. {\"ja\": \"…\", \"en\": \"…\"}",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<LocalizedText, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    out.push((k, v));
+                }
+                Ok(LocalizedText(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 impl LocalizedText {
     /// One text in one language.

@@ -1,1 +1,37 @@
-pub fn x() {}
+//! yui-node: one municipality's node — config, home folder, wiring, the local
+//! admin API and the `yui` command line.
+//!
+//! # Layout
+//! - [`config`]: the typed `config.toml` with defaults and `YUI_*` overrides.
+//! - [`home`]: the home folder (keys with 0600 checks, token, data).
+//! - [`node`]: [`Node::start`](node::Node::start) wires store, replica,
+//!   federation server, dial loops and admin API; `shutdown` drains them.
+//! - [`admin`] and [`api`]: the loopback JSON API the CLI speaks.
+//! - [`client`]: the CLI's admin API client.
+//! - [`cli`], [`demo`], [`bench`]: the commands.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod admin;
+pub mod api;
+pub mod bench;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod demo;
+pub mod home;
+pub mod node;
+
+/// Installs the tracing subscriber: `filter` as for `RUST_LOG`, `format`
+/// `text` or `json`. Logs go to standard error.
+pub fn init_tracing(filter: &str, format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

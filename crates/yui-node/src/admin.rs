@@ -1,0 +1,331 @@
+//! The local admin API: JSON over HTTP on loopback, bearer token from
+//! `HOME/admin.token`. The CLI speaks only this.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use yui_core::{Kind, NodeId};
+use yui_net::{LinkState, PeerManager, PeerTable};
+use yui_store::PeerRecord;
+use yui_sync::{now_ms, PublishError, Replica, StoredEntry};
+
+use crate::api::*;
+use crate::config::Config;
+
+/// Everything the handlers need.
+#[derive(Clone)]
+pub struct AdminState {
+    /// The replica.
+    pub replica: Arc<Replica>,
+    /// Link states.
+    pub table: Arc<PeerTable>,
+    /// Dial loops.
+    pub peers: Arc<PeerManager>,
+    /// Node config.
+    pub config: Arc<Config>,
+    /// Bound federation address.
+    pub federation_addr: String,
+    /// Bearer token.
+    pub token: Arc<String>,
+}
+
+/// An error answer: status and message.
+pub struct AppError(StatusCode, String);
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        (self.0, Json(ApiError { error: self.1 })).into_response()
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> AppError {
+    AppError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+fn bad(e: impl std::fmt::Display) -> AppError {
+    AppError(StatusCode::BAD_REQUEST, e.to_string())
+}
+
+type ApiResult<T> = Result<Json<T>, AppError>;
+
+/// The admin router.
+pub fn router(state: AdminState) -> Router {
+    let token = state.token.clone();
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/trust", get(trust_list).post(trust_add))
+        .route("/v1/trust/remove", post(trust_remove))
+        .route("/v1/peers", get(peer_list).post(peer_add))
+        .route("/v1/peers/remove", post(peer_remove))
+        .route("/v1/publish", post(publish))
+        .route("/v1/entries", get(entries))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| {
+                let token = token.clone();
+                async move { authorize(&token, req, next).await }
+            },
+        ))
+        .with_state(state)
+}
+
+async fn authorize(token: &str, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => next.run(req).await,
+        Some(_) => AppError(StatusCode::UNAUTHORIZED, "wrong admin token".into()).into_response(),
+        None => AppError(
+            StatusCode::UNAUTHORIZED,
+            "missing admin token: send Authorization: Bearer <contents of HOME/admin.token>".into(),
+        )
+        .into_response(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn names(s: &AdminState) -> Result<HashMap<NodeId, String>, AppError> {
+    let mut m: HashMap<NodeId, String> = s
+        .replica
+        .store()
+        .trust_list()
+        .map_err(internal)?
+        .into_iter()
+        .map(|(id, r)| (id, r.name))
+        .collect();
+    m.insert(s.replica.id(), s.config.name.clone());
+    Ok(m)
+}
+
+async fn status(State(s): State<AdminState>) -> ApiResult<StatusView> {
+    let names = names(&s)?;
+    let store = s.replica.store();
+    let mut heads: Vec<HeadView> = store
+        .heads()
+        .map_err(internal)?
+        .into_iter()
+        .map(|(author, h)| HeadView {
+            author,
+            name: names.get(&author).cloned(),
+            seq: h.seq,
+            id: h.id.to_hex(),
+        })
+        .collect();
+    heads.sort_by(|a, b| a.name.cmp(&b.name));
+    let forks = store
+        .forks()
+        .map_err(internal)?
+        .into_iter()
+        .map(|f| ForkView {
+            author: f.author,
+            seq: f.seq,
+            existing: f.existing.to_hex(),
+            other: f.other.id().to_hex(),
+        })
+        .collect();
+    Ok(Json(StatusView {
+        node_id: s.replica.id(),
+        name: s.config.name.clone(),
+        role: format!("{:?}", s.config.role).to_lowercase(),
+        code: s.config.code.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        federation_addr: s.federation_addr.clone(),
+        entries: store.entry_count().map_err(internal)?,
+        heads,
+        peers_connected: s.table.connected(),
+        counters: s.replica.counters().snapshot(),
+        forks,
+    }))
+}
+
+async fn trust_list(State(s): State<AdminState>) -> ApiResult<Vec<TrustView>> {
+    Ok(Json(
+        s.replica
+            .store()
+            .trust_list()
+            .map_err(internal)?
+            .into_iter()
+            .map(|(node_id, r)| TrustView {
+                node_id,
+                name: r.name,
+                added_at: r.added_at,
+            })
+            .collect(),
+    ))
+}
+
+async fn trust_add(
+    State(s): State<AdminState>,
+    Json(req): Json<TrustAdd>,
+) -> ApiResult<serde_json::Value> {
+    if req.node_id == s.replica.id() {
+        return Err(bad("a node always trusts itself"));
+    }
+    let added = s
+        .replica
+        .trust_add(req.node_id, &req.name)
+        .map_err(internal)?;
+    Ok(Json(serde_json::json!({ "added": added })))
+}
+
+async fn trust_remove(
+    State(s): State<AdminState>,
+    Json(req): Json<TrustRemove>,
+) -> ApiResult<serde_json::Value> {
+    let removed = s.replica.trust_remove(&req.node_id).map_err(internal)?;
+    Ok(Json(serde_json::json!({ "removed": removed })))
+}
+
+async fn peer_list(State(s): State<AdminState>) -> ApiResult<Vec<PeerView>> {
+    let names = names(&s)?;
+    let quiet_after = 2 * s.config.federation.heartbeat_secs as i64 * 1000;
+    let now = now_ms();
+    Ok(Json(
+        s.table
+            .snapshot()
+            .into_iter()
+            .map(|p| {
+                let state = match p.state {
+                    LinkState::Connected
+                        if p.last_seen_ms.is_some_and(|t| now - t > quiet_after) =>
+                    {
+                        "quiet"
+                    }
+                    LinkState::Connected => "connected",
+                    LinkState::Connecting => "connecting",
+                    LinkState::Backoff => "down",
+                };
+                PeerView {
+                    direction: p.direction.into(),
+                    addr: p.addr,
+                    name: p.node_id.and_then(|id| names.get(&id).cloned()),
+                    node_id: p.node_id,
+                    state: state.into(),
+                    last_seen_ms: p.last_seen_ms,
+                    entries_sent: p.entries_sent,
+                    entries_received: p.entries_received,
+                    peer_behind: p.peer_behind,
+                    last_error: p.last_error,
+                    next_attempt_ms: p.next_attempt_ms,
+                }
+            })
+            .collect(),
+    ))
+}
+
+async fn peer_add(
+    State(s): State<AdminState>,
+    Json(req): Json<PeerAdd>,
+) -> ApiResult<serde_json::Value> {
+    if req.addr.parse::<std::net::SocketAddr>().is_err() && !req.addr.contains(':') {
+        return Err(bad(format!("{:?} is not HOST:PORT", req.addr)));
+    }
+    s.replica
+        .store()
+        .peer_put(&PeerRecord {
+            addr: req.addr.clone(),
+            node_id: req.node_id,
+            added_at: now_ms(),
+        })
+        .map_err(internal)?;
+    s.peers.add(req.addr, req.node_id);
+    Ok(Json(serde_json::json!({ "added": true })))
+}
+
+async fn peer_remove(
+    State(s): State<AdminState>,
+    Json(req): Json<PeerRemove>,
+) -> ApiResult<serde_json::Value> {
+    let stored = s.replica.store().peer_remove(&req.addr).map_err(internal)?;
+    let running = s.peers.remove(&req.addr);
+    Ok(Json(serde_json::json!({ "removed": stored || running })))
+}
+
+fn new_object_id(kind: Kind) -> String {
+    use rand::Rng;
+    let date = chrono::Utc::now().format("%Y%m%d");
+    format!(
+        "{}-{date}-{:08x}",
+        kind.name(),
+        rand::thread_rng().gen::<u32>()
+    )
+}
+
+async fn publish(
+    State(s): State<AdminState>,
+    Json(req): Json<PublishRequest>,
+) -> ApiResult<Published> {
+    let object_id = req
+        .object_id
+        .unwrap_or_else(|| new_object_id(req.body.kind()));
+    let stored = s
+        .replica
+        .publish(object_id, req.body, req.expires_at)
+        .await
+        .map_err(|e| match e {
+            PublishError::Invalid(_) => bad(e),
+            PublishError::Forked(_) => AppError(StatusCode::CONFLICT, e.to_string()),
+            other => internal(other),
+        })?;
+    Ok(Json(Published {
+        id: stored.id.to_hex(),
+        seq: stored.entry.seq,
+        object_id: stored.entry.object_id,
+    }))
+}
+
+#[derive(Deserialize)]
+struct EntriesQuery {
+    kind: String,
+}
+
+fn view(e: StoredEntry, names: &HashMap<NodeId, String>) -> EntryView {
+    EntryView {
+        author: e.entry.author,
+        author_name: names.get(&e.entry.author).cloned(),
+        seq: e.entry.seq,
+        id: e.id.to_hex(),
+        object_id: e.entry.object_id,
+        created_at: e.entry.created_at,
+        expires_at: e.entry.expires_at,
+        body: e.entry.body,
+    }
+}
+
+async fn entries(
+    State(s): State<AdminState>,
+    Query(q): Query<EntriesQuery>,
+) -> ApiResult<Vec<EntryView>> {
+    let kind = match q.kind.as_str() {
+        "event" => Kind::Event,
+        "profile" => Kind::Profile,
+        "retraction" => Kind::Retraction,
+        other => {
+            return Err(bad(format!(
+                "unknown kind {other:?} (event, profile, retraction)"
+            )))
+        }
+    };
+    let names = names(&s)?;
+    let mut out: Vec<EntryView> = s
+        .replica
+        .current(kind)
+        .map_err(internal)?
+        .into_iter()
+        .map(|e| view(e, &names))
+        .collect();
+    out.sort_by(|a, b| (a.created_at, &a.object_id).cmp(&(b.created_at, &b.object_id)));
+    Ok(Json(out))
+}

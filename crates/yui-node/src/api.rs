@@ -1,0 +1,180 @@
+//! JSON shapes of the local admin API, shared by the server and the CLI.
+
+use serde::{Deserialize, Serialize};
+use yui_core::{Body, NodeId};
+use yui_sync::CountersSnapshot;
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusView {
+    /// This node.
+    pub node_id: NodeId,
+    /// Its name.
+    pub name: String,
+    /// `municipality` or `relay`.
+    pub role: String,
+    /// Its municipality code.
+    pub code: Option<String>,
+    /// yui version.
+    pub version: String,
+    /// Bound federation address.
+    pub federation_addr: String,
+    /// Entries held.
+    pub entries: u64,
+    /// Per-author heads.
+    pub heads: Vec<HeadView>,
+    /// Links with a running session.
+    pub peers_connected: usize,
+    /// Counters since start.
+    pub counters: CountersSnapshot,
+    /// Fork evidence held.
+    pub forks: Vec<ForkView>,
+}
+
+/// One author's head.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeadView {
+    /// Author.
+    pub author: NodeId,
+    /// Name from trust (or this node's own name).
+    pub name: Option<String>,
+    /// Contiguous head seq.
+    pub seq: u64,
+    /// Head entry id.
+    pub id: String,
+}
+
+/// One fork.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForkView {
+    /// Author that forked.
+    pub author: NodeId,
+    /// Seq with two entries.
+    pub seq: u64,
+    /// Id held in the log.
+    pub existing: String,
+    /// Id of the conflicting entry kept as evidence.
+    pub other: String,
+}
+
+/// `GET /v1/trust` row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrustView {
+    /// Trusted author.
+    pub node_id: NodeId,
+    /// Name.
+    pub name: String,
+    /// When added.
+    pub added_at: i64,
+}
+
+/// `POST /v1/trust`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrustAdd {
+    /// Author to trust.
+    pub node_id: NodeId,
+    /// Name for people.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `POST /v1/trust/remove`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrustRemove {
+    /// Author to stop trusting.
+    pub node_id: NodeId,
+}
+
+/// `POST /v1/peers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerAdd {
+    /// `host:port`.
+    pub addr: String,
+    /// Node id expected there.
+    pub node_id: Option<NodeId>,
+}
+
+/// `POST /v1/peers/remove`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerRemove {
+    /// `host:port`.
+    pub addr: String,
+}
+
+/// `GET /v1/peers` row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerView {
+    /// `outbound` or `inbound`.
+    pub direction: String,
+    /// Address.
+    pub addr: String,
+    /// Proved node id.
+    pub node_id: Option<NodeId>,
+    /// Trusted name.
+    pub name: Option<String>,
+    /// `connected`, `quiet` (connected, nothing heard for two heartbeats),
+    /// `connecting` or `down` (waiting to retry).
+    pub state: String,
+    /// Last message heard.
+    pub last_seen_ms: Option<i64>,
+    /// Entries sent this session.
+    pub entries_sent: u64,
+    /// Entries received this session.
+    pub entries_received: u64,
+    /// Entries the peer lacks that this node holds.
+    pub peer_behind: u64,
+    /// Why the link last ended.
+    pub last_error: Option<String>,
+    /// Next attempt, when down.
+    pub next_attempt_ms: Option<i64>,
+}
+
+/// `POST /v1/publish`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishRequest {
+    /// Object to create or update; a new id is made when absent.
+    pub object_id: Option<String>,
+    /// When the entry goes stale.
+    pub expires_at: Option<i64>,
+    /// What to say.
+    pub body: Body,
+}
+
+/// Answer to a publish.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Published {
+    /// Entry id.
+    pub id: String,
+    /// Seq in this node's log.
+    pub seq: u64,
+    /// Object id.
+    pub object_id: String,
+}
+
+/// An entry as queries return it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntryView {
+    /// Author.
+    pub author: NodeId,
+    /// Author's trusted name.
+    pub author_name: Option<String>,
+    /// Seq.
+    pub seq: u64,
+    /// Entry id.
+    pub id: String,
+    /// Object id.
+    pub object_id: String,
+    /// Author's timestamp.
+    pub created_at: i64,
+    /// Stale after.
+    pub expires_at: Option<i64>,
+    /// Content.
+    pub body: Body,
+}
+
+/// Error body of every non-2xx answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiError {
+    /// What went wrong and what to do.
+    pub error: String,
+}

@@ -1,0 +1,185 @@
+//! `yui bench`: figures measured on this machine, printed beside the raw
+//! limit they chase.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Subcommand;
+use yui_core::content::Event;
+use yui_core::keys::{entry_signing_message, BatchVerifier};
+use yui_core::{Body, Entry, EntryId, Limits, LocalizedText, NodeId, SecretKey, SignedEntry};
+use yui_net::ProtoCodec;
+use yui_store::{KvStore, MemEngine, SledEngine, Store};
+use yui_sync::{now_ms, Codec, Replica};
+
+/// `yui bench …`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Ingest (decode + verify + store) of signed entries, against the raw
+    /// ed25519 verify rate.
+    Ingest {
+        /// Entries to ingest.
+        #[arg(long, default_value_t = 50_000)]
+        entries: usize,
+        /// Authors they come from.
+        #[arg(long, default_value_t = 100)]
+        authors: usize,
+        /// Entries per ingest batch.
+        #[arg(long, default_value_t = 512)]
+        batch: usize,
+    },
+}
+
+/// Makes `n` signed event entries from `authors` authors, interleaved.
+pub fn make_entries(n: usize, authors: usize) -> (Vec<SecretKey>, Vec<SignedEntry>) {
+    let keys: Vec<SecretKey> = (0..authors)
+        .map(|i| {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+            SecretKey::from_seed(&seed)
+        })
+        .collect();
+    let mut prev: Vec<Option<EntryId>> = vec![None; authors];
+    let mut out = Vec::with_capacity(n);
+    let now = now_ms();
+    for i in 0..n {
+        let a = i % authors;
+        let seq = (i / authors) as u64 + 1;
+        let entry = Entry {
+            author: NodeId::new(keys[a].public_key()),
+            seq,
+            prev: prev[a],
+            created_at: now,
+            expires_at: None,
+            object_id: format!("event-{seq}"),
+            body: Body::Event(Event {
+                title: LocalizedText(vec![
+                    ("ja".into(), format!("合同防災訓練 第{seq}回")),
+                    ("en".into(), format!("Joint disaster drill no. {seq}")),
+                ]),
+                description: LocalizedText::one(
+                    "ja",
+                    "物資・職員派遣・避難者受入れの手順をオンラインで確認します。",
+                ),
+                start: "2027-02-10T10:00:00+09:00".into(),
+                end: "2027-02-10T12:00:00+09:00".into(),
+                time_zone: "Asia/Tokyo".into(),
+                organisers: vec!["131156".into()],
+                ..Default::default()
+            }),
+        };
+        let signed = SignedEntry::sign(ProtoCodec.encode_entry(&entry), &keys[a]);
+        prev[a] = Some(signed.id());
+        out.push(signed);
+    }
+    (keys, out)
+}
+
+fn rate(n: usize, secs: f64) -> f64 {
+    n as f64 / secs
+}
+
+fn ingest_rate(
+    store: Arc<dyn Store>,
+    keys: &[SecretKey],
+    entries: &[SignedEntry],
+    batch: usize,
+) -> f64 {
+    let replica = Replica::open(
+        store,
+        SecretKey::from_seed(&[0xee; 32]),
+        Arc::new(ProtoCodec),
+        Limits::default(),
+    )
+    .expect("replica");
+    for k in keys {
+        replica
+            .trust_add(NodeId::new(k.public_key()), "bench")
+            .expect("trust");
+    }
+    let t = Instant::now();
+    let mut accepted = 0;
+    for chunk in entries.chunks(batch) {
+        let r = replica.ingest_blocking(chunk.to_vec()).expect("ingest");
+        accepted += r.accepted;
+    }
+    replica.store().flush().expect("flush");
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(accepted, entries.len(), "every entry must be accepted");
+    rate(entries.len(), secs)
+}
+
+/// Runs a benchmark and prints its figures.
+pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
+    match cmd {
+        BenchCmd::Ingest {
+            entries,
+            authors,
+            batch,
+        } => {
+            tokio::task::spawn_blocking(move || ingest(entries, authors.max(1), batch.max(1)))
+                .await?
+        }
+    }
+}
+
+fn ingest(n: usize, authors: usize, batch: usize) -> anyhow::Result<()> {
+    println!("yui bench ingest: {n} entries from {authors} authors, batches of {batch}");
+    let (keys, entries) = make_entries(n, authors);
+    let avg = entries.iter().map(|e| e.entry.len()).sum::<usize>() / n.max(1);
+    println!("  entry size       {avg} bytes on average");
+
+    let sample = &entries[..n.min(20_000)];
+    let decoded: Vec<(NodeId, Vec<u8>)> = sample
+        .iter()
+        .map(|s| {
+            (
+                ProtoCodec.decode_entry(&s.entry).expect("decode").author,
+                entry_signing_message(&s.entry),
+            )
+        })
+        .collect();
+    let t = Instant::now();
+    for ((author, msg), s) in decoded.iter().zip(sample) {
+        author
+            .public_key()
+            .verify(msg, &s.signature)
+            .expect("valid");
+    }
+    let single = rate(sample.len(), t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    for (chunk, sigs) in decoded.chunks(batch).zip(sample.chunks(batch)) {
+        let mut v = BatchVerifier::new();
+        for ((author, msg), s) in chunk.iter().zip(sigs) {
+            v.push(*author.public_key(), msg.clone(), s.signature);
+        }
+        assert!(v.verify(rand::rngs::OsRng).iter().all(|r| r.is_ok()));
+    }
+    let batched = rate(sample.len(), t.elapsed().as_secs_f64());
+
+    let mem = ingest_rate(
+        Arc::new(KvStore::open(MemEngine::new())?),
+        &keys,
+        &entries,
+        batch,
+    );
+    let dir = tempfile::tempdir()?;
+    let sled = ingest_rate(
+        Arc::new(KvStore::open(SledEngine::open(dir.path())?)?),
+        &keys,
+        &entries,
+        batch,
+    );
+    println!("  ed25519 verify   {single:>10.0} /s single (one core)");
+    println!("  ed25519 verify   {batched:>10.0} /s batched (one core) — the ingest ceiling");
+    println!(
+        "  ingest, memory   {mem:>10.0} /s  ({:.0} % of batched verify)",
+        100.0 * mem / batched
+    );
+    println!(
+        "  ingest, sled     {sled:>10.0} /s  ({:.0} % of batched verify)",
+        100.0 * sled / batched
+    );
+    Ok(())
+}

@@ -1,0 +1,350 @@
+//! The node's one typed configuration: `config.toml` in the home folder,
+//! overridden by `YUI_*` environment variables. Defaults run a development
+//! node.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use yui_core::validate::validate_municipality_code;
+use yui_core::NodeId;
+
+/// Whole-node configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Name of the municipality or body running the node.
+    pub name: String,
+    /// Local government code (6 digits) or foreign code (`KR-busan`).
+    pub code: Option<String>,
+    /// `municipality` or `relay`.
+    pub role: Role,
+    /// Node-to-node settings.
+    pub federation: Federation,
+    /// Local admin API.
+    pub admin: Admin,
+    /// Entry limits.
+    pub limits: Limits,
+    /// Logging.
+    pub log: Log,
+    /// Peers dialled at start (in addition to `yui peer add`).
+    pub peers: Vec<PeerEntry>,
+    /// Authors trusted at start (in addition to `yui trust add`).
+    pub trust: Vec<TrustEntry>,
+}
+
+/// What the node does for the network.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A city, town or ward.
+    #[default]
+    Municipality,
+    /// A regional body that stores and forwards for members.
+    Relay,
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "municipality" => Ok(Role::Municipality),
+            "relay" => Ok(Role::Relay),
+            _ => Err(format!("role must be municipality or relay, not {s:?}")),
+        }
+    }
+}
+
+/// `[federation]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Federation {
+    /// TLS port for peers.
+    pub listen: String,
+    /// Seconds between pings on a quiet link.
+    pub heartbeat_secs: u64,
+    /// Seconds of silence after which a link is dropped and redialled.
+    pub idle_timeout_secs: u64,
+    /// Seconds allowed for TLS plus the signed handshake.
+    pub handshake_timeout_secs: u64,
+    /// Open peer connections at once.
+    pub max_connections: usize,
+    /// First reconnect delay, milliseconds.
+    pub backoff_initial_ms: u64,
+    /// Longest reconnect delay, seconds.
+    pub backoff_max_secs: u64,
+}
+
+impl Default for Federation {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:7100".into(),
+            heartbeat_secs: 15,
+            idle_timeout_secs: 60,
+            handshake_timeout_secs: 10,
+            max_connections: 1024,
+            backoff_initial_ms: 500,
+            backoff_max_secs: 180,
+        }
+    }
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Admin {
+    /// Loopback address of the admin API.
+    pub listen: String,
+    /// Allow a non-loopback admin address (the token still applies).
+    pub allow_remote: bool,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7101".into(),
+            allow_remote: false,
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest encoded entry, bytes.
+    pub max_entry_bytes: usize,
+    /// How far in the future an entry's time may be, seconds.
+    pub max_clock_skew_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let d = yui_core::Limits::default();
+        Self {
+            max_entry_bytes: d.max_entry_bytes,
+            max_clock_skew_secs: (d.max_clock_skew_ms / 1000) as u64,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Log {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter: `info`, `yui_net=debug,info`, ...
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// `[[peers]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerEntry {
+    /// `host:port`.
+    pub addr: String,
+    /// Expected node id.
+    pub node_id: Option<NodeId>,
+}
+
+/// `[[trust]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustEntry {
+    /// Trusted author.
+    pub node_id: NodeId,
+    /// Name for people.
+    #[serde(default)]
+    pub name: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            name: "yui development node".into(),
+            code: None,
+            role: Role::Municipality,
+            federation: Federation::default(),
+            admin: Admin::default(),
+            limits: Limits::default(),
+            log: Log::default(),
+            peers: Vec::new(),
+            trust: Vec::new(),
+        }
+    }
+}
+
+/// Every problem found in a configuration, each with its key path.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+pub struct ConfigError(pub Vec<String>);
+
+impl Config {
+    /// Reads `path`, applies `YUI_*` overrides, and checks the result.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(vec![format!("{}: cannot read: {e}", path.display())]))?;
+        let mut cfg: Config = toml::from_str(&text)
+            .map_err(|e| ConfigError(vec![format!("{}: {}", path.display(), e.message())]))?;
+        cfg.apply_env(|k| std::env::var(k).ok());
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Applies `YUI_FEDERATION_LISTEN`, `YUI_ADMIN_LISTEN`, `YUI_LOG_LEVEL`,
+    /// `YUI_LOG_FORMAT` and `YUI_NAME` from `env`.
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = env("YUI_FEDERATION_LISTEN") {
+            self.federation.listen = v;
+        }
+        if let Some(v) = env("YUI_ADMIN_LISTEN") {
+            self.admin.listen = v;
+        }
+        if let Some(v) = env("YUI_LOG_LEVEL") {
+            self.log.level = v;
+        }
+        if let Some(v) = env("YUI_LOG_FORMAT") {
+            self.log.format = v;
+        }
+        if let Some(v) = env("YUI_NAME") {
+            self.name = v;
+        }
+    }
+
+    /// Checks every value; reports all problems at once.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let mut p = Vec::new();
+        if self.name.trim().is_empty() {
+            p.push("name: must not be empty".to_owned());
+        }
+        if let Some(code) = &self.code {
+            if let Err(e) = validate_municipality_code(code) {
+                p.push(format!("code: {e}"));
+            }
+        }
+        if let Err(e) = self.federation.listen.parse::<SocketAddr>() {
+            p.push(format!(
+                "federation.listen: {:?} is not HOST:PORT ({e})",
+                self.federation.listen
+            ));
+        }
+        match self.admin.listen.parse::<SocketAddr>() {
+            Err(e) => p.push(format!("admin.listen: {:?} is not HOST:PORT ({e})", self.admin.listen)),
+            Ok(a) if !a.ip().is_loopback() && !self.admin.allow_remote => p.push(format!(
+                "admin.listen: {a} is not a loopback address; set admin.allow_remote = true to expose the admin API"
+            )),
+            Ok(_) => {}
+        }
+        if self.federation.heartbeat_secs == 0 {
+            p.push("federation.heartbeat_secs: must be at least 1".into());
+        }
+        if self.federation.idle_timeout_secs <= self.federation.heartbeat_secs {
+            p.push("federation.idle_timeout_secs: must be longer than heartbeat_secs".into());
+        }
+        if self.federation.max_connections == 0 {
+            p.push("federation.max_connections: must be at least 1".into());
+        }
+        if self.federation.backoff_max_secs == 0 || self.federation.backoff_initial_ms == 0 {
+            p.push("federation.backoff_*: must be positive".into());
+        }
+        if !(1024..=1024 * 1024).contains(&self.limits.max_entry_bytes) {
+            p.push("limits.max_entry_bytes: must be between 1024 and 1048576".into());
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            p.push(format!(
+                "log.format: {:?} is not text or json",
+                self.log.format
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            p.push(format!("log.level: {e}"));
+        }
+        for (i, peer) in self.peers.iter().enumerate() {
+            if !peer.addr.contains(':') {
+                p.push(format!("peers[{i}].addr: {:?} is not HOST:PORT", peer.addr));
+            }
+        }
+        if p.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(p))
+        }
+    }
+
+    /// Core entry limits from `[limits]`.
+    pub fn core_limits(&self) -> yui_core::Limits {
+        yui_core::Limits {
+            max_entry_bytes: self.limits.max_entry_bytes,
+            max_clock_skew_ms: self.limits.max_clock_skew_secs as i64 * 1000,
+            ..yui_core::Limits::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip() {
+        let c = Config::default();
+        c.check().unwrap();
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(toml::from_str::<Config>(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let c: Config = toml::from_str(
+            r#"
+            name = ""
+            code = "131131"
+            [federation]
+            listen = "nowhere"
+            heartbeat_secs = 0
+            [admin]
+            listen = "0.0.0.0:7101"
+            [log]
+            format = "xml"
+            "#,
+        )
+        .unwrap();
+        let e = c.check().unwrap_err().0;
+        for key in [
+            "name:",
+            "code:",
+            "federation.listen:",
+            "admin.listen:",
+            "heartbeat_secs",
+            "log.format:",
+        ] {
+            assert!(
+                e.iter().any(|m| m.contains(key)),
+                "no problem reported for {key}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = toml::from_str::<Config>("nmae = \"typo\"").unwrap_err();
+        assert!(e.to_string().contains("nmae"));
+    }
+
+    #[test]
+    fn env_overrides() {
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "YUI_ADMIN_LISTEN").then(|| "127.0.0.1:9999".to_owned()));
+        assert_eq!(c.admin.listen, "127.0.0.1:9999");
+    }
+}

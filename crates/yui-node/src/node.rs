@@ -1,0 +1,241 @@
+//! Wiring of one running node: store, replica, federation server, dial
+//! loops, admin API.
+//!
+//! Shutdown order: cancel (stops accepting, ends sessions and dial loops),
+//! wait for tasks within a deadline, then flush the store, then remove the
+//! `run/*.addr` files. The store is flushed last so that nothing a session
+//! stored during the drain is lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use yui_net::{
+    Backoff, FederationService, PeerManager, PeerTable, ProtoCodec, ServerLimits, SessionConfig,
+};
+use yui_store::{KvStore, SledEngine, Store};
+use yui_sync::Replica;
+
+use crate::admin::{self, AdminState};
+use crate::config::{Config, Role};
+use crate::home::{Home, HomeError};
+
+/// Why a node did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Home folder problem.
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    /// Store problem.
+    #[error(transparent)]
+    Store(#[from] yui_store::StoreError),
+    /// Replica problem.
+    #[error(transparent)]
+    Replica(#[from] yui_sync::ReplicaError),
+    /// TLS material problem.
+    #[error(transparent)]
+    Tls(#[from] yui_net::tls::TlsError),
+    /// A port could not be bound.
+    #[error("cannot listen on {addr} ({what}): {error}; pick another address in config.toml or stop what uses it")]
+    Bind {
+        /// Address.
+        addr: String,
+        /// Which listener.
+        what: &'static str,
+        /// Cause.
+        error: std::io::Error,
+    },
+}
+
+/// A running node.
+pub struct Node {
+    /// The replica.
+    pub replica: Arc<Replica>,
+    /// Link states.
+    pub table: Arc<PeerTable>,
+    /// Dial loops.
+    pub peers: Arc<PeerManager>,
+    /// Bound federation address.
+    pub federation_addr: std::net::SocketAddr,
+    /// Bound admin address.
+    pub admin_addr: std::net::SocketAddr,
+    /// Its config.
+    pub config: Arc<Config>,
+    home: Home,
+    store: Arc<KvStore<SledEngine>>,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn net_role(r: Role) -> yui_net::Role {
+    match r {
+        Role::Municipality => yui_net::Role::Municipality,
+        Role::Relay => yui_net::Role::Relay,
+    }
+}
+
+async fn bind(addr: &str, what: &'static str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|error| StartError::Bind {
+            addr: addr.to_owned(),
+            what,
+            error,
+        })
+}
+
+fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), HomeError> {
+    let io = |error| HomeError::Io {
+        path: path.to_owned(),
+        error,
+    };
+    std::fs::create_dir_all(path.parent().expect("run folder")).map_err(io)?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+impl Node {
+    /// Starts the node of `home`. It runs until `cancel` fires; then call
+    /// [`Node::shutdown`].
+    pub async fn start(home: Home, cancel: CancellationToken) -> Result<Self, StartError> {
+        let config = Arc::new(home.load_config()?);
+        let key = home.load_key()?;
+        home.check_tls_key()?;
+        let token = Arc::new(home.load_token()?);
+        let store = Arc::new(KvStore::open(SledEngine::open(&home.data_path())?)?);
+        let replica = Replica::open(
+            store.clone(),
+            key,
+            Arc::new(ProtoCodec),
+            config.core_limits(),
+        )?;
+        let trusted = store.trust_list()?;
+        for t in &config.trust {
+            if !trusted.iter().any(|(id, _)| *id == t.node_id) {
+                replica.trust_add(t.node_id, &t.name)?;
+            }
+        }
+        let tls = yui_net::tls::server_config(&home.cert_path(), &home.tls_key_path())?;
+        let fed_listener = bind(&config.federation.listen, "federation").await?;
+        let admin_listener = bind(&config.admin.listen, "admin API").await?;
+        let federation_addr = fed_listener.local_addr().expect("bound");
+        let admin_addr = admin_listener.local_addr().expect("bound");
+
+        let f = &config.federation;
+        let session = SessionConfig {
+            heartbeat: Duration::from_secs(f.heartbeat_secs),
+            idle_timeout: Duration::from_secs(f.idle_timeout_secs),
+            handshake_timeout: Duration::from_secs(f.handshake_timeout_secs),
+            ..SessionConfig::default()
+        };
+        let backoff = Backoff {
+            initial: Duration::from_millis(f.backoff_initial_ms),
+            max: Duration::from_secs(f.backoff_max_secs),
+        };
+        let role = net_role(config.role);
+        let table = PeerTable::new();
+        let mut tasks = Vec::new();
+
+        let service = FederationService::new(
+            replica.clone(),
+            table.clone(),
+            role,
+            session,
+            cancel.clone(),
+        );
+        let limits = ServerLimits {
+            max_connections: f.max_connections,
+            tls_timeout: session.handshake_timeout,
+        };
+        let c = cancel.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) =
+                yui_net::server::serve(fed_listener, tls, service, limits, c.clone()).await
+            {
+                tracing::error!(error = %e, "federation server failed; stopping the node");
+                c.cancel();
+            }
+        }));
+
+        let peers = PeerManager::new(
+            replica.clone(),
+            table.clone(),
+            role,
+            session,
+            backoff,
+            cancel.clone(),
+        );
+        for p in store.peer_list()? {
+            peers.add(p.addr, p.node_id);
+        }
+        for p in &config.peers {
+            peers.add(p.addr.clone(), p.node_id);
+        }
+
+        let state = AdminState {
+            replica: replica.clone(),
+            table: table.clone(),
+            peers: peers.clone(),
+            config: config.clone(),
+            federation_addr: federation_addr.to_string(),
+            token,
+        };
+        let c = cancel.clone();
+        tasks.push(tokio::spawn(async move {
+            let app = admin::router(state);
+            let r = axum::serve(admin_listener, app)
+                .with_graceful_shutdown(async move { c.cancelled().await })
+                .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "admin API failed");
+            }
+        }));
+
+        write_atomically(&home.admin_addr_path(), &admin_addr.to_string())?;
+        write_atomically(&home.federation_addr_path(), &federation_addr.to_string())?;
+        tracing::info!(
+            node_id = %replica.id(),
+            name = %config.name,
+            federation = %federation_addr,
+            admin = %admin_addr,
+            "node started"
+        );
+        Ok(Self {
+            replica,
+            table,
+            peers,
+            federation_addr,
+            admin_addr,
+            config,
+            home,
+            store,
+            cancel,
+            tasks,
+        })
+    }
+
+    /// Stops the node: ends sessions and servers within `deadline`, flushes
+    /// the store, removes the run files.
+    pub async fn shutdown(self, deadline: Duration) {
+        self.cancel.cancel();
+        let drain = async {
+            self.peers.join().await;
+            for t in self.tasks {
+                let _ = t.await;
+            }
+        };
+        if tokio::time::timeout(deadline, drain).await.is_err() {
+            tracing::warn!(?deadline, "shutdown deadline passed; stopping anyway");
+        }
+        if let Err(e) = self.store.flush() {
+            tracing::error!(error = %e, "final flush failed");
+        }
+        let _ = std::fs::remove_file(self.home.admin_addr_path());
+        let _ = std::fs::remove_file(self.home.federation_addr_path());
+        tracing::info!("node stopped");
+    }
+}

@@ -1,0 +1,154 @@
+//! Real `yui` processes on loopback: init, trust, peer, publish, query,
+//! kill -9 and restart.
+
+#[path = "support.rs"]
+mod support;
+
+use support::{wait_until, NodeProc};
+
+#[test]
+fn two_nodes_exchange_events_live_and_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = NodeProc::init(dir.path(), "suginami", "杉並区", "131156");
+    let mut b = NodeProc::init(dir.path(), "minami-izu", "南伊豆町", "223042");
+    a.start();
+    b.start();
+    a.trust_mutually(&b);
+    b.dial(&a);
+
+    let id = a.publish("drill-2026", "合同防災訓練");
+    assert_eq!(id.len(), 64, "publish prints the entry id");
+    wait_until("A's event at B", 30, || b.event_ids() == ["drill-2026"]);
+    // B dialled, yet traffic flows back on the same connection.
+    b.publish("visit-2027", "特別養護老人ホーム見学会");
+    wait_until("B's event at A", 30, || {
+        a.event_ids() == ["drill-2026", "visit-2027"]
+    });
+    let peers = b.json(&["peer", "list", "--json"]);
+    assert_eq!(peers[0]["state"], "connected", "{peers}");
+    assert_eq!(peers[0]["node_id"], a.id.as_str());
+
+    // B goes down hard; A keeps publishing; B catches up after restart.
+    b.kill9();
+    a.publish("forum-2027", "ネットワーク型交流フォーラム");
+    a.publish("drill-2026", "合同防災訓練（日程変更）");
+    b.start();
+    wait_until("B to catch up after restart", 30, || b.head_of(&a.id) == 3);
+    assert_eq!(b.event_ids(), ["drill-2026", "forum-2027", "visit-2027"]);
+    let events = b.json(&["query", "events", "--json"]);
+    let drill = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["object_id"] == "drill-2026")
+        .unwrap();
+    assert_eq!(
+        drill["body"]["title"]["ja"], "合同防災訓練（日程変更）",
+        "newest version wins"
+    );
+    assert_eq!(drill["author_name"], "杉並区");
+
+    a.stop();
+    b.stop();
+}
+
+#[test]
+fn entries_cross_a_line_of_three() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = NodeProc::init(dir.path(), "sapporo", "札幌市", "011002");
+    let mut b = NodeProc::init(dir.path(), "relay", "東京都", "130001");
+    let mut c = NodeProc::init(dir.path(), "kobe", "神戸市", "281000");
+    for n in [&mut a, &mut b, &mut c] {
+        n.start();
+    }
+    a.trust_mutually(&b);
+    b.trust_mutually(&c);
+    // A and C never connect, but trust each other's logs.
+    a.cli(&["trust", "add", &c.id]);
+    c.cli(&["trust", "add", &a.id]);
+    a.dial(&b);
+    c.dial(&b);
+    a.publish("wwcam-2027", "世界冬の都市市長会議");
+    wait_until("A's event at C through B", 30, || {
+        c.event_ids() == ["wwcam-2027"]
+    });
+    c.publish("port-2027", "港湾管理ノウハウ共有会");
+    wait_until("C's event at A through B", 30, || {
+        a.event_ids() == ["port-2027", "wwcam-2027"]
+    });
+}
+
+#[test]
+fn acknowledged_entries_survive_kill9_and_seqs_are_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = NodeProc::init(dir.path(), "hamamatsu", "浜松市", "221309");
+    a.start();
+    let mut ids = Vec::new();
+    for i in 0..15 {
+        ids.push(a.publish(&format!("ev-{i}"), "多文化共生セミナー"));
+    }
+    a.kill9();
+    a.start();
+    assert_eq!(a.head_of(&a.id), 15, "an acknowledged entry was lost");
+    let next = a.cli(&[
+        "publish",
+        "event",
+        "--title",
+        "再開後",
+        "--start",
+        "2027-01-01T09:00:00+09:00",
+    ]);
+    assert!(!ids.contains(&next.trim().to_owned()));
+    assert_eq!(a.head_of(&a.id), 16, "the next publish must take seq 16");
+    assert_eq!(a.event_ids().len(), 16);
+    a.stop();
+}
+
+#[test]
+fn cli_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = NodeProc::init(dir.path(), "bunkyo", "文京区", "131059");
+    // Not running.
+    let out = a.try_cli(&["status"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is `yui run` running"));
+    // Not a home.
+    let out = std::process::Command::new(support::yui_bin())
+        .args([
+            "--home",
+            dir.path().join("nowhere").to_str().unwrap(),
+            "run",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("yui init"));
+    // A typo in a node id.
+    let mut typo = a.id.clone();
+    typo.replace_range(10..11, if &typo[10..11] == "q" { "p" } else { "q" });
+    let out = a.try_cli(&["trust", "add", &typo]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("checksum"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Bad code at init writes nothing.
+    let out = std::process::Command::new(support::yui_bin())
+        .args([
+            "--home",
+            dir.path().join("bad").to_str().unwrap(),
+            "init",
+            "--name",
+            "x",
+            "--code",
+            "131157",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("check digit"));
+    assert!(!dir.path().join("bad/node.key").exists());
+    // `yui id` matches init's output.
+    assert_eq!(a.cli(&["id"]).trim(), a.id);
+}
