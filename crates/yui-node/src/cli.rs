@@ -132,7 +132,7 @@ pub enum PeerCmd {
 #[derive(Debug, Subcommand)]
 pub enum PublishCmd {
     /// Publish or update a calendar event.
-    Event(EventArgs),
+    Event(Box<EventArgs>),
 }
 
 /// `yui publish event`.

@@ -15,9 +15,13 @@ fn main() {
         .expect("tokio runtime");
     if let Err(e) = rt.block_on(yui_node::cli::run(cli)) {
         eprintln!("yui: {e:#}");
-        let usage = e
-            .chain()
-            .any(|c| c.downcast_ref::<yui_node::home::HomeError>().is_some());
+        let usage = e.chain().any(|c| {
+            c.downcast_ref::<yui_node::home::HomeError>().is_some()
+                || matches!(
+                    c.downcast_ref::<yui_node::node::StartError>(),
+                    Some(yui_node::node::StartError::Home(_))
+                )
+        });
         std::process::exit(if usage { EX_USAGE } else { 1 });
     }
 }

@@ -545,11 +545,11 @@ impl Replica {
         }
         // Entries past a fork found later in this batch are not appended.
         to_append.retain(|e| {
-            !forked
+            forked
                 .get(&e.author)
                 .copied()
                 .flatten()
-                .is_some_and(|at| e.seq >= at)
+                .is_none_or(|at| e.seq < at)
         });
         // A fork inside the batch can leave later entries without their
         // predecessor; keep only each author's unbroken run.
