@@ -259,8 +259,7 @@ mod tests {
         verdicts[position].is_ok()
     }
 
-    const SPECCHECK: &str =
-        include_str!("../../../../shared/testdata/ed25519-speccheck/cases.json");
+    const SPECCHECK: &str = include_str!("../testdata/ed25519-speccheck.json");
 
     /// yui's recorded verdict for the ten "Taming the many EdDSAs" cases:
     /// ZIP-215 (cofactored equation, S < L required, non-canonical R allowed)

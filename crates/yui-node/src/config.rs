@@ -335,6 +335,30 @@ mod tests {
         }
     }
 
+    /// deploy/yui.example.toml documents every key with its default.
+    #[test]
+    fn example_config_matches_the_code() {
+        let text = include_str!("../../../deploy/yui.example.toml");
+        let mut c: Config = toml::from_str(text).unwrap();
+        c.check().unwrap();
+        assert_eq!(c.code.as_deref(), Some("131156"));
+        c.name = Config::default().name;
+        c.code = None;
+        assert_eq!(
+            c,
+            Config::default(),
+            "example values differ from the defaults"
+        );
+        let defaults = toml::to_string(&Config::default()).unwrap();
+        for line in defaults.lines().filter(|l| l.contains(" = ")) {
+            let key = line.split(" = ").next().unwrap();
+            assert!(
+                text.contains(&format!("{key} = ")),
+                "example lacks key {key}"
+            );
+        }
+    }
+
     #[test]
     fn unknown_keys_are_refused() {
         let e = toml::from_str::<Config>("nmae = \"typo\"").unwrap_err();

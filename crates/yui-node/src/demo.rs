@@ -150,6 +150,21 @@ fn samples() -> Vec<(usize, &'static str, Event)> {
     ]
 }
 
+/// Pads `s` to `width` terminal columns (CJK characters take two).
+fn pad(s: &str, width: usize) -> String {
+    let w: usize = s
+        .chars()
+        .map(|c| {
+            if ('\u{1100}'..='\u{ffdc}').contains(&c) && !('\u{2000}'..='\u{2e7f}').contains(&c) {
+                2
+            } else {
+                1
+            }
+        })
+        .sum();
+    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}
+
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if std::env::var_os("RUST_LOG").is_some() {
@@ -184,8 +199,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("starting {}", m.name))?;
         println!(
-            "  {:<22} {:<12} {}  federation {}",
-            m.name,
+            "  {} {:<12} {}  federation {}",
+            pad(m.name, 22),
             format!("{:?}", m.role).to_lowercase(),
             node.replica.id().short(),
             node.federation_addr
@@ -219,7 +234,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .replica
             .publish((*object_id).into(), Body::Event(ev.clone()), None)
             .await?;
-        println!("  {:<22} 「{}」", MEMBERS[*i].name, title);
+        println!("  {} 「{}」", pad(MEMBERS[*i].name, 22), title);
     }
     println!("\narrivals:");
     let mut seen = vec![vec![false; samples.len()]; nodes.len()];
@@ -237,10 +252,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 }) {
                     seen[n][s] = true;
                     println!(
-                        "  +{:>5} ms  {:<22} ← {:<22} 「{}」",
+                        "  +{:>5} ms  {} ← {} 「{}」",
                         started.elapsed().as_millis(),
-                        MEMBERS[n].name,
-                        MEMBERS[*i].name,
+                        pad(MEMBERS[n].name, 22),
+                        pad(MEMBERS[*i].name, 22),
                         ev.title.get("ja").unwrap_or_default()
                     );
                 }
@@ -263,8 +278,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     for (n, m) in nodes.iter().zip(&MEMBERS) {
         println!(
-            "  {:<22} {} events, {} peers connected",
-            m.name,
+            "  {} {} events, {} peers connected",
+            pad(m.name, 22),
             n.replica.current(Kind::Event)?.len(),
             n.table.connected()
         );
