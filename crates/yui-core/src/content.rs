@@ -94,6 +94,16 @@ pub enum Kind {
     Profile,
     /// [`Event`].
     Event,
+    /// [`Readiness`].
+    Readiness,
+    /// [`Case`].
+    Case,
+    /// [`CallForPartners`].
+    CallForPartners,
+    /// [`Partnership`].
+    Partnership,
+    /// [`Acknowledgement`].
+    Acknowledgement,
     /// [`Retraction`].
     Retraction,
 }
@@ -104,6 +114,11 @@ impl Kind {
         match self {
             Kind::Profile => 10,
             Kind::Event => 11,
+            Kind::Readiness => 12,
+            Kind::Case => 13,
+            Kind::CallForPartners => 14,
+            Kind::Partnership => 15,
+            Kind::Acknowledgement => 19,
             Kind::Retraction => 20,
         }
     }
@@ -113,6 +128,11 @@ impl Kind {
         Some(match code {
             10 => Kind::Profile,
             11 => Kind::Event,
+            12 => Kind::Readiness,
+            13 => Kind::Case,
+            14 => Kind::CallForPartners,
+            15 => Kind::Partnership,
+            19 => Kind::Acknowledgement,
             20 => Kind::Retraction,
             _ => return None,
         })
@@ -123,8 +143,38 @@ impl Kind {
         match self {
             Kind::Profile => "profile",
             Kind::Event => "event",
+            Kind::Readiness => "readiness",
+            Kind::Case => "case",
+            Kind::CallForPartners => "call_for_partners",
+            Kind::Partnership => "partnership",
+            Kind::Acknowledgement => "acknowledgement",
             Kind::Retraction => "retraction",
         }
+    }
+
+    /// Every kind.
+    pub const ALL: [Kind; 8] = [
+        Kind::Profile,
+        Kind::Event,
+        Kind::Readiness,
+        Kind::Case,
+        Kind::CallForPartners,
+        Kind::Partnership,
+        Kind::Acknowledgement,
+        Kind::Retraction,
+    ];
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == s || k.name().replace('_', "-") == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown kind {s:?} (one of {})", names.join(", "))
+            })
     }
 }
 
@@ -137,6 +187,16 @@ pub enum Body {
     Profile(Profile),
     /// A calendar event.
     Event(Event),
+    /// Disaster-readiness status.
+    Readiness(Readiness),
+    /// A cooperation case.
+    Case(Case),
+    /// A call for partners.
+    CallForPartners(CallForPartners),
+    /// One side of a partnership.
+    Partnership(Partnership),
+    /// Received and read.
+    Acknowledgement(Acknowledgement),
     /// Withdraws the entry's object.
     Retraction(Retraction),
 }
@@ -147,6 +207,11 @@ impl Body {
         match self {
             Body::Profile(_) => Kind::Profile,
             Body::Event(_) => Kind::Event,
+            Body::Readiness(_) => Kind::Readiness,
+            Body::Case(_) => Kind::Case,
+            Body::CallForPartners(_) => Kind::CallForPartners,
+            Body::Partnership(_) => Kind::Partnership,
+            Body::Acknowledgement(_) => Kind::Acknowledgement,
             Body::Retraction(_) => Kind::Retraction,
         }
     }
@@ -270,6 +335,283 @@ pub struct Event {
     pub contact: Contact,
 }
 
+/// Whether a service works.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationalStatus {
+    /// Works.
+    #[default]
+    Normal,
+    /// Works in part.
+    Degraded,
+    /// Does not work.
+    Down,
+}
+
+/// A facility and its state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Facility {
+    /// Name.
+    pub name: LocalizedText,
+    /// State.
+    pub status: OperationalStatus,
+    /// Details.
+    pub note: LocalizedText,
+}
+
+/// Supplies on offer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Supply {
+    /// What.
+    pub item: LocalizedText,
+    /// How much.
+    pub quantity: f64,
+    /// Unit (`pcs`, `kg`, `L`, `boxes`).
+    pub unit: String,
+    /// From when it can be sent (Unix ms; 0 = now).
+    pub available_from: i64,
+}
+
+/// Staff a municipality can send.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StaffOffer {
+    /// Skill (e.g. 保健師, building inspection).
+    pub skill: LocalizedText,
+    /// How many people.
+    pub count: u32,
+    /// For how many days.
+    pub days: u32,
+    /// Brings its own food, lodging and transport.
+    pub self_sufficient: bool,
+}
+
+/// Places for evacuees from outside.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Shelter {
+    /// Places in all.
+    pub capacity: u32,
+    /// Places free now.
+    pub available: u32,
+    /// Takes evacuees from other municipalities.
+    pub accepts_outside_evacuees: bool,
+    /// Where.
+    pub location: LocalizedText,
+}
+
+/// EDXL-RM message type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceMessageType {
+    /// RequestResource.
+    #[default]
+    Request,
+    /// OfferUnsolicitedResource / ResponseToRequestResource.
+    Offer,
+    /// CommitResource.
+    Commit,
+    /// Declining a request or an offer.
+    Decline,
+    /// Withdrawing one's own request or offer.
+    Cancel,
+    /// ReleaseResource: committed resources are free again.
+    Release,
+}
+
+/// One EDXL-RM resource message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResourceMessage {
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: ResourceMessageType,
+    /// Unique within the author.
+    pub message_id: String,
+    /// The message answered: `<author node id>/<message_id>`.
+    pub references: String,
+    /// What.
+    pub item: LocalizedText,
+    /// How much.
+    pub quantity: f64,
+    /// Unit.
+    pub unit: String,
+    /// Municipality codes addressed.
+    pub to: Vec<String>,
+    /// Remarks.
+    pub note: LocalizedText,
+}
+
+/// Disaster-readiness status of a municipality.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Readiness {
+    /// Time described (Unix ms).
+    pub as_of: i64,
+    /// Stale after (Unix ms).
+    pub valid_until: i64,
+    /// Evacuation alert level 0-5 (警戒レベル; 0 = none).
+    pub alert_level: u32,
+    /// One-line summary.
+    pub headline: LocalizedText,
+    /// Details.
+    pub description: LocalizedText,
+    /// Communications.
+    pub communications: OperationalStatus,
+    /// Facilities.
+    pub facilities: Vec<Facility>,
+    /// Supplies on offer.
+    pub supplies: Vec<Supply>,
+    /// Staff deployable.
+    pub staff: Vec<StaffOffer>,
+    /// Places for outside evacuees.
+    pub shelter: Option<Shelter>,
+    /// Requests and offers (EDXL-RM).
+    pub resources: Vec<ResourceMessage>,
+    /// Municipality codes of the area.
+    pub area_codes: Vec<String>,
+    /// Who to call.
+    pub contact: Contact,
+}
+
+/// Policy areas cases and calls are sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyArea {
+    /// 観光.
+    Tourism,
+    /// 防災.
+    DisasterPrevention,
+    /// 教育.
+    Education,
+    /// 福祉・高齢者介護.
+    Welfare,
+    /// 経済.
+    Economy,
+    /// 文化.
+    Culture,
+    /// その他.
+    #[default]
+    Other,
+}
+
+/// A file of a case, by digest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Attachment {
+    /// File name.
+    pub name: String,
+    /// Media type.
+    pub media_type: String,
+    /// SHA-256 (hex).
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+    /// Where to fetch it.
+    pub url: String,
+}
+
+/// A cooperation or exchange case.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Case {
+    /// Title.
+    pub title: LocalizedText,
+    /// Summary.
+    pub summary: LocalizedText,
+    /// Outcomes.
+    pub outcomes: LocalizedText,
+    /// Policy area.
+    pub policy_area: PolicyArea,
+    /// Free tags.
+    pub tags: Vec<String>,
+    /// Participants' codes.
+    pub participants: Vec<String>,
+    /// Start date.
+    pub period_start: String,
+    /// End date (empty while ongoing).
+    pub period_end: String,
+    /// Person in charge and department.
+    pub contact: Contact,
+    /// Files.
+    pub attachments: Vec<Attachment>,
+}
+
+/// Need or offer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKind {
+    /// Looking for partners to help.
+    #[default]
+    Need,
+    /// Offering help or cooperation.
+    Offer,
+}
+
+/// A call for partners.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CallForPartners {
+    /// Need or offer.
+    pub kind: CallKind,
+    /// Policy area.
+    pub policy_area: PolicyArea,
+    /// Title.
+    pub title: LocalizedText,
+    /// Description.
+    pub description: LocalizedText,
+    /// Date (empty = open).
+    pub deadline: String,
+    /// Who to contact.
+    pub contact: Contact,
+}
+
+/// Kind of relation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnershipKind {
+    /// 姉妹都市.
+    #[default]
+    SisterCity,
+    /// 友好都市.
+    Friendship,
+    /// 災害時相互応援協定.
+    MutualAid,
+    /// Membership in a network of cities.
+    Network,
+}
+
+/// One side's statement of a relation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partnership {
+    /// Kind.
+    #[serde(default)]
+    pub kind: PartnershipKind,
+    /// The other side.
+    pub partner: crate::NodeId,
+    /// Its code.
+    #[serde(default)]
+    pub partner_code: String,
+    /// Date.
+    #[serde(default)]
+    pub since: String,
+    /// Description.
+    #[serde(default)]
+    pub description: LocalizedText,
+}
+
+/// Received and read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    /// Entry acknowledged.
+    pub entry_id: crate::EntryId,
+    /// Remarks.
+    #[serde(default)]
+    pub note: LocalizedText,
+}
+
 /// Withdraws the object named by the entry's object id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -297,8 +639,9 @@ mod tests {
 
     #[test]
     fn kind_codes_round_trip() {
-        for k in [Kind::Profile, Kind::Event, Kind::Retraction] {
+        for k in Kind::ALL {
             assert_eq!(Kind::from_code(k.code()), Some(k));
+            assert_eq!(k.name().parse::<Kind>(), Ok(k));
         }
         assert_eq!(Kind::from_code(0), None);
     }

@@ -46,6 +46,19 @@ impl std::str::FromStr for EntryId {
     }
 }
 
+impl serde::Serialize for EntryId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EntryId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// The contiguous head of an author's log: the highest `seq` held with every
 /// lower one, and that entry's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

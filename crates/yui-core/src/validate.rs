@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, NaiveDate};
 
-use crate::content::{Body, Contact, Event, LocalizedText, Profile};
+use crate::content::{
+    Body, CallForPartners, Case, Contact, Event, LocalizedText, Partnership, Profile, Readiness,
+    ResourceMessageType,
+};
 use crate::entry::{Entry, EntryId, Head};
 use crate::UnixMillis;
 
@@ -115,6 +118,11 @@ pub fn validate_entry(
     match &entry.body {
         Body::Profile(p) => validate_profile(p, limits),
         Body::Event(e) => validate_event(e, limits),
+        Body::Readiness(r) => validate_readiness(r, limits),
+        Body::Case(c) => validate_case(c, limits),
+        Body::CallForPartners(c) => validate_call(c, limits),
+        Body::Partnership(p) => validate_partnership(p, entry, limits),
+        Body::Acknowledgement(a) => validate_text("acknowledgement.note", &a.note, limits),
         Body::Retraction(r) => validate_text("retraction.reason", &r.reason, limits),
     }
 }
@@ -295,20 +303,206 @@ pub fn parse_event_time(s: &str, all_day: bool) -> Result<UnixMillis, String> {
 }
 
 fn validate_time_zone(tz: &str) -> Result<(), String> {
-    let ok = tz == "UTC"
-        || (tz.contains('/')
-            && tz.split('/').all(|p| {
-                !p.is_empty()
-                    && p.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
-            }));
-    if ok {
+    tz.parse::<chrono_tz::Tz>()
+        .map(|_| ())
+        .map_err(|_| format!("{tz:?} is not an IANA time zone name such as Asia/Tokyo"))
+}
+
+fn parse_date(field: &'static str, s: &str) -> Result<NaiveDate, ValidationError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| invalid(field, format!("{s:?} is not a date YYYY-MM-DD")))
+}
+
+fn validate_quantity(field: &'static str, q: f64) -> Result<(), ValidationError> {
+    if q.is_finite() && q >= 0.0 {
         Ok(())
     } else {
-        Err(format!(
-            "{tz:?} is not an IANA time zone name such as Asia/Tokyo"
+        Err(invalid(
+            field,
+            "quantity must be a finite number of at least 0",
         ))
     }
+}
+
+fn validate_codes(field: &'static str, codes: &[String]) -> Result<(), ValidationError> {
+    if codes.len() > 256 {
+        return Err(invalid(field, "more than 256 codes"));
+    }
+    for c in codes {
+        validate_municipality_code(c).map_err(|r| invalid(field, r))?;
+    }
+    Ok(())
+}
+
+/// Checks an EDXL-RM reference: `<author node id>/<message_id>`.
+pub fn parse_resource_reference(r: &str) -> Result<(crate::NodeId, &str), String> {
+    let (author, id) = r
+        .split_once('/')
+        .ok_or_else(|| format!("{r:?} is not <author node id>/<message_id>"))?;
+    let author = author.parse().map_err(|e| format!("{r:?}: {e}"))?;
+    if id.is_empty() {
+        return Err(format!("{r:?} has an empty message id"));
+    }
+    Ok((author, id))
+}
+
+fn validate_readiness(r: &Readiness, limits: &Limits) -> Result<(), ValidationError> {
+    if r.as_of <= 0 {
+        return Err(ValidationError::Missing("readiness.as_of"));
+    }
+    if r.valid_until <= r.as_of {
+        return Err(invalid("readiness.valid_until", "must be after as_of"));
+    }
+    if r.alert_level > 5 {
+        return Err(invalid(
+            "readiness.alert_level",
+            format!("{} is not 0-5", r.alert_level),
+        ));
+    }
+    validate_text("readiness.headline", &r.headline, limits)?;
+    validate_text("readiness.description", &r.description, limits)?;
+    for f in &r.facilities {
+        if f.name.is_empty() {
+            return Err(ValidationError::Missing("readiness.facilities.name"));
+        }
+        validate_text("readiness.facilities", &f.name, limits)?;
+        validate_text("readiness.facilities", &f.note, limits)?;
+    }
+    for s in &r.supplies {
+        if s.item.is_empty() {
+            return Err(ValidationError::Missing("readiness.supplies.item"));
+        }
+        validate_text("readiness.supplies.item", &s.item, limits)?;
+        validate_quantity("readiness.supplies.quantity", s.quantity)?;
+    }
+    for s in &r.staff {
+        if s.skill.is_empty() || s.count == 0 {
+            return Err(invalid(
+                "readiness.staff",
+                "each offer needs a skill and a count",
+            ));
+        }
+        validate_text("readiness.staff.skill", &s.skill, limits)?;
+    }
+    if let Some(sh) = &r.shelter {
+        if sh.available > sh.capacity {
+            return Err(invalid(
+                "readiness.shelter.available",
+                "is more than capacity",
+            ));
+        }
+        validate_text("readiness.shelter.location", &sh.location, limits)?;
+    }
+    let mut ids = std::collections::HashSet::new();
+    for m in &r.resources {
+        if m.message_id.is_empty() {
+            return Err(ValidationError::Missing("readiness.resources.message_id"));
+        }
+        if !ids.insert(m.message_id.as_str()) {
+            return Err(invalid(
+                "readiness.resources.message_id",
+                format!("{:?} used twice", m.message_id),
+            ));
+        }
+        let needs_reference = !matches!(
+            m.kind,
+            ResourceMessageType::Request | ResourceMessageType::Offer
+        );
+        if m.references.is_empty() {
+            if needs_reference {
+                return Err(invalid(
+                    "readiness.resources.references",
+                    format!("a {:?} must reference the message it answers", m.kind),
+                ));
+            }
+        } else {
+            parse_resource_reference(&m.references)
+                .map_err(|e| invalid("readiness.resources.references", e))?;
+        }
+        if m.kind == ResourceMessageType::Request && m.item.is_empty() {
+            return Err(ValidationError::Missing("readiness.resources.item"));
+        }
+        validate_text("readiness.resources.item", &m.item, limits)?;
+        validate_text("readiness.resources.note", &m.note, limits)?;
+        validate_quantity("readiness.resources.quantity", m.quantity)?;
+        validate_codes("readiness.resources.to", &m.to)?;
+    }
+    validate_codes("readiness.area_codes", &r.area_codes)?;
+    validate_contact("readiness.contact", &r.contact, limits)
+}
+
+fn validate_case(c: &Case, limits: &Limits) -> Result<(), ValidationError> {
+    if c.title.is_empty() {
+        return Err(ValidationError::Missing("case.title"));
+    }
+    validate_text("case.title", &c.title, limits)?;
+    validate_text("case.summary", &c.summary, limits)?;
+    validate_text("case.outcomes", &c.outcomes, limits)?;
+    if c.tags.len() > 32 || c.tags.iter().any(|t| t.is_empty() || t.len() > 64) {
+        return Err(invalid("case.tags", "at most 32 tags of 1-64 bytes"));
+    }
+    validate_codes("case.participants", &c.participants)?;
+    if !c.period_start.is_empty() {
+        let start = parse_date("case.period_start", &c.period_start)?;
+        if !c.period_end.is_empty() && parse_date("case.period_end", &c.period_end)? < start {
+            return Err(invalid("case.period_end", "is before period_start"));
+        }
+    } else if !c.period_end.is_empty() {
+        return Err(invalid("case.period_end", "needs period_start"));
+    }
+    for a in &c.attachments {
+        if a.name.is_empty() {
+            return Err(ValidationError::Missing("case.attachments.name"));
+        }
+        if a.sha256.len() != 64
+            || !a
+                .sha256
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
+            return Err(invalid(
+                "case.attachments.sha256",
+                "must be 64 lower-case hex digits",
+            ));
+        }
+        if !a.url.is_empty() {
+            validate_url("case.attachments.url", &a.url)?;
+        }
+    }
+    validate_contact("case.contact", &c.contact, limits)
+}
+
+fn validate_call(c: &CallForPartners, limits: &Limits) -> Result<(), ValidationError> {
+    if c.title.is_empty() {
+        return Err(ValidationError::Missing("call_for_partners.title"));
+    }
+    validate_text("call_for_partners.title", &c.title, limits)?;
+    validate_text("call_for_partners.description", &c.description, limits)?;
+    if !c.deadline.is_empty() {
+        parse_date("call_for_partners.deadline", &c.deadline)?;
+    }
+    validate_contact("call_for_partners.contact", &c.contact, limits)
+}
+
+fn validate_partnership(
+    p: &Partnership,
+    entry: &Entry,
+    limits: &Limits,
+) -> Result<(), ValidationError> {
+    if p.partner == entry.author {
+        return Err(invalid(
+            "partnership.partner",
+            "a municipality cannot partner with itself",
+        ));
+    }
+    if !p.partner_code.is_empty() {
+        validate_municipality_code(&p.partner_code)
+            .map_err(|r| invalid("partnership.partner_code", r))?;
+    }
+    if !p.since.is_empty() {
+        parse_date("partnership.since", &p.since)?;
+    }
+    validate_text("partnership.description", &p.description, limits)
 }
 
 fn validate_event(e: &Event, limits: &Limits) -> Result<(), ValidationError> {

@@ -7,7 +7,10 @@
 
 use prost::Message;
 use yui_core::content::{
-    AttendanceMode, Contact, Event, EventStatus, Profile, ProfileKind, Retraction,
+    Acknowledgement, Attachment, AttendanceMode, CallForPartners, CallKind, Case, Contact, Event,
+    EventStatus, Facility, OperationalStatus, Partnership, PartnershipKind, PolicyArea, Profile,
+    ProfileKind, Readiness, ResourceMessage, ResourceMessageType, Retraction, Shelter, StaffOffer,
+    Supply,
 };
 use yui_core::{Body, Entry, EntryId, LocalizedText, NodeId, Signature, SignedEntry};
 use yui_proto::v1 as pb;
@@ -212,6 +215,218 @@ fn event_from_pb(e: pb::Event) -> Result<Event, DecodeError> {
     })
 }
 
+/// Maps a core enum to and from its wire enum; UNSPECIFIED and unknown values
+/// are refused on decode.
+macro_rules! wire_enum {
+    ($to:ident, $from:ident, $core:ty, $pb:ty, $field:literal, { $($c:ident => $p:ident),* $(,)? }) => {
+        fn $to(v: $core) -> i32 {
+            match v { $(<$core>::$c => <$pb>::$p as i32,)* }
+        }
+        fn $from(v: i32) -> Result<$core, DecodeError> {
+            match <$pb>::try_from(v) {
+                $(Ok(<$pb>::$p) => Ok(<$core>::$c),)*
+                Ok(_) => Err(err(concat!($field, " is required"))),
+                Err(_) => Err(err(format!(concat!($field, ": unknown value {}"), v))),
+            }
+        }
+    };
+}
+
+wire_enum!(op_to_pb, op_from_pb, OperationalStatus, pb::OperationalStatus, "status", {
+    Normal => Normal, Degraded => Degraded, Down => Down,
+});
+wire_enum!(rm_to_pb, rm_from_pb, ResourceMessageType, pb::ResourceMessageType, "resources.type", {
+    Request => Request, Offer => Offer, Commit => Commit, Decline => Decline, Cancel => Cancel, Release => Release,
+});
+wire_enum!(area_to_pb, area_from_pb, PolicyArea, pb::PolicyArea, "policy_area", {
+    Tourism => Tourism, DisasterPrevention => DisasterPrevention, Education => Education,
+    Welfare => Welfare, Economy => Economy, Culture => Culture, Other => Other,
+});
+wire_enum!(call_to_pb, call_from_pb, CallKind, pb::CallKind, "call_for_partners.kind", {
+    Need => Need, Offer => Offer,
+});
+wire_enum!(pk_to_pb, pk_from_pb, PartnershipKind, pb::PartnershipKind, "partnership.kind", {
+    SisterCity => SisterCity, Friendship => Friendship, MutualAid => MutualAid, Network => Network,
+});
+
+fn readiness_to_pb(r: &Readiness) -> pb::Readiness {
+    pb::Readiness {
+        as_of: r.as_of,
+        valid_until: r.valid_until,
+        alert_level: r.alert_level,
+        headline: text_to_pb(&r.headline),
+        description: text_to_pb(&r.description),
+        communications: op_to_pb(r.communications),
+        facilities: r
+            .facilities
+            .iter()
+            .map(|f| pb::Facility {
+                name: text_to_pb(&f.name),
+                status: op_to_pb(f.status),
+                note: text_to_pb(&f.note),
+            })
+            .collect(),
+        supplies: r
+            .supplies
+            .iter()
+            .map(|s| pb::Supply {
+                item: text_to_pb(&s.item),
+                quantity: s.quantity,
+                unit: s.unit.clone(),
+                available_from: s.available_from,
+            })
+            .collect(),
+        staff: r
+            .staff
+            .iter()
+            .map(|s| pb::StaffOffer {
+                skill: text_to_pb(&s.skill),
+                count: s.count,
+                days: s.days,
+                self_sufficient: s.self_sufficient,
+            })
+            .collect(),
+        shelter: r.shelter.as_ref().map(|s| pb::Shelter {
+            capacity: s.capacity,
+            available: s.available,
+            accepts_outside_evacuees: s.accepts_outside_evacuees,
+            location: text_to_pb(&s.location),
+        }),
+        resources: r
+            .resources
+            .iter()
+            .map(|m| pb::ResourceMessage {
+                r#type: rm_to_pb(m.kind),
+                message_id: m.message_id.clone(),
+                references: m.references.clone(),
+                item: text_to_pb(&m.item),
+                quantity: m.quantity,
+                unit: m.unit.clone(),
+                to: m.to.clone(),
+                note: text_to_pb(&m.note),
+            })
+            .collect(),
+        area_codes: r.area_codes.clone(),
+        contact: contact_to_pb(&r.contact),
+    }
+}
+
+fn readiness_from_pb(r: pb::Readiness) -> Result<Readiness, DecodeError> {
+    Ok(Readiness {
+        as_of: r.as_of,
+        valid_until: r.valid_until,
+        alert_level: r.alert_level,
+        headline: text_from_pb(r.headline),
+        description: text_from_pb(r.description),
+        communications: op_from_pb(r.communications)?,
+        facilities: r
+            .facilities
+            .into_iter()
+            .map(|f| {
+                Ok(Facility {
+                    name: text_from_pb(f.name),
+                    status: op_from_pb(f.status)?,
+                    note: text_from_pb(f.note),
+                })
+            })
+            .collect::<Result<_, DecodeError>>()?,
+        supplies: r
+            .supplies
+            .into_iter()
+            .map(|s| Supply {
+                item: text_from_pb(s.item),
+                quantity: s.quantity,
+                unit: s.unit,
+                available_from: s.available_from,
+            })
+            .collect(),
+        staff: r
+            .staff
+            .into_iter()
+            .map(|s| StaffOffer {
+                skill: text_from_pb(s.skill),
+                count: s.count,
+                days: s.days,
+                self_sufficient: s.self_sufficient,
+            })
+            .collect(),
+        shelter: r.shelter.map(|s| Shelter {
+            capacity: s.capacity,
+            available: s.available,
+            accepts_outside_evacuees: s.accepts_outside_evacuees,
+            location: text_from_pb(s.location),
+        }),
+        resources: r
+            .resources
+            .into_iter()
+            .map(|m| {
+                Ok(ResourceMessage {
+                    kind: rm_from_pb(m.r#type)?,
+                    message_id: m.message_id,
+                    references: m.references,
+                    item: text_from_pb(m.item),
+                    quantity: m.quantity,
+                    unit: m.unit,
+                    to: m.to,
+                    note: text_from_pb(m.note),
+                })
+            })
+            .collect::<Result<_, DecodeError>>()?,
+        area_codes: r.area_codes,
+        contact: contact_from_pb(r.contact),
+    })
+}
+
+fn case_to_pb(c: &Case) -> pb::Case {
+    pb::Case {
+        title: text_to_pb(&c.title),
+        summary: text_to_pb(&c.summary),
+        outcomes: text_to_pb(&c.outcomes),
+        policy_area: area_to_pb(c.policy_area),
+        tags: c.tags.clone(),
+        participants: c.participants.clone(),
+        period_start: c.period_start.clone(),
+        period_end: c.period_end.clone(),
+        contact: contact_to_pb(&c.contact),
+        attachments: c
+            .attachments
+            .iter()
+            .map(|a| pb::Attachment {
+                name: a.name.clone(),
+                media_type: a.media_type.clone(),
+                sha256: a.sha256.clone(),
+                size: a.size,
+                url: a.url.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn case_from_pb(c: pb::Case) -> Result<Case, DecodeError> {
+    Ok(Case {
+        title: text_from_pb(c.title),
+        summary: text_from_pb(c.summary),
+        outcomes: text_from_pb(c.outcomes),
+        policy_area: area_from_pb(c.policy_area)?,
+        tags: c.tags,
+        participants: c.participants,
+        period_start: c.period_start,
+        period_end: c.period_end,
+        contact: contact_from_pb(c.contact),
+        attachments: c
+            .attachments
+            .into_iter()
+            .map(|a| Attachment {
+                name: a.name,
+                media_type: a.media_type,
+                sha256: a.sha256,
+                size: a.size,
+                url: a.url,
+            })
+            .collect(),
+    })
+}
+
 /// Core entry to the wire type.
 pub fn entry_to_pb(e: &Entry) -> pb::Entry {
     use pb::entry::Body as B;
@@ -225,6 +440,27 @@ pub fn entry_to_pb(e: &Entry) -> pb::Entry {
             contact: contact_to_pb(&p.contact),
         }),
         Body::Event(ev) => B::Event(event_to_pb(ev)),
+        Body::Readiness(r) => B::Readiness(readiness_to_pb(r)),
+        Body::Case(c) => B::Case(case_to_pb(c)),
+        Body::CallForPartners(c) => B::CallForPartners(pb::CallForPartners {
+            kind: call_to_pb(c.kind),
+            policy_area: area_to_pb(c.policy_area),
+            title: text_to_pb(&c.title),
+            description: text_to_pb(&c.description),
+            deadline: c.deadline.clone(),
+            contact: contact_to_pb(&c.contact),
+        }),
+        Body::Partnership(p) => B::Partnership(pb::Partnership {
+            kind: pk_to_pb(p.kind),
+            partner: p.partner.as_bytes().to_vec(),
+            partner_code: p.partner_code.clone(),
+            since: p.since.clone(),
+            description: text_to_pb(&p.description),
+        }),
+        Body::Acknowledgement(a) => B::Acknowledgement(pb::Acknowledgement {
+            entry_id: a.entry_id.0.to_vec(),
+            note: text_to_pb(&a.note),
+        }),
         Body::Retraction(r) => B::Retraction(pb::Retraction {
             reason: text_to_pb(&r.reason),
         }),
@@ -263,6 +499,28 @@ pub fn entry_from_pb(e: pb::Entry) -> Result<Entry, DecodeError> {
             contact: contact_from_pb(p.contact),
         }),
         B::Event(ev) => Body::Event(event_from_pb(ev)?),
+        B::Readiness(r) => Body::Readiness(readiness_from_pb(r)?),
+        B::Case(c) => Body::Case(case_from_pb(c)?),
+        B::CallForPartners(c) => Body::CallForPartners(CallForPartners {
+            kind: call_from_pb(c.kind)?,
+            policy_area: area_from_pb(c.policy_area)?,
+            title: text_from_pb(c.title),
+            description: text_from_pb(c.description),
+            deadline: c.deadline,
+            contact: contact_from_pb(c.contact),
+        }),
+        B::Partnership(p) => Body::Partnership(Partnership {
+            kind: pk_from_pb(p.kind)?,
+            partner: node_id_from_pb(&p.partner, "partnership.partner")?,
+            partner_code: p.partner_code,
+            since: p.since,
+            description: text_from_pb(p.description),
+        }),
+        B::Acknowledgement(a) => Body::Acknowledgement(Acknowledgement {
+            entry_id: EntryId::from_slice(&a.entry_id)
+                .ok_or_else(|| err("acknowledgement.entry_id must be 32 bytes"))?,
+            note: text_from_pb(a.note),
+        }),
         B::Retraction(r) => Body::Retraction(Retraction {
             reason: text_from_pb(r.reason),
         }),
@@ -391,5 +649,126 @@ mod tests {
             .unwrap_err()
             .0
             .contains("author"));
+    }
+}
+
+#[cfg(test)]
+mod every_kind {
+    use super::*;
+    use yui_core::SecretKey;
+
+    fn t(ja: &str) -> LocalizedText {
+        LocalizedText(vec![("ja".into(), ja.into()), ("en".into(), "x".into())])
+    }
+
+    #[test]
+    fn every_body_kind_round_trips() {
+        let partner = NodeId::new(SecretKey::from_seed(&[2; 32]).public_key());
+        let bodies = vec![
+            Body::Profile(Profile {
+                name: t("杉並区"),
+                kind: ProfileKind::SpecialWard,
+                country: "JP".into(),
+                code: "131156".into(),
+                languages: vec!["ja".into(), "en".into()],
+                contact: Contact {
+                    email: "a@example.jp".into(),
+                    ..Default::default()
+                },
+            }),
+            Body::Readiness(Readiness {
+                as_of: 1,
+                valid_until: 2,
+                alert_level: 4,
+                headline: t("避難指示"),
+                description: t("土砂災害警戒"),
+                communications: OperationalStatus::Degraded,
+                facilities: vec![Facility {
+                    name: t("本庁舎"),
+                    status: OperationalStatus::Down,
+                    note: t("停電"),
+                }],
+                supplies: vec![Supply {
+                    item: t("毛布"),
+                    quantity: 500.0,
+                    unit: "pcs".into(),
+                    available_from: 3,
+                }],
+                staff: vec![StaffOffer {
+                    skill: t("保健師"),
+                    count: 3,
+                    days: 7,
+                    self_sufficient: true,
+                }],
+                shelter: Some(Shelter {
+                    capacity: 200,
+                    available: 120,
+                    accepts_outside_evacuees: true,
+                    location: t("体育館"),
+                }),
+                resources: vec![ResourceMessage {
+                    kind: ResourceMessageType::Commit,
+                    message_id: "c1".into(),
+                    references: format!("{partner}/r1"),
+                    item: t("飲料水"),
+                    quantity: 2.5,
+                    unit: "t".into(),
+                    to: vec!["223042".into()],
+                    note: t("明朝発送"),
+                }],
+                area_codes: vec!["223042".into()],
+                contact: Contact::default(),
+            }),
+            Body::Case(Case {
+                title: t("特別養護老人ホームの共同整備"),
+                policy_area: PolicyArea::Welfare,
+                tags: vec!["介護".into()],
+                participants: vec!["131156".into(), "223042".into()],
+                period_start: "2015-04-01".into(),
+                attachments: vec![Attachment {
+                    name: "report.pdf".into(),
+                    sha256: "a".repeat(64),
+                    size: 10,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            Body::CallForPartners(CallForPartners {
+                kind: CallKind::Offer,
+                policy_area: PolicyArea::Tourism,
+                title: t("観光パンフレット共同制作"),
+                deadline: "2027-03-31".into(),
+                ..Default::default()
+            }),
+            Body::Partnership(Partnership {
+                kind: PartnershipKind::MutualAid,
+                partner,
+                partner_code: "223042".into(),
+                since: "2012-01-01".into(),
+                description: t("災害時相互応援協定"),
+            }),
+            Body::Acknowledgement(Acknowledgement {
+                entry_id: EntryId([5; 32]),
+                note: t("受領しました"),
+            }),
+            Body::Retraction(Retraction {
+                reason: t("中止")
+            }),
+        ];
+        for body in bodies {
+            let e = Entry {
+                author: NodeId::new(SecretKey::from_seed(&[1; 32]).public_key()),
+                seq: 1,
+                prev: None,
+                created_at: 1,
+                expires_at: None,
+                object_id: "o".into(),
+                body,
+            };
+            let back = ProtoCodec
+                .decode_entry(&ProtoCodec.encode_entry(&e))
+                .unwrap();
+            assert_eq!(back, e);
+        }
     }
 }

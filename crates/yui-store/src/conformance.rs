@@ -181,6 +181,12 @@ fn current_object_versions(s: &dyn Store) {
     assert_eq!((gone.len(), gone[0].seq), (1, 4));
     // History stays readable.
     assert!(s.get(&author, 1).unwrap().is_some());
+    assert_eq!(s.history(&author, "drill-2027").unwrap(), vec![1, 3, 4]);
+    assert_eq!(s.history(&author, "fair-2027").unwrap(), vec![2]);
+    assert!(
+        s.history(&author, "drill").unwrap().is_empty(),
+        "a prefix of an id is another object"
+    );
 }
 
 fn forks(s: &dyn Store) {

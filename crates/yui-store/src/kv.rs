@@ -7,6 +7,7 @@
 //! - `h` + author(32) → head seq(8) + head id(32)
 //! - `o` + author(32) + object_id → kind(1) + seq(8) (current version)
 //! - `c` + kind(1) + author(32) + object_id → seq(8) (current, by kind)
+//! - `v` + author(32) + object_id + 0 + seq(8) → kind(1) (every version)
 //! - `f` + author(32) + seq(8) + other id(32) → existing id(32) + other entry
 //! - `F` + author(32) → lowest forked seq(8)
 //! - `T` + author(32) → trust record (JSON)
@@ -184,6 +185,10 @@ impl<E: Engine> Store for KvStore<E> {
                 key(b'c', &[&[e.kind.code()], a, e.object_id.as_bytes()]),
                 seq.to_vec(),
             ));
+            ops.push(Op::Put(
+                key(b'v', &[a, e.object_id.as_bytes(), &[0], &seq]),
+                vec![e.kind.code()],
+            ));
             objects.insert(okey, Some((e.kind, e.seq)));
         }
         let count = self.entry_count()? + entries.len() as u64;
@@ -266,6 +271,16 @@ impl<E: Engine> Store for KvStore<E> {
                     seq: u64_at(&v, 0)?,
                 })
             })
+            .collect()
+    }
+
+    fn history(&self, author: &NodeId, object_id: &str) -> Result<Vec<u64>> {
+        // Object ids hold no NUL (validated), so the 0 separator ends the id.
+        let prefix = key(b'v', &[author.as_bytes(), object_id.as_bytes(), &[0]]);
+        self.engine
+            .range(&prefix, &prefix_end(&prefix), ALL)?
+            .into_iter()
+            .map(|(k, _)| u64_at(&k, prefix.len()))
             .collect()
     }
 

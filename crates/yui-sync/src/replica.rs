@@ -310,6 +310,21 @@ impl Replica {
             .transpose()
     }
 
+    /// Every version of one object, oldest first.
+    pub fn history(
+        &self,
+        author: &NodeId,
+        object_id: &str,
+    ) -> Result<Vec<StoredEntry>, ReplicaError> {
+        let mut out = Vec::new();
+        for seq in self.store.history(author, object_id)? {
+            if let Some(e) = self.read(author, seq)? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
     /// Current versions of every object whose newest entry is of `kind`.
     pub fn current(&self, kind: Kind) -> Result<Vec<StoredEntry>, ReplicaError> {
         let mut out = Vec::new();
