@@ -4,20 +4,22 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Query, Request, State};
+use axum::extract::{Path, Query as Query_, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use yui_core::{Kind, NodeId};
+use yui_core::NodeId;
 use yui_net::{LinkState, PeerManager, PeerTable};
 use yui_store::PeerRecord;
-use yui_sync::{now_ms, PublishError, Replica, StoredEntry};
+use yui_sync::{now_ms, PublishError, Replica};
 
 use crate::api::*;
 use crate::config::Config;
+use crate::export;
+use crate::query::{self, Context, Query, QueryError};
 
 /// Everything the handlers need.
 #[derive(Clone)]
@@ -66,6 +68,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/peers/remove", post(peer_remove))
         .route("/v1/publish", post(publish))
         .route("/v1/entries", get(entries))
+        .route("/v1/history", get(history))
+        .route("/v1/export/{format}", get(export))
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| {
                 let token = token.clone();
@@ -253,7 +257,21 @@ async fn peer_remove(
     Ok(Json(serde_json::json!({ "removed": stored || running })))
 }
 
-fn new_object_id(kind: Kind) -> String {
+/// Object ids when the publisher names none: one profile and one readiness
+/// status per node, one partnership per partner and kind, one
+/// acknowledgement per entry; a fresh id for everything else.
+fn default_object_id(body: &yui_core::Body) -> String {
+    use yui_core::Body;
+    match body {
+        Body::Profile(_) => "profile".into(),
+        Body::Readiness(_) => "readiness".into(),
+        Body::Partnership(p) => format!("partnership-{:?}-{}", p.kind, p.partner).to_lowercase(),
+        Body::Acknowledgement(a) => format!("ack-{}", a.entry_id),
+        other => new_object_id(other.kind()),
+    }
+}
+
+fn new_object_id(kind: yui_core::Kind) -> String {
     use rand::Rng;
     let date = chrono::Utc::now().format("%Y%m%d");
     format!(
@@ -269,7 +287,20 @@ async fn publish(
 ) -> ApiResult<Published> {
     let object_id = req
         .object_id
-        .unwrap_or_else(|| new_object_id(req.body.kind()));
+        .unwrap_or_else(|| default_object_id(&req.body));
+    if matches!(req.body, yui_core::Body::Retraction(_)) {
+        let versions = s
+            .replica
+            .store()
+            .history(&s.replica.id(), &object_id)
+            .map_err(internal)?;
+        if versions.is_empty() {
+            return Err(AppError(
+                StatusCode::NOT_FOUND,
+                format!("this node has published no object {object_id:?} to retract"),
+            ));
+        }
+    }
     let stored = s
         .replica
         .publish(object_id, req.body, req.expires_at)
@@ -286,46 +317,135 @@ async fn publish(
     }))
 }
 
-#[derive(Deserialize)]
-struct EntriesQuery {
-    kind: String,
+fn query_error(e: QueryError) -> AppError {
+    match e {
+        QueryError::Bad(m) => bad(m),
+        other => internal(other),
+    }
 }
 
-fn view(e: StoredEntry, names: &HashMap<NodeId, String>) -> EntryView {
-    EntryView {
-        author: e.entry.author,
-        author_name: names.get(&e.entry.author).cloned(),
-        seq: e.entry.seq,
-        id: e.id.to_hex(),
-        object_id: e.entry.object_id,
-        created_at: e.entry.created_at,
-        expires_at: e.entry.expires_at,
-        body: e.entry.body,
-    }
+fn context(s: &AdminState) -> Result<Context, AppError> {
+    Context::gather(&s.replica, names(s)?, now_ms()).map_err(internal)
+}
+
+fn run_query(s: &AdminState, q: &Query) -> Result<Vec<EntryView>, AppError> {
+    query::run(&s.replica, q, &context(s)?).map_err(query_error)
 }
 
 async fn entries(
     State(s): State<AdminState>,
-    Query(q): Query<EntriesQuery>,
+    Query_(q): Query_<Query>,
 ) -> ApiResult<Vec<EntryView>> {
-    let kind = match q.kind.as_str() {
-        "event" => Kind::Event,
-        "profile" => Kind::Profile,
-        "retraction" => Kind::Retraction,
+    Ok(Json(run_query(&s, &q)?))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    author: NodeId,
+    object_id: String,
+}
+
+async fn history(
+    State(s): State<AdminState>,
+    Query_(q): Query_<HistoryQuery>,
+) -> ApiResult<Vec<EntryView>> {
+    let ctx = context(&s)?;
+    let versions = s
+        .replica
+        .history(&q.author, &q.object_id)
+        .map_err(internal)?;
+    Ok(Json(
+        versions
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| ctx.view(e, i + 1))
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ExportQuery {
+    lang: Option<String>,
+    author: Option<NodeId>,
+}
+
+fn typed(content_type: &'static str, body: String) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+async fn export(
+    State(s): State<AdminState>,
+    Path(format): Path<String>,
+    Query_(q): Query_<ExportQuery>,
+) -> Result<Response, AppError> {
+    let lang = q.lang.unwrap_or_else(|| "ja".into());
+    let of_kind = |kind: &str| {
+        run_query(
+            &s,
+            &Query {
+                kind: Some(kind.into()),
+                author: q.author,
+                ..Default::default()
+            },
+        )
+    };
+    Ok(match format.as_str() {
+        "ical" | "calendar.ics" => typed(
+            "text/calendar; charset=utf-8",
+            export::ical::calendar(
+                &of_kind("event")?,
+                &lang,
+                &format!("yui: {}", s.config.name),
+            ),
+        ),
+        "cap" | "cap.xml" => {
+            let author = q.author.unwrap_or(s.replica.id());
+            let list = run_query(
+                &s,
+                &Query {
+                    kind: Some("readiness".into()),
+                    author: Some(author),
+                    ..Default::default()
+                },
+            )?;
+            let first = list.first().ok_or_else(|| {
+                AppError(
+                    StatusCode::NOT_FOUND,
+                    format!("{author} has published no readiness status"),
+                )
+            })?;
+            typed(
+                "application/cap+xml; charset=utf-8",
+                export::cap::document(first).expect("readiness"),
+            )
+        }
+        "atom" | "cap.atom" => typed(
+            "application/atom+xml; charset=utf-8",
+            export::atom::feed(
+                &of_kind("readiness")?,
+                &s.replica.id(),
+                &s.config.name,
+                &lang,
+            ),
+        ),
+        "json" | "entries.json" => {
+            let all = run_query(
+                &s,
+                &Query {
+                    author: q.author,
+                    ..Default::default()
+                },
+            )?;
+            typed(
+                "application/json",
+                serde_json::to_string_pretty(&all).map_err(internal)?,
+            )
+        }
         other => {
             return Err(bad(format!(
-                "unknown kind {other:?} (event, profile, retraction)"
+                "unknown export {other:?} (ical, cap, atom, json)"
             )))
         }
-    };
-    let names = names(&s)?;
-    let mut out: Vec<EntryView> = s
-        .replica
-        .current(kind)
-        .map_err(internal)?
-        .into_iter()
-        .map(|e| view(e, &names))
-        .collect();
-    out.sort_by(|a, b| (a.created_at, &a.object_id).cmp(&(b.created_at, &b.object_id)));
-    Ok(Json(out))
+    })
 }

@@ -168,6 +168,16 @@ pub struct EntryView {
     pub created_at: i64,
     /// Stale after.
     pub expires_at: Option<i64>,
+    /// Kind of body.
+    pub kind: String,
+    /// How many versions of this object exist (1 = never updated).
+    pub version: usize,
+    /// Past its valid-until or expiry.
+    pub stale: bool,
+    /// For partnerships: `active` when both sides stated it, else `pending`.
+    pub partnership: Option<String>,
+    /// Authors that acknowledged this entry.
+    pub acknowledged_by: Vec<NodeId>,
     /// Content.
     pub body: Body,
 }

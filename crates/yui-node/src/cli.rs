@@ -5,14 +5,16 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use yui_core::content::{AttendanceMode, Event, EventStatus};
-use yui_core::{Body, LocalizedText, NodeId};
+use yui_core::NodeId;
 
 use crate::api::*;
 use crate::client::AdminClient;
 use crate::config::Role;
 use crate::home::{Home, InitOptions};
 use crate::node::Node;
+
+mod publish;
+mod show;
 
 /// yui: a federated exchange network for municipalities.
 #[derive(Debug, Parser)]
@@ -43,10 +45,23 @@ pub enum Command {
     Peer(PeerCmd),
     /// Publish an entry in this node's log.
     #[command(subcommand)]
-    Publish(PublishCmd),
+    Publish(publish::PublishCmd),
     /// Read what this node knows.
-    #[command(subcommand)]
-    Query(QueryCmd),
+    Query(QueryArgs),
+    /// Every version of one object.
+    History {
+        /// Author of the object.
+        #[arg(long)]
+        author: NodeId,
+        /// Object id.
+        #[arg(long = "id")]
+        object_id: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write events as iCalendar, readiness as CAP 1.2 or Atom, or all as JSON.
+    Export(ExportArgs),
     /// Show the node's state.
     Status {
         /// Machine-readable output.
@@ -128,81 +143,57 @@ pub enum PeerCmd {
     },
 }
 
-/// `yui publish …`.
-#[derive(Debug, Subcommand)]
-pub enum PublishCmd {
-    /// Publish or update a calendar event.
-    Event(Box<EventArgs>),
-}
-
-/// `yui publish event`.
+/// `yui query`.
 #[derive(Debug, Args)]
-pub struct EventArgs {
-    /// Title (in --lang).
-    #[arg(long, required_unless_present = "file")]
-    pub title: Option<String>,
-    /// Start: RFC 3339 with offset (2027-02-10T10:00:00+09:00), or a date with --all-day.
-    #[arg(long, required_unless_present = "file")]
-    pub start: Option<String>,
-    /// End, same form as start.
+pub struct QueryArgs {
+    /// What: events, readiness, cases, calls, partnerships, profiles, acks or all.
+    pub what: String,
+    /// Only this author.
     #[arg(long)]
-    pub end: Option<String>,
-    /// Language of the texts given by flags (BCP 47).
+    pub author: Option<NodeId>,
+    /// A month, YYYY-MM (events held in it; other kinds published in it).
+    #[arg(long)]
+    pub month: Option<String>,
+    /// From (YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Until, exclusive (YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Cases and calls of this policy area (tourism, disaster_prevention, education, welfare, economy, culture, other).
+    #[arg(long)]
+    pub policy_area: Option<String>,
+    /// Readiness at or above this alert level.
+    #[arg(long)]
+    pub min_alert_level: Option<u32>,
+    /// Only stale entries.
+    #[arg(long, conflicts_with = "fresh")]
+    pub stale: bool,
+    /// Only entries that are not stale.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Text to find, in any language (a Japanese word inside a sentence works).
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Preferred language for display.
     #[arg(long, default_value = "ja")]
     pub lang: String,
-    /// Object id: give an existing one to update that event.
-    #[arg(long = "id")]
-    pub object_id: Option<String>,
-    /// Description.
+    /// Machine-readable output.
     #[arg(long)]
-    pub description: Option<String>,
-    /// Place.
-    #[arg(long)]
-    pub location: Option<String>,
-    /// IANA time zone.
-    #[arg(long, default_value = "Asia/Tokyo")]
-    pub tz: String,
-    /// All-day event (start and end are dates).
-    #[arg(long)]
-    pub all_day: bool,
-    /// tentative, confirmed or cancelled.
-    #[arg(long, default_value = "confirmed")]
-    pub status: String,
-    /// offline, online or mixed.
-    #[arg(long, default_value = "offline")]
-    pub attendance: String,
-    /// Online meeting URL.
-    #[arg(long)]
-    pub online_url: Option<String>,
-    /// Category.
-    #[arg(long, default_value = "")]
-    pub category: String,
-    /// Organiser codes (repeat).
-    #[arg(long = "organiser")]
-    pub organisers: Vec<String>,
-    /// Partner municipality codes (repeat).
-    #[arg(long = "partner")]
-    pub partners: Vec<String>,
-    /// RFC 5545 SEQUENCE of this version.
-    #[arg(long, default_value_t = 0)]
-    pub sequence: u32,
-    /// Read the whole event from a JSON or TOML file instead.
-    #[arg(long)]
-    pub file: Option<PathBuf>,
+    pub json: bool,
 }
 
-/// `yui query …`.
-#[derive(Debug, Subcommand)]
-pub enum QueryCmd {
-    /// Current events from every author.
-    Events {
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
-        /// Preferred language.
-        #[arg(long, default_value = "ja")]
-        lang: String,
-    },
+/// `yui export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// ical, cap, atom or json.
+    pub format: String,
+    /// Language of texts where one must be chosen.
+    #[arg(long, default_value = "ja")]
+    pub lang: String,
+    /// Only this author (cap: whose status; default this node).
+    #[arg(long)]
+    pub author: Option<NodeId>,
 }
 
 fn home(cli: &Cli) -> Home {
@@ -222,50 +213,59 @@ fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_event_file(path: &PathBuf) -> anyhow::Result<Event> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let ev = if path.extension().is_some_and(|e| e == "toml") {
-        toml::from_str(&text)
-            .with_context(|| format!("{} is not an event in TOML", path.display()))?
-    } else {
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not an event in JSON", path.display()))?
+/// Percent-encodes a query-string value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn query_path(q: &QueryArgs) -> anyhow::Result<String> {
+    let kind = match q.what.as_str() {
+        "events" | "event" => Some("event"),
+        "readiness" => Some("readiness"),
+        "cases" | "case" => Some("case"),
+        "calls" | "call" => Some("call_for_partners"),
+        "partnerships" | "partnership" => Some("partnership"),
+        "profiles" | "profile" => Some("profile"),
+        "acks" | "ack" => Some("acknowledgement"),
+        "all" => None,
+        other => bail!("unknown kind {other:?}: events, readiness, cases, calls, partnerships, profiles, acks or all"),
     };
-    Ok(ev)
-}
-
-fn parse_enum<T: serde::de::DeserializeOwned>(flag: &str, v: &str) -> anyhow::Result<T> {
-    serde_json::from_value(serde_json::Value::String(v.to_owned()))
-        .with_context(|| format!("--{flag}: {v:?} is not a valid value"))
-}
-
-fn event_from_args(a: &EventArgs) -> anyhow::Result<Event> {
-    if let Some(f) = &a.file {
-        return read_event_file(f);
+    let mut params: Vec<(&str, String)> = Vec::new();
+    if let Some(k) = kind {
+        params.push(("kind", k.into()));
     }
-    let text = |t: &Option<String>| {
-        t.as_deref()
-            .map(|t| LocalizedText::one(&a.lang, t))
-            .unwrap_or_default()
-    };
-    Ok(Event {
-        title: text(&a.title),
-        description: text(&a.description),
-        location: text(&a.location),
-        sequence: a.sequence,
-        status: parse_enum::<EventStatus>("status", &a.status)?,
-        start: a.start.clone().unwrap_or_default(),
-        end: a.end.clone().unwrap_or_default(),
-        time_zone: a.tz.clone(),
-        all_day: a.all_day,
-        attendance: parse_enum::<AttendanceMode>("attendance", &a.attendance)?,
-        online_url: a.online_url.clone().unwrap_or_default(),
-        organisers: a.organisers.clone(),
-        partners: a.partners.clone(),
-        category: a.category.clone(),
-        ..Default::default()
-    })
+    if let Some(a) = q.author {
+        params.push(("author", a.to_string()));
+    }
+    for (k, v) in [
+        ("month", &q.month),
+        ("from", &q.from),
+        ("to", &q.to),
+        ("policy_area", &q.policy_area),
+        ("q", &q.search),
+    ] {
+        if let Some(v) = v {
+            params.push((k, v.clone()));
+        }
+    }
+    if let Some(l) = q.min_alert_level {
+        params.push(("min_alert_level", l.to_string()));
+    }
+    if q.stale || q.fresh {
+        params.push(("stale", q.stale.to_string()));
+    }
+    let qs: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    Ok(format!("/v1/entries?{}", qs.join("&")))
 }
 
 fn fmt_time(ms: Option<i64>) -> String {
@@ -391,41 +391,65 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Publish(PublishCmd::Event(a)) => {
-            let ev = event_from_args(&a)?;
+        Command::Publish(cmd) => {
+            let (body, object_id, expires_at) = publish::build(cmd)?;
             let c = AdminClient::for_home(&home)?;
             let r: Published = c
                 .post(
                     "/v1/publish",
                     &PublishRequest {
-                        object_id: a.object_id,
-                        expires_at: None,
-                        body: Body::Event(ev),
+                        object_id,
+                        expires_at,
+                        body,
                     },
                 )
                 .await?;
             println!("{}", r.id);
             eprintln!("published {} as seq {}", r.object_id, r.seq);
         }
-        Command::Query(QueryCmd::Events { json, lang }) => {
+        Command::Query(q) => {
             let c = AdminClient::for_home(&home)?;
-            let list: Vec<EntryView> = c.get("/v1/entries?kind=event").await?;
+            let list: Vec<EntryView> = c.get(&query_path(&q)?).await?;
+            if q.json {
+                print_json(&list)?;
+            } else {
+                for e in &list {
+                    println!("{}", show::line(e, &q.lang));
+                }
+            }
+        }
+        Command::History {
+            author,
+            object_id,
+            json,
+        } => {
+            let c = AdminClient::for_home(&home)?;
+            let path = format!(
+                "/v1/history?author={author}&object_id={}",
+                encode(&object_id)
+            );
+            let list: Vec<EntryView> = c.get(&path).await?;
             if json {
                 print_json(&list)?;
             } else {
-                for e in list {
-                    if let Body::Event(ev) = &e.body {
-                        println!(
-                            "{:<26} {:<10} {}  [{}, {}]",
-                            ev.start,
-                            format!("{:?}", ev.status).to_lowercase(),
-                            ev.title.get(&lang).unwrap_or("(untitled)"),
-                            e.author_name.clone().unwrap_or_else(|| e.author.short()),
-                            e.object_id
-                        );
-                    }
+                for e in &list {
+                    println!(
+                        "v{} seq {:<5} {}  {}",
+                        e.version,
+                        e.seq,
+                        fmt_time(Some(e.created_at)),
+                        show::line(e, "ja")
+                    );
                 }
             }
+        }
+        Command::Export(a) => {
+            let c = AdminClient::for_home(&home)?;
+            let mut path = format!("/v1/export/{}?lang={}", encode(&a.format), encode(&a.lang));
+            if let Some(author) = a.author {
+                path.push_str(&format!("&author={author}"));
+            }
+            print!("{}", c.get_text(&path).await?);
         }
         Command::Status { json } => {
             let c = AdminClient::for_home(&home)?;

@@ -70,6 +70,12 @@ impl AdminClient {
         serde_json::from_slice(&b).context("unexpected answer from the admin API")
     }
 
+    /// `GET path` as text (exports).
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let b = self.request(Method::GET, path, Vec::new()).await?;
+        Ok(String::from_utf8(b.to_vec())?)
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post<B: Serialize, T: DeserializeOwned>(
         &self,

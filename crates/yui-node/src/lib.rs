@@ -7,6 +7,8 @@
 //! - [`node`]: [`Node::start`](node::Node::start) wires store, replica,
 //!   federation server, dial loops and admin API; `shutdown` drains them.
 //! - [`admin`] and [`api`]: the loopback JSON API the CLI speaks.
+//! - [`query`]: filters and derived facts over current objects.
+//! - [`export`]: iCalendar, CAP 1.2, Atom.
 //! - [`client`]: the CLI's admin API client.
 //! - [`cli`], [`demo`], [`bench`]: the commands.
 #![forbid(unsafe_code)]
@@ -19,8 +21,10 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod demo;
+pub mod export;
 pub mod home;
 pub mod node;
+pub mod query;
 
 /// Installs the tracing subscriber: `filter` as for `RUST_LOG`, `format`
 /// `text` or `json`. Logs go to standard error.

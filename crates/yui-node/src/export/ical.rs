@@ -1,0 +1,186 @@
+//! iCalendar (RFC 5545): one VCALENDAR with every current event.
+//!
+//! Times are written in UTC (`…Z`), which every client reads the same way,
+//! with the event's IANA zone in `X-YUI-TZID`; all-day events use
+//! `VALUE=DATE`. SEQUENCE rises with every published version of the event, so
+//! calendars replace the old version; cancelled events keep their UID with
+//! `STATUS:CANCELLED`.
+
+use yui_core::content::{AttendanceMode, EventStatus};
+use yui_core::validate::parse_event_time;
+use yui_core::Body;
+
+use crate::api::EntryView;
+
+/// Escapes a TEXT value.
+fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Folds a content line at 75 octets without splitting a UTF-8 character.
+fn fold(line: &str, out: &mut String) {
+    let mut width = 0;
+    for c in line.chars() {
+        let n = c.len_utf8();
+        if width + n > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += n;
+    }
+    out.push_str("\r\n");
+}
+
+fn utc(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y%m%dT%H%M%SZ")
+        .to_string()
+}
+
+fn date(s: &str) -> String {
+    s.replace('-', "")
+}
+
+/// The calendar of `events` (other kinds are skipped), texts in `lang`.
+pub fn calendar(events: &[EntryView], lang: &str, name: &str) -> String {
+    let mut out = String::new();
+    let mut line = |l: String| fold(&l, &mut out);
+    line("BEGIN:VCALENDAR".into());
+    line("VERSION:2.0".into());
+    line(format!(
+        "PRODID:-//yui//yui {}//EN",
+        env!("CARGO_PKG_VERSION")
+    ));
+    line("CALSCALE:GREGORIAN".into());
+    line("METHOD:PUBLISH".into());
+    line(format!("X-WR-CALNAME:{}", text(name)));
+    for e in events {
+        let Body::Event(ev) = &e.body else { continue };
+        line("BEGIN:VEVENT".into());
+        line(format!("UID:{}@{}", e.object_id, e.author));
+        line(format!("DTSTAMP:{}", utc(e.created_at)));
+        line(format!("LAST-MODIFIED:{}", utc(e.created_at)));
+        let sequence = ev.sequence.max(e.version.saturating_sub(1) as u32);
+        line(format!("SEQUENCE:{sequence}"));
+        line(format!(
+            "STATUS:{}",
+            match ev.status {
+                EventStatus::Tentative => "TENTATIVE",
+                EventStatus::Confirmed => "CONFIRMED",
+                EventStatus::Cancelled => "CANCELLED",
+            }
+        ));
+        if ev.all_day {
+            line(format!("DTSTART;VALUE=DATE:{}", date(&ev.start)));
+            if !ev.end.is_empty() {
+                // DTEND of an all-day event is exclusive: the day after.
+                let end = chrono::NaiveDate::parse_from_str(&ev.end, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.succ_opt())
+                    .map(|d| d.format("%Y%m%d").to_string())
+                    .unwrap_or_else(|| date(&ev.end));
+                line(format!("DTEND;VALUE=DATE:{end}"));
+            }
+        } else if let Ok(start) = parse_event_time(&ev.start, false) {
+            line(format!("DTSTART:{}", utc(start)));
+            if let Ok(end) = parse_event_time(&ev.end, false) {
+                line(format!("DTEND:{}", utc(end)));
+            } else if ev.duration_minutes > 0 {
+                line(format!("DURATION:PT{}M", ev.duration_minutes));
+            }
+        }
+        if !ev.time_zone.is_empty() {
+            line(format!("X-YUI-TZID:{}", ev.time_zone));
+        }
+        let localized = |prop: &str, t: &yui_core::LocalizedText| {
+            t.get(lang).map(|s| {
+                let tag =
+                    t.0.iter()
+                        .find(|(_, v)| v == s)
+                        .map(|(l, _)| l.clone())
+                        .unwrap_or_else(|| lang.to_owned());
+                format!("{prop};LANGUAGE={tag}:{}", text(s))
+            })
+        };
+        if let Some(l) = localized("SUMMARY", &ev.title) {
+            line(l);
+        }
+        if let Some(l) = localized("DESCRIPTION", &ev.description) {
+            line(l);
+        }
+        if let Some(l) = localized("LOCATION", &ev.location) {
+            line(l);
+        }
+        if !ev.online_url.is_empty() {
+            line(format!("URL:{}", ev.online_url));
+        }
+        if !ev.category.is_empty() {
+            line(format!("CATEGORIES:{}", text(&ev.category)));
+        }
+        line(format!(
+            "X-YUI-ATTENDANCE:{}",
+            match ev.attendance {
+                AttendanceMode::Offline => "OFFLINE",
+                AttendanceMode::Online => "ONLINE",
+                AttendanceMode::Mixed => "MIXED",
+            }
+        ));
+        if let Some(name) = &e.author_name {
+            line(format!("X-YUI-AUTHOR:{}", text(name)));
+        }
+        if !ev.contact.email.is_empty() {
+            let cn = ev
+                .contact
+                .department
+                .get(lang)
+                .or(ev.contact.name.get(lang))
+                .unwrap_or("");
+            line(format!(
+                "ORGANIZER;CN=\"{}\":mailto:{}",
+                cn.replace('"', ""),
+                ev.contact.email
+            ));
+        }
+        line("END:VEVENT".into());
+    }
+    line("END:VCALENDAR".into());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_keeps_utf8_and_75_octets() {
+        let mut out = String::new();
+        fold(&format!("SUMMARY:{}", "冬の都市会議".repeat(10)), &mut out);
+        for l in out.split("\r\n").filter(|l| !l.is_empty()) {
+            assert!(l.len() <= 75, "{} octets", l.len());
+        }
+        let unfolded = out.replace("\r\n ", "");
+        assert_eq!(
+            unfolded.trim_end(),
+            format!("SUMMARY:{}", "冬の都市会議".repeat(10))
+        );
+    }
+
+    #[test]
+    fn text_escapes() {
+        assert_eq!(text("a,b;c\\d\ne"), "a\\,b\\;c\\\\d\\ne");
+    }
+}
