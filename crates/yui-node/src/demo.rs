@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
-use yui_core::content::{AttendanceMode, Contact, Event, EventStatus};
-use yui_core::{Body, Kind, LocalizedText};
+use yui_core::content::{Acknowledgement, ProfileKind};
+use yui_core::{Body, Kind, NodeId};
 use yui_store::PeerRecord;
 use yui_sync::now_ms;
 
 use crate::config::Role;
 use crate::home::{Home, InitOptions};
 use crate::node::Node;
+use crate::samples;
 
 /// `yui demo`.
 #[derive(Debug, Args)]
@@ -62,94 +63,6 @@ const MEMBERS: [Member; 4] = [
     },
 ];
 
-fn text(ja: &str, en: &str) -> LocalizedText {
-    LocalizedText(vec![("ja".into(), ja.into()), ("en".into(), en.into())])
-}
-
-/// The sample events, by publishing member index.
-fn samples() -> Vec<(usize, &'static str, Event)> {
-    vec![
-        (
-            3,
-            "wwcam-2027",
-            Event {
-                title: text("世界冬の都市市長会議 2027", "World Winter Cities Mayors Summit 2027"),
-                description: text(
-                    "雪と共生するまちづくりの事例を持ち寄る国際会議。",
-                    "Member cities share how they live with snow.",
-                ),
-                status: EventStatus::Confirmed,
-                start: "2027-02-10T10:00:00+09:00".into(),
-                end: "2027-02-12T17:00:00+09:00".into(),
-                time_zone: "Asia/Tokyo".into(),
-                attendance: AttendanceMode::Mixed,
-                location: text("札幌コンベンションセンター", "Sapporo Convention Center"),
-                online_url: "https://example.org/wwcam-2027".into(),
-                organisers: vec!["011002".into()],
-                category: "culture".into(),
-                ..Default::default()
-            },
-        ),
-        (
-            2,
-            "joint-drill-2026-12",
-            Event {
-                title: text("杉並区・南伊豆町 合同防災図上訓練", "Suginami–Minami-Izu joint disaster tabletop drill"),
-                description: text(
-                    "大規模地震を想定し、物資・職員派遣・避難者受入れの手順をオンラインで確認します。",
-                    "Online drill of supplies, staff dispatch and evacuee reception after a major earthquake.",
-                ),
-                start: "2026-12-05T13:30:00+09:00".into(),
-                end: "2026-12-05T16:00:00+09:00".into(),
-                time_zone: "Asia/Tokyo".into(),
-                attendance: AttendanceMode::Online,
-                online_url: "https://example.org/drill".into(),
-                organisers: vec!["223042".into()],
-                partners: vec!["131156".into()],
-                category: "disaster-drill".into(),
-                contact: Contact {
-                    department: text("総務課 防災係", "General Affairs, Disaster Prevention"),
-                    email: "bousai@example.jp".into(),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        ),
-        (
-            1,
-            "elderly-care-visit-2027",
-            Event {
-                title: text("南伊豆町 特別養護老人ホーム 見学会", "Visit to the Minami-Izu nursing home"),
-                description: text(
-                    "杉並区と南伊豆町が共同で整備した特別養護老人ホームの運営事例を紹介します。",
-                    "How Suginami and Minami-Izu run the nursing home they opened together.",
-                ),
-                start: "2027-03-15T10:00:00+09:00".into(),
-                duration_minutes: 180,
-                time_zone: "Asia/Tokyo".into(),
-                location: text("静岡県賀茂郡南伊豆町", "Minami-Izu, Shizuoka"),
-                organisers: vec!["131156".into(), "223042".into()],
-                category: "welfare".into(),
-                ..Default::default()
-            },
-        ),
-        (
-            0,
-            "forum-2027",
-            Event {
-                title: text("ネットワーク型交流フォーラム", "Network-type exchange forum"),
-                start: "2027-01-20T14:00:00+09:00".into(),
-                end: "2027-01-20T17:00:00+09:00".into(),
-                time_zone: "Asia/Tokyo".into(),
-                attendance: AttendanceMode::Mixed,
-                location: text("東京都庁", "Tokyo Metropolitan Government Building"),
-                category: "forum".into(),
-                ..Default::default()
-            },
-        ),
-    ]
-}
-
 /// Pads `s` to `width` terminal columns (CJK characters take two).
 fn pad(s: &str, width: usize) -> String {
     let w: usize = s
@@ -163,6 +76,20 @@ fn pad(s: &str, width: usize) -> String {
         })
         .sum();
     format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}
+
+/// A few words about a body, in Japanese.
+fn summary(b: &Body) -> String {
+    let t = |x: &yui_core::LocalizedText| x.get("ja").unwrap_or_default().to_owned();
+    match b {
+        Body::Event(e) => format!("「{}」", t(&e.title)),
+        Body::Readiness(r) => format!("警戒レベル{} 「{}」", r.alert_level, t(&r.headline)),
+        Body::Case(c) => format!("「{}」", t(&c.title)),
+        Body::CallForPartners(c) => format!("「{}」", t(&c.title)),
+        Body::Profile(p) => t(&p.name),
+        Body::Partnership(p) => t(&p.description),
+        _ => String::new(),
+    }
 }
 
 /// Runs the demo.
@@ -225,39 +152,161 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         })?;
         n.peers.add(relay_addr.clone(), Some(relay_id));
     }
-    println!("\npublishing one event on each node:");
-    let samples = samples();
+    let ids: Vec<NodeId> = nodes.iter().map(|n| n.replica.id()).collect();
+    let now = now_ms();
+    let plan: Vec<(usize, &str, Body)> = vec![
+        (
+            0,
+            "profile",
+            Body::Profile(samples::profile(
+                "東京都",
+                "Tokyo Metropolitan Government",
+                ProfileKind::Prefecture,
+                "130001",
+            )),
+        ),
+        (
+            1,
+            "profile",
+            Body::Profile(samples::profile(
+                "杉並区",
+                "Suginami City",
+                ProfileKind::SpecialWard,
+                "131156",
+            )),
+        ),
+        (
+            2,
+            "profile",
+            Body::Profile(samples::profile(
+                "南伊豆町",
+                "Minami-Izu Town",
+                ProfileKind::Municipality,
+                "223042",
+            )),
+        ),
+        (
+            3,
+            "profile",
+            Body::Profile(samples::profile(
+                "札幌市",
+                "Sapporo City",
+                ProfileKind::Municipality,
+                "011002",
+            )),
+        ),
+        (
+            3,
+            "wwcam-2027",
+            Body::Event(samples::winter_cities_summit()),
+        ),
+        (
+            2,
+            "joint-drill-2026-12",
+            Body::Event(samples::joint_drill()),
+        ),
+        (
+            1,
+            "elderly-care-visit-2027",
+            Body::Event(samples::nursing_home_visit()),
+        ),
+        (0, "forum-2027", Body::Event(samples::exchange_forum())),
+        (
+            2,
+            "readiness",
+            Body::Readiness(samples::heavy_rain_readiness(now, "131156")),
+        ),
+        (
+            1,
+            "case-nursing-home",
+            Body::Case(samples::nursing_home_case()),
+        ),
+        (
+            3,
+            "call-winter-tourism",
+            Body::CallForPartners(samples::tourism_call()),
+        ),
+        (
+            1,
+            "partnership-minami-izu",
+            Body::Partnership(samples::mutual_aid(ids[2], "223042")),
+        ),
+        (
+            2,
+            "partnership-suginami",
+            Body::Partnership(samples::mutual_aid(ids[1], "131156")),
+        ),
+    ];
+    println!("\npublishing:");
     let started = Instant::now();
-    for (i, object_id, ev) in &samples {
-        let title = ev.title.get("ja").unwrap_or_default().to_owned();
-        nodes[*i]
+    let mut expected: Vec<(usize, String, Kind)> = Vec::new();
+    let mut readiness_id = None;
+    for (i, object_id, body) in plan {
+        let kind = body.kind();
+        let stored = nodes[i]
             .replica
-            .publish((*object_id).into(), Body::Event(ev.clone()), None)
+            .publish(object_id.into(), body, None)
             .await?;
-        println!("  {} 「{}」", pad(MEMBERS[*i].name, 22), title);
+        if kind == Kind::Readiness {
+            readiness_id = Some(stored.id);
+        }
+        println!(
+            "  {} {:<18} {}",
+            pad(MEMBERS[i].name, 22),
+            kind.name(),
+            summary(&stored.entry.body)
+        );
+        expected.push((i, object_id.to_owned(), kind));
     }
-    println!("\narrivals:");
-    let mut seen = vec![vec![false; samples.len()]; nodes.len()];
+    // Suginami confirms it read Minami-Izu's readiness.
+    if let Some(rid) = readiness_id {
+        let ack = Body::Acknowledgement(Acknowledgement {
+            entry_id: rid,
+            note: samples::ja_en(
+                "受領しました。簡易トイレ100基を手配します。",
+                "Received; 100 portable toilets on the way.",
+            ),
+        });
+        nodes[1]
+            .replica
+            .publish(format!("ack-{rid}"), ack, None)
+            .await?;
+        println!(
+            "  {} {:<18} readiness of 南伊豆町",
+            pad(MEMBERS[1].name, 22),
+            "acknowledgement"
+        );
+        expected.push((1, format!("ack-{rid}"), Kind::Acknowledgement));
+    }
+    println!("\narrivals of events and readiness (everything else travels the same way):");
+    let mut seen = vec![vec![false; expected.len()]; nodes.len()];
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         for (n, node) in nodes.iter().enumerate() {
-            let current = node.replica.current(Kind::Event)?;
-            for (s, (i, object_id, ev)) in samples.iter().enumerate() {
-                if seen[n][s] || *i == n {
-                    seen[n][s] = true;
+            for (x, (i, object_id, kind)) in expected.iter().enumerate() {
+                if seen[n][x] {
                     continue;
                 }
-                if current.iter().any(|e| {
-                    e.entry.author == nodes[*i].replica.id() && e.entry.object_id == *object_id
-                }) {
-                    seen[n][s] = true;
-                    println!(
-                        "  +{:>5} ms  {} ← {} 「{}」",
-                        started.elapsed().as_millis(),
-                        pad(MEMBERS[n].name, 22),
-                        pad(MEMBERS[*i].name, 22),
-                        ev.title.get("ja").unwrap_or_default()
-                    );
+                if *i == n {
+                    seen[n][x] = true;
+                    continue;
+                }
+                let versions = node.replica.store().history(&ids[*i], object_id)?;
+                if !versions.is_empty() {
+                    seen[n][x] = true;
+                    if matches!(kind, Kind::Event | Kind::Readiness) {
+                        let e = node
+                            .replica
+                            .read(&ids[*i], *versions.last().expect("one"))?
+                            .expect("stored");
+                        println!(
+                            "  +{:>5} ms  {} ← {} {}",
+                            started.elapsed().as_millis(),
+                            pad(MEMBERS[n].name, 22),
+                            pad(MEMBERS[*i].name, 22),
+                            summary(&e.entry.body)
+                        );
+                    }
                 }
             }
         }
@@ -268,19 +317,43 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             for n in nodes {
                 n.shutdown(Duration::from_secs(5)).await;
             }
-            bail!("not every event reached every node within 30 s");
+            bail!("not every entry reached every node within 30 s");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     println!(
-        "\nevery event reached every node in {} ms.",
+        "\nall {} entries reached all {} nodes in {} ms.\n",
+        expected.len(),
+        nodes.len(),
         started.elapsed().as_millis()
     );
+    println!(
+        "  {} events readiness cases calls partnerships (active) acks  peers",
+        pad("node", 22)
+    );
     for (n, m) in nodes.iter().zip(&MEMBERS) {
+        let count = |k: Kind| n.replica.current(k).map(|v| v.len()).unwrap_or(0);
+        let active = n
+            .replica
+            .current(Kind::Partnership)?
+            .iter()
+            .filter(|e| match &e.entry.body {
+                Body::Partnership(p) => n.replica.current(Kind::Partnership).is_ok_and(|all| {
+                    all.iter().any(|o| o.entry.author == p.partner && matches!(&o.entry.body, Body::Partnership(q) if q.partner == e.entry.author && q.kind == p.kind))
+                }),
+                _ => false,
+            })
+            .count();
         println!(
-            "  {} {} events, {} peers connected",
+            "  {} {:>6} {:>9} {:>5} {:>5} {:>8} ({}) {:>6} {:>6}",
             pad(m.name, 22),
-            n.replica.current(Kind::Event)?.len(),
+            count(Kind::Event),
+            count(Kind::Readiness),
+            count(Kind::Case),
+            count(Kind::CallForPartners),
+            count(Kind::Partnership),
+            active,
+            count(Kind::Acknowledgement),
             n.table.connected()
         );
     }

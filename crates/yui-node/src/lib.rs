@@ -25,6 +25,7 @@ pub mod export;
 pub mod home;
 pub mod node;
 pub mod query;
+pub mod samples;
 
 /// Installs the tracing subscriber: `filter` as for `RUST_LOG`, `format`
 /// `text` or `json`. Logs go to standard error.

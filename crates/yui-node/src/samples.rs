@@ -1,0 +1,250 @@
+//! Realistic sample content, in Japanese and English, for the demo and the
+//! tests: a winter-cities summit, a disaster mutual-aid drill between a Tokyo
+//! ward and a rural town, an elderly-care cooperation case, readiness during
+//! heavy rain, a call for tourism partners, a mutual-aid agreement.
+
+use yui_core::content::{
+    AttendanceMode, CallForPartners, CallKind, Case, Contact, Event, EventStatus,
+    OperationalStatus, Partnership, PartnershipKind, PolicyArea, Profile, ProfileKind, Readiness,
+    ResourceMessage, ResourceMessageType, Shelter, StaffOffer, Supply,
+};
+use yui_core::{LocalizedText, NodeId};
+
+/// Text in Japanese and English.
+pub fn ja_en(ja: &str, en: &str) -> LocalizedText {
+    LocalizedText(vec![("ja".into(), ja.into()), ("en".into(), en.into())])
+}
+
+/// A profile.
+pub fn profile(ja: &str, en: &str, kind: ProfileKind, code: &str) -> Profile {
+    Profile {
+        name: ja_en(ja, en),
+        kind,
+        country: "JP".into(),
+        code: code.into(),
+        languages: vec!["ja".into(), "en".into()],
+        contact: Contact {
+            department: ja_en(
+                "企画政策課 国際交流係",
+                "Planning Division, International Exchange",
+            ),
+            email: "kouryu@example.jp".into(),
+            ..Default::default()
+        },
+    }
+}
+
+/// The World Winter Cities summit in Sapporo.
+pub fn winter_cities_summit() -> Event {
+    Event {
+        title: ja_en(
+            "世界冬の都市市長会議 2027",
+            "World Winter Cities Mayors Summit 2027",
+        ),
+        description: ja_en(
+            "雪と共生するまちづくりの事例を持ち寄る国際会議。",
+            "Member cities share how they live with snow.",
+        ),
+        status: EventStatus::Confirmed,
+        start: "2027-02-10T10:00:00+09:00".into(),
+        end: "2027-02-12T17:00:00+09:00".into(),
+        time_zone: "Asia/Tokyo".into(),
+        attendance: AttendanceMode::Mixed,
+        location: ja_en("札幌コンベンションセンター", "Sapporo Convention Center"),
+        online_url: "https://example.org/wwcam-2027".into(),
+        organisers: vec!["011002".into()],
+        category: "culture".into(),
+        ..Default::default()
+    }
+}
+
+/// The Suginami–Minami-Izu tabletop drill.
+pub fn joint_drill() -> Event {
+    Event {
+        title: ja_en("杉並区・南伊豆町 合同防災図上訓練", "Suginami–Minami-Izu joint disaster tabletop drill"),
+        description: ja_en(
+            "大規模地震を想定し、物資・職員派遣・避難者受入れの手順をオンラインで確認します。",
+            "Online drill of supplies, staff dispatch and evacuee reception after a major earthquake.",
+        ),
+        start: "2026-12-05T13:30:00+09:00".into(),
+        end: "2026-12-05T16:00:00+09:00".into(),
+        time_zone: "Asia/Tokyo".into(),
+        attendance: AttendanceMode::Online,
+        online_url: "https://example.org/drill".into(),
+        organisers: vec!["223042".into()],
+        partners: vec!["131156".into()],
+        category: "disaster-drill".into(),
+        contact: Contact {
+            department: ja_en("総務課 防災係", "General Affairs, Disaster Prevention"),
+            email: "bousai@example.jp".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// A visit to the jointly built nursing home.
+pub fn nursing_home_visit() -> Event {
+    Event {
+        title: ja_en(
+            "南伊豆町 特別養護老人ホーム 見学会",
+            "Visit to the Minami-Izu nursing home",
+        ),
+        description: ja_en(
+            "杉並区と南伊豆町が共同で整備した特別養護老人ホームの運営事例を紹介します。",
+            "How Suginami and Minami-Izu run the nursing home they opened together.",
+        ),
+        start: "2027-03-15T10:00:00+09:00".into(),
+        duration_minutes: 180,
+        time_zone: "Asia/Tokyo".into(),
+        location: ja_en("静岡県賀茂郡南伊豆町", "Minami-Izu, Shizuoka"),
+        organisers: vec!["131156".into(), "223042".into()],
+        category: "welfare".into(),
+        ..Default::default()
+    }
+}
+
+/// A forum held by the regional body.
+pub fn exchange_forum() -> Event {
+    Event {
+        title: ja_en(
+            "ネットワーク型交流フォーラム",
+            "Network-type exchange forum",
+        ),
+        start: "2027-01-20T14:00:00+09:00".into(),
+        end: "2027-01-20T17:00:00+09:00".into(),
+        time_zone: "Asia/Tokyo".into(),
+        attendance: AttendanceMode::Mixed,
+        location: ja_en("東京都庁", "Tokyo Metropolitan Government Building"),
+        category: "forum".into(),
+        ..Default::default()
+    }
+}
+
+/// Readiness during heavy rain (alert level 3), with supplies, staff,
+/// shelter places and an EDXL-RM request addressed to `partner_code`.
+pub fn heavy_rain_readiness(now: i64, partner_code: &str) -> Readiness {
+    Readiness {
+        as_of: now,
+        valid_until: now + 6 * 3_600_000,
+        alert_level: 3,
+        headline: ja_en(
+            "大雨のため高齢者等避難を発令",
+            "Heavy rain: elderly and others to evacuate",
+        ),
+        description: ja_en(
+            "町内全域に警戒レベル3。避難所を開設し、域外からの避難者も受け入れ可能です。",
+            "Alert level 3 town-wide. Shelters are open and accept evacuees from outside the town.",
+        ),
+        communications: OperationalStatus::Degraded,
+        facilities: vec![yui_core::content::Facility {
+            name: ja_en("役場本庁舎", "Town hall"),
+            status: OperationalStatus::Normal,
+            note: ja_en("非常用電源で稼働", "Running on emergency power"),
+        }],
+        supplies: vec![
+            Supply {
+                item: ja_en("毛布", "Blankets"),
+                quantity: 500.0,
+                unit: "pcs".into(),
+                available_from: 0,
+            },
+            Supply {
+                item: ja_en("飲料水", "Drinking water"),
+                quantity: 2.0,
+                unit: "t".into(),
+                available_from: 0,
+            },
+        ],
+        staff: vec![StaffOffer {
+            skill: ja_en("保健師", "Public health nurses"),
+            count: 3,
+            days: 7,
+            self_sufficient: true,
+        }],
+        shelter: Some(Shelter {
+            capacity: 200,
+            available: 120,
+            accepts_outside_evacuees: true,
+            location: ja_en("町民体育館", "Town gymnasium"),
+        }),
+        resources: vec![ResourceMessage {
+            kind: ResourceMessageType::Request,
+            message_id: "req-toilets-1".into(),
+            item: ja_en("簡易トイレ", "Portable toilets"),
+            quantity: 100.0,
+            unit: "pcs".into(),
+            to: vec![partner_code.into()],
+            note: ja_en("避難所用", "For shelters"),
+            ..Default::default()
+        }],
+        area_codes: vec!["223042".into()],
+        contact: Contact {
+            department: ja_en("総務課 防災係", "General Affairs, Disaster Prevention"),
+            phone: "+81-558-00-0000".into(),
+            ..Default::default()
+        },
+    }
+}
+
+/// The jointly built nursing home (elderly care).
+pub fn nursing_home_case() -> Case {
+    Case {
+        title: ja_en("区外での特別養護老人ホーム共同整備", "A nursing home built together outside the ward"),
+        summary: ja_en(
+            "杉並区と南伊豆町が連携し、南伊豆町内に特別養護老人ホームを整備。区民の入所先を確保しつつ、町の雇用と地域経済に貢献した。",
+            "Suginami Ward and Minami-Izu Town opened a nursing home in Minami-Izu: places for ward residents, jobs for the town.",
+        ),
+        outcomes: ja_en("入所定員100名、町内雇用約60名", "100 places, about 60 local jobs"),
+        policy_area: PolicyArea::Welfare,
+        tags: vec!["介護".into(), "高齢者福祉".into(), "自治体間連携".into()],
+        participants: vec!["131156".into(), "223042".into()],
+        period_start: "2015-04-01".into(),
+        period_end: "2018-03-31".into(),
+        contact: Contact {
+            name: ja_en("山田 花子", "Hanako Yamada"),
+            department: ja_en("保健福祉部 高齢者施策課", "Health and Welfare, Elderly Policy"),
+            email: "koureisha@example.jp".into(),
+            ..Default::default()
+        },
+        attachments: vec![yui_core::content::Attachment {
+            name: "report-2018.pdf".into(),
+            media_type: "application/pdf".into(),
+            sha256: "3f5a0c1d2e4b6a7980f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4a3b".into(),
+            size: 1_482_113,
+            url: String::new(),
+        }],
+    }
+}
+
+/// A call for winter tourism partners.
+pub fn tourism_call() -> CallForPartners {
+    CallForPartners {
+        kind: CallKind::Need,
+        policy_area: PolicyArea::Tourism,
+        title: ja_en(
+            "冬季観光プロモーションの連携自治体を募集",
+            "Partners wanted for winter tourism promotion",
+        ),
+        description: ja_en(
+            "雪まつり期間中の共同観光パンフレット制作と相互送客に参加する自治体を募集します。",
+            "Join a shared brochure and visitor exchange during the snow festival.",
+        ),
+        deadline: "2027-03-31".into(),
+        contact: Contact {
+            email: "kanko@example.jp".into(),
+            ..Default::default()
+        },
+    }
+}
+
+/// A mutual-aid agreement with `partner`.
+pub fn mutual_aid(partner: NodeId, partner_code: &str) -> Partnership {
+    Partnership {
+        kind: PartnershipKind::MutualAid,
+        partner,
+        partner_code: partner_code.into(),
+        since: "2012-01-20".into(),
+        description: ja_en("災害時相互援助協定", "Disaster mutual-aid agreement"),
+    }
+}
