@@ -342,6 +342,7 @@ fn every_kind_travels_updates_retracts_is_found_and_exports_validate() {
     });
     match python() {
         Some(py) => {
+            let py = py.as_str();
             let script = concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/../../tests/python/validate_exports.py"
@@ -357,6 +358,24 @@ fn every_kind_travels_updates_retracts_is_found_and_exports_validate() {
                 String::from_utf8_lossy(&r.stderr)
             );
             print!("{}", String::from_utf8_lossy(&r.stdout));
+            // The same calendar is public on the federation TLS port, next to gRPC.
+            let url = format!("https://{}/export/calendar.ics", b.addr());
+            let fetch = "import ssl,sys,urllib.request;\
+                sys.stdout.write(urllib.request.urlopen(sys.argv[1], context=ssl._create_unverified_context()).read().decode())";
+            let r = std::process::Command::new(py)
+                .args(["-c", fetch, &url])
+                .output()
+                .unwrap();
+            assert!(
+                r.status.success(),
+                "fetching {url}: {}",
+                String::from_utf8_lossy(&r.stderr)
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&r.stdout),
+                ics,
+                "public calendar differs from the CLI export"
+            );
         }
         None if std::env::var_os("CI").is_some() => {
             panic!("CI must provide the Python validators (YUI_PYTHON)")

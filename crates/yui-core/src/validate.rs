@@ -605,7 +605,7 @@ mod tests {
                 title: LocalizedText::one("ja", "世界冬の都市市長会議"),
                 start: "2027-02-10T10:00:00+09:00".into(),
                 end: "2027-02-12T17:00:00+09:00".into(),
-                time_zone: "Asia/Sapporo".into(),
+                time_zone: "Asia/Tokyo".into(),
                 organisers: vec!["011002".into()],
                 ..Default::default()
             }),
@@ -670,6 +670,17 @@ mod tests {
             ev.title = LocalizedText::one("japanese!", "x");
         }
         assert!(validate_entry(&bad, 100, now, &l).is_err());
+        let mut bad = e.clone();
+        if let Body::Event(ev) = &mut bad.body {
+            ev.time_zone = "Asia/Sapporo".into();
+        }
+        assert!(matches!(
+            validate_entry(&bad, 100, now, &l),
+            Err(ValidationError::Invalid {
+                field: "event.time_zone",
+                ..
+            })
+        ));
         let mut bad = e;
         if let Body::Event(ev) = &mut bad.body {
             ev.start = "next tuesday".into();

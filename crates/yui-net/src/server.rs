@@ -251,11 +251,14 @@ impl Federation for FederationService {
     }
 }
 
-/// Serves the federation service on `listener` until `cancel`.
+/// Serves the federation service on `listener` until `cancel`, with `http`
+/// (plain HTTP/1.1 or HTTP/2 routes such as public exports) on the same TLS
+/// port: one port is enough where a network allows only 443.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     service: FederationService,
+    http: Option<axum::Router>,
     limits: ServerLimits,
     cancel: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
@@ -314,14 +317,15 @@ pub async fn serve(
             });
         }
     });
+    let grpc = FederationServer::new(service)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let routes = tonic::service::Routes::from(http.unwrap_or_default()).add_service(grpc);
     tonic::transport::Server::builder()
+        .accept_http1(true)
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
-        .add_service(
-            FederationServer::new(service)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        )
+        .add_routes(routes)
         .serve_with_incoming_shutdown(ReceiverStream::new(rx), cancel.cancelled())
         .await
 }

@@ -65,7 +65,7 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
-/// Server configuration from PEM files: TLS 1.3 only, ALPN `h2`.
+/// Server configuration from PEM files: TLS 1.3 only, ALPN `h2` and `http/1.1`.
 pub fn server_config(cert_pem: &Path, key_pem: &Path) -> Result<Arc<ServerConfig>, TlsError> {
     let certs = CertificateDer::pem_slice_iter(&read(cert_pem)?)
         .collect::<Result<Vec<_>, _>>()
@@ -82,7 +82,8 @@ pub fn server_config(cert_pem: &Path, key_pem: &Path) -> Result<Arc<ServerConfig
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    // h2 for gRPC; http/1.1 for browsers, feed readers and calendar clients.
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }
 

@@ -52,6 +52,7 @@ async fn node(seed: u8) -> TestNode {
         listener,
         tls,
         svc,
+        None,
         ServerLimits::default(),
         cancel.clone(),
     ));

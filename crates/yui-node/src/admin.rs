@@ -79,6 +79,15 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state)
 }
 
+/// Public read-only routes served on the federation TLS port (no token):
+/// the exports residents' and staff's tools subscribe to.
+pub fn public_router(state: AdminState) -> Router {
+    Router::new()
+        .route("/", get(|| async { "yui node: /export/calendar.ics /export/cap.atom /export/cap.xml /export/entries.json\n" }))
+        .route("/export/{format}", get(export))
+        .with_state(state)
+}
+
 async fn authorize(token: &str, req: Request, next: Next) -> Response {
     let given = req
         .headers()

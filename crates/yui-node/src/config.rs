@@ -23,6 +23,8 @@ pub struct Config {
     pub federation: Federation,
     /// Local admin API.
     pub admin: Admin,
+    /// HTTP surfaces on the federation port.
+    pub http: Http,
     /// Entry limits.
     pub limits: Limits,
     /// Logging.
@@ -108,6 +110,23 @@ impl Default for Admin {
     }
 }
 
+/// `[http]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Http {
+    /// Serve the exports (iCalendar, CAP, Atom, JSON) without a token on the
+    /// federation TLS port, under /export/.
+    pub public_exports: bool,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self {
+            public_exports: true,
+        }
+    }
+}
+
 /// `[limits]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -176,6 +195,7 @@ impl Default for Config {
             role: Role::Municipality,
             federation: Federation::default(),
             admin: Admin::default(),
+            http: Http::default(),
             limits: Limits::default(),
             log: Log::default(),
             peers: Vec::new(),

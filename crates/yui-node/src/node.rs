@@ -151,15 +151,6 @@ impl Node {
             max_connections: f.max_connections,
             tls_timeout: session.handshake_timeout,
         };
-        let c = cancel.clone();
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) =
-                yui_net::server::serve(fed_listener, tls, service, limits, c.clone()).await
-            {
-                tracing::error!(error = %e, "federation server failed; stopping the node");
-                c.cancel();
-            }
-        }));
 
         let peers = PeerManager::new(
             replica.clone(),
@@ -184,6 +175,19 @@ impl Node {
             federation_addr: federation_addr.to_string(),
             token,
         };
+        let public = config
+            .http
+            .public_exports
+            .then(|| admin::public_router(state.clone()));
+        let c = cancel.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) =
+                yui_net::server::serve(fed_listener, tls, service, public, limits, c.clone()).await
+            {
+                tracing::error!(error = %e, "federation server failed; stopping the node");
+                c.cancel();
+            }
+        }));
         let c = cancel.clone();
         tasks.push(tokio::spawn(async move {
             let app = admin::router(state);
