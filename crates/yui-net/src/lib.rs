@@ -1,6 +1,7 @@
 //! yui-net: everything that touches the wire between nodes.
 //!
 //! # Layout
+//! - [`bundle`]: offline bundle files.
 //! - [`codec`]: protobuf ⟷ `yui-core` conversions and [`ProtoCodec`].
 //! - [`tls`]: rustls (ring) configs, self-signed P-256 certificates, the
 //!   channel binding secret.
@@ -16,6 +17,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bundle;
 pub mod client;
 pub mod codec;
 pub mod handshake;

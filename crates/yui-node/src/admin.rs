@@ -70,6 +70,11 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/entries", get(entries))
         .route("/v1/history", get(history))
         .route("/v1/export/{format}", get(export))
+        .route("/v1/bundle/export", post(bundle_export))
+        .route(
+            "/v1/bundle/import",
+            post(bundle_import).layer(axum::extract::DefaultBodyLimit::max(MAX_BUNDLE_BYTES)),
+        )
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| {
                 let token = token.clone();
@@ -77,6 +82,72 @@ pub fn router(state: AdminState) -> Router {
             },
         ))
         .with_state(state)
+}
+
+/// Largest bundle accepted by the admin API.
+pub const MAX_BUNDLE_BYTES: usize = 512 * 1024 * 1024;
+
+async fn bundle_export(
+    State(s): State<AdminState>,
+    Json(req): Json<BundleExport>,
+) -> Result<Response, AppError> {
+    let since: HashMap<NodeId, u64> = req.since.iter().map(|h| (h.author, h.seq)).collect();
+    let store = s.replica.store();
+    let mut entries = Vec::new();
+    for (author, head) in store.heads().map_err(internal)? {
+        let mut next = since.get(&author).copied().unwrap_or(0) + 1;
+        while next <= head.seq {
+            let chunk = store.range(&author, next, 4096).map_err(internal)?;
+            if chunk.is_empty() {
+                break;
+            }
+            next += chunk.len() as u64;
+            entries.extend(chunk);
+        }
+    }
+    let info = yui_net::bundle::BundleInfo {
+        exporter: s.replica.id(),
+        created_at: now_ms(),
+        since: req.since.iter().map(|h| (h.author, h.seq)).collect(),
+    };
+    let bytes = yui_net::bundle::write(&info, &entries);
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn bundle_import(
+    State(s): State<AdminState>,
+    body: axum::body::Bytes,
+) -> ApiResult<BundleImported> {
+    let (info, entries, malformed) = yui_net::bundle::read(&body).map_err(bad)?;
+    s.replica.count_malformed(malformed);
+    let mut out = BundleImported {
+        exporter: Some(info.exporter),
+        entries: entries.len() + malformed,
+        refused: malformed,
+        ..Default::default()
+    };
+    // Each author's entries are in seq order; batches keep that order, so a
+    // bundle imports in one pass.
+    let mut rest = entries;
+    while !rest.is_empty() {
+        let tail = rest.split_off(rest.len().min(512));
+        let batch = std::mem::replace(&mut rest, tail);
+        let r = s.replica.ingest(batch).await.map_err(internal)?;
+        out.accepted += r.accepted;
+        out.duplicates += r.duplicates;
+        out.forks += r.forks;
+        out.gaps += r.gaps.len();
+        out.refused += r.refused.len();
+        if out.first_refusal.is_none() {
+            out.first_refusal = r.refused.first().map(|e| e.to_string());
+        }
+    }
+    s.replica.store().flush().map_err(internal)?;
+    Ok(Json(out))
 }
 
 /// Public read-only routes served on the federation TLS port (no token):

@@ -188,3 +188,41 @@ pub struct ApiError {
     /// What went wrong and what to do.
     pub error: String,
 }
+
+/// One author's head, as bundles are cut: `{"author": "yui1…", "seq": 12}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeadRef {
+    /// Author.
+    pub author: NodeId,
+    /// Seq held.
+    pub seq: u64,
+}
+
+/// `POST /v1/bundle/export`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BundleExport {
+    /// Heads the receiver already holds; only what lies beyond is exported.
+    #[serde(default)]
+    pub since: Vec<HeadRef>,
+}
+
+/// What a bundle import did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BundleImported {
+    /// Node that wrote the bundle.
+    pub exporter: Option<NodeId>,
+    /// Entries in the file.
+    pub entries: usize,
+    /// Stored.
+    pub accepted: usize,
+    /// Already held.
+    pub duplicates: usize,
+    /// Refused (bad signature, untrusted author, invalid, …).
+    pub refused: usize,
+    /// Forks found.
+    pub forks: usize,
+    /// Authors whose entries could not be placed for a missing predecessor.
+    pub gaps: usize,
+    /// The first refusal, for the operator.
+    pub first_refusal: Option<String>,
+}

@@ -68,6 +68,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Exchange entries as files, for offices without a network link.
+    #[command(subcommand)]
+    Bundle(BundleCmd),
     /// Start a local demo network (three municipalities and a relay).
     Demo(crate::demo::DemoArgs),
     /// Measure this machine.
@@ -181,6 +184,30 @@ pub struct QueryArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `yui bundle …`.
+#[derive(Debug, Subcommand)]
+pub enum BundleCmd {
+    /// Print this node's heads as JSON, to hand to the exporting office.
+    Heads,
+    /// Write every entry this node holds (beyond --since) to a bundle file.
+    Export {
+        /// Heads file from `yui bundle heads` on the receiving node.
+        #[arg(long)]
+        since: Option<PathBuf>,
+        /// Output file (default standard output).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Verify and store the entries of a bundle file.
+    Import {
+        /// The bundle file.
+        file: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `yui export`.
@@ -486,8 +513,77 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Bundle(b) => bundle(&home, b).await?,
         Command::Demo(a) => crate::demo::run(a).await?,
         Command::Bench(b) => crate::bench::run(b).await?,
+    }
+    Ok(())
+}
+
+async fn bundle(home: &Home, cmd: BundleCmd) -> anyhow::Result<()> {
+    let c = AdminClient::for_home(home)?;
+    match cmd {
+        BundleCmd::Heads => {
+            let s: StatusView = c.get("/v1/status").await?;
+            let heads: Vec<HeadRef> = s
+                .heads
+                .into_iter()
+                .map(|h| HeadRef {
+                    author: h.author,
+                    seq: h.seq,
+                })
+                .collect();
+            print_json(&heads)?;
+        }
+        BundleCmd::Export { since, out } => {
+            let since: Vec<HeadRef> = match since {
+                Some(p) => serde_json::from_slice(
+                    &std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?,
+                )
+                .with_context(|| {
+                    format!(
+                        "{} is not a heads file from `yui bundle heads`",
+                        p.display()
+                    )
+                })?,
+                None => Vec::new(),
+            };
+            let bytes = c
+                .post_bytes(
+                    "/v1/bundle/export",
+                    serde_json::to_vec(&BundleExport { since })?,
+                )
+                .await?;
+            match out {
+                Some(p) => {
+                    std::fs::write(&p, &bytes)
+                        .with_context(|| format!("cannot write {}", p.display()))?;
+                    eprintln!("wrote {} bytes to {}", bytes.len(), p.display());
+                }
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&bytes)?;
+                }
+            }
+        }
+        BundleCmd::Import { file, json } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let r = c.post_bytes("/v1/bundle/import", bytes).await?;
+            let r: BundleImported =
+                serde_json::from_slice(&r).context("unexpected answer from the admin API")?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "{} entries: {} stored, {} already held, {} refused, {} forks, {} gaps",
+                    r.entries, r.accepted, r.duplicates, r.refused, r.forks, r.gaps
+                );
+                if let Some(f) = &r.first_refusal {
+                    println!("first refusal: {f}");
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -32,6 +32,11 @@ impl AdminClient {
         Ok(Self { addr, token })
     }
 
+    /// `POST path` with raw bytes; returns raw bytes (bundles).
+    pub async fn post_bytes(&self, path: &str, body: Vec<u8>) -> anyhow::Result<Bytes> {
+        self.request(Method::POST, path, body).await
+    }
+
     async fn request(&self, method: Method, path: &str, body: Vec<u8>) -> anyhow::Result<Bytes> {
         let stream = TcpStream::connect(&self.addr).await.with_context(|| {
             format!(
