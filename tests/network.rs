@@ -89,3 +89,140 @@ fn bundles_carry_entries_to_a_node_that_was_never_connected() {
         d.try_cli(&["status"]).status.success()
     });
 }
+
+/// A minimal HTTP CONNECT proxy on loopback that counts the tunnels it made
+/// and optionally requires Basic credentials.
+struct Proxy {
+    addr: String,
+    tunnels: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Proxy {
+    fn start(credentials: Option<&str>) -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let tunnels = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let expected = credentials.map(|c| {
+            use base64::Engine;
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(c)
+            )
+        });
+        let (t, r) = (tunnels.clone(), refused.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut client) = conn else { continue };
+                let (t, r, expected) = (t.clone(), r.clone(), expected.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(client.try_clone().unwrap());
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    let target = line
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_owned();
+                    let mut auth = None;
+                    loop {
+                        let mut h = String::new();
+                        reader.read_line(&mut h).unwrap();
+                        if h == "\r\n" || h.is_empty() {
+                            break;
+                        }
+                        if let Some(v) = h.strip_prefix("Proxy-Authorization: ") {
+                            auth = Some(v.trim().to_owned());
+                        }
+                    }
+                    if !line.starts_with("CONNECT ") || (expected.is_some() && auth != expected) {
+                        r.fetch_add(1, Ordering::SeqCst);
+                        let _ =
+                            client.write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
+                        return;
+                    }
+                    let Ok(upstream) = std::net::TcpStream::connect(&target) else {
+                        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                        return;
+                    };
+                    t.fetch_add(1, Ordering::SeqCst);
+                    client
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .unwrap();
+                    let (mut c2, mut u2) =
+                        (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                    let mut reader = reader;
+                    let mut upstream = upstream;
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut u2, &mut c2);
+                        let _ = c2.shutdown(std::net::Shutdown::Both);
+                    });
+                    let _ = std::io::copy(&mut reader, &mut upstream);
+                    let _ = upstream.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        Self {
+            addr,
+            tunnels,
+            refused,
+        }
+    }
+
+    fn tunnels(&self) -> usize {
+        self.tunnels.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn refused(&self) -> usize {
+        self.refused.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn a_member_behind_a_connect_proxy_syncs_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = Proxy::start(Some("yui-user:p@ss word"));
+    let mut relay = NodeProc::init(dir.path(), "relay", "静岡県", "220001");
+    let mut member = NodeProc::init(dir.path(), "member", "南伊豆町", "223042");
+    relay.start();
+    // Credentials percent-encoded in the URL, as operators write them.
+    let url = format!("http://yui-user:p%40ss%20word@{}", proxy.addr);
+    member.start_with_env(&[
+        ("HTTPS_PROXY", url.as_str()),
+        ("NO_PROXY", "example.invalid"),
+    ]);
+    relay.trust_mutually(&member);
+    member.dial(&relay);
+    relay.publish("notice", "広域防災連絡会議");
+    wait_until("relay's entry at the member through the proxy", 30, || {
+        member.event_ids() == ["notice"]
+    });
+    member.publish("reply", "出席します");
+    wait_until(
+        "member's entry at the relay over the same tunnel",
+        30,
+        || relay.event_ids() == ["notice", "reply"],
+    );
+    assert!(proxy.tunnels() >= 1, "the member did not use the proxy");
+
+    // Wrong credentials: the link stays down with a message saying why.
+    let proxy2 = Proxy::start(Some("right:secret"));
+    let mut other = NodeProc::init(dir.path(), "other", "下田市", "222194");
+    other.start_with_env(&[(
+        "HTTPS_PROXY",
+        &format!("http://wrong:guess@{}", proxy2.addr),
+    )]);
+    relay.trust_mutually(&other);
+    other.dial(&relay);
+    wait_until("the 407 to show in peer list", 30, || {
+        let p = other.json(&["peer", "list", "--json"]);
+        p[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("407"))
+    });
+    assert!(proxy2.refused() >= 1);
+    assert_eq!(proxy2.tunnels(), 0);
+}

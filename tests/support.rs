@@ -69,6 +69,11 @@ impl NodeProc {
 
     /// Starts `yui run` and waits until its admin API answers.
     pub fn start(&mut self) {
+        self.start_with_env(&[]);
+    }
+
+    /// Starts `yui run` with extra environment variables.
+    pub fn start_with_env(&mut self, env: &[(&str, &str)]) {
         assert!(self.child.is_none(), "{} already running", self.name);
         let _ = std::fs::remove_dir_all(self.home.join("run"));
         let log = std::fs::OpenOptions::new()
@@ -79,6 +84,9 @@ impl NodeProc {
         let child = Command::new(yui_bin())
             .args(["--home", self.home.to_str().unwrap(), "run"])
             .env("YUI_LOG_LEVEL", "info,yui_net=debug")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("https_proxy")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -80,7 +80,12 @@ pub async fn open_channel(addr: &str) -> Result<(Channel, [u8; 32]), ConnectErro
             let slot = slot.clone();
             let addr = addr.clone();
             async move {
-                let tcp = TcpStream::connect(&addr).await?;
+                let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
+                let tcp = match crate::proxy::ProxyConfig::from_env().filter(|p| p.applies_to(host))
+                {
+                    Some(proxy) => crate::proxy::connect(proxy, &addr).await?,
+                    None => TcpStream::connect(&addr).await?,
+                };
                 tcp.set_nodelay(true)?;
                 let tls = tls_connector().connect(server_name(&addr), tcp).await?;
                 let binding = channel_binding(tls.get_ref().1).map_err(std::io::Error::other)?;

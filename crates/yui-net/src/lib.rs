@@ -9,6 +9,7 @@
 //! - [`session`]: one Sync stream after the handshake (reader + writer).
 //! - [`server`]: TLS accept loop and the `Federation` gRPC service.
 //! - [`client`]: dialling a peer ([`client::Connection`]).
+//! - [`proxy`]: HTTP CONNECT tunnels (`HTTPS_PROXY`, `NO_PROXY`).
 //! - [`peers`]: link states ([`PeerTable`]) and dial loops with backoff
 //!   ([`PeerManager`]).
 //!
@@ -22,6 +23,7 @@ pub mod client;
 pub mod codec;
 pub mod handshake;
 pub mod peers;
+pub mod proxy;
 pub mod server;
 pub mod session;
 pub mod tls;
