@@ -261,8 +261,8 @@ impl Ctx<'_> {
     fn on_event(&self, ev: ReplicaEvent) -> bool {
         let mut st = self.state.lock().expect("peer state");
         match ev {
-            ReplicaEvent::Head { author, .. } => {
-                st.on_local_head(author);
+            ReplicaEvent::Head { author, urgent, .. } => {
+                st.on_local_head(author, urgent);
                 false
             }
             ReplicaEvent::TrustChanged => true,

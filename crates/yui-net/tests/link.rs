@@ -223,3 +223,83 @@ async fn untrusted_and_impostor_peers_are_refused() {
     assert_eq!(got.len(), 1);
     a.cancel.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_overtakes_bulk_backfill() {
+    use yui_core::content::Readiness;
+    use yui_core::{Entry, EntryId, SignedEntry};
+    use yui_sync::{Codec, PeerSync};
+
+    let store = Arc::new(KvStore::open(MemEngine::new()).unwrap());
+    let node = Replica::open(
+        store,
+        SecretKey::from_seed(&[40; 32]),
+        Arc::new(ProtoCodec),
+        Limits::default(),
+    )
+    .unwrap();
+    // A bulk author with a long log, and an author in a disaster.
+    let mut keys: Vec<SecretKey> = (41..60).map(|s| SecretKey::from_seed(&[s; 32])).collect();
+    keys.sort_by_key(|k| NodeId::new(k.public_key()));
+    let (bulk, urgent) = (&keys[0], &keys[keys.len() - 1]);
+    let (bulk_id, urgent_id) = (
+        NodeId::new(bulk.public_key()),
+        NodeId::new(urgent.public_key()),
+    );
+    node.trust_add(bulk_id, "bulk").unwrap();
+    node.trust_add(urgent_id, "urgent").unwrap();
+    let mut prev: Option<EntryId> = None;
+    let mut log = Vec::new();
+    for seq in 1..=2000u64 {
+        let e = Entry {
+            author: bulk_id,
+            seq,
+            prev,
+            created_at: yui_sync::now_ms(),
+            expires_at: None,
+            object_id: format!("case-{seq}"),
+            body: event("事例"),
+        };
+        let s = SignedEntry::sign(ProtoCodec.encode_entry(&e), bulk);
+        prev = Some(s.id());
+        log.push(s);
+    }
+    for chunk in log.chunks(500) {
+        assert_eq!(
+            node.ingest(chunk.to_vec()).await.unwrap().accepted,
+            chunk.len()
+        );
+    }
+    let now = yui_sync::now_ms();
+    let r = Entry {
+        author: urgent_id,
+        seq: 1,
+        prev: None,
+        created_at: now,
+        expires_at: None,
+        object_id: "readiness".into(),
+        body: Body::Readiness(Readiness {
+            as_of: now,
+            valid_until: now + 3_600_000,
+            alert_level: 4,
+            ..Default::default()
+        }),
+    };
+    let r = SignedEntry::sign(ProtoCodec.encode_entry(&r), urgent);
+    node.ingest(vec![r.clone()]).await.unwrap();
+
+    // A peer that has nothing: it wants both, the bulk author sorts first.
+    let mut peer = PeerSync::new();
+    peer.on_want([(bulk_id, 0), (urgent_id, 0)]);
+    let first = peer.next_batch(&node, 256, 1 << 20).unwrap();
+    assert!(
+        first.iter().all(|e| *e != r),
+        "without the lane, backfill goes in author order"
+    );
+    peer.on_local_head(urgent_id, true);
+    let next = peer.next_batch(&node, 256, 1 << 20).unwrap();
+    assert_eq!(
+        next[0], r,
+        "the readiness entry must go out in the very next batch"
+    );
+}

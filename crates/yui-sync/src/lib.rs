@@ -23,6 +23,6 @@ mod replica;
 pub use metrics::{Counters, CountersSnapshot};
 pub use peer::PeerSync;
 pub use replica::{
-    now_ms, Codec, DecodeError, IngestReport, PublishError, Refusal, Replica, ReplicaError,
-    ReplicaEvent, StoredEntry,
+    is_urgent, now_ms, Codec, DecodeError, IngestReport, PublishError, Refusal, Replica,
+    ReplicaError, ReplicaEvent, StoredEntry,
 };

@@ -20,6 +20,9 @@ pub struct PeerSync {
     wants: HashMap<NodeId, u64>,
     /// Authors that may have something to send.
     dirty: BTreeSet<NodeId>,
+    /// Dirty authors with urgent new entries (readiness, acknowledgements):
+    /// served before any other.
+    urgent: BTreeSet<NodeId>,
 }
 
 impl PeerSync {
@@ -44,10 +47,13 @@ impl PeerSync {
         }
     }
 
-    /// `author`'s head moved here.
-    pub fn on_local_head(&mut self, author: NodeId) {
+    /// `author`'s head moved here; `urgent` puts it in the priority lane.
+    pub fn on_local_head(&mut self, author: NodeId, urgent: bool) {
         if self.wants.contains_key(&author) {
             self.dirty.insert(author);
+            if urgent {
+                self.urgent.insert(author);
+            }
         }
     }
 
@@ -82,11 +88,16 @@ impl PeerSync {
     ) -> Result<Vec<SignedEntry>, ReplicaError> {
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        while let Some(author) = self.dirty.first().copied() {
+        loop {
+            // The priority lane first, then everything else in order.
+            let Some(author) = self.urgent.first().or(self.dirty.first()).copied() else {
+                break;
+            };
             let have = self.wants.get(&author).copied().unwrap_or(0);
             let local = replica.store().head(&author)?.map_or(0, |h| h.seq);
             if local <= have {
                 self.dirty.remove(&author);
+                self.urgent.remove(&author);
                 continue;
             }
             let room = max_entries - out.len();
@@ -98,6 +109,7 @@ impl PeerSync {
                 // Cannot happen in a store without holes; never spin on it.
                 tracing::error!(author = %author, have, local, "store has no entry below its head");
                 self.dirty.remove(&author);
+                self.urgent.remove(&author);
                 continue;
             }
             let mut sent = have;
@@ -112,6 +124,7 @@ impl PeerSync {
             self.wants.insert(author, sent);
             if sent >= local {
                 self.dirty.remove(&author);
+                self.urgent.remove(&author);
             }
             if out.len() >= max_entries || bytes >= max_bytes || sent < local {
                 break;

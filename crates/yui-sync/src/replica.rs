@@ -30,6 +30,12 @@ pub fn now_ms() -> UnixMillis {
         .unwrap_or(0)
 }
 
+/// Kinds that take the priority lane: in a disaster, status and "received"
+/// must not wait behind a backfill of case libraries.
+pub fn is_urgent(kind: Kind) -> bool {
+    matches!(kind, Kind::Readiness | Kind::Acknowledgement)
+}
+
 /// Why entry bytes did not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("entry does not decode: {0}")]
@@ -145,6 +151,9 @@ pub enum ReplicaEvent {
         author: NodeId,
         /// New head seq.
         seq: u64,
+        /// The new entries include readiness or acknowledgements: they take
+        /// the priority lane, ahead of bulk backfill.
+        urgent: bool,
     },
     /// The set of trusted authors changed.
     TrustChanged,
@@ -353,6 +362,7 @@ impl Replica {
         let _ = self.events.send(ReplicaEvent::Head {
             author: self.id,
             seq: stored.entry.seq,
+            urgent: is_urgent(stored.entry.kind()),
         });
         Ok(stored)
     }
@@ -466,8 +476,12 @@ impl Replica {
         Counters::add(&self.counters.duplicate, report.duplicates as u64);
         Counters::add(&self.counters.forks_detected, report.forks as u64);
         Counters::add(&self.counters.gaps, report.gaps.len() as u64);
-        for (author, seq) in appended {
-            let _ = self.events.send(ReplicaEvent::Head { author, seq });
+        for (author, seq, urgent) in appended {
+            let _ = self.events.send(ReplicaEvent::Head {
+                author,
+                seq,
+                urgent,
+            });
         }
         Ok(report)
     }
@@ -494,7 +508,7 @@ impl Replica {
         &self,
         verified: Vec<(Entry, SignedEntry)>,
         report: &mut IngestReport,
-    ) -> Result<Vec<(NodeId, u64)>, ReplicaError> {
+    ) -> Result<Vec<(NodeId, u64, bool)>, ReplicaError> {
         let _w = self.write.lock().expect("write lock");
         let mut heads: HashMap<NodeId, Option<Head>> = HashMap::new();
         let mut forked: HashMap<NodeId, Option<u64>> = HashMap::new();
@@ -568,20 +582,23 @@ impl Replica {
         });
         // A fork inside the batch can leave later entries without their
         // predecessor; keep only each author's unbroken run.
-        let mut run_ok: HashMap<NodeId, u64> = HashMap::new();
+        let mut run_ok: HashMap<NodeId, (u64, bool)> = HashMap::new();
         let mut kept = Vec::with_capacity(to_append.len());
         for e in to_append {
-            let base = match run_ok.get(&e.author) {
+            let (base, urgent) = match run_ok.get(&e.author) {
                 Some(s) => *s,
-                None => self.store.head(&e.author)?.map_or(0, |h| h.seq),
+                None => (self.store.head(&e.author)?.map_or(0, |h| h.seq), false),
             };
             if e.seq == base + 1 {
-                run_ok.insert(e.author, e.seq);
+                run_ok.insert(e.author, (e.seq, urgent || is_urgent(e.kind)));
                 kept.push(e);
             }
         }
         report.accepted = kept.len();
         self.store.append(&kept)?;
-        Ok(run_ok.into_iter().collect())
+        Ok(run_ok
+            .into_iter()
+            .map(|(a, (seq, urgent))| (a, seq, urgent))
+            .collect())
     }
 }
