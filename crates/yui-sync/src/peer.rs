@@ -88,11 +88,8 @@ impl PeerSync {
     ) -> Result<Vec<SignedEntry>, ReplicaError> {
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        loop {
-            // The priority lane first, then everything else in order.
-            let Some(author) = self.urgent.first().or(self.dirty.first()).copied() else {
-                break;
-            };
+        // The priority lane first, then everything else in order.
+        while let Some(author) = self.urgent.first().or(self.dirty.first()).copied() {
             let have = self.wants.get(&author).copied().unwrap_or(0);
             let local = replica.store().head(&author)?.map_or(0, |h| h.seq);
             if local <= have {
