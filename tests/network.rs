@@ -226,3 +226,93 @@ fn a_member_behind_a_connect_proxy_syncs_both_ways() {
     assert!(proxy2.refused() >= 1);
     assert_eq!(proxy2.tunnels(), 0);
 }
+
+#[test]
+fn a_relay_vouches_for_ten_members_and_revokes_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut relay = NodeProc::init(dir.path(), "relay", "静岡県 広域連携", "220001");
+    relay.start();
+    // Members trust only the relay (their root) and only dial out to it.
+    let codes = [
+        "222011", "222020", "222038", "222046", "222054", "222062", "222071", "222089", "222097",
+        "222100",
+    ];
+    let mut members: Vec<NodeProc> = Vec::new();
+    for (i, code) in codes.iter().enumerate() {
+        let code = valid_code(code);
+        let mut m = NodeProc::init(dir.path(), &format!("m{i}"), &format!("町{i}"), &code);
+        m.start();
+        m.cli(&["trust", "add", &relay.id, "--name", "静岡県"]);
+        relay.cli(&[
+            "endorse",
+            &m.id,
+            "--name",
+            &format!("町{i}"),
+            "--code",
+            &code,
+        ]);
+        members.push(m);
+    }
+    for m in &members {
+        m.dial(&relay);
+    }
+    for (i, m) in members.iter().enumerate() {
+        m.publish(&format!("event-{i}"), "合同防災訓練");
+    }
+    for m in &members {
+        wait_until("every member's event at every member", 60, || {
+            m.event_ids().len() == 10
+        });
+    }
+    let all = members[0].json(&["trust", "list", "--all", "--json"]);
+    assert_eq!(
+        all["trusted"].as_array().unwrap().len(),
+        11,
+        "the relay and the ten members, itself among them"
+    );
+
+    // The relay revokes member 3: everyone stops taking its entries.
+    let bad = &members[3];
+    relay.cli(&["key", "revoke", &bad.id, "--reason", "鍵の漏えい"]);
+    wait_until("the revocation at member 0", 30, || {
+        members[0].json(&["trust", "list", "--all", "--json"])["revoked"]
+            == serde_json::json!([bad.id])
+    });
+    bad.publish("after-revocation", "不正な投稿");
+    let entries = members[0].json(&["query", "events", "--author", &bad.id, "--json"]);
+    assert_eq!(
+        entries[0]["revoked"], true,
+        "old entries are kept and marked"
+    );
+    // Members keep syncing with each other; the revoked one's new entry never arrives.
+    members[1].publish("still-working", "訓練結果報告");
+    wait_until("others keep syncing", 30, || {
+        members[0].event_ids().contains(&"still-working".to_owned())
+    });
+    assert!(!members[0]
+        .event_ids()
+        .contains(&"after-revocation".to_owned()));
+    assert_eq!(members[0].head_of(&bad.id), 1);
+
+    // A new member endorsed later is fetched without any restart.
+    let mut late = NodeProc::init(dir.path(), "late", "新町", &valid_code("222119"));
+    late.start();
+    late.cli(&["trust", "add", &relay.id]);
+    late.publish("hello", "よろしくお願いします");
+    late.dial(&relay);
+    relay.cli(&["endorse", &late.id, "--name", "新町"]);
+    wait_until("the late member's entry at member 0", 30, || {
+        members[0].event_ids().contains(&"hello".to_owned())
+    });
+}
+
+/// Replaces the last digit of a 6-digit code with its check digit.
+fn valid_code(code: &str) -> String {
+    let d: Vec<u32> = code
+        .chars()
+        .take(5)
+        .map(|c| c.to_digit(10).unwrap())
+        .collect();
+    let sum: u32 = d.iter().zip([6, 5, 4, 3, 2]).map(|(a, b)| a * b).sum();
+    format!("{}{}", &code[..5], (11 - sum % 11) % 10)
+}

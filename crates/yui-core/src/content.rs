@@ -102,6 +102,10 @@ pub enum Kind {
     CallForPartners,
     /// [`Partnership`].
     Partnership,
+    /// [`Endorsement`].
+    Endorsement,
+    /// [`Revocation`].
+    Revocation,
     /// [`Acknowledgement`].
     Acknowledgement,
     /// [`Retraction`].
@@ -118,6 +122,8 @@ impl Kind {
             Kind::Case => 13,
             Kind::CallForPartners => 14,
             Kind::Partnership => 15,
+            Kind::Endorsement => 16,
+            Kind::Revocation => 17,
             Kind::Acknowledgement => 19,
             Kind::Retraction => 20,
         }
@@ -132,6 +138,8 @@ impl Kind {
             13 => Kind::Case,
             14 => Kind::CallForPartners,
             15 => Kind::Partnership,
+            16 => Kind::Endorsement,
+            17 => Kind::Revocation,
             19 => Kind::Acknowledgement,
             20 => Kind::Retraction,
             _ => return None,
@@ -147,19 +155,23 @@ impl Kind {
             Kind::Case => "case",
             Kind::CallForPartners => "call_for_partners",
             Kind::Partnership => "partnership",
+            Kind::Endorsement => "endorsement",
+            Kind::Revocation => "revocation",
             Kind::Acknowledgement => "acknowledgement",
             Kind::Retraction => "retraction",
         }
     }
 
     /// Every kind.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Profile,
         Kind::Event,
         Kind::Readiness,
         Kind::Case,
         Kind::CallForPartners,
         Kind::Partnership,
+        Kind::Endorsement,
+        Kind::Revocation,
         Kind::Acknowledgement,
         Kind::Retraction,
     ];
@@ -195,6 +207,10 @@ pub enum Body {
     CallForPartners(CallForPartners),
     /// One side of a partnership.
     Partnership(Partnership),
+    /// Vouches for a key.
+    Endorsement(Endorsement),
+    /// Withdraws trust from a key.
+    Revocation(Revocation),
     /// Received and read.
     Acknowledgement(Acknowledgement),
     /// Withdraws the entry's object.
@@ -211,6 +227,8 @@ impl Body {
             Body::Case(_) => Kind::Case,
             Body::CallForPartners(_) => Kind::CallForPartners,
             Body::Partnership(_) => Kind::Partnership,
+            Body::Endorsement(_) => Kind::Endorsement,
+            Body::Revocation(_) => Kind::Revocation,
             Body::Acknowledgement(_) => Kind::Acknowledgement,
             Body::Retraction(_) => Kind::Retraction,
         }
@@ -600,6 +618,32 @@ pub struct Partnership {
     /// Description.
     #[serde(default)]
     pub description: LocalizedText,
+}
+
+/// "This key is the named municipality."
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endorsement {
+    /// The key vouched for.
+    pub subject: crate::NodeId,
+    /// Its name.
+    #[serde(default)]
+    pub name: LocalizedText,
+    /// Its municipality code.
+    #[serde(default)]
+    pub code: String,
+    /// ISO 3166-1 alpha-2.
+    #[serde(default)]
+    pub country: String,
+}
+
+/// "Stop trusting this key."
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// The key.
+    pub subject: crate::NodeId,
+    /// Why.
+    #[serde(default)]
+    pub reason: LocalizedText,
 }
 
 /// Received and read.

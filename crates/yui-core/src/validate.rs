@@ -122,6 +122,27 @@ pub fn validate_entry(
         Body::Case(c) => validate_case(c, limits),
         Body::CallForPartners(c) => validate_call(c, limits),
         Body::Partnership(p) => validate_partnership(p, entry, limits),
+        Body::Endorsement(e) => {
+            if e.subject == entry.author {
+                return Err(invalid(
+                    "endorsement.subject",
+                    "a key cannot endorse itself",
+                ));
+            }
+            if !e.code.is_empty() {
+                validate_municipality_code(&e.code).map_err(|r| invalid("endorsement.code", r))?;
+            }
+            if !e.country.is_empty()
+                && (e.country.len() != 2 || !e.country.chars().all(|c| c.is_ascii_uppercase()))
+            {
+                return Err(invalid(
+                    "endorsement.country",
+                    "must be an ISO 3166-1 alpha-2 code such as JP",
+                ));
+            }
+            validate_text("endorsement.name", &e.name, limits)
+        }
+        Body::Revocation(r) => validate_text("revocation.reason", &r.reason, limits),
         Body::Acknowledgement(a) => validate_text("acknowledgement.note", &a.note, limits),
         Body::Retraction(r) => validate_text("retraction.reason", &r.reason, limits),
     }

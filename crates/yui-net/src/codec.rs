@@ -7,10 +7,10 @@
 
 use prost::Message;
 use yui_core::content::{
-    Acknowledgement, Attachment, AttendanceMode, CallForPartners, CallKind, Case, Contact, Event,
-    EventStatus, Facility, OperationalStatus, Partnership, PartnershipKind, PolicyArea, Profile,
-    ProfileKind, Readiness, ResourceMessage, ResourceMessageType, Retraction, Shelter, StaffOffer,
-    Supply,
+    Acknowledgement, Attachment, AttendanceMode, CallForPartners, CallKind, Case, Contact,
+    Endorsement, Event, EventStatus, Facility, OperationalStatus, Partnership, PartnershipKind,
+    PolicyArea, Profile, ProfileKind, Readiness, ResourceMessage, ResourceMessageType, Retraction,
+    Revocation, Shelter, StaffOffer, Supply,
 };
 use yui_core::{Body, Entry, EntryId, LocalizedText, NodeId, Signature, SignedEntry};
 use yui_proto::v1 as pb;
@@ -457,6 +457,16 @@ pub fn entry_to_pb(e: &Entry) -> pb::Entry {
             since: p.since.clone(),
             description: text_to_pb(&p.description),
         }),
+        Body::Endorsement(e) => B::Endorsement(pb::Endorsement {
+            subject: e.subject.as_bytes().to_vec(),
+            name: text_to_pb(&e.name),
+            code: e.code.clone(),
+            country: e.country.clone(),
+        }),
+        Body::Revocation(r) => B::Revocation(pb::Revocation {
+            subject: r.subject.as_bytes().to_vec(),
+            reason: text_to_pb(&r.reason),
+        }),
         Body::Acknowledgement(a) => B::Acknowledgement(pb::Acknowledgement {
             entry_id: a.entry_id.0.to_vec(),
             note: text_to_pb(&a.note),
@@ -515,6 +525,16 @@ pub fn entry_from_pb(e: pb::Entry) -> Result<Entry, DecodeError> {
             partner_code: p.partner_code,
             since: p.since,
             description: text_from_pb(p.description),
+        }),
+        B::Endorsement(e) => Body::Endorsement(Endorsement {
+            subject: node_id_from_pb(&e.subject, "endorsement.subject")?,
+            name: text_from_pb(e.name),
+            code: e.code,
+            country: e.country,
+        }),
+        B::Revocation(r) => Body::Revocation(Revocation {
+            subject: node_id_from_pb(&r.subject, "revocation.subject")?,
+            reason: text_from_pb(r.reason),
         }),
         B::Acknowledgement(a) => Body::Acknowledgement(Acknowledgement {
             entry_id: EntryId::from_slice(&a.entry_id)

@@ -93,6 +93,9 @@ pub enum SessionError {
     /// The peer broke the protocol.
     #[error("peer protocol error: {0}")]
     Protocol(String),
+    /// The peer's key is no longer trusted (revoked, endorsement withdrawn).
+    #[error("peer {0} is no longer trusted")]
+    NoLongerTrusted(NodeId),
     /// The peer sent nothing for too long.
     #[error("peer silent for {0:?}")]
     Idle(Duration),
@@ -149,6 +152,7 @@ where
     out.send(want(replica.want_list()?)).await?;
     let ctx = Ctx {
         replica: &replica,
+        peer: peer.node_id,
         state: &state,
         wake: &wake,
         last_inbound: &last_inbound,
@@ -164,6 +168,7 @@ where
 
 struct Ctx<'a> {
     replica: &'a Arc<Replica>,
+    peer: NodeId,
     state: &'a Mutex<PeerSync>,
     wake: &'a Notify,
     last_inbound: &'a AtomicI64,
@@ -258,6 +263,14 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    fn check_peer_trusted(&self) -> Result<(), SessionError> {
+        if self.replica.is_trusted(&self.peer) {
+            Ok(())
+        } else {
+            Err(SessionError::NoLongerTrusted(self.peer))
+        }
+    }
+
     fn on_event(&self, ev: ReplicaEvent) -> bool {
         let mut st = self.state.lock().expect("peer state");
         match ev {
@@ -293,6 +306,7 @@ impl Ctx<'_> {
                 }
             }
             if restate {
+                self.check_peer_trusted()?;
                 out.send(want(self.replica.want_list()?)).await?;
             }
             while let Ok(m) = control.try_recv() {
@@ -317,6 +331,7 @@ impl Ctx<'_> {
                 ev = events.recv() => match ev {
                     Ok(ev) => {
                         if self.on_event(ev) {
+                            self.check_peer_trusted()?;
                             out.send(want(self.replica.want_list()?)).await?;
                         }
                     }

@@ -64,6 +64,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/trust", get(trust_list).post(trust_add))
         .route("/v1/trust/remove", post(trust_remove))
+        .route("/v1/trust/effective", get(trust_effective))
         .route("/v1/peers", get(peer_list).post(peer_add))
         .route("/v1/peers/remove", post(peer_remove))
         .route("/v1/publish", post(publish))
@@ -181,14 +182,28 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn names(s: &AdminState) -> Result<HashMap<NodeId, String>, AppError> {
-    let mut m: HashMap<NodeId, String> = s
+    // Names from endorsements first; the operator's own names win.
+    let mut m: HashMap<NodeId, String> = HashMap::new();
+    for e in s
         .replica
-        .store()
-        .trust_list()
+        .current(yui_core::Kind::Endorsement)
         .map_err(internal)?
-        .into_iter()
-        .map(|(id, r)| (id, r.name))
-        .collect();
+    {
+        if let yui_core::Body::Endorsement(b) = &e.entry.body {
+            if let Some(n) = b.name.get("ja") {
+                m.insert(b.subject, n.to_owned());
+            }
+        }
+    }
+    m.extend(
+        s.replica
+            .store()
+            .trust_list()
+            .map_err(internal)?
+            .into_iter()
+            .filter(|(_, r)| !r.name.is_empty())
+            .map(|(id, r)| (id, r.name)),
+    );
     m.insert(s.replica.id(), s.config.name.clone());
     Ok(m)
 }
@@ -248,6 +263,34 @@ async fn trust_list(State(s): State<AdminState>) -> ApiResult<Vec<TrustView>> {
             })
             .collect(),
     ))
+}
+
+async fn trust_effective(State(s): State<AdminState>) -> ApiResult<EffectiveTrustView> {
+    let names = names(&s)?;
+    let mut trusted = Vec::new();
+    for (id, _) in s.replica.want_list().map_err(internal)? {
+        if let Some(depth) = s.replica.trust_depth(&id) {
+            trusted.push(EffectiveTrust {
+                node_id: id,
+                depth,
+                name: names.get(&id).cloned(),
+            });
+        }
+    }
+    trusted.sort_by_key(|t| (t.depth, t.name.clone()));
+    let mut revoked: Vec<NodeId> = Vec::new();
+    for e in s
+        .replica
+        .current(yui_core::Kind::Revocation)
+        .map_err(internal)?
+    {
+        if let yui_core::Body::Revocation(r) = &e.entry.body {
+            if s.replica.is_revoked(&r.subject) && !revoked.contains(&r.subject) {
+                revoked.push(r.subject);
+            }
+        }
+    }
+    Ok(Json(EffectiveTrustView { trusted, revoked }))
 }
 
 async fn trust_add(
@@ -347,6 +390,8 @@ fn default_object_id(body: &yui_core::Body) -> String {
         Body::Readiness(_) => "readiness".into(),
         Body::Partnership(p) => format!("partnership-{:?}-{}", p.kind, p.partner).to_lowercase(),
         Body::Acknowledgement(a) => format!("ack-{}", a.entry_id),
+        Body::Endorsement(e) => format!("endorsement-{}", e.subject),
+        Body::Revocation(r) => format!("revocation-{}", r.subject),
         other => new_object_id(other.kind()),
     }
 }

@@ -178,6 +178,8 @@ pub struct EntryView {
     pub partnership: Option<String>,
     /// Authors that acknowledged this entry.
     pub acknowledged_by: Vec<NodeId>,
+    /// The author's key was revoked (the entry is kept, marked).
+    pub revoked: bool,
     /// Content.
     pub body: Body,
 }
@@ -225,4 +227,24 @@ pub struct BundleImported {
     pub gaps: usize,
     /// The first refusal, for the operator.
     pub first_refusal: Option<String>,
+}
+
+/// `GET /v1/trust/effective` row: every author this node stores, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EffectiveTrust {
+    /// Author.
+    pub node_id: NodeId,
+    /// Steps from a root: 0 = root (or this node), 1 = endorsed by a root, …
+    pub depth: u32,
+    /// Name (from trust or an endorsement).
+    pub name: Option<String>,
+}
+
+/// `GET /v1/trust/effective`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EffectiveTrustView {
+    /// Trusted authors.
+    pub trusted: Vec<EffectiveTrust>,
+    /// Revoked keys.
+    pub revoked: Vec<NodeId>,
 }

@@ -40,6 +40,27 @@ pub enum Command {
     /// Manage the authors this node trusts.
     #[command(subcommand)]
     Trust(TrustCmd),
+    /// Vouch for a key as a named municipality (as a trust root, e.g. a
+    /// regional body's relay).
+    Endorse {
+        /// The key (yui1…).
+        node_id: NodeId,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// Its municipality code.
+        #[arg(long, default_value = "")]
+        code: String,
+        /// ISO 3166-1 alpha-2.
+        #[arg(long, default_value = "JP")]
+        country: String,
+        /// Language of the name.
+        #[arg(long, default_value = "ja")]
+        lang: String,
+    },
+    /// Key management.
+    #[command(subcommand)]
+    Key(KeyCmd),
     /// Manage the peers this node dials.
     #[command(subcommand)]
     Peer(PeerCmd),
@@ -114,11 +135,30 @@ pub enum TrustCmd {
         /// Its node id.
         node_id: NodeId,
     },
-    /// List trusted authors.
+    /// List trusted authors (the roots; --all: everyone trusted and why).
     List {
+        /// Also keys trusted through endorsements, and revoked keys.
+        #[arg(long)]
+        all: bool,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `yui key …`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Revoke a key: this node's own (after a compromise) or one it endorsed.
+    Revoke {
+        /// The key to revoke (default: this node's own).
+        node_id: Option<NodeId>,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Language of the reason.
+        #[arg(long, default_value = "ja")]
+        lang: String,
     },
 }
 
@@ -344,7 +384,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         }
                     );
                 }
-                TrustCmd::List { json } => {
+                TrustCmd::List { all: true, json } => {
+                    let v: EffectiveTrustView = c.get("/v1/trust/effective").await?;
+                    if json {
+                        print_json(&v)?;
+                    } else {
+                        for t in &v.trusted {
+                            let how = match t.depth {
+                                0 => "root".to_owned(),
+                                1 => "endorsed by a root".to_owned(),
+                                d => format!("{d} endorsements from a root"),
+                            };
+                            println!(
+                                "{}  {:<20} {how}",
+                                t.node_id,
+                                t.name.clone().unwrap_or_default()
+                            );
+                        }
+                        for r in &v.revoked {
+                            println!("{r}  REVOKED");
+                        }
+                    }
+                }
+                TrustCmd::List { all: false, json } => {
                     let list: Vec<TrustView> = c.get("/v1/trust").await?;
                     if json {
                         print_json(&list)?;
@@ -417,6 +479,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+        Command::Endorse {
+            node_id,
+            name,
+            code,
+            country,
+            lang,
+        } => {
+            let body = yui_core::Body::Endorsement(yui_core::content::Endorsement {
+                subject: node_id,
+                name: yui_core::LocalizedText::one(&lang, &name),
+                code,
+                country,
+            });
+            publish_body(&home, body, None).await?;
+        }
+        Command::Key(KeyCmd::Revoke {
+            node_id,
+            reason,
+            lang,
+        }) => {
+            let subject = match node_id {
+                Some(id) => id,
+                None => NodeId::new(home.load_key()?.public_key()),
+            };
+            let body = yui_core::Body::Revocation(yui_core::content::Revocation {
+                subject,
+                reason: reason
+                    .map(|r| yui_core::LocalizedText::one(&lang, &r))
+                    .unwrap_or_default(),
+            });
+            publish_body(&home, body, None).await?;
         }
         Command::Publish(cmd) => {
             let (body, object_id, expires_at) = publish::build(cmd)?;
@@ -517,6 +611,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => crate::demo::run(a).await?,
         Command::Bench(b) => crate::bench::run(b).await?,
     }
+    Ok(())
+}
+
+async fn publish_body(
+    home: &Home,
+    body: yui_core::Body,
+    object_id: Option<String>,
+) -> anyhow::Result<()> {
+    let c = AdminClient::for_home(home)?;
+    let r: Published = c
+        .post(
+            "/v1/publish",
+            &PublishRequest {
+                object_id,
+                expires_at: None,
+                body,
+            },
+        )
+        .await?;
+    println!("{}", r.id);
+    eprintln!("published {} as seq {}", r.object_id, r.seq);
     Ok(())
 }
 

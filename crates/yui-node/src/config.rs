@@ -19,6 +19,9 @@ pub struct Config {
     pub code: Option<String>,
     /// `municipality` or `relay`.
     pub role: Role,
+    /// How far trust flows from the roots through endorsements: 0 = only
+    /// the keys trusted here; 1 = also keys a root endorses; 2 = one more step.
+    pub endorsement_depth: u32,
     /// Node-to-node settings.
     pub federation: Federation,
     /// Local admin API.
@@ -193,6 +196,7 @@ impl Default for Config {
             name: "yui development node".into(),
             code: None,
             role: Role::Municipality,
+            endorsement_depth: 1,
             federation: Federation::default(),
             admin: Admin::default(),
             http: Http::default(),
@@ -264,6 +268,9 @@ impl Config {
                 "admin.listen: {a} is not a loopback address; set admin.allow_remote = true to expose the admin API"
             )),
             Ok(_) => {}
+        }
+        if self.endorsement_depth > 8 {
+            p.push("endorsement_depth: at most 8".into());
         }
         if self.federation.heartbeat_secs == 0 {
             p.push("federation.heartbeat_secs: must be at least 1".into());

@@ -107,11 +107,14 @@ impl Node {
         home.check_tls_key()?;
         let token = Arc::new(home.load_token()?);
         let store = Arc::new(KvStore::open(SledEngine::open(&home.data_path())?)?);
-        let replica = Replica::open(
+        let replica = Replica::open_with(
             store.clone(),
             key,
             Arc::new(ProtoCodec),
             config.core_limits(),
+            yui_sync::TrustPolicy {
+                endorsement_depth: config.endorsement_depth,
+            },
         )?;
         let trusted = store.trust_list()?;
         for t in &config.trust {

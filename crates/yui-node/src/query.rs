@@ -151,6 +151,8 @@ pub fn body_texts(body: &Body) -> Vec<&LocalizedText> {
         Body::CallForPartners(c) => vec![&c.title, &c.description],
         Body::Partnership(p) => vec![&p.description],
         Body::Acknowledgement(a) => vec![&a.note],
+        Body::Endorsement(e) => vec![&e.name],
+        Body::Revocation(r) => vec![&r.reason],
         Body::Retraction(r) => vec![&r.reason],
         _ => Vec::new(),
     }
@@ -203,6 +205,7 @@ pub fn is_stale(e: &StoredEntry, now: i64) -> bool {
 /// Derived facts computed once per query.
 pub struct Context {
     names: HashMap<NodeId, String>,
+    revoked: HashSet<NodeId>,
     acks: HashMap<EntryId, Vec<NodeId>>,
     partnerships: HashSet<(NodeId, NodeId, PartnershipKind)>,
     now: i64,
@@ -229,8 +232,17 @@ impl Context {
                 _ => None,
             })
             .collect();
+        let revoked = replica
+            .current(Kind::Revocation)?
+            .iter()
+            .filter_map(|e| match &e.entry.body {
+                Body::Revocation(r) if replica.is_revoked(&r.subject) => Some(r.subject),
+                _ => None,
+            })
+            .collect();
         Ok(Self {
             names,
+            revoked,
             acks,
             partnerships,
             now,
@@ -269,6 +281,7 @@ impl Context {
             stale,
             partnership,
             acknowledged_by,
+            revoked: self.revoked.contains(&e.entry.author),
             body: e.entry.body,
         }
     }

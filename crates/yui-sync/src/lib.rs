@@ -7,6 +7,7 @@
 //!   trust, batch-verify, chain-check, store, announce.
 //! - [`PeerSync`]: per-connection bookkeeping of what a peer has and wants,
 //!   and the next batch to send it. Catch-up and live push are the same loop.
+//! - [`trust`]: roots, endorsements and revocations → the trusted set.
 //! - [`Codec`]: the wire encoding of entries, supplied by `yui-net`.
 //!
 //! **Architecture invariant**: nothing reaches the store before its signature,
@@ -19,6 +20,7 @@
 mod metrics;
 mod peer;
 mod replica;
+pub mod trust;
 
 pub use metrics::{Counters, CountersSnapshot};
 pub use peer::PeerSync;
@@ -26,3 +28,4 @@ pub use replica::{
     is_urgent, now_ms, Codec, DecodeError, IngestReport, PublishError, Refusal, Replica,
     ReplicaError, ReplicaEvent, StoredEntry,
 };
+pub use trust::{TrustPolicy, TrustSet};

@@ -21,6 +21,7 @@ use yui_core::{
 use yui_store::{ForkRecord, IndexedEntry, Store, StoreError, TrustRecord};
 
 use crate::metrics::Counters;
+use crate::trust::{self, TrustPolicy, TrustSet};
 
 /// This machine's clock in Unix milliseconds.
 pub fn now_ms() -> UnixMillis {
@@ -34,6 +35,14 @@ pub fn now_ms() -> UnixMillis {
 /// must not wait behind a backfill of case libraries.
 pub fn is_urgent(kind: Kind) -> bool {
     matches!(kind, Kind::Readiness | Kind::Acknowledgement)
+}
+
+/// Kinds whose arrival may change the trust set.
+fn affects_trust(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Endorsement | Kind::Revocation | Kind::Retraction
+    )
 }
 
 /// Why entry bytes did not decode.
@@ -105,6 +114,9 @@ pub struct IngestReport {
     /// Per author, the highest seq of a valid, signed entry in the batch: the
     /// sender holds at least that much.
     pub seen: Vec<(NodeId, u64)>,
+    /// Stored entries may change who is trusted (endorsements, revocations,
+    /// retractions).
+    pub trust_relevant: bool,
 }
 
 /// Storage or policy failure outside a single entry's fault.
@@ -177,7 +189,12 @@ pub struct Replica {
     id: NodeId,
     codec: Arc<dyn Codec>,
     limits: Limits,
-    trusted: RwLock<HashSet<NodeId>>,
+    /// Operator-trusted keys (the roots).
+    roots: RwLock<HashSet<NodeId>>,
+    policy: TrustPolicy,
+    /// Roots plus endorsed keys, minus revoked ones; recomputed whenever
+    /// roots, endorsements, revocations or retractions change.
+    trust: RwLock<TrustSet>,
     write: Mutex<()>,
     events: broadcast::Sender<ReplicaEvent>,
     counters: Counters,
@@ -190,27 +207,85 @@ impl std::fmt::Debug for Replica {
 }
 
 impl Replica {
-    /// Opens a replica over `store` for the node with `key`.
+    /// Opens a replica over `store` for the node with `key`, with the default
+    /// trust policy.
     pub fn open(
         store: Arc<dyn Store>,
         key: SecretKey,
         codec: Arc<dyn Codec>,
         limits: Limits,
     ) -> Result<Arc<Self>, ReplicaError> {
+        Self::open_with(store, key, codec, limits, TrustPolicy::default())
+    }
+
+    /// Opens a replica with an explicit trust policy.
+    pub fn open_with(
+        store: Arc<dyn Store>,
+        key: SecretKey,
+        codec: Arc<dyn Codec>,
+        limits: Limits,
+        policy: TrustPolicy,
+    ) -> Result<Arc<Self>, ReplicaError> {
         let id = NodeId::new(key.public_key());
-        let trusted = store.trust_list()?.into_iter().map(|(id, _)| id).collect();
+        let roots = store.trust_list()?.into_iter().map(|(id, _)| id).collect();
         let (events, _) = broadcast::channel(4096);
-        Ok(Arc::new(Self {
+        let replica = Arc::new(Self {
             store,
             key,
             id,
             codec,
             limits,
-            trusted: RwLock::new(trusted),
+            roots: RwLock::new(roots),
+            policy,
+            trust: RwLock::new(TrustSet::default()),
             write: Mutex::new(()),
             events,
             counters: Counters::default(),
-        }))
+        });
+        replica.recompute_trust()?;
+        Ok(replica)
+    }
+
+    /// Recomputes the trust set from the roots and the endorsements and
+    /// revocations held; announces a change to sessions.
+    pub fn recompute_trust(&self) -> Result<bool, ReplicaError> {
+        let mut endorsements = Vec::new();
+        for e in self.current(Kind::Endorsement)? {
+            if let Body::Endorsement(b) = &e.entry.body {
+                endorsements.push((e.entry.author, b.subject));
+            }
+        }
+        let mut revocations = Vec::new();
+        for e in self.current(Kind::Revocation)? {
+            if let Body::Revocation(b) = &e.entry.body {
+                revocations.push((e.entry.author, b.subject));
+            }
+        }
+        let roots = self.roots.read().expect("trust lock").clone();
+        let next = trust::compute(self.id, &roots, &endorsements, &revocations, self.policy);
+        let mut cur = self.trust.write().expect("trust lock");
+        if *cur == next {
+            return Ok(false);
+        }
+        *cur = next;
+        drop(cur);
+        let _ = self.events.send(ReplicaEvent::TrustChanged);
+        Ok(true)
+    }
+
+    /// Whether `id`'s key was validly revoked.
+    pub fn is_revoked(&self, id: &NodeId) -> bool {
+        self.trust.read().expect("trust lock").revoked.contains(id)
+    }
+
+    /// Steps from a root for a trusted author (0 = root or this node).
+    pub fn trust_depth(&self, id: &NodeId) -> Option<u32> {
+        self.trust
+            .read()
+            .expect("trust lock")
+            .depth
+            .get(id)
+            .copied()
     }
 
     /// This node's id.
@@ -256,9 +331,10 @@ impl Replica {
         Counters::add(&self.counters.refused_invalid, n as u64);
     }
 
-    /// True for this node itself and for every author the operator trusts.
+    /// True for this node, the roots and the keys endorsed within the
+    /// policy's depth, unless revoked.
     pub fn is_trusted(&self, id: &NodeId) -> bool {
-        *id == self.id || self.trusted.read().expect("trust lock").contains(id)
+        *id == self.id || self.trust.read().expect("trust lock").contains(id)
     }
 
     /// Trusts `id`; returns false if it already was.
@@ -270,16 +346,16 @@ impl Replica {
                 added_at: now_ms(),
             },
         )?;
-        let new = self.trusted.write().expect("trust lock").insert(id);
-        let _ = self.events.send(ReplicaEvent::TrustChanged);
+        let new = self.roots.write().expect("trust lock").insert(id);
+        self.recompute_trust()?;
         Ok(new)
     }
 
     /// Stops trusting `id`; returns false if it was not trusted.
     pub fn trust_remove(&self, id: &NodeId) -> Result<bool, ReplicaError> {
         let was = self.store.trust_remove(id)?;
-        self.trusted.write().expect("trust lock").remove(id);
-        let _ = self.events.send(ReplicaEvent::TrustChanged);
+        self.roots.write().expect("trust lock").remove(id);
+        self.recompute_trust()?;
         Ok(was)
     }
 
@@ -287,10 +363,11 @@ impl Replica {
     /// included) with the seq it holds.
     pub fn want_list(&self) -> Result<Vec<(NodeId, u64)>, ReplicaError> {
         let mut authors: Vec<NodeId> = self
-            .trusted
+            .trust
             .read()
             .expect("trust lock")
-            .iter()
+            .depth
+            .keys()
             .copied()
             .collect();
         authors.push(self.id);
@@ -359,6 +436,9 @@ impl Replica {
                 .await
                 .expect("publish task panicked")?;
         Counters::add(&self.counters.published, 1);
+        if affects_trust(stored.entry.kind()) {
+            self.recompute_trust()?;
+        }
         let _ = self.events.send(ReplicaEvent::Head {
             author: self.id,
             seq: stored.entry.seq,
@@ -483,6 +563,9 @@ impl Replica {
                 urgent,
             });
         }
+        if report.trust_relevant {
+            self.recompute_trust()?;
+        }
         Ok(report)
     }
 
@@ -595,6 +678,7 @@ impl Replica {
             }
         }
         report.accepted = kept.len();
+        report.trust_relevant = kept.iter().any(|e| affects_trust(e.kind));
         self.store.append(&kept)?;
         Ok(run_ok
             .into_iter()
