@@ -96,11 +96,21 @@ async fn bad_entries_are_refused_and_change_nothing() {
     .await
     .unwrap();
 
+    // A bystander peered with the target, which never talks to the attacker.
+    let mut bystander = NodeProc::init(dir.path(), "bystander", "天津市", "CN-tianjin");
+    bystander.start();
+    node.trust_mutually(&bystander);
+    bystander.cli(&["trust", "add", &evil_id.to_string()]);
+    bystander.dial(&node);
+
     // One good entry first.
     let e1 = entry(&evil_key, 1, None, "正規");
     conn.send(batch(std::slice::from_ref(&e1))).await.unwrap();
     wait_until("the good entry", 20, || {
         node.head_of(&evil_id.to_string()) == 1
+    });
+    wait_until("the good entry at the bystander", 20, || {
+        bystander.head_of(&evil_id.to_string()) == 1
     });
     let before = snapshot(&node);
 
@@ -182,6 +192,10 @@ async fn bad_entries_are_refused_and_change_nothing() {
     assert_eq!(f["seq"], 1);
     assert_eq!(f["existing"], e1.id().to_hex().as_str());
     assert_eq!(f["other"], fork.id().to_hex().as_str());
+    // The evidence travels: the bystander learns of the fork too.
+    wait_until("fork evidence at the bystander", 20, || {
+        bystander.json(&["status", "--json"])["forks"][0]["other"] == fork.id().to_hex().as_str()
+    });
     // Even a valid continuation is refused now.
     conn.send(batch(&[entry(&evil_key, 2, Some(e1.id()), "続き")]))
         .await

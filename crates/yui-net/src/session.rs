@@ -16,7 +16,7 @@ use futures::{Stream, StreamExt};
 use tokio::sync::{broadcast, mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
-use yui_core::NodeId;
+use yui_core::{NodeId, SignedEntry};
 use yui_proto::v1 as pb;
 use yui_sync::{now_ms, PeerSync, Replica, ReplicaError, ReplicaEvent};
 
@@ -129,6 +129,13 @@ fn want(heads: Vec<(NodeId, u64)>) -> pb::SyncMessage {
     }))
 }
 
+fn evidence(first: &SignedEntry, second: &SignedEntry) -> pb::SyncMessage {
+    msg(pb::sync_message::Kind::Fork(pb::ForkEvidence {
+        first: Some(signed_to_pb(first)),
+        second: Some(signed_to_pb(second)),
+    }))
+}
+
 /// Runs a session until the peer leaves, an error, or `cancel`.
 pub async fn run<S>(
     replica: Arc<Replica>,
@@ -150,6 +157,9 @@ where
     // Subscribe before stating our heads so no head move falls in between.
     let events = replica.subscribe();
     out.send(want(replica.want_list()?)).await?;
+    for f in replica.store().forks().map_err(ReplicaError::from)? {
+        out.send(evidence(&f.first, &f.second)).await?;
+    }
     let ctx = Ctx {
         replica: &replica,
         peer: peer.node_id,
@@ -204,6 +214,24 @@ impl Ctx<'_> {
                 }
                 Some(Kind::Entries(e)) => self.ingest(e, &control).await?,
                 Some(Kind::Ping(_)) => {}
+                Some(Kind::Fork(f)) => {
+                    let (Some(a), Some(b)) = (f.first, f.second) else {
+                        return Err(SessionError::Protocol(
+                            "fork evidence needs two entries".into(),
+                        ));
+                    };
+                    let (a, b) = match (signed_from_pb(a), signed_from_pb(b)) {
+                        (Ok(a), Ok(b)) => (a, b),
+                        _ => return Err(SessionError::Protocol("malformed fork evidence".into())),
+                    };
+                    let replica = self.replica.clone();
+                    let r = tokio::task::spawn_blocking(move || replica.accept_fork_evidence(a, b))
+                        .await
+                        .expect("fork evidence task");
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "refused fork evidence");
+                    }
+                }
                 Some(Kind::Hello(_)) | Some(Kind::Proof(_)) | None => {
                     return Err(SessionError::Protocol(
                         "unexpected message after handshake".into(),
@@ -271,14 +299,29 @@ impl Ctx<'_> {
         }
     }
 
-    fn on_event(&self, ev: ReplicaEvent) -> bool {
-        let mut st = self.state.lock().expect("peer state");
+    /// Applies an event; returns what the writer must send before data.
+    fn on_event(&self, ev: ReplicaEvent) -> Result<Vec<pb::SyncMessage>, SessionError> {
         match ev {
             ReplicaEvent::Head { author, urgent, .. } => {
-                st.on_local_head(author, urgent);
-                false
+                self.state
+                    .lock()
+                    .expect("peer state")
+                    .on_local_head(author, urgent);
+                Ok(Vec::new())
             }
-            ReplicaEvent::TrustChanged => true,
+            ReplicaEvent::TrustChanged => {
+                self.check_peer_trusted()?;
+                Ok(vec![want(self.replica.want_list()?)])
+            }
+            ReplicaEvent::Fork { author, seq } => Ok(self
+                .replica
+                .store()
+                .forks()
+                .map_err(ReplicaError::from)?
+                .into_iter()
+                .filter(|f| f.author == author && f.seq == seq)
+                .map(|f| evidence(&f.first, &f.second))
+                .collect()),
         }
     }
 
@@ -294,10 +337,10 @@ impl Ctx<'_> {
         loop {
             // Drain what happened without waiting, so a long catch-up never
             // lets the event queue overflow unnoticed.
-            let mut restate = false;
+            let mut urgent_out = Vec::new();
             loop {
                 match events.try_recv() {
-                    Ok(ev) => restate |= self.on_event(ev),
+                    Ok(ev) => urgent_out.extend(self.on_event(ev)?),
                     Err(broadcast::error::TryRecvError::Empty) => break,
                     Err(broadcast::error::TryRecvError::Lagged(_)) => {
                         self.state.lock().expect("peer state").mark_all_dirty()
@@ -305,9 +348,8 @@ impl Ctx<'_> {
                     Err(broadcast::error::TryRecvError::Closed) => return Ok(()),
                 }
             }
-            if restate {
-                self.check_peer_trusted()?;
-                out.send(want(self.replica.want_list()?)).await?;
+            for m in urgent_out {
+                out.send(m).await?;
             }
             while let Ok(m) = control.try_recv() {
                 out.send(m).await?;
@@ -330,9 +372,8 @@ impl Ctx<'_> {
                 _ = self.wake.notified() => {}
                 ev = events.recv() => match ev {
                     Ok(ev) => {
-                        if self.on_event(ev) {
-                            self.check_peer_trusted()?;
-                            out.send(want(self.replica.want_list()?)).await?;
+                        for m in self.on_event(ev)? {
+                            out.send(m).await?;
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => self.state.lock().expect("peer state").mark_all_dirty(),

@@ -230,8 +230,8 @@ async fn status(State(s): State<AdminState>) -> ApiResult<StatusView> {
         .map(|f| ForkView {
             author: f.author,
             seq: f.seq,
-            existing: f.existing.to_hex(),
-            other: f.other.id().to_hex(),
+            existing: f.first.id().to_hex(),
+            other: f.second.id().to_hex(),
         })
         .collect();
     Ok(Json(StatusView {

@@ -197,17 +197,24 @@ fn forks(s: &dyn Store) {
     let rec = ForkRecord {
         author: c[0].author,
         seq: 2,
-        existing: c[1].id,
-        other: other.signed.clone(),
+        first: c[1].signed.clone(),
+        second: other.signed.clone(),
     };
-    s.record_fork(&rec).unwrap();
+    assert!(s.record_fork(&rec).unwrap());
+    // The same pair again, either way round, is not new.
+    let flipped = ForkRecord {
+        first: rec.second.clone(),
+        second: rec.first.clone(),
+        ..rec.clone()
+    };
+    assert!(!s.record_fork(&flipped).unwrap());
     assert_eq!(s.forked_at(&c[0].author).unwrap(), Some(2));
     let other3 = entry(&k, 3, Some(c[1].id), Kind::Event, "other3");
     s.record_fork(&ForkRecord {
         author: c[0].author,
         seq: 3,
-        existing: c[2].id,
-        other: other3.signed,
+        first: c[2].signed.clone(),
+        second: other3.signed,
     })
     .unwrap();
     assert_eq!(

@@ -8,7 +8,8 @@
 //! - `o` + author(32) + object_id → kind(1) + seq(8) (current version)
 //! - `c` + kind(1) + author(32) + object_id → seq(8) (current, by kind)
 //! - `v` + author(32) + object_id + 0 + seq(8) → kind(1) (every version)
-//! - `f` + author(32) + seq(8) + other id(32) → existing id(32) + other entry
+//! - `f` + author(32) + seq(8) + lower id(32) + higher id(32) →
+//!   len(4) + first entry + second entry (fork evidence)
 //! - `F` + author(32) → lowest forked seq(8)
 //! - `T` + author(32) → trust record (JSON)
 //! - `P` + address → peer record (JSON)
@@ -290,21 +291,32 @@ impl<E: Engine> Store for KvStore<E> {
             .map_or(Ok(0), |v| u64_at(&v, 0))
     }
 
-    fn record_fork(&self, fork: &ForkRecord) -> Result<()> {
+    fn record_fork(&self, fork: &ForkRecord) -> Result<bool> {
         let _guard = self.write.lock().expect("store write lock");
         let a = fork.author.as_bytes();
-        let other_id = fork.other.id();
-        let mut ops = vec![Op::Put(
-            key(b'f', &[a, &fork.seq.to_be_bytes(), &other_id.0]),
-            [&fork.existing.0[..], &fork.other.encode()].concat(),
-        )];
+        let (x, y) = (fork.first.id(), fork.second.id());
+        let (lo, hi) = if x < y { (x, y) } else { (y, x) };
+        let k = key(b'f', &[a, &fork.seq.to_be_bytes(), &lo.0, &hi.0]);
+        if self.engine.get(&k)?.is_some() {
+            return Ok(false);
+        }
+        let first = fork.first.encode();
+        let value = [
+            &(first.len() as u32).to_be_bytes()[..],
+            &first,
+            &fork.second.encode(),
+        ]
+        .concat();
         let lowest = self
             .forked_at(&fork.author)?
             .map_or(fork.seq, |s| s.min(fork.seq));
-        ops.push(Op::Put(key(b'F', &[a]), lowest.to_be_bytes().to_vec()));
-        self.engine.apply(ops)?;
+        self.engine.apply(vec![
+            Op::Put(k, value),
+            Op::Put(key(b'F', &[a]), lowest.to_be_bytes().to_vec()),
+        ])?;
         // Evidence is rare and precious: make it durable now.
-        self.engine.flush()
+        self.engine.flush()?;
+        Ok(true)
     }
 
     fn forks(&self) -> Result<Vec<ForkRecord>> {
@@ -312,11 +324,17 @@ impl<E: Engine> Store for KvStore<E> {
             .range(b"f", b"g", ALL)?
             .into_iter()
             .map(|(k, v)| {
+                let len = v
+                    .get(..4)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u32::from_be_bytes)
+                    .ok_or_else(|| corrupt("fork record"))? as usize;
+                let first = v.get(4..4 + len).ok_or_else(|| corrupt("fork record"))?;
                 Ok(ForkRecord {
                     author: node_at(&k, 1)?,
                     seq: u64_at(&k, 33)?,
-                    existing: id_at(&v, 0)?,
-                    other: decode_signed(v.get(32..).ok_or_else(|| corrupt("fork record"))?)?,
+                    first: decode_signed(first)?,
+                    second: decode_signed(&v[4 + len..])?,
                 })
             })
             .collect()

@@ -90,9 +90,10 @@ pub trait Store: Send + Sync + 'static {
     /// Number of entries held.
     fn entry_count(&self) -> Result<u64>;
 
-    /// Keeps evidence of a fork (the entry that conflicts with the stored one)
-    /// and marks the author as forked at that seq.
-    fn record_fork(&self, fork: &ForkRecord) -> Result<()>;
+    /// Keeps evidence of a fork (two entries by one author at one seq) and
+    /// marks the author as forked at that seq. Returns false if this pair was
+    /// already recorded.
+    fn record_fork(&self, fork: &ForkRecord) -> Result<bool>;
     /// All fork evidence.
     fn forks(&self) -> Result<Vec<ForkRecord>>;
     /// The lowest seq at which `author` forked, if it did.

@@ -42,10 +42,11 @@ pub struct ForkRecord {
     pub author: NodeId,
     /// Seq both entries claim.
     pub seq: u64,
-    /// The entry the store already held.
-    pub existing: EntryId,
-    /// The conflicting entry, kept whole as evidence.
-    pub other: SignedEntry,
+    /// One entry: the one in this node's log, when it holds one.
+    pub first: SignedEntry,
+    /// The conflicting entry. Both are kept whole, so the evidence can be
+    /// passed on and checked by anyone.
+    pub second: SignedEntry,
 }
 
 /// An author the operator trusts.

@@ -117,6 +117,8 @@ pub struct IngestReport {
     /// Stored entries may change who is trusted (endorsements, revocations,
     /// retractions).
     pub trust_relevant: bool,
+    /// Forks seen for the first time, to pass on to peers.
+    pub new_forks: Vec<(NodeId, u64)>,
 }
 
 /// Storage or policy failure outside a single entry's fault.
@@ -169,6 +171,13 @@ pub enum ReplicaEvent {
     },
     /// The set of trusted authors changed.
     TrustChanged,
+    /// New fork evidence: pass it on.
+    Fork {
+        /// Author that forked.
+        author: NodeId,
+        /// Seq with two entries.
+        seq: u64,
+    },
 }
 
 /// An entry read back from the store, decoded.
@@ -487,6 +496,53 @@ impl Replica {
         Ok(StoredEntry { id, entry, signed })
     }
 
+    /// Checks fork evidence from a peer — two entries, both validly signed by
+    /// one trusted author, at one seq, with different ids — and records it.
+    /// Returns true if it was new (and announces it for passing on).
+    pub fn accept_fork_evidence(&self, a: SignedEntry, b: SignedEntry) -> Result<bool, Refusal> {
+        let ea = self.precheck(&a, i64::MAX / 2)?;
+        let eb = self.precheck(&b, i64::MAX / 2)?;
+        if ea.author != eb.author || ea.seq != eb.seq || a.id() == b.id() {
+            return Err(Refusal::Malformed(DecodeError(
+                "fork evidence must be two different entries by one author at one seq".into(),
+            )));
+        }
+        for (e, s) in [(&ea, &a), (&eb, &b)] {
+            s.verify(&e.author).map_err(|error| Refusal::Signature {
+                author: e.author,
+                error,
+            })?;
+        }
+        // Put the entry this node holds first, when it holds one.
+        let held = self
+            .store
+            .get(&ea.author, ea.seq)
+            .ok()
+            .flatten()
+            .map(|s| s.id());
+        let (first, second) = if held == Some(b.id()) { (b, a) } else { (a, b) };
+        let _w = self.write.lock().expect("write lock");
+        let new = self
+            .store
+            .record_fork(&ForkRecord {
+                author: ea.author,
+                seq: ea.seq,
+                first,
+                second,
+            })
+            .map_err(|e| Refusal::Malformed(DecodeError(e.to_string())))?;
+        drop(_w);
+        if new {
+            tracing::warn!(author = %ea.author, seq = ea.seq, "fork evidence received from a peer");
+            Counters::add(&self.counters.forks_detected, 1);
+            let _ = self.events.send(ReplicaEvent::Fork {
+                author: ea.author,
+                seq: ea.seq,
+            });
+        }
+        Ok(new)
+    }
+
     /// Offers entries from a peer or a bundle. Each is decoded, validated,
     /// trust-checked and signature-checked (as one batch) before the chain
     /// check and the store; refusals change nothing stored.
@@ -566,6 +622,12 @@ impl Replica {
         if report.trust_relevant {
             self.recompute_trust()?;
         }
+        for (author, seq) in &report.new_forks {
+            let _ = self.events.send(ReplicaEvent::Fork {
+                author: *author,
+                seq: *seq,
+            });
+        }
         Ok(report)
     }
 
@@ -638,14 +700,19 @@ impl Replica {
                         report.gaps.push((author, head));
                     }
                 }
-                ChainCheck::Fork { existing } => {
+                ChainCheck::Fork { .. } => {
                     tracing::warn!(author = %author, seq = entry.seq, "fork detected: author signed two entries at one seq");
-                    self.store.record_fork(&ForkRecord {
+                    let first = self.store.get(&author, entry.seq)?.ok_or_else(|| {
+                        ReplicaError::Damaged(format!("{author} seq {} vanished", entry.seq))
+                    })?;
+                    if self.store.record_fork(&ForkRecord {
                         author,
                         seq: entry.seq,
-                        existing,
-                        other: signed,
-                    })?;
+                        first,
+                        second: signed,
+                    })? {
+                        report.new_forks.push((author, entry.seq));
+                    }
                     forked.insert(author, Some(entry.seq));
                     report.forks += 1;
                 }
