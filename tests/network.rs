@@ -316,3 +316,77 @@ fn valid_code(code: &str) -> String {
     let sum: u32 = d.iter().zip([6, 5, 4, 3, 2]).map(|(a, b)| a * b).sum();
     format!("{}{}", &code[..5], (11 - sum % 11) % 10)
 }
+
+#[test]
+fn key_rotation_moves_the_identity_on_every_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = NodeProc::init(dir.path(), "bunkyo", "文京区", "131059");
+    let mut b = NodeProc::init(dir.path(), "morioka", "盛岡市", "032018");
+    let mut c = NodeProc::init(dir.path(), "uruma", "うるま市", "472131");
+    a.start();
+    b.start();
+    c.start();
+    a.trust_mutually(&b);
+    b.trust_mutually(&c);
+    c.cli(&["trust", "add", &a.id, "--name", "文京区"]);
+    a.dial(&b);
+    c.dial(&b);
+    a.publish("fair-2026", "三都市物産展");
+    b.cli(&[
+        "publish",
+        "partnership",
+        "--partner",
+        &a.id,
+        "--kind",
+        "friendship",
+    ]);
+    wait_until("A's event at C", 30, || c.event_ids() == ["fair-2026"]);
+
+    let old = a.id.clone();
+    let new = a.cli(&["key", "rotate"]).trim().to_owned();
+    assert!(new.starts_with("yui1") && new != old);
+    wait_until("A to run under its new key", 30, || {
+        a.try_cli(&["status", "--json"]).status.success()
+            && a.json(&["status", "--json"])["node_id"] == new.as_str()
+    });
+    assert_eq!(a.cli(&["id"]).trim(), new);
+    a.id = new.clone();
+    for n in [&b, &c] {
+        wait_until("the new key trusted in place of the old", 30, || {
+            let t = n.json(&["trust", "list", "--all", "--json"]);
+            t["trusted"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["node_id"] == new.as_str() && e["name"] == "文京区")
+        });
+    }
+    // A speaks under the new key: its handshake is accepted, its entries flow.
+    a.publish("fair-2027", "三都市物産展 2027");
+    wait_until("A's new entry at C through B", 30, || {
+        c.event_ids() == ["fair-2026", "fair-2027"]
+    });
+    // The partnership B stated with the old key holds for the new one.
+    a.cli(&[
+        "publish",
+        "partnership",
+        "--partner",
+        &b.id,
+        "--kind",
+        "friendship",
+    ]);
+    wait_until("partnership active at B", 30, || {
+        let p = b.json(&["query", "partnerships", "--json"]);
+        p.as_array().unwrap().len() == 2
+            && p.as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["partnership"] == "active")
+    });
+    assert!(dir.path().join("bunkyo").read_dir().unwrap().any(|f| f
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("node.key.retired-")));
+    a.stop();
+}

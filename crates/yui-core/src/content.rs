@@ -106,6 +106,8 @@ pub enum Kind {
     Endorsement,
     /// [`Revocation`].
     Revocation,
+    /// [`KeyRotation`].
+    KeyRotation,
     /// [`Acknowledgement`].
     Acknowledgement,
     /// [`Retraction`].
@@ -124,6 +126,7 @@ impl Kind {
             Kind::Partnership => 15,
             Kind::Endorsement => 16,
             Kind::Revocation => 17,
+            Kind::KeyRotation => 18,
             Kind::Acknowledgement => 19,
             Kind::Retraction => 20,
         }
@@ -140,6 +143,7 @@ impl Kind {
             15 => Kind::Partnership,
             16 => Kind::Endorsement,
             17 => Kind::Revocation,
+            18 => Kind::KeyRotation,
             19 => Kind::Acknowledgement,
             20 => Kind::Retraction,
             _ => return None,
@@ -157,13 +161,14 @@ impl Kind {
             Kind::Partnership => "partnership",
             Kind::Endorsement => "endorsement",
             Kind::Revocation => "revocation",
+            Kind::KeyRotation => "key_rotation",
             Kind::Acknowledgement => "acknowledgement",
             Kind::Retraction => "retraction",
         }
     }
 
     /// Every kind.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Profile,
         Kind::Event,
         Kind::Readiness,
@@ -172,6 +177,7 @@ impl Kind {
         Kind::Partnership,
         Kind::Endorsement,
         Kind::Revocation,
+        Kind::KeyRotation,
         Kind::Acknowledgement,
         Kind::Retraction,
     ];
@@ -211,6 +217,8 @@ pub enum Body {
     Endorsement(Endorsement),
     /// Withdraws trust from a key.
     Revocation(Revocation),
+    /// Moves the identity to a new key.
+    KeyRotation(KeyRotation),
     /// Received and read.
     Acknowledgement(Acknowledgement),
     /// Withdraws the entry's object.
@@ -229,6 +237,7 @@ impl Body {
             Body::Partnership(_) => Kind::Partnership,
             Body::Endorsement(_) => Kind::Endorsement,
             Body::Revocation(_) => Kind::Revocation,
+            Body::KeyRotation(_) => Kind::KeyRotation,
             Body::Acknowledgement(_) => Kind::Acknowledgement,
             Body::Retraction(_) => Kind::Retraction,
         }
@@ -644,6 +653,29 @@ pub struct Revocation {
     /// Why.
     #[serde(default)]
     pub reason: LocalizedText,
+}
+
+/// The last entry of a key's log: the identity moves to `new_key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRotation {
+    /// The new key.
+    pub new_key: crate::NodeId,
+    /// By the new key over [`crate::keys::rotation_message`].
+    pub countersignature: crate::Signature,
+}
+
+impl KeyRotation {
+    /// A rotation from `old` to `new`, countersigned by `new`.
+    pub fn new(old: &crate::NodeId, new: &crate::SecretKey) -> Self {
+        let new_id = crate::NodeId::new(new.public_key());
+        Self {
+            new_key: new_id,
+            countersignature: new.sign(&crate::keys::rotation_message(
+                old.public_key(),
+                new_id.public_key(),
+            )),
+        }
+    }
 }
 
 /// Received and read.

@@ -105,6 +105,25 @@ impl std::fmt::Debug for Signature {
     }
 }
 
+impl serde::Serialize for Signature {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Signature {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        let b = hex::decode(&s).map_err(serde::de::Error::custom)?;
+        Signature::from_slice(&b).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The message a new key countersigns in a key rotation.
+pub fn rotation_message(old: &PublicKey, new: &PublicKey) -> Vec<u8> {
+    [&b"yui/rotation/v1\0"[..], old.as_bytes(), new.as_bytes()].concat()
+}
+
 /// An ed25519 secret key (the 32-byte seed). Zeroized on drop.
 pub struct SecretKey {
     seed: Zeroizing<[u8; 32]>,

@@ -143,6 +143,29 @@ pub fn validate_entry(
             validate_text("endorsement.name", &e.name, limits)
         }
         Body::Revocation(r) => validate_text("revocation.reason", &r.reason, limits),
+        Body::KeyRotation(k) => {
+            if k.new_key == entry.author {
+                return Err(invalid(
+                    "key_rotation.new_key",
+                    "must differ from the old key",
+                ));
+            }
+            k.new_key
+                .public_key()
+                .verify(
+                    &crate::keys::rotation_message(
+                        entry.author.public_key(),
+                        k.new_key.public_key(),
+                    ),
+                    &k.countersignature,
+                )
+                .map_err(|_| {
+                    invalid(
+                        "key_rotation.countersignature",
+                        "is not the new key's signature",
+                    )
+                })
+        }
         Body::Acknowledgement(a) => validate_text("acknowledgement.note", &a.note, limits),
         Body::Retraction(r) => validate_text("retraction.reason", &r.reason, limits),
     }

@@ -467,6 +467,10 @@ pub fn entry_to_pb(e: &Entry) -> pb::Entry {
             subject: r.subject.as_bytes().to_vec(),
             reason: text_to_pb(&r.reason),
         }),
+        Body::KeyRotation(k) => B::KeyRotation(pb::KeyRotation {
+            new_key: k.new_key.as_bytes().to_vec(),
+            countersignature: k.countersignature.0.to_vec(),
+        }),
         Body::Acknowledgement(a) => B::Acknowledgement(pb::Acknowledgement {
             entry_id: a.entry_id.0.to_vec(),
             note: text_to_pb(&a.note),
@@ -535,6 +539,11 @@ pub fn entry_from_pb(e: pb::Entry) -> Result<Entry, DecodeError> {
         B::Revocation(r) => Body::Revocation(Revocation {
             subject: node_id_from_pb(&r.subject, "revocation.subject")?,
             reason: text_from_pb(r.reason),
+        }),
+        B::KeyRotation(k) => Body::KeyRotation(yui_core::content::KeyRotation {
+            new_key: node_id_from_pb(&k.new_key, "key_rotation.new_key")?,
+            countersignature: Signature::from_slice(&k.countersignature)
+                .map_err(|e| err(format!("key_rotation.countersignature: {e}")))?,
         }),
         B::Acknowledgement(a) => Body::Acknowledgement(Acknowledgement {
             entry_id: EntryId::from_slice(&a.entry_id)

@@ -55,6 +55,8 @@ pub struct PeerStatus {
     pub entries_received: u64,
     /// Entries the peer lacks that this node holds (at the last heartbeat).
     pub peer_behind: u64,
+    /// How much of this node's own log the peer holds (sent on this link).
+    pub own_log_sent: Option<u64>,
     /// Why the last attempt or session ended.
     pub last_error: Option<String>,
     /// Next dial attempt, when in backoff.
@@ -120,6 +122,7 @@ impl PeerTable {
                 entries_sent: 0,
                 entries_received: 0,
                 peer_behind: 0,
+                own_log_sent: None,
                 last_error: None,
                 next_attempt_ms: None,
             },
@@ -186,6 +189,11 @@ impl PeerStatusHandle {
     /// Stored `n` entries from the peer.
     pub fn received(&self, n: u64) {
         self.update(|p| p.entries_received += n);
+    }
+
+    /// How much of this node's own log the peer holds.
+    pub fn set_own_log_sent(&self, seq: Option<u64>) {
+        self.update(|p| p.own_log_sent = seq);
     }
 
     /// The peer's distance behind this node.

@@ -354,9 +354,11 @@ impl Ctx<'_> {
             while let Ok(m) = control.try_recv() {
                 out.send(m).await?;
             }
-            let batch = {
+            let (batch, own) = {
                 let mut st = self.state.lock().expect("peer state");
-                st.next_batch(self.replica, self.cfg.batch_entries, self.cfg.batch_bytes)?
+                let batch =
+                    st.next_batch(self.replica, self.cfg.batch_entries, self.cfg.batch_bytes)?;
+                (batch, st.peer_has(&self.replica.id()))
             };
             if !batch.is_empty() {
                 let n = batch.len() as u64;
@@ -366,6 +368,7 @@ impl Ctx<'_> {
                 })))
                 .await?;
                 self.status.sent(n);
+                self.status.set_own_log_sent(own);
                 continue;
             }
             tokio::select! {

@@ -36,6 +36,10 @@ pub struct AdminState {
     pub federation_addr: String,
     /// Bearer token.
     pub token: Arc<String>,
+    /// The home folder (key rotation writes the new key there).
+    pub home: crate::home::Home,
+    /// Asks `yui run` to restart the node (after a key rotation).
+    pub restart: Arc<tokio::sync::Notify>,
 }
 
 /// An error answer: status and message.
@@ -71,6 +75,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/entries", get(entries))
         .route("/v1/history", get(history))
         .route("/v1/export/{format}", get(export))
+        .route("/v1/key/rotate", post(key_rotate))
         .route("/v1/bundle/export", post(bundle_export))
         .route(
             "/v1/bundle/import",
@@ -83,6 +88,52 @@ pub fn router(state: AdminState) -> Router {
             },
         ))
         .with_state(state)
+}
+
+/// Rotates the node key: stage the new key, publish the countersigned
+/// rotation with the old key (durable before it returns), swap the key files,
+/// give connected peers up to 30 s to receive the rotation, then restart the
+/// node under the new key. A crash at any step is finished at the next start.
+async fn key_rotate(State(s): State<AdminState>) -> ApiResult<serde_json::Value> {
+    let old = s.replica.id();
+    let new = yui_core::SecretKey::generate(&mut rand::rngs::OsRng);
+    let new_id = NodeId::new(new.public_key());
+    s.home.stage_next_key(&new).map_err(internal)?;
+    let body = yui_core::Body::KeyRotation(yui_core::content::KeyRotation::new(&old, &new));
+    let stored = s
+        .replica
+        .publish("key-rotation".into(), body, None)
+        .await
+        .map_err(|e| match e {
+            PublishError::Invalid(_) => bad(e),
+            other => AppError(StatusCode::CONFLICT, other.to_string()),
+        })?;
+    s.home.commit_next_key(now_ms()).map_err(internal)?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let informed = loop {
+        let links = s.table.snapshot();
+        let connected: Vec<_> = links
+            .iter()
+            .filter(|p| p.state == LinkState::Connected)
+            .collect();
+        let done = connected
+            .iter()
+            .filter(|p| p.own_log_sent.is_some_and(|seq| seq >= stored.entry.seq))
+            .count();
+        if done == connected.len() || tokio::time::Instant::now() > deadline {
+            break (done, connected.len());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    tracing::info!(old = %old, new = %new_id, "key rotated; restarting under the new key");
+    s.restart.notify_one();
+    Ok(Json(serde_json::json!({
+        "old": old,
+        "new": new_id,
+        "seq": stored.entry.seq,
+        "peers_informed": informed.0,
+        "peers_connected": informed.1,
+    })))
 }
 
 /// Largest bundle accepted by the admin API.
@@ -205,6 +256,18 @@ fn names(s: &AdminState) -> Result<HashMap<NodeId, String>, AppError> {
             .map(|(id, r)| (id, r.name)),
     );
     m.insert(s.replica.id(), s.config.name.clone());
+    // A rotated identity keeps its name under the new key.
+    for e in s
+        .replica
+        .current(yui_core::Kind::KeyRotation)
+        .map_err(internal)?
+    {
+        if let yui_core::Body::KeyRotation(k) = &e.entry.body {
+            if let Some(n) = m.get(&e.entry.author).cloned() {
+                m.entry(k.new_key).or_insert(n);
+            }
+        }
+    }
     Ok(m)
 }
 

@@ -149,6 +149,9 @@ pub enum TrustCmd {
 /// `yui key …`.
 #[derive(Debug, Subcommand)]
 pub enum KeyCmd {
+    /// Move this node's identity to a new key (the old key signs the move,
+    /// the new one countersigns); the node restarts under the new key.
+    Rotate,
     /// Revoke a key: this node's own (after a compromise) or one it endorsed.
     Revoke {
         /// The key to revoke (default: this node's own).
@@ -495,6 +498,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             });
             publish_body(&home, body, None).await?;
         }
+        Command::Key(KeyCmd::Rotate) => {
+            let c = AdminClient::for_home(&home)?;
+            let r: serde_json::Value = c.post("/v1/key/rotate", &serde_json::json!({})).await?;
+            println!("{}", r["new"].as_str().unwrap_or_default());
+            eprintln!(
+                "rotated {} to {} at seq {}; {} of {} connected peers received it; the node restarts under the new key",
+                r["old"].as_str().unwrap_or_default(),
+                r["new"].as_str().unwrap_or_default(),
+                r["seq"],
+                r["peers_informed"],
+                r["peers_connected"]
+            );
+        }
         Command::Key(KeyCmd::Revoke {
             node_id,
             reason,
@@ -706,21 +722,45 @@ async fn bundle(home: &Home, cmd: BundleCmd) -> anyhow::Result<()> {
 async fn run_node(home: Home) -> anyhow::Result<()> {
     let config = home.load_config()?;
     crate::init_tracing(&config.log.level, &config.log.format);
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let node = Node::start(home, cancel.clone()).await?;
-    println!("{}", node.replica.id());
-    wait_for_signal(&cancel).await?;
-    node.shutdown(Duration::from_secs(10)).await;
+    // One signal watcher for the whole run: a restart (after a key rotation)
+    // must not miss a SIGTERM that arrives meanwhile.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let watcher = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let r = wait_for_signal().await;
+            stop.cancel();
+            r
+        })
+    };
+    loop {
+        let cancel = stop.child_token();
+        let node = Node::start(home.clone(), cancel.clone()).await?;
+        println!("{}", node.replica.id());
+        let restart = node.restart.clone();
+        tokio::select! {
+            _ = cancel.cancelled() => {
+                node.shutdown(Duration::from_secs(10)).await;
+                break;
+            }
+            _ = restart.notified() => {
+                tracing::info!("restarting the node");
+                node.shutdown(Duration::from_secs(10)).await;
+            }
+        }
+    }
+    if stop.is_cancelled() && watcher.is_finished() {
+        watcher.await??;
+    }
     Ok(())
 }
 
-async fn wait_for_signal(cancel: &tokio_util::sync::CancellationToken) -> anyhow::Result<()> {
+async fn wait_for_signal() -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = cancel.cancelled() => bail!("node stopped on an internal error"),
     }
     Ok(())
 }

@@ -106,6 +106,10 @@ impl Home {
     pub fn key_path(&self) -> PathBuf {
         self.root.join("node.key")
     }
+    /// The next node key during a rotation.
+    pub fn next_key_path(&self) -> PathBuf {
+        self.root.join("node.key.next")
+    }
     /// `admin.token`.
     pub fn token_path(&self) -> PathBuf {
         self.root.join("admin.token")
@@ -214,6 +218,37 @@ impl Home {
         Ok(SecretKey::from_seed(&seed))
     }
 
+    /// Writes the next node key beside the current one (step 1 of a
+    /// rotation: it exists before the rotation entry is published).
+    pub fn stage_next_key(&self, key: &SecretKey) -> Result<(), HomeError> {
+        let p = self.next_key_path();
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(io(&p))?;
+        }
+        write_secret(
+            &p,
+            format!("{KEY_HEADER}\n{}\n", hex::encode(key.seed())).as_bytes(),
+        )
+    }
+
+    /// The staged next key, if any.
+    pub fn load_next_key(&self) -> Result<Option<SecretKey>, HomeError> {
+        if !self.next_key_path().exists() {
+            return Ok(None);
+        }
+        let text = read_secret(&self.next_key_path())?;
+        parse_key(&self.next_key_path(), &text).map(Some)
+    }
+
+    /// Makes the staged key the node key (step 3 of a rotation, after the
+    /// rotation entry is durable); the old key is kept as
+    /// `node.key.retired-<unix ms>`.
+    pub fn commit_next_key(&self, now_ms: i64) -> Result<(), HomeError> {
+        let retired = self.root.join(format!("node.key.retired-{now_ms}"));
+        std::fs::rename(self.key_path(), &retired).map_err(io(&retired))?;
+        std::fs::rename(self.next_key_path(), self.key_path()).map_err(io(&self.key_path()))
+    }
+
     /// Reads the admin token, refusing one readable by others.
     pub fn load_token(&self) -> Result<String, HomeError> {
         let t = read_secret(&self.token_path())?.trim().to_owned();
@@ -230,6 +265,21 @@ impl Home {
     pub fn check_tls_key(&self) -> Result<(), HomeError> {
         read_secret(&self.tls_key_path()).map(|_| ())
     }
+}
+
+fn parse_key(path: &Path, text: &str) -> Result<SecretKey, HomeError> {
+    let bad = |reason: &str| HomeError::Bad {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some(KEY_HEADER) {
+        return Err(bad("not a yui node key (missing header line)"));
+    }
+    let seed =
+        hex::decode(lines.next().unwrap_or_default().trim()).map_err(|_| bad("key is not hex"))?;
+    let seed: [u8; 32] = seed.try_into().map_err(|_| bad("key must be 32 bytes"))?;
+    Ok(SecretKey::from_seed(&seed))
 }
 
 /// Writes a new secret file with mode 0600.

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use yui_core::NodeId;
 use yui_net::{
     Backoff, FederationService, PeerManager, PeerTable, ProtoCodec, ServerLimits, SessionConfig,
 };
@@ -64,6 +65,8 @@ pub struct Node {
     pub admin_addr: std::net::SocketAddr,
     /// Its config.
     pub config: Arc<Config>,
+    /// Notified when the node asks to be restarted (after a key rotation).
+    pub restart: Arc<tokio::sync::Notify>,
     home: Home,
     store: Arc<KvStore<SledEngine>>,
     cancel: CancellationToken,
@@ -103,19 +106,35 @@ impl Node {
     /// [`Node::shutdown`].
     pub async fn start(home: Home, cancel: CancellationToken) -> Result<Self, StartError> {
         let config = Arc::new(home.load_config()?);
-        let key = home.load_key()?;
         home.check_tls_key()?;
         let token = Arc::new(home.load_token()?);
-        let store = Arc::new(KvStore::open(SledEngine::open(&home.data_path())?)?);
-        let replica = Replica::open_with(
-            store.clone(),
-            key,
-            Arc::new(ProtoCodec),
-            config.core_limits(),
-            yui_sync::TrustPolicy {
-                endorsement_depth: config.endorsement_depth,
-            },
-        )?;
+        let (store, replica) = loop {
+            let key = home.load_key()?;
+            let store = Arc::new(KvStore::open(SledEngine::open(&home.data_path())?)?);
+            let replica = Replica::open_with(
+                store.clone(),
+                key,
+                Arc::new(ProtoCodec),
+                config.core_limits(),
+                yui_sync::TrustPolicy {
+                    endorsement_depth: config.endorsement_depth,
+                },
+            )?;
+            // A rotation that stopped between its entry and the key swap:
+            // finish it (the entry is durable, the staged key matches it).
+            let rotated_to = replica
+                .rotated_at(&replica.id())
+                .map(|_| replica.current_key(&replica.id()));
+            match (rotated_to, home.load_next_key()?) {
+                (Some(new), Some(next)) if NodeId::new(next.public_key()) == new => {
+                    tracing::info!(new = %new, "finishing the key rotation");
+                    drop(replica);
+                    drop(store);
+                    home.commit_next_key(yui_sync::now_ms())?;
+                }
+                _ => break (store, replica),
+            }
+        };
         let trusted = store.trust_list()?;
         for t in &config.trust {
             if !trusted.iter().any(|(id, _)| *id == t.node_id) {
@@ -170,7 +189,10 @@ impl Node {
             peers.add(p.addr.clone(), p.node_id);
         }
 
+        let restart = Arc::new(tokio::sync::Notify::new());
         let state = AdminState {
+            home: home.clone(),
+            restart: restart.clone(),
             replica: replica.clone(),
             table: table.clone(),
             peers: peers.clone(),
@@ -218,6 +240,7 @@ impl Node {
             federation_addr,
             admin_addr,
             config,
+            restart,
             home,
             store,
             cancel,

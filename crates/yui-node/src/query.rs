@@ -153,6 +153,7 @@ pub fn body_texts(body: &Body) -> Vec<&LocalizedText> {
         Body::Acknowledgement(a) => vec![&a.note],
         Body::Endorsement(e) => vec![&e.name],
         Body::Revocation(r) => vec![&r.reason],
+        Body::KeyRotation(_) => Vec::new(),
         Body::Retraction(r) => vec![&r.reason],
         _ => Vec::new(),
     }
@@ -205,6 +206,7 @@ pub fn is_stale(e: &StoredEntry, now: i64) -> bool {
 /// Derived facts computed once per query.
 pub struct Context {
     names: HashMap<NodeId, String>,
+    rotated: HashMap<NodeId, NodeId>,
     revoked: HashSet<NodeId>,
     acks: HashMap<EntryId, Vec<NodeId>>,
     partnerships: HashSet<(NodeId, NodeId, PartnershipKind)>,
@@ -228,7 +230,12 @@ impl Context {
             .current(Kind::Partnership)?
             .into_iter()
             .filter_map(|e| match e.entry.body {
-                Body::Partnership(p) => Some((e.entry.author, p.partner, p.kind)),
+                // Identities, not keys: a rotated key's statements still count.
+                Body::Partnership(p) => Some((
+                    replica.current_key(&e.entry.author),
+                    replica.current_key(&p.partner),
+                    p.kind,
+                )),
                 _ => None,
             })
             .collect();
@@ -240,8 +247,14 @@ impl Context {
                 _ => None,
             })
             .collect();
+        let rotated = replica
+            .current(Kind::KeyRotation)?
+            .into_iter()
+            .map(|e| (e.entry.author, replica.current_key(&e.entry.author)))
+            .collect();
         Ok(Self {
             names,
+            rotated,
             revoked,
             acks,
             partnerships,
@@ -249,15 +262,20 @@ impl Context {
         })
     }
 
+    fn key(&self, id: &NodeId) -> NodeId {
+        self.rotated.get(id).copied().unwrap_or(*id)
+    }
+
     /// The API view of an entry with its derived facts.
     pub fn view(&self, e: StoredEntry, version: usize) -> EntryView {
         let stale = is_stale(&e, self.now);
         let partnership = match &e.entry.body {
             Body::Partnership(p) => Some(
-                if self
-                    .partnerships
-                    .contains(&(p.partner, e.entry.author, p.kind))
-                {
+                if self.partnerships.contains(&(
+                    self.key(&p.partner),
+                    self.key(&e.entry.author),
+                    p.kind,
+                )) {
                     "active"
                 } else {
                     "pending"

@@ -67,6 +67,12 @@ impl PeerSync {
         !self.dirty.is_empty()
     }
 
+    /// The seq of `author` the peer holds, as far as we know (None: it does
+    /// not want that author).
+    pub fn peer_has(&self, author: &NodeId) -> Option<u64> {
+        self.wants.get(author).copied()
+    }
+
     /// How far behind this node the peer is, summed over wanted authors.
     pub fn lag(&self, replica: &Replica) -> Result<u64, ReplicaError> {
         let mut lag = 0;

@@ -41,7 +41,7 @@ pub fn is_urgent(kind: Kind) -> bool {
 fn affects_trust(kind: Kind) -> bool {
     matches!(
         kind,
-        Kind::Endorsement | Kind::Revocation | Kind::Retraction
+        Kind::Endorsement | Kind::Revocation | Kind::KeyRotation | Kind::Retraction
     )
 }
 
@@ -86,6 +86,14 @@ pub enum Refusal {
         /// Author.
         author: NodeId,
         /// Lowest forked seq.
+        at: u64,
+    },
+    /// The author's key was rotated; its log ended at `at`.
+    #[error("author {author} rotated its key at seq {at}; its old log is closed")]
+    Rotated {
+        /// Old key.
+        author: NodeId,
+        /// Seq of the rotation.
         at: u64,
     },
     /// `prev` does not match the stored log.
@@ -145,6 +153,9 @@ pub enum PublishError {
         "this node's own log forked at seq {0}: publish is stopped until the key is recovered"
     )]
     Forked(u64),
+    /// This node's key was rotated away.
+    #[error("this key was rotated at seq {0}; restart the node to use its new key")]
+    Rotated(u64),
     /// Storage failed.
     #[error(transparent)]
     Replica(#[from] ReplicaError),
@@ -270,8 +281,21 @@ impl Replica {
                 revocations.push((e.entry.author, b.subject));
             }
         }
+        let mut rotations = Vec::new();
+        for e in self.current(Kind::KeyRotation)? {
+            if let Body::KeyRotation(k) = &e.entry.body {
+                rotations.push((e.entry.author, k.new_key, e.entry.seq));
+            }
+        }
         let roots = self.roots.read().expect("trust lock").clone();
-        let next = trust::compute(self.id, &roots, &endorsements, &revocations, self.policy);
+        let next = trust::compute(
+            self.id,
+            &roots,
+            &endorsements,
+            &revocations,
+            &rotations,
+            self.policy,
+        );
         let mut cur = self.trust.write().expect("trust lock");
         if *cur == next {
             return Ok(false);
@@ -280,6 +304,21 @@ impl Replica {
         drop(cur);
         let _ = self.events.send(ReplicaEvent::TrustChanged);
         Ok(true)
+    }
+
+    /// The current key of an identity (follows key rotations).
+    pub fn current_key(&self, id: &NodeId) -> NodeId {
+        self.trust.read().expect("trust lock").current_key(id)
+    }
+
+    /// Seq of the rotation that closed `id`'s log, if it rotated.
+    pub fn rotated_at(&self, id: &NodeId) -> Option<u64> {
+        self.trust
+            .read()
+            .expect("trust lock")
+            .rotated
+            .get(id)
+            .map(|(_, s)| *s)
     }
 
     /// Whether `id`'s key was validly revoked.
@@ -466,6 +505,9 @@ impl Replica {
         if let Some(at) = self.store.forked_at(&self.id)? {
             return Err(PublishError::Forked(at));
         }
+        if let Some(at) = self.rotated_at(&self.id) {
+            return Err(PublishError::Rotated(at));
+        }
         let head = self.store.head(&self.id)?;
         let entry = Entry {
             author: self.id,
@@ -602,7 +644,7 @@ impl Replica {
                     Refusal::Malformed(_) | Refusal::Invalid(_) => &c.refused_invalid,
                     Refusal::Untrusted(_) => &c.refused_untrusted,
                     Refusal::Signature { .. } => &c.refused_signature,
-                    Refusal::Forked { .. } => &c.refused_forked,
+                    Refusal::Forked { .. } | Refusal::Rotated { .. } => &c.refused_forked,
                     Refusal::Chain { .. } => &c.refused_chain,
                 },
                 1,
@@ -643,6 +685,12 @@ impl Replica {
         validate_entry(&entry, signed.entry.len(), now, &self.limits)?;
         if !self.is_trusted(&entry.author) {
             return Err(Refusal::Untrusted(entry.author));
+        }
+        if let Some(at) = self.rotated_at(&entry.author).filter(|at| entry.seq > *at) {
+            return Err(Refusal::Rotated {
+                author: entry.author,
+                at,
+            });
         }
         Ok(entry)
     }

@@ -7,6 +7,11 @@
 //! the key itself, from a key that endorsed it, from a root, or from this
 //! node; a revoked key neither is trusted nor carries its endorsements.
 //!
+//! A `KeyRotation` in a key's log moves its identity to the new key: the new
+//! key is trusted wherever the old one was (same depth, its endorsements
+//! count), unless the old key was revoked; the old key's log ends at the
+//! rotation.
+//!
 //! The computation is a breadth-first walk over the endorsements this node
 //! holds, so every node with the same roots and the same entries reaches the
 //! same set, whatever order the entries arrived in.
@@ -38,6 +43,22 @@ pub struct TrustSet {
     pub depth: HashMap<NodeId, u32>,
     /// Keys whose revocation is valid.
     pub revoked: HashSet<NodeId>,
+    /// Old key → (new key, seq of the rotation entry): the old log ends there.
+    pub rotated: HashMap<NodeId, (NodeId, u64)>,
+}
+
+impl TrustSet {
+    /// The current key of an identity: follows rotations from `id`.
+    pub fn current_key(&self, id: &NodeId) -> NodeId {
+        let mut k = *id;
+        for _ in 0..16 {
+            match self.rotated.get(&k) {
+                Some((n, _)) => k = *n,
+                None => break,
+            }
+        }
+        k
+    }
 }
 
 impl TrustSet {
@@ -54,6 +75,7 @@ pub fn compute(
     roots: &HashSet<NodeId>,
     endorsements: &[(NodeId, NodeId)],
     revocations: &[(NodeId, NodeId)],
+    rotations: &[(NodeId, NodeId, u64)],
     policy: TrustPolicy,
 ) -> TrustSet {
     let endorsed: HashSet<(NodeId, NodeId)> = endorsements.iter().copied().collect();
@@ -69,6 +91,11 @@ pub fn compute(
     for (by, subject) in endorsements {
         by_endorser.entry(*by).or_default().push(*subject);
     }
+    let rotated: HashMap<NodeId, (NodeId, u64)> = rotations
+        .iter()
+        .filter(|(old, _, _)| !revoked.contains(old))
+        .map(|(old, new, seq)| (*old, (*new, *seq)))
+        .collect();
     let mut depth = HashMap::new();
     let mut queue = VecDeque::new();
     for r in roots.iter().chain(std::iter::once(&me)) {
@@ -78,6 +105,12 @@ pub fn compute(
     }
     while let Some(n) = queue.pop_front() {
         let d = depth[&n];
+        if let Some((new, _)) = rotated.get(&n) {
+            if !revoked.contains(new) && !depth.contains_key(new) {
+                depth.insert(*new, d);
+                queue.push_back(*new);
+            }
+        }
         if d >= policy.endorsement_depth {
             continue;
         }
@@ -88,7 +121,11 @@ pub fn compute(
             }
         }
     }
-    TrustSet { depth, revoked }
+    TrustSet {
+        depth,
+        revoked,
+        rotated,
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +147,7 @@ mod tests {
             &roots,
             &e,
             &[],
+            &[],
             TrustPolicy {
                 endorsement_depth: 1,
             },
@@ -121,6 +159,7 @@ mod tests {
             &roots,
             &e,
             &[],
+            &[],
             TrustPolicy {
                 endorsement_depth: 2,
             },
@@ -130,6 +169,7 @@ mod tests {
             me,
             &roots,
             &e,
+            &[],
             &[],
             TrustPolicy {
                 endorsement_depth: 0,
@@ -145,16 +185,33 @@ mod tests {
         let e = [(relay, member), (relay, other)];
         let p = TrustPolicy::default();
         // By itself, and by its endorser: valid.
-        assert!(!compute(me, &roots, &e, &[(member, member)], p).contains(&member));
-        assert!(!compute(me, &roots, &e, &[(relay, member)], p).contains(&member));
+        assert!(!compute(me, &roots, &e, &[(member, member)], &[], p).contains(&member));
+        assert!(!compute(me, &roots, &e, &[(relay, member)], &[], p).contains(&member));
         // By an unrelated member: ignored.
-        let s = compute(me, &roots, &e, &[(other, member)], p);
+        let s = compute(me, &roots, &e, &[(other, member)], &[], p);
         assert!(s.contains(&member) && s.revoked.is_empty());
         // A revoked endorser's endorsements no longer count.
-        let s = compute(me, &roots, &e, &[(relay, relay)], p);
+        let s = compute(me, &roots, &e, &[(relay, relay)], &[], p);
         assert!(!s.contains(&member) && !s.contains(&relay));
         // This node cannot be revoked out of its own log.
-        assert!(compute(me, &roots, &e, &[(me, me)], p).contains(&me));
+        assert!(compute(me, &roots, &e, &[(me, me)], &[], p).contains(&me));
+    }
+
+    #[test]
+    fn rotation_moves_trust_unless_the_old_key_was_revoked() {
+        let (me, relay, old, new) = (id(1), id(2), id(3), id(4));
+        let roots: HashSet<_> = [relay].into();
+        let e = [(relay, old)];
+        let p = TrustPolicy::default();
+        let s = compute(me, &roots, &e, &[], &[(old, new, 7)], p);
+        assert_eq!(s.depth.get(&new), Some(&1));
+        assert_eq!(s.current_key(&old), new);
+        // A rotation of a root is a root.
+        let s = compute(me, &roots, &[], &[], &[(relay, new, 3)], p);
+        assert_eq!(s.depth.get(&new), Some(&0));
+        // A stolen key that was revoked cannot hand its identity on.
+        let s = compute(me, &roots, &e, &[(old, old)], &[(old, new, 7)], p);
+        assert!(!s.contains(&new) && !s.contains(&old));
     }
 
     #[test]
@@ -166,9 +223,9 @@ mod tests {
         let p = TrustPolicy {
             endorsement_depth: 5,
         };
-        let a = compute(id(1), &roots, &e, &r, p);
+        let a = compute(id(1), &roots, &e, &r, &[], p);
         e.reverse();
-        assert_eq!(compute(id(1), &roots, &e, &r, p), a);
+        assert_eq!(compute(id(1), &roots, &e, &r, &[], p), a);
         assert!(a.contains(&ids[2]) && !a.contains(&ids[3]) && !a.contains(&ids[4]));
     }
 }
