@@ -390,3 +390,84 @@ fn key_rotation_moves_the_identity_on_every_node() {
         .starts_with("node.key.retired-")));
     a.stop();
 }
+
+#[test]
+fn chained_relays_carry_members_entries_and_a_partition_heals() {
+    let dir = tempfile::tempdir().unwrap();
+    // National relay ← prefecture relay ← member, and national relay ← other member.
+    let mut national = NodeProc::init(
+        dir.path(),
+        "national",
+        "全国市町村国際交流ネットワーク",
+        "130001",
+    );
+    let mut pref = NodeProc::init(dir.path(), "pref", "兵庫県", "280003");
+    let mut kobe = NodeProc::init(dir.path(), "kobe", "神戸市", "281000");
+    let mut sapporo = NodeProc::init(dir.path(), "sapporo", "札幌市", "011002");
+    for n in [&national, &pref, &kobe, &sapporo] {
+        n.set_config("endorsement_depth", "2");
+    }
+    for n in [&mut national, &mut pref, &mut kobe, &mut sapporo] {
+        n.start();
+    }
+    // Trust flows national → prefecture → Kobe; national → Sapporo.
+    national.cli(&["endorse", &pref.id, "--name", "兵庫県"]);
+    national.cli(&["endorse", &sapporo.id, "--name", "札幌市"]);
+    pref.cli(&["endorse", &kobe.id, "--name", "神戸市"]);
+    for n in [&pref, &kobe, &sapporo] {
+        n.cli(&["trust", "add", &national.id, "--name", "全国"]);
+    }
+    pref.dial(&national);
+    kobe.dial(&pref);
+    sapporo.dial(&national);
+    kobe.publish("port-know-how", "港湾管理ノウハウ共有会");
+    wait_until("Kobe's entry at Sapporo over two relays", 30, || {
+        sapporo.event_ids() == ["port-know-how"]
+    });
+    sapporo.publish("snow", "雪まつり視察");
+    wait_until("Sapporo's entry at Kobe", 30, || {
+        kobe.event_ids() == ["port-know-how", "snow"]
+    });
+    // Stored once each: 3 endorsements and 2 events, whatever the paths.
+    assert_eq!(national.json(&["status", "--json"])["entries"], 5);
+
+    // Partition: Kobe's link goes; both sides keep publishing; the link returns.
+    let pref_addr = pref.addr();
+    kobe.cli(&["peer", "remove", &pref_addr]);
+    kobe.publish("during-1", "分断中の投稿");
+    sapporo.publish("during-2", "分断中の投稿");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !sapporo.event_ids().contains(&"during-1".to_owned()),
+        "the partition must hold"
+    );
+    kobe.cli(&["peer", "add", &pref_addr, "--id", &pref.id]);
+    let everyone = [&national, &pref, &kobe, &sapporo];
+    let heads = |n: &NodeProc| {
+        let mut v: Vec<(String, u64)> = n.json(&["status", "--json"])["heads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h["author"].as_str().unwrap().to_owned(),
+                    h["seq"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    wait_until(
+        "every node to converge after the partition heals",
+        60,
+        || {
+            let all: Vec<_> = everyone.iter().map(|n| heads(n)).collect();
+            all.windows(2).all(|w| w[0] == w[1]) && all[0].len() == 4
+        },
+    );
+    assert_eq!(
+        kobe.event_ids(),
+        ["during-1", "during-2", "port-know-how", "snow"]
+    );
+}

@@ -102,6 +102,27 @@ impl NodeProc {
         });
     }
 
+    /// Sets a top-level `key = value` line in config.toml (before start).
+    pub fn set_config(&self, key: &str, value: &str) {
+        let path = self.home.join("config.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let prefix = format!("{key} = ");
+        let mut found = false;
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.starts_with(&prefix) {
+                    found = true;
+                    format!("{key} = {value}")
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect();
+        assert!(found, "config.toml has no {key}");
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    }
+
     /// The node's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.home.join("node.log")).unwrap_or_default()

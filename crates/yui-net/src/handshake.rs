@@ -38,6 +38,8 @@ pub struct PeerHello {
     pub role: pb::Role,
     /// Protocol version both will speak.
     pub version: u32,
+    /// The operator pinned this peer's id for the address dialled.
+    pub pinned: bool,
 }
 
 /// Why a handshake failed.
@@ -170,6 +172,7 @@ fn read_hello(kind: pb::sync_message::Kind) -> Result<(PeerHello, Vec<u8>), Hand
             node_id,
             role,
             version: h.protocol_version.min(PROTOCOL_VERSION),
+            pinned: false,
         },
         h.nonce,
     ))
@@ -218,7 +221,11 @@ where
             found: peer.node_id,
         });
     }
-    if !replica.is_trusted(&peer.node_id) || peer.node_id == replica.id() {
+    // A peer the operator pinned by id (`peer add --id`) may be dialled before
+    // its log is trusted: that is how a member reaches a relay whose
+    // endorsement it has yet to fetch. What is stored still follows trust.
+    let pinned = expected == Some(peer.node_id);
+    if (!pinned && !replica.is_trusted(&peer.node_id)) || peer.node_id == replica.id() {
         return Err(HandshakeError::Untrusted(peer.node_id));
     }
     let sig = replica.sign(&transcript(
@@ -237,7 +244,7 @@ where
         &nonce,
         binding,
     )?;
-    Ok(peer)
+    Ok(PeerHello { pinned, ..peer })
 }
 
 /// The listening side.

@@ -163,6 +163,7 @@ where
     let ctx = Ctx {
         replica: &replica,
         peer: peer.node_id,
+        pinned: peer.pinned,
         state: &state,
         wake: &wake,
         last_inbound: &last_inbound,
@@ -179,6 +180,7 @@ where
 struct Ctx<'a> {
     replica: &'a Arc<Replica>,
     peer: NodeId,
+    pinned: bool,
     state: &'a Mutex<PeerSync>,
     wake: &'a Notify,
     last_inbound: &'a AtomicI64,
@@ -292,7 +294,8 @@ impl Ctx<'_> {
     }
 
     fn check_peer_trusted(&self) -> Result<(), SessionError> {
-        if self.replica.is_trusted(&self.peer) {
+        let revoked = self.replica.is_revoked(&self.peer);
+        if !revoked && (self.pinned || self.replica.is_trusted(&self.peer)) {
             Ok(())
         } else {
             Err(SessionError::NoLongerTrusted(self.peer))
