@@ -92,6 +92,10 @@ pub enum Command {
     /// Exchange entries as files, for offices without a network link.
     #[command(subcommand)]
     Bundle(BundleCmd),
+    /// Check the home's config.toml (and YUI_* overrides); report every
+    /// problem with its key.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Start a local demo network (three municipalities and a relay).
     Demo(crate::demo::DemoArgs),
     /// Measure this machine.
@@ -250,6 +254,17 @@ pub enum BundleCmd {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `yui config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Report every problem in the configuration at once.
+    Check {
+        /// Check this file instead of HOME/config.toml.
+        #[arg(long)]
+        file: Option<PathBuf>,
     },
 }
 
@@ -624,6 +639,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Bundle(b) => bundle(&home, b).await?,
+        Command::Config(ConfigCmd::Check { file }) => {
+            let path = file.unwrap_or_else(|| home.config_path());
+            let cfg = crate::config::Config::load(&path).map_err(|e| {
+                anyhow::Error::new(crate::home::HomeError::Bad {
+                    path: path.clone(),
+                    reason: format!("\n{e}"),
+                })
+            })?;
+            println!("{}: ok ({}, {:?})", path.display(), cfg.name, cfg.role);
+        }
         Command::Demo(a) => crate::demo::run(a).await?,
         Command::Bench(b) => crate::bench::run(b).await?,
     }
