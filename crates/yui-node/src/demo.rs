@@ -88,6 +88,7 @@ fn summary(b: &Body) -> String {
         Body::CallForPartners(c) => format!("「{}」", t(&c.title)),
         Body::Profile(p) => t(&p.name),
         Body::Partnership(p) => t(&p.description),
+        Body::Retraction(r) => t(&r.reason),
         _ => String::new(),
     }
 }
@@ -211,6 +212,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             Body::Event(samples::nursing_home_visit()),
         ),
         (0, "forum-2027", Body::Event(samples::exchange_forum())),
+        (0, "forum-2027-draft", Body::Event(samples::exchange_forum())),
+        (
+            0,
+            "forum-2027-draft",
+            Body::Retraction(yui_core::content::Retraction {
+                reason: samples::ja_en("重複して登録したため取り下げ", "Withdrawn: entered twice"),
+            }),
+        ),
         (
             2,
             "readiness",
