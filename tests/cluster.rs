@@ -151,12 +151,19 @@ fn cli_errors_are_clear() {
     assert!(!dir.path().join("bad/node.key").exists());
     // `yui config check` reports every problem at once, with its key.
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "name = \"\"\ncode = \"131131\"\n[federation]\nlisten = \"x\"\n").unwrap();
+    std::fs::write(
+        &bad,
+        "name = \"\"\ncode = \"131131\"\n[federation]\nlisten = \"x\"\n",
+    )
+    .unwrap();
     let out = a.try_cli(&["config", "check", "--file", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(64));
     let err = String::from_utf8_lossy(&out.stderr);
     for key in ["name:", "code:", "federation.listen:"] {
-        assert!(err.contains(key), "config check did not report {key}: {err}");
+        assert!(
+            err.contains(key),
+            "config check did not report {key}: {err}"
+        );
     }
     assert!(a.try_cli(&["config", "check"]).status.success());
     // `yui id` matches init's output.

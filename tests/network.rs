@@ -471,3 +471,105 @@ fn chained_relays_carry_members_entries_and_a_partition_heals() {
         ["during-1", "during-2", "port-know-how", "snow"]
     );
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_node_restored_from_an_old_backup_does_not_fork_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = NodeProc::init(dir.path(), "shimoda", "下田市", "222194");
+    let mut b = NodeProc::init(dir.path(), "relay", "静岡県", "220001");
+    a.start();
+    b.start();
+    a.trust_mutually(&b);
+    b.dial(&a);
+    a.publish("e1", "一");
+    a.publish("e2", "二");
+    wait_until("two entries at B", 30, || b.head_of(&a.id) == 2);
+    a.stop();
+    let backup = dir.path().join("backup");
+    copy_dir(&a.home.join("data"), &backup);
+    a.start();
+    b.cli(&["peer", "add", &a.addr(), "--id", &a.id]);
+    for i in 3..=5 {
+        a.publish(&format!("e{i}"), "バックアップ後");
+    }
+    wait_until("five entries at B", 30, || b.head_of(&a.id) == 5);
+    a.stop();
+
+    // Disk lost; the old backup comes back.
+    std::fs::remove_dir_all(a.home.join("data")).unwrap();
+    copy_dir(&backup, &a.home.join("data"));
+    a.start_with(&["--restored"], &[]);
+    // Alone (B still dials A's old address), A must not publish: it would
+    // take seq 3 a second time.
+    let out = a.try_cli(&[
+        "publish",
+        "event",
+        "--title",
+        "早すぎる投稿",
+        "--start",
+        "2027-01-01T09:00:00+09:00",
+    ]);
+    assert!(
+        !out.status.success(),
+        "a restored node published before learning its own log"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("held"));
+    assert_eq!(a.json(&["status", "--json"])["publishing_held"], true);
+    // B reaches A again; A learns entries 3-5 and is released.
+    b.cli(&["peer", "add", &a.addr(), "--id", &a.id]);
+    let mut held = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = a.try_cli(&[
+            "publish",
+            "event",
+            "--id",
+            "after-restore",
+            "--title",
+            "復旧後",
+            "--start",
+            "2027-01-01T09:00:00+09:00",
+        ]);
+        if out.status.success() {
+            break;
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("held"), "unexpected refusal: {err}");
+        held += 1;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "publishing never released"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        a.head_of(&a.id),
+        6,
+        "the new entry must follow the newest one a peer held"
+    );
+    wait_until("the new entry at B", 30, || b.head_of(&a.id) == 6);
+    assert!(
+        b.json(&["status", "--json"])["forks"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "no fork"
+    );
+    wait_until("the hold marker to be cleared", 10, || {
+        !a.home.join("hold-publish").exists()
+    });
+    eprintln!("publish was held {held} more times before the node caught up");
+}

@@ -74,6 +74,11 @@ impl NodeProc {
 
     /// Starts `yui run` with extra environment variables.
     pub fn start_with_env(&mut self, env: &[(&str, &str)]) {
+        self.start_with(&[], env);
+    }
+
+    /// Starts `yui run ARGS` with extra environment variables.
+    pub fn start_with(&mut self, args: &[&str], env: &[(&str, &str)]) {
         assert!(self.child.is_none(), "{} already running", self.name);
         let _ = std::fs::remove_dir_all(self.home.join("run"));
         let log = std::fs::OpenOptions::new()
@@ -83,6 +88,7 @@ impl NodeProc {
             .unwrap();
         let child = Command::new(yui_bin())
             .args(["--home", self.home.to_str().unwrap(), "run"])
+            .args(args)
             .env("YUI_LOG_LEVEL", "info,yui_net=debug")
             .env_remove("HTTPS_PROXY")
             .env_remove("https_proxy")

@@ -211,6 +211,9 @@ impl Ctx<'_> {
                             .map_err(|e| SessionError::Protocol(e.0))?;
                         heads.push((a, h.seq));
                     }
+                    if let Some((_, seq)) = heads.iter().find(|(a, _)| *a == self.replica.id()) {
+                        self.replica.note_own_claim(*seq)?;
+                    }
                     self.state.lock().expect("peer state").on_want(heads);
                     self.wake.notify_one();
                 }

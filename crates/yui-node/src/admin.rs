@@ -76,6 +76,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/history", get(history))
         .route("/v1/export/{format}", get(export))
         .route("/v1/key/rotate", post(key_rotate))
+        .route("/v1/hold/release", post(hold_release))
         .route("/v1/bundle/export", post(bundle_export))
         .route(
             "/v1/bundle/import",
@@ -134,6 +135,12 @@ async fn key_rotate(State(s): State<AdminState>) -> ApiResult<serde_json::Value>
         "peers_informed": informed.0,
         "peers_connected": informed.1,
     })))
+}
+
+async fn hold_release(State(s): State<AdminState>) -> ApiResult<serde_json::Value> {
+    let was = s.replica.is_held();
+    s.replica.release_hold();
+    Ok(Json(serde_json::json!({ "released": was })))
 }
 
 /// Largest bundle accepted by the admin API.
@@ -307,6 +314,7 @@ async fn status(State(s): State<AdminState>) -> ApiResult<StatusView> {
         entries: store.entry_count().map_err(internal)?,
         heads,
         peers_connected: s.table.connected(),
+        publishing_held: s.replica.is_held(),
         counters: s.replica.counters().snapshot(),
         forks,
     }))
@@ -495,7 +503,9 @@ async fn publish(
         .await
         .map_err(|e| match e {
             PublishError::Invalid(_) => bad(e),
-            PublishError::Forked(_) => AppError(StatusCode::CONFLICT, e.to_string()),
+            PublishError::Forked(_) | PublishError::Held | PublishError::Rotated(_) => {
+                AppError(StatusCode::CONFLICT, e.to_string())
+            }
             other => internal(other),
         })?;
     Ok(Json(Published {

@@ -25,6 +25,9 @@ pub struct StatusView {
     pub heads: Vec<HeadView>,
     /// Links with a running session.
     pub peers_connected: usize,
+    /// Publishing is held after a restore, until peers show the own log is
+    /// current.
+    pub publishing_held: bool,
     /// Counters since start.
     pub counters: CountersSnapshot,
     /// Fork evidence held.

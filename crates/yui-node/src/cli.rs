@@ -34,7 +34,17 @@ pub enum Command {
     /// Create a new node in the home folder and print its node id.
     Init(InitArgs),
     /// Run the node until SIGINT or SIGTERM.
-    Run,
+    Run {
+        /// The home was restored from a backup: hold publishing until a peer
+        /// shows this node has the newest entries of its own log, so it never
+        /// reuses a sequence number.
+        #[arg(long)]
+        restored: bool,
+    },
+    /// Release a publishing hold (only if no peer can have newer entries of
+    /// this node's log).
+    #[command(subcommand)]
+    Hold(HoldCmd),
     /// Print this node's id.
     Id,
     /// Manage the authors this node trusts.
@@ -257,6 +267,13 @@ pub enum BundleCmd {
     },
 }
 
+/// `yui hold …`.
+#[derive(Debug, Subcommand)]
+pub enum HoldCmd {
+    /// Allow publishing again.
+    Release,
+}
+
 /// `yui config …`.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCmd {
@@ -373,7 +390,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
             println!("{id}");
         }
-        Command::Run => run_node(home).await?,
+        Command::Run { restored } => {
+            if restored {
+                std::fs::write(home.hold_path(), b"restored from a backup\n")
+                    .with_context(|| format!("cannot write {}", home.hold_path().display()))?;
+            }
+            run_node(home).await?
+        }
+        Command::Hold(HoldCmd::Release) => {
+            let c = AdminClient::for_home(&home)?;
+            let r: serde_json::Value = c.post("/v1/hold/release", &serde_json::json!({})).await?;
+            println!(
+                "{}",
+                if r["released"] == true {
+                    "publishing released"
+                } else {
+                    "publishing was not held"
+                }
+            );
+        }
         Command::Id => println!("{}", NodeId::new(home.load_key()?.public_key())),
         Command::Trust(t) => {
             let c = AdminClient::for_home(&home)?;
@@ -613,6 +648,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("listening {}", s.federation_addr);
                 println!("entries   {} from {} authors", s.entries, s.heads.len());
                 println!("peers     {} connected", s.peers_connected);
+                if s.publishing_held {
+                    println!("publish   HELD until a peer shows this node has its newest entries (restored from a backup)");
+                }
                 let k = &s.counters;
                 println!(
                     "ingest    {} accepted, {} published, {} duplicate, {} refused ({} untrusted, {} bad signature, {} invalid, {} chain, {} forked)",

@@ -212,7 +212,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             Body::Event(samples::nursing_home_visit()),
         ),
         (0, "forum-2027", Body::Event(samples::exchange_forum())),
-        (0, "forum-2027-draft", Body::Event(samples::exchange_forum())),
+        (
+            0,
+            "forum-2027-draft",
+            Body::Event(samples::exchange_forum()),
+        ),
         (
             0,
             "forum-2027-draft",

@@ -110,6 +110,11 @@ impl Home {
     pub fn next_key_path(&self) -> PathBuf {
         self.root.join("node.key.next")
     }
+    /// Marker: hold publishing until peers show the own log is current
+    /// (written by `yui run --restored`, removed when released).
+    pub fn hold_path(&self) -> PathBuf {
+        self.root.join("hold-publish")
+    }
     /// `admin.token`.
     pub fn token_path(&self) -> PathBuf {
         self.root.join("admin.token")

@@ -135,6 +135,20 @@ impl Node {
                 _ => break (store, replica),
             }
         };
+        if home.hold_path().exists() {
+            tracing::warn!("restored from a backup: publishing is held until a peer shows this node has its newest entries");
+            replica.hold_publishing();
+            let (r, marker, c) = (replica.clone(), home.hold_path(), cancel.clone());
+            tokio::spawn(async move {
+                while r.is_held() {
+                    tokio::select! {
+                        _ = c.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    }
+                }
+                let _ = std::fs::remove_file(marker);
+            });
+        }
         let trusted = store.trust_list()?;
         for t in &config.trust {
             if !trusted.iter().any(|(id, _)| *id == t.node_id) {

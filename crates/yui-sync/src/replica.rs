@@ -8,6 +8,7 @@
 //! blocking pool.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -153,6 +154,10 @@ pub enum PublishError {
         "this node's own log forked at seq {0}: publish is stopped until the key is recovered"
     )]
     Forked(u64),
+    /// Publishing is held until the node has learnt its own latest entries
+    /// from peers (after a restore from backup).
+    #[error("publishing is held until this node has learnt its own latest entries from a peer (it was restored from a backup); wait for a peer, or release with `yui hold release` if no peer has a newer copy")]
+    Held,
     /// This node's key was rotated away.
     #[error("this key was rotated at seq {0}; restart the node to use its new key")]
     Rotated(u64),
@@ -216,6 +221,11 @@ pub struct Replica {
     /// roots, endorsements, revocations or retractions change.
     trust: RwLock<TrustSet>,
     write: Mutex<()>,
+    /// Publishing held (restored from a backup) until a peer shows this node
+    /// holds the newest of its own log.
+    held: AtomicBool,
+    /// The highest seq of this node's own log any peer claimed to hold.
+    own_claimed: AtomicU64,
     events: broadcast::Sender<ReplicaEvent>,
     counters: Counters,
 }
@@ -259,6 +269,8 @@ impl Replica {
             policy,
             trust: RwLock::new(TrustSet::default()),
             write: Mutex::new(()),
+            held: AtomicBool::new(false),
+            own_claimed: AtomicU64::new(0),
             events,
             counters: Counters::default(),
         });
@@ -371,6 +383,54 @@ impl Replica {
     /// silently.
     pub fn subscribe(&self) -> broadcast::Receiver<ReplicaEvent> {
         self.events.subscribe()
+    }
+
+    /// Holds publishing until a peer has shown this node has the newest of
+    /// its own log (call at start after restoring a backup).
+    pub fn hold_publishing(&self) {
+        self.held.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether publishing is held.
+    pub fn is_held(&self) -> bool {
+        self.held.load(Ordering::SeqCst)
+    }
+
+    /// Releases a hold (the operator knows no peer has a newer copy).
+    pub fn release_hold(&self) {
+        if self.held.swap(false, Ordering::SeqCst) {
+            tracing::info!("publishing released");
+        }
+    }
+
+    /// A peer stated how much of this node's own log it holds. Once this
+    /// node holds at least as much as any peer claimed, a hold is released:
+    /// publishing then cannot reuse a sequence number.
+    pub fn note_own_claim(&self, seq: u64) -> Result<(), ReplicaError> {
+        self.own_claimed.fetch_max(seq, Ordering::SeqCst);
+        self.check_hold()
+    }
+
+    fn check_hold(&self) -> Result<(), ReplicaError> {
+        if self.held.load(Ordering::SeqCst) {
+            let head = self.store.head(&self.id)?.map_or(0, |h| h.seq);
+            let claimed = self.own_claimed.load(Ordering::SeqCst);
+            if head >= claimed {
+                tracing::info!(
+                    head,
+                    claimed,
+                    "own log is up to date with peers; publishing released"
+                );
+                self.held.store(false, Ordering::SeqCst);
+            } else {
+                tracing::info!(
+                    head,
+                    claimed,
+                    "own log behind what a peer holds; still catching up"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Counts entries refused before they could be decoded at all (a
@@ -502,6 +562,9 @@ impl Replica {
         expires_at: Option<UnixMillis>,
     ) -> Result<StoredEntry, PublishError> {
         let _w = self.write.lock().expect("write lock");
+        if self.held.load(Ordering::SeqCst) {
+            return Err(PublishError::Held);
+        }
         if let Some(at) = self.store.forked_at(&self.id)? {
             return Err(PublishError::Forked(at));
         }
@@ -663,6 +726,9 @@ impl Replica {
         }
         if report.trust_relevant {
             self.recompute_trust()?;
+        }
+        if report.accepted > 0 && self.held.load(Ordering::SeqCst) {
+            self.check_hold()?;
         }
         for (author, seq) in &report.new_forks {
             let _ = self.events.send(ReplicaEvent::Fork {
