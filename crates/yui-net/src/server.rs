@@ -320,6 +320,10 @@ pub async fn serve(
     let grpc = FederationServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    // gRPC-Web for clients behind proxies without HTTP/2 (unary and
+    // server-streaming calls; the bidirectional Sync needs HTTP/2). Only the
+    // gRPC service is wrapped: plain HTTP routes stay plain.
+    let grpc = tower::Layer::layer(&tonic_web::GrpcWebLayer::new(), grpc);
     let routes = tonic::service::Routes::from(http.unwrap_or_default()).add_service(grpc);
     tonic::transport::Server::builder()
         .accept_http1(true)
