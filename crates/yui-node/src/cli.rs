@@ -546,7 +546,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 code,
                 country,
             });
-            publish_body(&home, body, None).await?;
+            publish_body(&home, body, None, None).await?;
         }
         Command::Key(KeyCmd::Rotate) => {
             let c = AdminClient::for_home(&home)?;
@@ -576,23 +576,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .map(|r| yui_core::LocalizedText::one(&lang, &r))
                     .unwrap_or_default(),
             });
-            publish_body(&home, body, None).await?;
+            publish_body(&home, body, None, None).await?;
         }
         Command::Publish(cmd) => {
             let (body, object_id, expires_at) = publish::build(cmd)?;
-            let c = AdminClient::for_home(&home)?;
-            let r: Published = c
-                .post(
-                    "/v1/publish",
-                    &PublishRequest {
-                        object_id,
-                        expires_at,
-                        body,
-                    },
-                )
-                .await?;
-            println!("{}", r.id);
-            eprintln!("published {} as seq {}", r.object_id, r.seq);
+            publish_body(&home, body, object_id, expires_at).await?;
         }
         Command::Query(q) => {
             let c = AdminClient::for_home(&home)?;
@@ -697,6 +685,7 @@ async fn publish_body(
     home: &Home,
     body: yui_core::Body,
     object_id: Option<String>,
+    expires_at: Option<i64>,
 ) -> anyhow::Result<()> {
     let c = AdminClient::for_home(home)?;
     let r: Published = c
@@ -704,7 +693,7 @@ async fn publish_body(
             "/v1/publish",
             &PublishRequest {
                 object_id,
-                expires_at: None,
+                expires_at,
                 body,
             },
         )

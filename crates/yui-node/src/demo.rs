@@ -16,6 +16,7 @@ use yui_sync::now_ms;
 use crate::config::Role;
 use crate::home::{Home, InitOptions};
 use crate::node::Node;
+use crate::query;
 use crate::samples;
 
 /// `yui demo`.
@@ -346,16 +347,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     for (n, m) in nodes.iter().zip(&MEMBERS) {
         let count = |k: Kind| n.replica.current(k).map(|v| v.len()).unwrap_or(0);
-        let active = n
-            .replica
-            .current(Kind::Partnership)?
+        // The same derivation the query API uses (both sides stated it).
+        let ctx = query::Context::gather(&n.replica, Default::default(), now_ms())?;
+        let partnerships = query::Query {
+            kind: Some("partnership".into()),
+            ..Default::default()
+        };
+        let active = query::run(&n.replica, &partnerships, &ctx)?
             .iter()
-            .filter(|e| match &e.entry.body {
-                Body::Partnership(p) => n.replica.current(Kind::Partnership).is_ok_and(|all| {
-                    all.iter().any(|o| o.entry.author == p.partner && matches!(&o.entry.body, Body::Partnership(q) if q.partner == e.entry.author && q.kind == p.kind))
-                }),
-                _ => false,
-            })
+            .filter(|e| e.partnership.as_deref() == Some("active"))
             .count();
         println!(
             "  {} {:>6} {:>9} {:>5} {:>5} {:>8} ({}) {:>6} {:>6}",
