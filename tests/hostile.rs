@@ -207,6 +207,41 @@ async fn bad_entries_are_refused_and_change_nothing() {
     assert_eq!(last.heads, before.heads);
     assert_eq!(last.entries, before.entries);
 
+    // The forked author recovers: a rotation to a new key, countersigned,
+    // signed past the fork. Every node then trusts the new key in its place.
+    let new_key = SecretKey::from_seed(&[0x67; 32]);
+    let new_id = NodeId::new(new_key.public_key());
+    let rotation = Entry {
+        author: evil_id,
+        seq: 2,
+        prev: Some(e1.id()),
+        created_at: now_ms(),
+        expires_at: None,
+        object_id: "key-rotation".into(),
+        body: Body::KeyRotation(yui_core::content::KeyRotation::new(&evil_id, &new_key)),
+    };
+    let rotation = SignedEntry::sign(ProtoCodec.encode_entry(&rotation), &evil_key);
+    conn.send(batch(&[rotation])).await.unwrap();
+    for n in [&node, &bystander] {
+        wait_until("the recovery to be trusted", 20, || {
+            n.json(&["trust", "list", "--all", "--json"])["trusted"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["node_id"] == new_id.to_string().as_str())
+        });
+    }
+    let fresh = entry(&new_key, 1, None, "新しい鍵で再開");
+    conn.send(batch(&[fresh])).await.unwrap();
+    wait_until("the new key's entry at the bystander", 20, || {
+        bystander.head_of(&new_id.to_string()) == 1
+    });
+    assert_eq!(
+        node.head_of(&evil_id.to_string()),
+        1,
+        "the forked log stays stopped"
+    );
+
     // The node still serves: its own publish works and the log is intact.
     node.publish("still-alive", "稼働中");
     assert_eq!(node.head_of(&node.id), 1);

@@ -160,6 +160,20 @@ where
     for f in replica.store().forks().map_err(ReplicaError::from)? {
         out.send(evidence(&f.first, &f.second)).await?;
     }
+    // Recoveries after the evidence, so the peer knows the log is forked.
+    let recoveries: Vec<SignedEntry> = replica
+        .store()
+        .recoveries()
+        .map_err(ReplicaError::from)?
+        .into_iter()
+        .map(|(_, _, s)| s)
+        .collect();
+    if !recoveries.is_empty() {
+        out.send(msg(pb::sync_message::Kind::Entries(pb::Entries {
+            entries: recoveries.iter().map(signed_to_pb).collect(),
+        })))
+        .await?;
+    }
     let ctx = Ctx {
         replica: &replica,
         peer: peer.node_id,
@@ -319,6 +333,19 @@ impl Ctx<'_> {
                 self.check_peer_trusted()?;
                 Ok(vec![want(self.replica.want_list()?)])
             }
+            ReplicaEvent::Recovery { author, seq } => Ok(self
+                .replica
+                .store()
+                .recoveries()
+                .map_err(ReplicaError::from)?
+                .into_iter()
+                .filter(|(a, s, _)| *a == author && *s == seq)
+                .map(|(_, _, e)| {
+                    msg(pb::sync_message::Kind::Entries(pb::Entries {
+                        entries: vec![signed_to_pb(&e)],
+                    }))
+                })
+                .collect()),
             ReplicaEvent::Fork { author, seq } => Ok(self
                 .replica
                 .store()

@@ -227,6 +227,22 @@ fn forks(s: &dyn Store) {
     assert_eq!(forks[0], rec);
     // The log itself is untouched.
     assert_eq!(s.get(&c[0].author, 2).unwrap().unwrap(), c[1].signed);
+    let recovery = entry(&k, 4, Some(c[2].id), Kind::Event, "recovery");
+    assert!(s
+        .record_recovery(&c[0].author, 4, &recovery.signed)
+        .unwrap());
+    assert!(!s
+        .record_recovery(&c[0].author, 4, &recovery.signed)
+        .unwrap());
+    assert_eq!(
+        s.recoveries().unwrap(),
+        vec![(c[0].author, 4, recovery.signed)]
+    );
+    assert_eq!(
+        s.head(&c[0].author).unwrap().unwrap().seq,
+        3,
+        "a recovery is kept outside the log"
+    );
 }
 
 fn trust_and_peers(s: &dyn Store) {

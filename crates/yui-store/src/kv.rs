@@ -11,6 +11,7 @@
 //! - `f` + author(32) + seq(8) + lower id(32) + higher id(32) →
 //!   len(4) + first entry + second entry (fork evidence)
 //! - `F` + author(32) → lowest forked seq(8)
+//! - `R` + author(32) + seq(8) → recovery statement of a forked author
 //! - `T` + author(32) → trust record (JSON)
 //! - `P` + address → peer record (JSON)
 
@@ -337,6 +338,25 @@ impl<E: Engine> Store for KvStore<E> {
                     second: decode_signed(&v[4 + len..])?,
                 })
             })
+            .collect()
+    }
+
+    fn record_recovery(&self, author: &NodeId, seq: u64, signed: &SignedEntry) -> Result<bool> {
+        let _guard = self.write.lock().expect("store write lock");
+        let k = key(b'R', &[author.as_bytes(), &seq.to_be_bytes()]);
+        if self.engine.get(&k)?.is_some() {
+            return Ok(false);
+        }
+        self.engine.apply(vec![Op::Put(k, signed.encode())])?;
+        self.engine.flush()?;
+        Ok(true)
+    }
+
+    fn recoveries(&self) -> Result<Vec<(NodeId, u64, SignedEntry)>> {
+        self.engine
+            .range(b"R", b"S", ALL)?
+            .into_iter()
+            .map(|(k, v)| Ok((node_at(&k, 1)?, u64_at(&k, 33)?, decode_signed(&v)?)))
             .collect()
     }
 

@@ -96,6 +96,12 @@ pub trait Store: Send + Sync + 'static {
     fn record_fork(&self, fork: &ForkRecord) -> Result<bool>;
     /// All fork evidence.
     fn forks(&self) -> Result<Vec<ForkRecord>>;
+    /// Keeps a forked author's recovery statement (a countersigned key
+    /// rotation signed past the fork), outside the stopped log. Returns false
+    /// if it was already kept.
+    fn record_recovery(&self, author: &NodeId, seq: u64, signed: &SignedEntry) -> Result<bool>;
+    /// Every recovery statement kept, with its author and seq.
+    fn recoveries(&self) -> Result<Vec<(NodeId, u64, SignedEntry)>>;
     /// The lowest seq at which `author` forked, if it did.
     fn forked_at(&self, author: &NodeId) -> Result<Option<u64>>;
 

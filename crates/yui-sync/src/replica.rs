@@ -128,6 +128,8 @@ pub struct IngestReport {
     pub trust_relevant: bool,
     /// Forks seen for the first time, to pass on to peers.
     pub new_forks: Vec<(NodeId, u64)>,
+    /// Recovery statements of forked authors seen for the first time.
+    pub recoveries: Vec<(NodeId, u64)>,
 }
 
 /// Storage or policy failure outside a single entry's fault.
@@ -187,6 +189,14 @@ pub enum ReplicaEvent {
     },
     /// The set of trusted authors changed.
     TrustChanged,
+    /// A forked author's recovery statement: pass it on (after the fork
+    /// evidence).
+    Recovery {
+        /// Forked author.
+        author: NodeId,
+        /// Seq of the statement.
+        seq: u64,
+    },
     /// New fork evidence: pass it on.
     Fork {
         /// Author that forked.
@@ -297,6 +307,12 @@ impl Replica {
         for e in self.current(Kind::KeyRotation)? {
             if let Body::KeyRotation(k) = &e.entry.body {
                 rotations.push((e.entry.author, k.new_key, e.entry.seq));
+            }
+        }
+        for (author, seq, signed) in self.store.recoveries()? {
+            if let Ok(Body::KeyRotation(k)) = self.codec.decode_entry(&signed.entry).map(|e| e.body)
+            {
+                rotations.push((author, k.new_key, seq));
             }
         }
         let roots = self.roots.read().expect("trust lock").clone();
@@ -566,7 +582,10 @@ impl Replica {
             return Err(PublishError::Held);
         }
         if let Some(at) = self.store.forked_at(&self.id)? {
-            return Err(PublishError::Forked(at));
+            // A rotation is how a forked node recovers its identity.
+            if !matches!(body, Body::KeyRotation(_)) {
+                return Err(PublishError::Forked(at));
+            }
         }
         if let Some(at) = self.rotated_at(&self.id) {
             return Err(PublishError::Rotated(at));
@@ -736,6 +755,12 @@ impl Replica {
                 seq: *seq,
             });
         }
+        for (author, seq) in &report.recoveries {
+            let _ = self.events.send(ReplicaEvent::Recovery {
+                author: *author,
+                seq: *seq,
+            });
+        }
         Ok(report)
     }
 
@@ -781,7 +806,20 @@ impl Replica {
                     .or_insert(self.store.forked_at(&author)?),
             };
             if let Some(at) = fork_at.filter(|at| entry.seq >= *at) {
-                report.refused.push(Refusal::Forked { author, at });
+                // The one statement a forked author can still make: a
+                // countersigned rotation to a new key (validated already).
+                // It is kept outside the stopped log and passed on.
+                if matches!(entry.body, Body::KeyRotation(_)) {
+                    if self.store.record_recovery(&author, entry.seq, &signed)? {
+                        tracing::warn!(author = %author, seq = entry.seq, "forked author recovered with a key rotation");
+                        report.recoveries.push((author, entry.seq));
+                        report.trust_relevant = true;
+                    } else {
+                        report.duplicates += 1;
+                    }
+                } else {
+                    report.refused.push(Refusal::Forked { author, at });
+                }
                 continue;
             }
             let head = match heads.get(&author) {
@@ -859,7 +897,7 @@ impl Replica {
             }
         }
         report.accepted = kept.len();
-        report.trust_relevant = kept.iter().any(|e| affects_trust(e.kind));
+        report.trust_relevant |= kept.iter().any(|e| affects_trust(e.kind));
         self.store.append(&kept)?;
         Ok(run_ok
             .into_iter()
