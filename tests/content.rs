@@ -376,6 +376,49 @@ fn every_kind_travels_updates_retracts_is_found_and_exports_validate() {
                 ics,
                 "public calendar differs from the CLI export"
             );
+            // gRPC-Web on the same port, over HTTP/1.1: Pull answers, and
+            // refuses a connection that has not done the signed handshake.
+            let grpc_web = "import ssl,sys,urllib.request\n\
+key=bytes(32); msg=b'\\x0a\\x20'+key\n\
+body=b'\\x00'+len(msg).to_bytes(4,'big')+msg\n\
+req=urllib.request.Request(sys.argv[1]+'/yui.v1.Federation/Pull', data=body, headers={'content-type':'application/grpc-web+proto','x-grpc-web':'1'})\n\
+r=urllib.request.urlopen(req, context=ssl._create_unverified_context())\n\
+print(r.status, r.headers.get('content-type'), r.headers.get('grpc-status') or r.read().decode('latin-1'))\n";
+            let r = std::process::Command::new(py)
+                .args(["-c", grpc_web, &format!("https://{}", b.addr())])
+                .output()
+                .unwrap();
+            let answer = String::from_utf8_lossy(&r.stdout);
+            assert!(
+                r.status.success(),
+                "gRPC-Web call failed: {}",
+                String::from_utf8_lossy(&r.stderr)
+            );
+            assert!(
+                answer.contains("application/grpc-web"),
+                "not a gRPC-Web answer: {answer}"
+            );
+            assert!(
+                answer.contains("16"),
+                "expected UNAUTHENTICATED (16) over gRPC-Web, got {answer}"
+            );
+            // Prometheus metrics, for stock tools.
+            let r = std::process::Command::new(py)
+                .args(["-c", fetch, &format!("https://{}/metrics", b.addr())])
+                .output()
+                .unwrap();
+            let page = String::from_utf8_lossy(&r.stdout);
+            assert!(
+                page.contains("# TYPE yui_entries_accepted_total counter"),
+                "{page}"
+            );
+            assert!(page.contains("yui_peer_up{"), "{page}");
+            let accepted: u64 = page
+                .lines()
+                .find_map(|l| l.strip_prefix("yui_entries_accepted_total "))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("accepted counter");
+            assert!(accepted >= 10, "B stored A's entries: {accepted}");
         }
         None if std::env::var_os("CI").is_some() => {
             panic!("CI must provide the Python validators (YUI_PYTHON)")

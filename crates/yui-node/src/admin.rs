@@ -66,6 +66,7 @@ pub fn router(state: AdminState) -> Router {
     let token = state.token.clone();
     Router::new()
         .route("/v1/status", get(status))
+        .route("/metrics", get(metrics))
         .route("/v1/trust", get(trust_list).post(trust_add))
         .route("/v1/trust/remove", post(trust_remove))
         .route("/v1/trust/effective", get(trust_effective))
@@ -213,9 +214,17 @@ async fn bundle_import(
 /// the exports residents' and staff's tools subscribe to.
 pub fn public_router(state: AdminState) -> Router {
     Router::new()
-        .route("/", get(|| async { "yui node: /export/calendar.ics /export/cap.atom /export/cap.xml /export/entries.json\n" }))
+        .route("/", get(|| async { "yui node: /export/calendar.ics /export/cap.atom /export/cap.xml /export/entries.json /metrics\n" }))
         .route("/export/{format}", get(export))
+        .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+async fn metrics(State(s): State<AdminState>) -> Response {
+    typed(
+        "text/plain; version=0.0.4; charset=utf-8",
+        crate::metrics::render(&s.replica, &s.table),
+    )
 }
 
 async fn authorize(token: &str, req: Request, next: Next) -> Response {

@@ -9,6 +9,7 @@
 //! - [`admin`] and [`api`]: the loopback JSON API the CLI speaks.
 //! - [`query`]: filters and derived facts over current objects.
 //! - [`export`]: iCalendar, CAP 1.2, Atom.
+//! - [`metrics`]: Prometheus text for `/metrics`.
 //! - [`client`]: the CLI's admin API client.
 //! - [`cli`], [`demo`], [`bench`]: the commands.
 #![forbid(unsafe_code)]
@@ -23,6 +24,7 @@ pub mod config;
 pub mod demo;
 pub mod export;
 pub mod home;
+pub mod metrics;
 pub mod node;
 pub mod query;
 pub mod samples;

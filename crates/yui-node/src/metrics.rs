@@ -1,0 +1,91 @@
+//! Prometheus text exposition of a node's counters and link states, served
+//! at `/metrics` on the federation port (and the admin API).
+
+use std::fmt::Write;
+
+use yui_net::{LinkState, PeerTable};
+use yui_sync::Replica;
+
+/// The metrics page.
+pub fn render(replica: &Replica, table: &PeerTable) -> String {
+    let c = replica.counters().snapshot();
+    let mut o = String::new();
+    let mut counter = |name: &str, help: &str, v: u64| {
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+    };
+    counter(
+        "yui_entries_accepted_total",
+        "Entries from peers or bundles stored.",
+        c.accepted,
+    );
+    counter(
+        "yui_entries_published_total",
+        "Own entries published.",
+        c.published,
+    );
+    counter(
+        "yui_entries_duplicate_total",
+        "Entries offered that were already held.",
+        c.duplicate,
+    );
+    counter(
+        "yui_forks_detected_total",
+        "Forks detected or learnt.",
+        c.forks_detected,
+    );
+    counter(
+        "yui_gaps_total",
+        "Batches that arrived ahead of a gap.",
+        c.gaps,
+    );
+    let _ = writeln!(
+        o,
+        "# HELP yui_entries_refused_total Entries refused, by reason.\n# TYPE yui_entries_refused_total counter"
+    );
+    for (reason, v) in [
+        ("untrusted", c.refused_untrusted),
+        ("signature", c.refused_signature),
+        ("invalid", c.refused_invalid),
+        ("chain", c.refused_chain),
+        ("forked", c.refused_forked),
+    ] {
+        let _ = writeln!(o, "yui_entries_refused_total{{reason=\"{reason}\"}} {v}");
+    }
+    let entries = replica.store().entry_count().unwrap_or(0);
+    let authors = replica.store().heads().map(|h| h.len()).unwrap_or(0);
+    let _ = writeln!(
+        o,
+        "# HELP yui_entries Entries held.\n# TYPE yui_entries gauge\nyui_entries {entries}"
+    );
+    let _ = writeln!(o, "# HELP yui_authors Authors with entries held.\n# TYPE yui_authors gauge\nyui_authors {authors}");
+    let _ = writeln!(
+        o,
+        "# HELP yui_publishing_held 1 while publishing is held after a restore.\n# TYPE yui_publishing_held gauge\nyui_publishing_held {}",
+        u8::from(replica.is_held())
+    );
+    let links = table.snapshot();
+    let _ = writeln!(
+        o,
+        "# HELP yui_peer_up 1 for a link with a running session.\n# TYPE yui_peer_up gauge"
+    );
+    for p in &links {
+        let peer = p.node_id.map(|i| i.to_string()).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "yui_peer_up{{addr=\"{}\",direction=\"{}\",peer=\"{peer}\"}} {}",
+            p.addr,
+            p.direction,
+            u8::from(p.state == LinkState::Connected)
+        );
+    }
+    let _ = writeln!(o, "# HELP yui_peer_behind Entries the peer lacks that this node holds.\n# TYPE yui_peer_behind gauge");
+    for p in &links {
+        let peer = p.node_id.map(|i| i.to_string()).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "yui_peer_behind{{addr=\"{}\",direction=\"{}\",peer=\"{peer}\"}} {}",
+            p.addr, p.direction, p.peer_behind
+        );
+    }
+    o
+}
