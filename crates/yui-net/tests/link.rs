@@ -303,3 +303,50 @@ async fn readiness_overtakes_bulk_backfill() {
         "the readiness entry must go out in the very next batch"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_inside_a_batch_stops_the_log_there() {
+    use yui_core::{Entry, EntryId, SignedEntry};
+    use yui_sync::Codec;
+
+    let store = Arc::new(KvStore::open(MemEngine::new()).unwrap());
+    let node = Replica::open(
+        store,
+        SecretKey::from_seed(&[70; 32]),
+        Arc::new(ProtoCodec),
+        Limits::default(),
+    )
+    .unwrap();
+    let author = SecretKey::from_seed(&[71; 32]);
+    let id = NodeId::new(author.public_key());
+    node.trust_add(id, "author").unwrap();
+    let make = |seq: u64, prev: Option<EntryId>, title: &str| {
+        let e = Entry {
+            author: id,
+            seq,
+            prev,
+            created_at: yui_sync::now_ms(),
+            expires_at: None,
+            object_id: format!("o-{seq}"),
+            body: event(title),
+        };
+        SignedEntry::sign(ProtoCodec.encode_entry(&e), &author)
+    };
+    let e1 = make(1, None, "一");
+    let e2 = make(2, Some(e1.id()), "二");
+    let e3 = make(3, Some(e2.id()), "三");
+    assert_eq!(
+        node.ingest(vec![e1.clone(), e2.clone(), e3.clone()])
+            .await
+            .unwrap()
+            .accepted,
+        3
+    );
+    // The next entry, then a second entry at seq 2, in one batch.
+    let e4 = make(4, Some(e3.id()), "四");
+    let other2 = make(2, Some(e1.id()), "別の二");
+    let r = node.ingest(vec![e4, other2]).await.unwrap();
+    assert_eq!((r.accepted, r.forks), (0, 1), "{r:?}");
+    assert_eq!(head(&node, id), 3, "nothing past the fork is stored");
+    assert_eq!(node.store().forked_at(&id).unwrap(), Some(2));
+}

@@ -874,32 +874,29 @@ impl Replica {
                 }),
             }
         }
-        // Entries past a fork found later in this batch are not appended.
-        to_append.retain(|e| {
-            forked
-                .get(&e.author)
-                .copied()
-                .flatten()
-                .is_none_or(|at| e.seq < at)
-        });
-        // A fork inside the batch can leave later entries without their
-        // predecessor; keep only each author's unbroken run.
-        let mut run_ok: HashMap<NodeId, (u64, bool)> = HashMap::new();
-        let mut kept = Vec::with_capacity(to_append.len());
-        for e in to_append {
-            let (base, urgent) = match run_ok.get(&e.author) {
-                Some(s) => *s,
-                None => (self.store.head(&e.author)?.map_or(0, |h| h.seq), false),
-            };
-            if e.seq == base + 1 {
-                run_ok.insert(e.author, (e.seq, urgent || is_urgent(e.kind)));
-                kept.push(e);
-            }
+        // Entries at or past a fork found later in this batch are not
+        // appended. Each author's appended entries were a contiguous run from
+        // its head (Append needs seq == running head + 1), so cutting at the
+        // fork leaves a contiguous prefix; `Store::append` re-checks the chain.
+        let kept: Vec<IndexedEntry> = to_append
+            .into_iter()
+            .filter(|e| {
+                forked
+                    .get(&e.author)
+                    .copied()
+                    .flatten()
+                    .is_none_or(|at| e.seq < at)
+            })
+            .collect();
+        let mut moved: HashMap<NodeId, (u64, bool)> = HashMap::new();
+        for e in &kept {
+            let m = moved.entry(e.author).or_insert((0, false));
+            *m = (e.seq, m.1 || is_urgent(e.kind));
         }
         report.accepted = kept.len();
         report.trust_relevant |= kept.iter().any(|e| affects_trust(e.kind));
         self.store.append(&kept)?;
-        Ok(run_ok
+        Ok(moved
             .into_iter()
             .map(|(a, (seq, urgent))| (a, seq, urgent))
             .collect())
