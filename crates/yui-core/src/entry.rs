@@ -136,12 +136,15 @@ impl SignedEntry {
 
     /// The canonical encoding: protobuf field 1 (entry) then field 2
     /// (signature), nothing else. Every protobuf library writes exactly this
-    /// for a `SignedEntry`, so any language can recompute the id.
+    /// for a `SignedEntry`, so any language can recompute the id. As proto3
+    /// requires, an empty `entry` (never a valid one) is left out.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.entry.len() + 80);
-        out.push(0x0a);
-        put_varint(&mut out, self.entry.len() as u64);
-        out.extend_from_slice(&self.entry);
+        if !self.entry.is_empty() {
+            out.push(0x0a);
+            put_varint(&mut out, self.entry.len() as u64);
+            out.extend_from_slice(&self.entry);
+        }
         out.push(0x12);
         put_varint(&mut out, 64);
         out.extend_from_slice(&self.signature.0);
@@ -150,15 +153,17 @@ impl SignedEntry {
 
     /// Parses [`SignedEntry::encode`] output (as a store keeps it).
     pub fn decode_canonical(bytes: &[u8]) -> Result<Self, CanonicalFormError> {
-        let rest = bytes
-            .strip_prefix(&[0x0a])
-            .ok_or(CanonicalFormError("missing field 1"))?;
-        let (len, rest) = get_varint(rest).ok_or(CanonicalFormError("bad length"))?;
-        let len = usize::try_from(len).map_err(|_| CanonicalFormError("bad length"))?;
-        if rest.len() < len {
-            return Err(CanonicalFormError("truncated entry"));
-        }
-        let (entry, rest) = rest.split_at(len);
+        let (entry, rest) = match bytes.strip_prefix(&[0x0a]) {
+            Some(rest) => {
+                let (len, rest) = get_varint(rest).ok_or(CanonicalFormError("bad length"))?;
+                let len = usize::try_from(len).map_err(|_| CanonicalFormError("bad length"))?;
+                if rest.len() < len {
+                    return Err(CanonicalFormError("truncated entry"));
+                }
+                rest.split_at(len)
+            }
+            None => (&[][..], bytes),
+        };
         let sig = rest
             .strip_prefix(&[0x12, 64])
             .ok_or(CanonicalFormError("missing field 2"))?;
@@ -173,11 +178,14 @@ impl SignedEntry {
     /// SHA-256 of [`SignedEntry::encode`].
     pub fn id(&self) -> EntryId {
         let mut h = Sha256::new();
-        let mut prefix = Vec::with_capacity(12);
-        prefix.push(0x0a);
-        put_varint(&mut prefix, self.entry.len() as u64);
-        h.update(&prefix);
-        h.update(&self.entry);
+        // The same bytes as `encode`, hashed without copying the entry.
+        if !self.entry.is_empty() {
+            let mut prefix = Vec::with_capacity(12);
+            prefix.push(0x0a);
+            put_varint(&mut prefix, self.entry.len() as u64);
+            h.update(&prefix);
+            h.update(&self.entry);
+        }
         h.update([0x12, 64]);
         h.update(self.signature.0);
         EntryId(h.finalize().into())

@@ -21,7 +21,7 @@ use crate::codec::signed_from_pb;
 use crate::handshake::{self, HandshakeError, PeerHello};
 use crate::peers::PeerStatusHandle;
 use crate::session::{self, Outbound, SessionConfig};
-use crate::tls::{channel_binding, client_config};
+use crate::tls::{client_config, Binding};
 use crate::MAX_MESSAGE_BYTES;
 
 /// Why a link could not be made or ended.
@@ -52,10 +52,17 @@ pub enum ConnectError {
     },
 }
 
-fn tls_connector() -> tokio_rustls::TlsConnector {
-    static CFG: OnceLock<tokio_rustls::TlsConnector> = OnceLock::new();
-    CFG.get_or_init(|| tokio_rustls::TlsConnector::from(client_config()))
-        .clone()
+/// The process's TLS connector, with its client certificate and that
+/// certificate's digest (the dialer half of every [`Binding`]).
+fn tls_connector() -> Result<(tokio_rustls::TlsConnector, [u8; 32]), std::io::Error> {
+    static CFG: OnceLock<(tokio_rustls::TlsConnector, [u8; 32])> = OnceLock::new();
+    if let Some(c) = CFG.get() {
+        return Ok(c.clone());
+    }
+    let (cfg, cert) = client_config().map_err(std::io::Error::other)?;
+    Ok(CFG
+        .get_or_init(|| (tokio_rustls::TlsConnector::from(cfg), cert))
+        .clone())
 }
 
 fn server_name(addr: &str) -> ServerName<'static> {
@@ -66,9 +73,9 @@ fn server_name(addr: &str) -> ServerName<'static> {
 }
 
 /// Opens a TLS connection carrying HTTP/2 to `addr` and returns the channel
-/// with the session's binding secret.
-pub async fn open_channel(addr: &str) -> Result<(Channel, [u8; 32]), ConnectError> {
-    let slot: Arc<Mutex<Option<[u8; 32]>>> = Arc::default();
+/// with the connection's certificate binding.
+pub async fn open_channel(addr: &str) -> Result<(Channel, Binding), ConnectError> {
+    let slot: Arc<Mutex<Option<Binding>>> = Arc::default();
     let dial_err = |error: String| ConnectError::Dial {
         addr: addr.to_owned(),
         error,
@@ -87,9 +94,11 @@ pub async fn open_channel(addr: &str) -> Result<(Channel, [u8; 32]), ConnectErro
                     None => TcpStream::connect(&addr).await?,
                 };
                 tcp.set_nodelay(true)?;
-                let tls = tls_connector().connect(server_name(&addr), tcp).await?;
-                let binding = channel_binding(tls.get_ref().1).map_err(std::io::Error::other)?;
-                *slot.lock().expect("binding slot") = Some(binding);
+                let (connector, dialer) = tls_connector()?;
+                let tls = connector.connect(server_name(&addr), tcp).await?;
+                let listener = crate::tls::peer_cert_digest(tls.get_ref().1)
+                    .ok_or_else(|| std::io::Error::other("the peer sent no TLS certificate"))?;
+                *slot.lock().expect("binding slot") = Some(Binding { dialer, listener });
                 Ok::<_, std::io::Error>(TokioIo::new(tls))
             }
         })

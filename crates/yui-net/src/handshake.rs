@@ -6,11 +6,15 @@
 //! dialer   → Proof(sig_d)
 //! listener → Proof(sig_l)   (only if it accepts the dialer; else a gRPC status)
 //! sig_x = ed25519 by x's node key over
-//!   "yui/handshake/v1\0" || side || signer id || other id || other's nonce || binding
+//!   "yui/handshake/v1\0" || side || signer id || other id || other's nonce
+//!   || SHA-256(dialer's TLS certificate) || SHA-256(listener's TLS certificate)
 //! ```
 //! `side` ("dialer"/"listener") stops reflection; the other's fresh nonce stops
-//! replay; `binding` is the TLS exporter secret, so a proof made on one TLS
-//! session is worthless on another (a relaying middlebox terminates two).
+//! replay; the certificate digests ([`Binding`]) tie the proof to the TLS keys
+//! of this connection, so a node key vouches only for TLS keys it signed and a
+//! relaying middlebox (which must present its own certificate) cannot pass.
+//! Any gRPC stack can compute the binding: it needs the two certificates, not
+//! access to TLS internals.
 
 use std::time::Duration;
 
@@ -23,6 +27,7 @@ use yui_sync::Replica;
 
 use crate::codec::node_id_from_pb;
 use crate::session::Outbound;
+use crate::tls::Binding;
 
 /// Wire protocol version spoken by this build.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -94,7 +99,7 @@ fn transcript(
     signer: &NodeId,
     other: &NodeId,
     nonce: &[u8],
-    binding: &[u8; 32],
+    binding: &Binding,
 ) -> Vec<u8> {
     let mut t = Vec::with_capacity(200);
     t.extend_from_slice(b"yui/handshake/v1\0");
@@ -103,7 +108,7 @@ fn transcript(
     t.extend_from_slice(signer.as_bytes());
     t.extend_from_slice(other.as_bytes());
     t.extend_from_slice(nonce);
-    t.extend_from_slice(binding);
+    t.extend_from_slice(&binding.to_bytes());
     t
 }
 
@@ -184,7 +189,7 @@ fn check_proof(
     peer: &NodeId,
     me: &NodeId,
     my_nonce: &[u8],
-    binding: &[u8; 32],
+    binding: &Binding,
 ) -> Result<(), HandshakeError> {
     let pb::sync_message::Kind::Proof(p) = kind else {
         return Err(HandshakeError::Protocol("expected Proof".into()));
@@ -201,7 +206,7 @@ pub async fn dial<S>(
     role: pb::Role,
     inbound: &mut S,
     out: &Outbound,
-    binding: &[u8; 32],
+    binding: &Binding,
     expected: Option<NodeId>,
     timeout: Duration,
 ) -> Result<PeerHello, HandshakeError>
@@ -253,7 +258,7 @@ pub async fn listen<S>(
     role: pb::Role,
     inbound: &mut S,
     out: &Outbound,
-    binding: &[u8; 32],
+    binding: &Binding,
     timeout: Duration,
 ) -> Result<PeerHello, HandshakeError>
 where
@@ -285,4 +290,182 @@ where
     ));
     out.send(proof(sig)).await.map_err(closed)?;
     Ok(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::mpsc;
+    use tokio_stream::wrappers::ReceiverStream;
+    use yui_core::{Limits, SecretKey};
+    use yui_store::{KvStore, MemEngine};
+
+    use super::*;
+    use crate::ProtoCodec;
+
+    fn replica(seed: u8) -> Arc<Replica> {
+        let store = Arc::new(KvStore::open(MemEngine::new()).unwrap());
+        Replica::open(
+            store,
+            SecretKey::from_seed(&[seed; 32]),
+            Arc::new(ProtoCodec),
+            Limits::default(),
+        )
+        .unwrap()
+    }
+
+    const BINDING: Binding = Binding {
+        dialer: [1; 32],
+        listener: [2; 32],
+    };
+
+    fn hello_msg(key: &SecretKey, nonce: [u8; 32]) -> pb::SyncMessage {
+        pb::SyncMessage {
+            kind: Some(pb::sync_message::Kind::Hello(pb::Hello {
+                protocol_version: PROTOCOL_VERSION,
+                node_id: NodeId::new(key.public_key()).as_bytes().to_vec(),
+                role: pb::Role::Municipality as i32,
+                nonce: nonce.to_vec(),
+                software: "test".into(),
+            })),
+        }
+    }
+
+    /// Runs `listen` against a scripted dialer: `prove` turns the listener's
+    /// Hello into the Proof the dialer sends. Returns the listener's verdict
+    /// and the listener's nonce.
+    async fn against_listener(
+        listener: &Replica,
+        dialer: &SecretKey,
+        prove: impl FnOnce(&pb::Hello) -> pb::SyncMessage,
+    ) -> Result<PeerHello, HandshakeError> {
+        let (in_tx, in_rx) = mpsc::channel(4);
+        let (out_tx, mut out_rx) = mpsc::channel(4);
+        let out = Outbound::Listener(out_tx);
+        in_tx.send(Ok(hello_msg(dialer, [7; 32]))).await.unwrap();
+        let mut inbound = ReceiverStream::new(in_rx);
+        let run = listen(
+            listener,
+            pb::Role::Municipality,
+            &mut inbound,
+            &out,
+            &BINDING,
+            Duration::from_secs(5),
+        );
+        let script = async {
+            let Some(Ok(pb::SyncMessage {
+                kind: Some(pb::sync_message::Kind::Hello(h)),
+            })) = out_rx.recv().await
+            else {
+                panic!("listener did not say Hello");
+            };
+            in_tx.send(Ok(prove(&h))).await.unwrap();
+        };
+        let (r, ()) = tokio::join!(run, script);
+        r
+    }
+
+    fn dialer_proof(key: &SecretKey, listener: &pb::Hello, binding: &Binding) -> pb::SyncMessage {
+        let me = NodeId::new(key.public_key());
+        let other = node_id_from_pb(&listener.node_id, "id").unwrap();
+        proof(key.sign(&transcript("dialer", &me, &other, &listener.nonce, binding)))
+    }
+
+    #[tokio::test]
+    async fn an_honest_proof_is_accepted() {
+        let listener = replica(1);
+        let dialer = SecretKey::from_seed(&[2; 32]);
+        listener
+            .trust_add(NodeId::new(dialer.public_key()), "dialer")
+            .unwrap();
+        let peer = against_listener(&listener, &dialer, |h| dialer_proof(&dialer, h, &BINDING))
+            .await
+            .unwrap();
+        assert_eq!(peer.node_id, NodeId::new(dialer.public_key()));
+    }
+
+    #[tokio::test]
+    async fn a_proof_over_another_tls_certificate_is_refused() {
+        let listener = replica(1);
+        let dialer = SecretKey::from_seed(&[2; 32]);
+        listener
+            .trust_add(NodeId::new(dialer.public_key()), "dialer")
+            .unwrap();
+        // The node key signed some other certificate than the one this
+        // connection shows (a middlebox re-terminating TLS, or a stolen proof).
+        for other in [
+            Binding {
+                dialer: [9; 32],
+                ..BINDING
+            },
+            Binding {
+                listener: [9; 32],
+                ..BINDING
+            },
+        ] {
+            let r =
+                against_listener(&listener, &dialer, |h| dialer_proof(&dialer, h, &other)).await;
+            assert!(matches!(r, Err(HandshakeError::BadProof(_))), "{r:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replayed_proof_is_refused() {
+        let listener = replica(1);
+        let dialer = SecretKey::from_seed(&[2; 32]);
+        listener
+            .trust_add(NodeId::new(dialer.public_key()), "dialer")
+            .unwrap();
+        let mut recorded = None;
+        against_listener(&listener, &dialer, |h| {
+            let p = dialer_proof(&dialer, h, &BINDING);
+            recorded = Some(p.clone());
+            p
+        })
+        .await
+        .unwrap();
+        // Same binding, same keys: only the listener's nonce is new.
+        let replay = recorded.unwrap();
+        let r = against_listener(&listener, &dialer, |_| replay).await;
+        assert!(matches!(r, Err(HandshakeError::BadProof(_))), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_proof_by_another_key_or_for_the_other_side_is_refused() {
+        let listener = replica(1);
+        let dialer = SecretKey::from_seed(&[2; 32]);
+        let impostor = SecretKey::from_seed(&[3; 32]);
+        listener
+            .trust_add(NodeId::new(dialer.public_key()), "dialer")
+            .unwrap();
+        // Claims the dialer's id, signs with another key.
+        let r =
+            against_listener(&listener, &dialer, |h| dialer_proof(&impostor, h, &BINDING)).await;
+        assert!(matches!(r, Err(HandshakeError::BadProof(_))), "{r:?}");
+        // A listener-side transcript reflected back.
+        let r = against_listener(&listener, &dialer, |h| {
+            let other = node_id_from_pb(&h.node_id, "id").unwrap();
+            let me = NodeId::new(dialer.public_key());
+            proof(dialer.sign(&transcript("listener", &me, &other, &h.nonce, &BINDING)))
+        })
+        .await;
+        assert!(matches!(r, Err(HandshakeError::BadProof(_))), "{r:?}");
+        // Garbage where the proof belongs.
+        let r = against_listener(&listener, &dialer, |_| pb::SyncMessage {
+            kind: Some(pb::sync_message::Kind::Proof(pb::Proof {
+                signature: vec![0; 12],
+            })),
+        })
+        .await;
+        assert!(matches!(r, Err(HandshakeError::BadProof(_))), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn an_untrusted_dialer_with_a_valid_proof_is_refused() {
+        let listener = replica(1);
+        let dialer = SecretKey::from_seed(&[2; 32]);
+        let r = against_listener(&listener, &dialer, |h| dialer_proof(&dialer, h, &BINDING)).await;
+        assert!(matches!(r, Err(HandshakeError::Untrusted(_))), "{r:?}");
+    }
 }

@@ -2,8 +2,8 @@
 //! service.
 //!
 //! We terminate TLS ourselves (tokio-rustls) rather than through tonic so that
-//! each connection carries its exporter secret ([`ConnInfo::binding`]) into the
-//! request extensions, where the handshake binds to it.
+//! each connection carries its certificate [`Binding`] ([`ConnInfo::binding`])
+//! into the request extensions, where the handshake binds to it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,7 +30,7 @@ use crate::codec::{node_id_from_pb, signed_to_pb};
 use crate::handshake;
 use crate::peers::PeerTable;
 use crate::session::{self, Outbound, SessionConfig};
-use crate::tls::channel_binding;
+use crate::tls::{peer_cert_digest, Binding, ServerTls};
 use crate::MAX_MESSAGE_BYTES;
 
 /// What the service knows about the TLS connection a request came on.
@@ -40,8 +40,9 @@ pub struct ConnInfo {
     pub id: u64,
     /// Remote address.
     pub remote: SocketAddr,
-    /// TLS exporter secret of this connection.
-    pub binding: [u8; 32],
+    /// The certificates of this connection; `None` when the client sent no
+    /// certificate (fine for HTTP, refused for Sync).
+    pub binding: Option<Binding>,
 }
 
 /// A server-side TLS connection with its [`ConnInfo`].
@@ -160,6 +161,11 @@ impl Federation for FederationService {
         req: Request<Streaming<pb::SyncMessage>>,
     ) -> Result<Response<Self::SyncStream>, Status> {
         let info = conn_info(&req)?;
+        let Some(binding) = info.binding else {
+            return Err(Status::unauthenticated(
+                "no TLS client certificate: a dialer must present one, and its node key must sign its digest in the handshake",
+            ));
+        };
         if self.authed.lock().expect("authed").contains_key(&info.id) {
             return Err(Status::resource_exhausted("one Sync stream per connection"));
         }
@@ -175,7 +181,7 @@ impl Federation for FederationService {
                     this.role,
                     &mut inbound,
                     &out,
-                    &info.binding,
+                    &binding,
                     this.session.handshake_timeout,
                 )
                 .await;
@@ -256,14 +262,15 @@ impl Federation for FederationService {
 /// port: one port is enough where a network allows only 443.
 pub async fn serve(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    tls: ServerTls,
     service: FederationService,
     http: Option<axum::Router>,
     limits: ServerLimits,
     cancel: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     let (tx, rx) = mpsc::channel::<Result<TlsConn, std::io::Error>>(64);
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
+    let own_digest = tls.cert_digest;
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let next_id = Arc::new(AtomicU64::new(1));
     let accept_cancel = cancel.clone();
@@ -301,9 +308,10 @@ pub async fn serve(
                         return;
                     }
                 };
-                let Ok(binding) = channel_binding(tls.get_ref().1) else {
-                    return;
-                };
+                let binding = peer_cert_digest(tls.get_ref().1).map(|dialer| Binding {
+                    dialer,
+                    listener: own_digest,
+                });
                 let conn = TlsConn {
                     inner: tls,
                     info: ConnInfo {
