@@ -22,6 +22,11 @@ pub struct Limits {
     pub max_text_bytes: usize,
     /// How far in the future `created_at` may be.
     pub max_clock_skew_ms: i64,
+    /// New entries (created within the last hour) accepted per author per
+    /// minute from peers, as a token bucket that holds a minute's worth;
+    /// 0 = no limit. Local policy, not validity: an entry refused for rate
+    /// is asked for again later.
+    pub entries_per_author_per_minute: u32,
 }
 
 impl Default for Limits {
@@ -31,6 +36,7 @@ impl Default for Limits {
             max_object_id_bytes: 128,
             max_text_bytes: 16 * 1024,
             max_clock_skew_ms: 10 * 60 * 1000,
+            entries_per_author_per_minute: 600,
         }
     }
 }

@@ -146,11 +146,27 @@ impl Connection {
         role: pb::Role,
         handshake_timeout: Duration,
     ) -> Result<Self, ConnectError> {
+        let cfg = SessionConfig {
+            handshake_timeout,
+            ..SessionConfig::default()
+        };
+        Self::open_with(replica, addr, expected, role, &cfg).await
+    }
+
+    /// Dials `addr` and completes the handshake as `replica`, with the
+    /// session's limits.
+    pub async fn open_with(
+        replica: &Replica,
+        addr: &str,
+        expected: Option<NodeId>,
+        role: pb::Role,
+        cfg: &SessionConfig,
+    ) -> Result<Self, ConnectError> {
         let (channel, binding) = open_channel(addr).await?;
         let mut client = FederationClient::new(channel)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_decoding_message_size(cfg.max_message_bytes)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let (tx, rx) = mpsc::channel(16);
+        let (tx, rx) = mpsc::channel(cfg.pending_messages.max(1));
         let out = Outbound::Dialer(tx);
         let mut inbound = client
             .sync(ReceiverStream::new(rx))
@@ -164,7 +180,7 @@ impl Connection {
             &out,
             &binding,
             expected,
-            handshake_timeout,
+            cfg.handshake_timeout,
         )
         .await?;
         Ok(Self {
@@ -241,7 +257,7 @@ pub async fn connect_and_run(
     cancel: &CancellationToken,
 ) -> Result<bool, ConnectError> {
     let conn = tokio::select! {
-        c = Connection::open(replica, addr, expected, role, cfg.handshake_timeout) => c?,
+        c = Connection::open_with(replica, addr, expected, role, &cfg) => c?,
         _ = cancel.cancelled() => return Ok(false),
     };
     let peer = conn.peer.node_id;

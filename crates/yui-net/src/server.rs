@@ -6,7 +6,7 @@
 //! into the request extensions, where the handshake binds to it.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,10 +24,10 @@ use tracing::Instrument;
 use yui_core::NodeId;
 use yui_proto::v1 as pb;
 use yui_proto::v1::federation_server::{Federation, FederationServer};
-use yui_sync::Replica;
+use yui_sync::{Counters, Replica};
 
 use crate::codec::{node_id_from_pb, signed_to_pb};
-use crate::handshake;
+use crate::handshake::{self, HandshakeError};
 use crate::peers::PeerTable;
 use crate::session::{self, Outbound, SessionConfig};
 use crate::tls::{peer_cert_digest, Binding, ServerTls};
@@ -50,6 +50,7 @@ pub struct TlsConn {
     inner: tokio_rustls::server::TlsStream<TcpStream>,
     info: ConnInfo,
     _permit: OwnedSemaphorePermit,
+    _address: AddressSlot,
 }
 
 impl Connected for TlsConn {
@@ -100,6 +101,9 @@ impl AsyncWrite for TlsConn {
 pub struct ServerLimits {
     /// Open connections at once; more wait in the kernel backlog.
     pub max_connections: usize,
+    /// Open connections from one IP address; more are closed at once. Set
+    /// it high where many members share a proxy's address.
+    pub max_connections_per_address: usize,
     /// Time allowed for the TLS handshake.
     pub tls_timeout: Duration,
 }
@@ -108,7 +112,39 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             max_connections: 1024,
+            max_connections_per_address: 256,
             tls_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Open connections per remote address; an [`AddressSlot`] gives its place
+/// back when the connection ends.
+#[derive(Debug, Default)]
+struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
+
+impl PerAddress {
+    fn take(self: &Arc<Self>, ip: IpAddr, limit: usize) -> Option<AddressSlot> {
+        let mut m = self.0.lock().expect("per-address");
+        let n = m.entry(ip).or_default();
+        if *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot(self.clone(), ip))
+    }
+}
+
+struct AddressSlot(Arc<PerAddress>, IpAddr);
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut m = self.0 .0.lock().expect("per-address");
+        if let Some(n) = m.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.1);
+            }
         }
     }
 }
@@ -162,6 +198,7 @@ impl Federation for FederationService {
     ) -> Result<Response<Self::SyncStream>, Status> {
         let info = conn_info(&req)?;
         let Some(binding) = info.binding else {
+            Counters::add(&self.replica.counters().handshake_bad_proof, 1);
             return Err(Status::unauthenticated(
                 "no TLS client certificate: a dialer must present one, and its node key must sign its digest in the handshake",
             ));
@@ -170,7 +207,7 @@ impl Federation for FederationService {
             return Err(Status::resource_exhausted("one Sync stream per connection"));
         }
         let mut inbound = req.into_inner();
-        let (tx, rx) = mpsc::channel(16);
+        let (tx, rx) = mpsc::channel(self.session.pending_messages.max(1));
         let out = Outbound::Listener(tx);
         let this = self.clone();
         let span = tracing::info_span!("inbound", remote = %info.remote);
@@ -188,16 +225,44 @@ impl Federation for FederationService {
                 let peer = match hs {
                     Ok(p) => p,
                     Err(e) => {
+                        let c = this.replica.counters();
+                        Counters::add(
+                            match e {
+                                HandshakeError::BadProof(_) => &c.handshake_bad_proof,
+                                HandshakeError::Untrusted(_) | HandshakeError::WrongPeer { .. } => {
+                                    &c.handshake_untrusted
+                                }
+                                HandshakeError::Timeout => &c.handshake_timeout,
+                                _ => &c.handshake_protocol,
+                            },
+                            1,
+                        );
                         tracing::info!(error = %e, "handshake refused");
                         out.fail(e.status()).await;
                         return;
                     }
                 };
+                let over = {
+                    let mut authed = this.authed.lock().expect("authed");
+                    let open = authed.values().filter(|p| **p == peer.node_id).count();
+                    if open < this.session.max_streams_per_peer {
+                        authed.insert(info.id, peer.node_id);
+                        None
+                    } else {
+                        Some(open)
+                    }
+                };
+                if let Some(open) = over {
+                    Counters::add(&this.replica.counters().limit_streams_per_peer, 1);
+                    tracing::warn!(peer = %peer.node_id, open, "refused a Sync stream: peer over max_streams_per_peer");
+                    out.fail(Status::resource_exhausted(format!(
+                        "peer {} already has {open} Sync streams open here (max_streams_per_peer)",
+                        peer.node_id
+                    )))
+                    .await;
+                    return;
+                }
                 tracing::info!(peer = %peer.node_id, "peer connected");
-                this.authed
-                    .lock()
-                    .expect("authed")
-                    .insert(info.id, peer.node_id);
                 let status = this.table.handle(
                     format!("in:{}", info.id),
                     "inbound",
@@ -220,7 +285,7 @@ impl Federation for FederationService {
                     Ok(()) => tracing::info!(peer = %peer.node_id, "peer left"),
                     Err(e) => {
                         tracing::info!(peer = %peer.node_id, error = %e, "session ended");
-                        out.fail(Status::aborted(e.to_string())).await;
+                        out.fail(e.status()).await;
                     }
                 }
             }
@@ -272,6 +337,8 @@ pub async fn serve(
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
     let own_digest = tls.cert_digest;
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = Arc::new(PerAddress::default());
+    let counters_replica = service.replica.clone();
     let next_id = Arc::new(AtomicU64::new(1));
     let accept_cancel = cancel.clone();
     tokio::spawn(async move {
@@ -290,6 +357,16 @@ pub async fn serve(
                         continue;
                     }
                 },
+            };
+            let Some(address) = per_address.take(remote.ip(), limits.max_connections_per_address)
+            else {
+                Counters::add(
+                    &counters_replica.counters().limit_connections_per_address,
+                    1,
+                );
+                tracing::warn!(%remote, limit = limits.max_connections_per_address, "closed a connection: address over max_connections_per_address");
+                drop(tcp);
+                continue;
             };
             let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
@@ -320,13 +397,15 @@ pub async fn serve(
                         binding,
                     },
                     _permit: permit,
+                    _address: address,
                 };
                 let _ = tx.send(Ok(conn)).await;
             });
         }
     });
+    let max_message = service.session.max_message_bytes;
     let grpc = FederationServer::new(service)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_decoding_message_size(max_message)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     // gRPC-Web for clients behind proxies without HTTP/2 (unary and
     // server-streaming calls; the bidirectional Sync needs HTTP/2). Only the

@@ -8,6 +8,7 @@
 //! `PeerSync` (behind a mutex held only for quick bookkeeping), a `Notify`,
 //! and a small control queue for Wants that repair gaps (sent first).
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use yui_core::{NodeId, SignedEntry};
 use yui_proto::v1 as pb;
-use yui_sync::{now_ms, PeerSync, Replica, ReplicaError, ReplicaEvent};
+use yui_sync::{now_ms, Counters, PeerSync, Replica, ReplicaError, ReplicaEvent};
 
 use crate::codec::{node_id_from_pb, signed_from_pb, signed_to_pb};
 use crate::handshake::PeerHello;
@@ -71,6 +72,13 @@ pub struct SessionConfig {
     pub max_inbound_entries: usize,
     /// Handshake deadline.
     pub handshake_timeout: Duration,
+    /// Largest gRPC message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Sync streams one peer (node id) may hold open to this listener.
+    pub max_streams_per_peer: usize,
+    /// Messages queued for a peer before the writer waits for it to read
+    /// (flow control: nothing is dropped, the queue only bounds memory).
+    pub pending_messages: usize,
 }
 
 impl Default for SessionConfig {
@@ -82,6 +90,9 @@ impl Default for SessionConfig {
             batch_bytes: 1024 * 1024,
             max_inbound_entries: 4096,
             handshake_timeout: Duration::from_secs(10),
+            max_message_bytes: crate::MAX_MESSAGE_BYTES,
+            max_streams_per_peer: 4,
+            pending_messages: 16,
         }
     }
 }
@@ -96,6 +107,9 @@ pub enum SessionError {
     /// The peer's key is no longer trusted (revoked, endorsement withdrawn).
     #[error("peer {0} is no longer trusted")]
     NoLongerTrusted(NodeId),
+    /// The peer went past a configured limit.
+    #[error("limit exceeded: {0}")]
+    Limit(String),
     /// The peer sent nothing for too long.
     #[error("peer silent for {0:?}")]
     Idle(Duration),
@@ -105,6 +119,19 @@ pub enum SessionError {
     /// Local storage failed.
     #[error(transparent)]
     Replica(#[from] ReplicaError),
+}
+
+impl SessionError {
+    /// The gRPC status a listener ends the stream with.
+    pub fn status(&self) -> Status {
+        match self {
+            SessionError::Limit(_) => Status::resource_exhausted(self.to_string()),
+            SessionError::Protocol(_) => Status::invalid_argument(self.to_string()),
+            SessionError::NoLongerTrusted(_) => Status::permission_denied(self.to_string()),
+            SessionError::Idle(_) => Status::deadline_exceeded(self.to_string()),
+            _ => Status::aborted(self.to_string()),
+        }
+    }
 }
 
 impl From<Closed> for SessionError {
@@ -174,6 +201,7 @@ where
         })))
         .await?;
     }
+    let retrying = Arc::new(Mutex::new(HashSet::new()));
     let ctx = Ctx {
         replica: &replica,
         peer: peer.node_id,
@@ -182,6 +210,8 @@ where
         wake: &wake,
         last_inbound: &last_inbound,
         status: &status,
+        retrying: &retrying,
+        cancel: &cancel,
         cfg,
     };
     tokio::select! {
@@ -199,6 +229,9 @@ struct Ctx<'a> {
     wake: &'a Notify,
     last_inbound: &'a AtomicI64,
     status: &'a PeerStatusHandle,
+    /// Authors refused for rate with a delayed re-request pending.
+    retrying: &'a Arc<Mutex<HashSet<NodeId>>>,
+    cancel: &'a CancellationToken,
     cfg: SessionConfig,
 }
 
@@ -213,17 +246,51 @@ impl Ctx<'_> {
     {
         use pb::sync_message::Kind;
         while let Some(m) = inbound.next().await {
-            let m =
-                m.map_err(|s| SessionError::Stream(format!("{}: {}", s.code(), s.message())))?;
+            let m = m.map_err(|s| {
+                if s.code() == tonic::Code::OutOfRange {
+                    // tonic refuses an oversized message from its length
+                    // prefix, before reading the body.
+                    Counters::add(&self.replica.counters().limit_message_bytes, 1);
+                    SessionError::Limit(format!(
+                        "message over max_message_bytes ({}): {}",
+                        self.cfg.max_message_bytes,
+                        s.message()
+                    ))
+                } else {
+                    SessionError::Stream(format!("{}: {}", s.code(), s.message()))
+                }
+            })?;
             self.last_inbound.store(now_ms(), Ordering::Relaxed);
             self.status.seen();
             match m.kind {
                 Some(Kind::Want(w)) => {
-                    let mut heads = Vec::with_capacity(w.heads.len());
+                    let mut heads = Vec::with_capacity(w.heads.len().min(4096));
+                    let mut ignored = 0u64;
                     for h in w.heads {
                         let a = node_id_from_pb(&h.author, "want.author")
                             .map_err(|e| SessionError::Protocol(e.0))?;
-                        heads.push((a, h.seq));
+                        // Only authors this node could ever send: keeps a
+                        // peer naming millions of random keys from growing
+                        // its state here.
+                        if self.replica.is_trusted(&a)
+                            || self
+                                .replica
+                                .store()
+                                .head(&a)
+                                .map_err(ReplicaError::from)?
+                                .is_some()
+                        {
+                            heads.push((a, h.seq));
+                        } else {
+                            ignored += 1;
+                        }
+                    }
+                    if ignored > 0 {
+                        Counters::add(&self.replica.counters().limit_want_heads, ignored);
+                        tracing::debug!(
+                            ignored,
+                            "want named authors this node neither trusts nor holds"
+                        );
                     }
                     if let Some((_, seq)) = heads.iter().find(|(a, _)| *a == self.replica.id()) {
                         self.replica.note_own_claim(*seq)?;
@@ -267,8 +334,9 @@ impl Ctx<'_> {
         control: &mpsc::Sender<pb::SyncMessage>,
     ) -> Result<(), SessionError> {
         if e.entries.len() > self.cfg.max_inbound_entries {
-            return Err(SessionError::Protocol(format!(
-                "batch of {} entries exceeds the limit of {}",
+            Counters::add(&self.replica.counters().limit_batch_entries, 1);
+            return Err(SessionError::Limit(format!(
+                "batch of {} entries over max_batch_entries ({})",
                 e.entries.len(),
                 self.cfg.max_inbound_entries
             )));
@@ -296,6 +364,9 @@ impl Ctx<'_> {
         if !report.gaps.is_empty() {
             self.wake.notify_one();
         }
+        for (author, head, wait) in &report.rate_limited {
+            self.retry_later(*author, *head, *wait, control);
+        }
         self.status.received(report.accepted as u64);
         if !report.refused.is_empty() || malformed > 0 {
             tracing::warn!(
@@ -308,6 +379,32 @@ impl Ctx<'_> {
             tracing::warn!(forks = report.forks, "peer delivered fork evidence");
         }
         Ok(())
+    }
+
+    /// Asks the peer again for `author` from `head` once the rate limit has
+    /// room: one pending re-request per author, ended with the session.
+    fn retry_later(
+        &self,
+        author: NodeId,
+        head: u64,
+        wait: Duration,
+        control: &mpsc::Sender<pb::SyncMessage>,
+    ) {
+        if !self.retrying.lock().expect("retrying").insert(author) {
+            return;
+        }
+        tracing::debug!(author = %author, ?wait, "author over its rate: asking again later");
+        let (retrying, control, cancel) =
+            (self.retrying.clone(), control.clone(), self.cancel.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = control.closed() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            retrying.lock().expect("retrying").remove(&author);
+            let _ = control.send(want(vec![(author, head)])).await;
+        });
     }
 
     fn check_peer_trusted(&self) -> Result<(), SessionError> {

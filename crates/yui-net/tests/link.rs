@@ -22,12 +22,16 @@ struct TestNode {
 }
 
 async fn node(seed: u8) -> TestNode {
+    node_with(seed, Limits::default()).await
+}
+
+async fn node_with(seed: u8, limits: Limits) -> TestNode {
     let store = Arc::new(KvStore::open(MemEngine::new()).unwrap());
     let replica = Replica::open(
         store,
         SecretKey::from_seed(&[seed; 32]),
         Arc::new(ProtoCodec),
-        Limits::default(),
+        limits,
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -112,8 +116,17 @@ fn head(r: &Replica, author: NodeId) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_catch_up_then_push_live_both_ways() {
     let a = node(1).await;
-    let b = node(2).await;
+    let b = node_with(
+        2,
+        Limits {
+            entries_per_author_per_minute: 0,
+            ..Limits::default()
+        },
+    )
+    .await;
     trust_each_other(&[&a, &b]);
+    // 700 new entries of one author are over the default rate limit; see
+    // `new_entries_over_the_rate_limit_arrive_later` for that path.
     for i in 0..700 {
         a.replica
             .publish(format!("ev-{i}"), event("冬の都市会議"), None)
@@ -231,11 +244,15 @@ async fn readiness_overtakes_bulk_backfill() {
     use yui_sync::{Codec, PeerSync};
 
     let store = Arc::new(KvStore::open(MemEngine::new()).unwrap());
+    // No rate limit: the bulk log below is 2,000 new entries of one author.
     let node = Replica::open(
         store,
         SecretKey::from_seed(&[40; 32]),
         Arc::new(ProtoCodec),
-        Limits::default(),
+        Limits {
+            entries_per_author_per_minute: 0,
+            ..Limits::default()
+        },
     )
     .unwrap();
     // A bulk author with a long log, and an author in a disaster.
@@ -349,4 +366,175 @@ async fn a_fork_inside_a_batch_stops_the_log_there() {
     assert_eq!((r.accepted, r.forks), (0, 1), "{r:?}");
     assert_eq!(head(&node, id), 3, "nothing past the fork is stored");
     assert_eq!(node.store().forked_at(&id).unwrap(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_entries_over_the_rate_limit_arrive_later() {
+    // 120 new entries per author per minute: a bucket of 120, two a second.
+    let a = node(70).await;
+    let b = node_with(
+        71,
+        Limits {
+            entries_per_author_per_minute: 120,
+            ..Limits::default()
+        },
+    )
+    .await;
+    trust_each_other(&[&a, &b]);
+    for i in 0..126 {
+        a.replica
+            .publish(format!("ev-{i}"), event("観光連携"), None)
+            .await
+            .unwrap();
+    }
+    b.peers.add(a.addr.clone(), Some(a.replica.id()));
+    wait_for("the first bucketful", || {
+        head(&b.replica, a.replica.id()) >= 120
+    })
+    .await;
+    let c = b.replica.counters().snapshot();
+    assert!(c.refused_rate > 0, "the rest was over the rate: {c:?}");
+    assert!(head(&b.replica, a.replica.id()) < 126);
+    // Nothing is lost: B asks again once the bucket refills.
+    wait_for("the rest after the refill", || {
+        head(&b.replica, a.replica.id()) == 126
+    })
+    .await;
+    // Backfill (entries created long ago) is not limited.
+    assert_eq!(b.replica.current(Kind::Event).unwrap().len(), 126);
+    a.cancel.cancel();
+    b.cancel.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_entries_are_backfill_and_not_rate_limited() {
+    use yui_core::{Entry, EntryId, SignedEntry};
+    use yui_sync::Codec;
+
+    let node = node_with(
+        72,
+        Limits {
+            entries_per_author_per_minute: 10,
+            ..Limits::default()
+        },
+    )
+    .await;
+    let author = SecretKey::from_seed(&[73; 32]);
+    let author_id = NodeId::new(author.public_key());
+    node.replica.trust_add(author_id, "author").unwrap();
+    let day_ago = yui_sync::now_ms() - 24 * 3_600_000;
+    let sign = |seq: u64, prev: Option<EntryId>, created_at: i64| {
+        let e = Entry {
+            author: author_id,
+            seq,
+            prev,
+            created_at,
+            expires_at: None,
+            object_id: format!("case-{seq}"),
+            body: event("事例"),
+        };
+        SignedEntry::sign(ProtoCodec.encode_entry(&e), &author)
+    };
+    let mut prev: Option<EntryId> = None;
+    let mut log = Vec::new();
+    for seq in 1..=49u64 {
+        // 40 created a day ago (a peer catching up, not a burst), then 9 new.
+        let created_at = if seq <= 40 {
+            day_ago
+        } else {
+            yui_sync::now_ms()
+        };
+        let s = sign(seq, prev, created_at);
+        prev = Some(s.id());
+        log.push(s);
+    }
+    let r = node.replica.ingest(log).await.unwrap();
+    assert_eq!(r.accepted, 49, "{r:?}");
+    // One token left. A forged entry in the author's name fails its
+    // signature before the bucket is looked at, so it spends nothing.
+    let mut forged = sign(50, prev, yui_sync::now_ms());
+    forged.signature.0[0] ^= 1;
+    let r = node.replica.ingest(vec![forged]).await.unwrap();
+    assert!(matches!(r.refused[0], yui_sync::Refusal::Signature { .. }));
+    let fiftieth = sign(50, prev, yui_sync::now_ms());
+    let r = node.replica.ingest(vec![fiftieth.clone()]).await.unwrap();
+    assert_eq!(r.accepted, 1, "the last token was still there: {r:?}");
+    // An eleventh new entry within the minute is over.
+    let r = node
+        .replica
+        .ingest(vec![sign(51, Some(fiftieth.id()), yui_sync::now_ms())])
+        .await
+        .unwrap();
+    assert_eq!(r.accepted, 0);
+    assert_eq!(r.rate_limited.len(), 1, "{r:?}");
+    assert_eq!(r.rate_limited[0].1, 50, "re-request from the head");
+    assert!(matches!(
+        r.refused[0],
+        yui_sync::Refusal::RateLimited { per_minute: 10, .. }
+    ));
+    assert_eq!(node.replica.counters().snapshot().refused_rate, 1);
+    node.cancel.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_the_limit_ends_the_stream_with_resource_exhausted() {
+    use yui_proto::v1 as pb;
+    let target = node(74).await;
+    let evil = node(75).await;
+    trust_each_other(&[&target, &evil]);
+    let mut conn = Connection::open(
+        &evil.replica,
+        &target.addr,
+        Some(target.replica.id()),
+        Role::Municipality,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    // A Want naming thousands of random authors is trimmed, not stored.
+    let junk: Vec<pb::Head> = (0..5000u32)
+        .map(|i| {
+            let mut a = [0u8; 32];
+            a[..4].copy_from_slice(&i.to_le_bytes());
+            pb::Head {
+                author: NodeId::new(SecretKey::from_seed(&a).public_key())
+                    .as_bytes()
+                    .to_vec(),
+                seq: 0,
+            }
+        })
+        .collect();
+    conn.send(pb::SyncMessage {
+        kind: Some(pb::sync_message::Kind::Want(pb::Want { heads: junk })),
+    })
+    .await
+    .unwrap();
+    wait_for("untrusted want heads counted", || {
+        target.replica.counters().snapshot().limit_want_heads == 5000
+    })
+    .await;
+    let empty = pb::SignedEntry {
+        entry: vec![1],
+        signature: vec![0; 64],
+    };
+    conn.send(pb::SyncMessage {
+        kind: Some(pb::sync_message::Kind::Entries(pb::Entries {
+            entries: vec![empty; 5000],
+        })),
+    })
+    .await
+    .unwrap();
+    let status = loop {
+        match conn.recv().await {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("stream ended without a status"),
+            Err(s) => break s,
+        }
+    };
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("max_batch_entries"), "{status:?}");
+    assert_eq!(target.replica.counters().snapshot().limit_batch_entries, 1);
+    assert_eq!(target.replica.store().entry_count().unwrap(), 0);
+    target.cancel.cancel();
+    evil.cancel.cancel();
 }

@@ -130,7 +130,9 @@ impl Default for Http {
     }
 }
 
-/// `[limits]`.
+/// `[limits]`: what one peer may ask of this node. Going past one gets the
+/// peer a gRPC status naming the limit and counts in
+/// `yui_limit_exceeded_total`; other peers are not slowed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
@@ -138,14 +140,35 @@ pub struct Limits {
     pub max_entry_bytes: usize,
     /// How far in the future an entry's time may be, seconds.
     pub max_clock_skew_secs: u64,
+    /// Largest gRPC message a peer may send, bytes.
+    pub max_message_bytes: usize,
+    /// Most entries in one batch from a peer.
+    pub max_batch_entries: usize,
+    /// Sync streams one peer (node id) may hold open to this node at once.
+    pub max_streams_per_peer: usize,
+    /// Connections one IP address may hold open at once.
+    pub max_connections_per_address: usize,
+    /// New entries (created in the last hour) accepted per author per minute;
+    /// 0 = no limit. Backfill of older entries is not limited.
+    pub entries_per_author_per_minute: u32,
+    /// Messages queued for one peer before sending waits for it to read.
+    pub pending_messages: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         let d = yui_core::Limits::default();
+        let s = yui_net::SessionConfig::default();
+        let l = yui_net::ServerLimits::default();
         Self {
             max_entry_bytes: d.max_entry_bytes,
             max_clock_skew_secs: (d.max_clock_skew_ms / 1000) as u64,
+            max_message_bytes: s.max_message_bytes,
+            max_batch_entries: s.max_inbound_entries,
+            max_streams_per_peer: s.max_streams_per_peer,
+            max_connections_per_address: l.max_connections_per_address,
+            entries_per_author_per_minute: d.entries_per_author_per_minute,
+            pending_messages: s.pending_messages,
         }
     }
 }
@@ -284,8 +307,32 @@ impl Config {
         if self.federation.backoff_max_secs == 0 || self.federation.backoff_initial_ms == 0 {
             p.push("federation.backoff_*: must be positive".into());
         }
-        if !(1024..=1024 * 1024).contains(&self.limits.max_entry_bytes) {
+        let l = &self.limits;
+        if !(1024..=1024 * 1024).contains(&l.max_entry_bytes) {
             p.push("limits.max_entry_bytes: must be between 1024 and 1048576".into());
+        }
+        // A batch of up to batch_bytes plus one entry must fit a message.
+        let min_message = yui_net::SessionConfig::default().batch_bytes + l.max_entry_bytes + 4096;
+        if l.max_message_bytes < min_message || l.max_message_bytes > yui_net::MAX_MESSAGE_BYTES {
+            p.push(format!(
+                "limits.max_message_bytes: must be between {min_message} (a full batch) and {}",
+                yui_net::MAX_MESSAGE_BYTES
+            ));
+        }
+        if l.max_batch_entries < yui_net::SessionConfig::default().batch_entries {
+            p.push(format!(
+                "limits.max_batch_entries: must be at least {} (what peers send in one batch)",
+                yui_net::SessionConfig::default().batch_entries
+            ));
+        }
+        if l.max_streams_per_peer == 0 {
+            p.push("limits.max_streams_per_peer: must be at least 1".into());
+        }
+        if l.max_connections_per_address == 0 {
+            p.push("limits.max_connections_per_address: must be at least 1".into());
+        }
+        if l.pending_messages == 0 || l.pending_messages > 4096 {
+            p.push("limits.pending_messages: must be between 1 and 4096".into());
         }
         if !["text", "json"].contains(&self.log.format.as_str()) {
             p.push(format!(
@@ -313,6 +360,7 @@ impl Config {
         yui_core::Limits {
             max_entry_bytes: self.limits.max_entry_bytes,
             max_clock_skew_ms: self.limits.max_clock_skew_secs as i64 * 1000,
+            entries_per_author_per_minute: self.limits.entries_per_author_per_minute,
             ..yui_core::Limits::default()
         }
     }

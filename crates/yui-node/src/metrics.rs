@@ -48,8 +48,37 @@ pub fn render(replica: &Replica, table: &PeerTable) -> String {
         ("invalid", c.refused_invalid),
         ("chain", c.refused_chain),
         ("forked", c.refused_forked),
+        ("rate", c.refused_rate),
     ] {
         let _ = writeln!(o, "yui_entries_refused_total{{reason=\"{reason}\"}} {v}");
+    }
+    let _ = writeln!(
+        o,
+        "# HELP yui_limit_exceeded_total Times a peer went past a configured limit, by limit.\n# TYPE yui_limit_exceeded_total counter"
+    );
+    for (limit, v) in [
+        ("max_message_bytes", c.limit_message_bytes),
+        ("max_batch_entries", c.limit_batch_entries),
+        ("max_streams_per_peer", c.limit_streams_per_peer),
+        (
+            "max_connections_per_address",
+            c.limit_connections_per_address,
+        ),
+        ("want_heads", c.limit_want_heads),
+    ] {
+        let _ = writeln!(o, "yui_limit_exceeded_total{{limit=\"{limit}\"}} {v}");
+    }
+    let _ = writeln!(
+        o,
+        "# HELP yui_handshakes_refused_total Inbound handshakes refused, by reason.\n# TYPE yui_handshakes_refused_total counter"
+    );
+    for (reason, v) in [
+        ("bad_proof", c.handshake_bad_proof),
+        ("untrusted", c.handshake_untrusted),
+        ("timeout", c.handshake_timeout),
+        ("protocol", c.handshake_protocol),
+    ] {
+        let _ = writeln!(o, "yui_handshakes_refused_total{{reason=\"{reason}\"}} {v}");
     }
     let entries = replica.store().entry_count().unwrap_or(0);
     let authors = replica.store().heads().map(|h| h.len()).unwrap_or(0);

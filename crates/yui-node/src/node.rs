@@ -166,6 +166,10 @@ impl Node {
             heartbeat: Duration::from_secs(f.heartbeat_secs),
             idle_timeout: Duration::from_secs(f.idle_timeout_secs),
             handshake_timeout: Duration::from_secs(f.handshake_timeout_secs),
+            max_inbound_entries: config.limits.max_batch_entries,
+            max_message_bytes: config.limits.max_message_bytes,
+            max_streams_per_peer: config.limits.max_streams_per_peer,
+            pending_messages: config.limits.pending_messages,
             ..SessionConfig::default()
         };
         let backoff = Backoff {
@@ -185,6 +189,7 @@ impl Node {
         );
         let limits = ServerLimits {
             max_connections: f.max_connections,
+            max_connections_per_address: config.limits.max_connections_per_address,
             tls_timeout: session.handshake_timeout,
         };
 

@@ -27,6 +27,28 @@ pub struct Counters {
     pub forks_detected: AtomicU64,
     /// Entries that arrived ahead of a gap.
     pub gaps: AtomicU64,
+    /// Refused for now: the author published faster than
+    /// `entries_per_author_per_minute` (re-requested later).
+    pub refused_rate: AtomicU64,
+    /// Messages over `max_message_bytes`.
+    pub limit_message_bytes: AtomicU64,
+    /// Batches over `max_batch_entries`.
+    pub limit_batch_entries: AtomicU64,
+    /// Sync streams refused: the peer already had `max_streams_per_peer`.
+    pub limit_streams_per_peer: AtomicU64,
+    /// Connections closed: their address already had
+    /// `max_connections_per_address`.
+    pub limit_connections_per_address: AtomicU64,
+    /// Want messages naming more authors than this node could hold.
+    pub limit_want_heads: AtomicU64,
+    /// Handshakes refused: the proof did not verify (or no client certificate).
+    pub handshake_bad_proof: AtomicU64,
+    /// Handshakes refused: the peer is not trusted here.
+    pub handshake_untrusted: AtomicU64,
+    /// Handshakes that ran out of time.
+    pub handshake_timeout: AtomicU64,
+    /// Handshakes refused for malformed or out-of-order messages.
+    pub handshake_protocol: AtomicU64,
 }
 
 /// A copy of [`Counters`] at one moment.
@@ -43,6 +65,16 @@ pub struct CountersSnapshot {
     pub refused_forked: u64,
     pub forks_detected: u64,
     pub gaps: u64,
+    pub refused_rate: u64,
+    pub limit_message_bytes: u64,
+    pub limit_batch_entries: u64,
+    pub limit_streams_per_peer: u64,
+    pub limit_connections_per_address: u64,
+    pub limit_want_heads: u64,
+    pub handshake_bad_proof: u64,
+    pub handshake_untrusted: u64,
+    pub handshake_timeout: u64,
+    pub handshake_protocol: u64,
 }
 
 impl CountersSnapshot {
@@ -53,11 +85,13 @@ impl CountersSnapshot {
             + self.refused_invalid
             + self.refused_chain
             + self.refused_forked
+            + self.refused_rate
     }
 }
 
 impl Counters {
-    pub(crate) fn add(c: &AtomicU64, n: u64) {
+    /// Adds `n` to counter `c`.
+    pub fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
     }
 
@@ -75,6 +109,16 @@ impl Counters {
             refused_forked: g(&self.refused_forked),
             forks_detected: g(&self.forks_detected),
             gaps: g(&self.gaps),
+            refused_rate: g(&self.refused_rate),
+            limit_message_bytes: g(&self.limit_message_bytes),
+            limit_batch_entries: g(&self.limit_batch_entries),
+            limit_streams_per_peer: g(&self.limit_streams_per_peer),
+            limit_connections_per_address: g(&self.limit_connections_per_address),
+            limit_want_heads: g(&self.limit_want_heads),
+            handshake_bad_proof: g(&self.handshake_bad_proof),
+            handshake_untrusted: g(&self.handshake_untrusted),
+            handshake_timeout: g(&self.handshake_timeout),
+            handshake_protocol: g(&self.handshake_protocol),
         }
     }
 }

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::broadcast;
 use yui_core::keys::{entry_signing_message, BatchVerifier};
@@ -97,6 +97,15 @@ pub enum Refusal {
         /// Seq of the rotation.
         at: u64,
     },
+    /// The author published new entries faster than this node accepts
+    /// them; the entry is asked for again later.
+    #[error("author {author} is over {per_minute} new entries per minute here; retry later")]
+    RateLimited {
+        /// Author.
+        author: NodeId,
+        /// The limit in force.
+        per_minute: u32,
+    },
     /// `prev` does not match the stored log.
     #[error("entry {seq} of {author} does not follow the stored entry {}", seq - 1)]
     Chain {
@@ -130,6 +139,9 @@ pub struct IngestReport {
     pub new_forks: Vec<(NodeId, u64)>,
     /// Recovery statements of forked authors seen for the first time.
     pub recoveries: Vec<(NodeId, u64)>,
+    /// Authors whose new entries were refused for rate, with this node's
+    /// head and when to ask again.
+    pub rate_limited: Vec<(NodeId, u64, Duration)>,
 }
 
 /// Storage or policy failure outside a single entry's fault.
@@ -238,6 +250,37 @@ pub struct Replica {
     own_claimed: AtomicU64,
     events: broadcast::Sender<ReplicaEvent>,
     counters: Counters,
+    /// Per-author token buckets for new entries from peers.
+    rate: Mutex<HashMap<NodeId, Bucket>>,
+}
+
+/// Entries created longer ago than this are backfill (a peer catching up
+/// after days offline), not a burst of new publications, and are not rate
+/// limited.
+const FRESH_WINDOW_MS: i64 = 60 * 60 * 1000;
+
+/// A token bucket holding at most a minute's worth of entries.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    /// Takes one token, refilling at `per_minute / 60` per second. Returns the
+    /// wait until a token is free when none is.
+    fn take(&mut self, per_minute: u32, now: Instant) -> Result<(), Duration> {
+        let rate = f64::from(per_minute) / 60.0;
+        let cap = f64::from(per_minute);
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * rate).min(cap);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / rate))
+        }
+    }
 }
 
 impl std::fmt::Debug for Replica {
@@ -283,6 +326,7 @@ impl Replica {
             own_claimed: AtomicU64::new(0),
             events,
             counters: Counters::default(),
+            rate: Mutex::default(),
         });
         replica.recompute_trust()?;
         Ok(replica)
@@ -728,6 +772,7 @@ impl Replica {
                     Refusal::Signature { .. } => &c.refused_signature,
                     Refusal::Forked { .. } | Refusal::Rotated { .. } => &c.refused_forked,
                     Refusal::Chain { .. } => &c.refused_chain,
+                    Refusal::RateLimited { .. } => &c.refused_rate,
                 },
                 1,
             );
@@ -797,8 +842,19 @@ impl Replica {
         let mut heads: HashMap<NodeId, Option<Head>> = HashMap::new();
         let mut forked: HashMap<NodeId, Option<u64>> = HashMap::new();
         let mut to_append = Vec::new();
+        let per_minute = self.limits.entries_per_author_per_minute;
+        let fresh_after = now_ms() - FRESH_WINDOW_MS;
+        let clock = Instant::now();
+        let mut rate = self.rate.lock().expect("rate lock");
         for (entry, signed) in verified {
             let author = entry.author;
+            if report.rate_limited.iter().any(|(a, _, _)| *a == author) {
+                // The rest of this author's run waits with the first refused.
+                report
+                    .refused
+                    .push(Refusal::RateLimited { author, per_minute });
+                continue;
+            }
             let fork_at = match forked.get(&author) {
                 Some(f) => *f,
                 None => *forked
@@ -834,6 +890,22 @@ impl Replica {
             };
             match check_chain(head, &entry, id, stored_at) {
                 ChainCheck::Append => {
+                    // Checked after the signature, so forged entries cannot
+                    // spend an honest author's budget.
+                    if per_minute > 0 && entry.created_at > fresh_after {
+                        let bucket = rate.entry(author).or_insert(Bucket {
+                            tokens: f64::from(per_minute),
+                            at: clock,
+                        });
+                        if let Err(wait) = bucket.take(per_minute, clock) {
+                            let have = head.map_or(0, |h| h.seq);
+                            report.rate_limited.push((author, have, wait));
+                            report
+                                .refused
+                                .push(Refusal::RateLimited { author, per_minute });
+                            continue;
+                        }
+                    }
                     heads.insert(author, Some(Head { seq: entry.seq, id }));
                     to_append.push(IndexedEntry {
                         id,
@@ -888,6 +960,7 @@ impl Replica {
                     .is_none_or(|at| e.seq < at)
             })
             .collect();
+        drop(rate);
         let mut moved: HashMap<NodeId, (u64, bool)> = HashMap::new();
         for e in &kept {
             let m = moved.entry(e.author).or_insert((0, false));
