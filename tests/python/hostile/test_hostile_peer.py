@@ -1,0 +1,327 @@
+"""Hostile peers against a real `yui` node, from an independent gRPC stack.
+
+Each test attacks the target, checks that nothing stored changed and that the
+attack got a clear answer (a gRPC status or a counted refusal), then checks
+that the target still exchanges entries with an honest peer both ways.
+Tests run in file order and share one network (see conftest.py).
+"""
+import os
+import socket
+import ssl
+import threading
+import time
+
+import grpc
+import pytest
+
+from conftest import wait_until
+from yuipeer import (
+    Author,
+    Peer,
+    StreamEnded,
+    SyncCall,
+    client_certificate,
+    entries_msg,
+    epb,
+    fpb,
+    fgrpc,
+    open_channel,
+    raw_tcp,
+    transcript,
+)
+
+
+def refused_status(fn):
+    """Runs a handshake that must fail; returns the node's gRPC status."""
+    with pytest.raises(StreamEnded) as e:
+        fn()
+    assert e.value.error is not None, "the stream ended without a status"
+    return e.value.error.code(), e.value.error.details()
+
+
+def test_an_honest_python_peer_is_accepted(net):
+    """The baseline: this stack's handshake and signing match yui's."""
+    p = Peer(net.target.addr, net.evil)
+    p.send(entries_msg([net.evil.next_signed(title="正規の投稿")]))
+    wait_until("the python entry", lambda: net.target.head_of(net.evil.id) == 1)
+    # The node relays it to the bystander, byte for byte (same id chain).
+    wait_until("the entry at the bystander", lambda: net.bystander.head_of(net.evil.id) == 1)
+    p.close()
+    net.assert_serving()
+
+
+def test_garbage_bytes(net):
+    before = net.snapshot()
+    # 1. Garbage where a SyncMessage belongs, before any handshake.
+    channel, _, _ = open_channel(net.target.addr)
+    call = SyncCall(channel, raw=True)
+    call.send(os.urandom(300))
+    code, _ = call.wait_status()
+    assert code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.INTERNAL), code
+    channel.close()
+    # 2. Garbage after a good handshake.
+    p = Peer(net.target.addr, net.evil)
+    raw = SyncCall(p.channel, raw=True)
+    raw.send(b"\x22\xff\xff\xff\xff\x0f" + os.urandom(64))
+    code, _ = raw.wait_status()
+    assert code != grpc.StatusCode.OK
+    p.close()
+    # 3. Entries whose bytes are not an Entry, and signatures of the wrong length.
+    p = Peer(net.target.addr, net.evil)
+    invalid = net.target.counter("refused_invalid")
+    p.send(entries_msg([
+        epb.SignedEntry(entry=os.urandom(200), signature=os.urandom(64)),
+        epb.SignedEntry(entry=b"\x08\x01", signature=b"\x01" * 10),
+    ]))
+    wait_until("garbage entries counted", lambda: net.target.counter("refused_invalid") >= invalid + 2)
+    p.close()
+    # 4. Random bytes instead of TLS, and TLS followed by random bytes instead of HTTP/2.
+    s = raw_tcp(net.target.addr)
+    s.sendall(os.urandom(4096))
+    s.close()
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["h2"])
+    with ctx.wrap_socket(raw_tcp(net.target.addr), server_hostname="yui-node") as t:
+        t.sendall(os.urandom(4096))
+    net.assert_unchanged(before)
+    net.assert_serving()
+
+
+def test_wrong_signatures(net):
+    before = net.snapshot()
+    bad = net.target.counter("refused_signature")
+    p = Peer(net.target.addr, net.evil)
+    e = net.evil.entry(title="改ざん")
+    s = net.evil.signed(e)
+    flipped = bytearray(s.signature)
+    flipped[5] ^= 0x40
+    # A valid signature by someone else over the same bytes, and a valid
+    # signature over other bytes.
+    other = Author(bytes([0x99] * 32)).sign_bytes(s.entry)
+    moved = epb.SignedEntry(entry=s.entry, signature=net.evil.sign_bytes(s.entry + b"x").signature)
+    p.send(entries_msg([epb.SignedEntry(entry=s.entry, signature=bytes(flipped)), other, moved]))
+    wait_until("bad signatures counted", lambda: net.target.counter("refused_signature") == bad + 3)
+    p.close()
+    net.assert_unchanged(before)
+    net.assert_serving()
+
+
+def test_broken_chains(net):
+    before = net.snapshot()
+    chain = net.target.counter("refused_chain")
+    p = Peer(net.target.addr, net.evil)
+    # seq 2 whose prev is not entry 1.
+    p.send(entries_msg([net.evil.signed(net.evil.entry(prev=os.urandom(32)))]))
+    wait_until("broken chain counted", lambda: net.target.counter("refused_chain") == chain + 1)
+    # seq 0, a seq far ahead of the head, a seq-1 entry with a prev.
+    invalid = net.target.counter("refused_invalid")
+    gaps = net.target.counter("gaps")
+    p.send(entries_msg([
+        net.evil.signed(net.evil.entry(seq=0)),
+        net.evil.signed(net.evil.entry(seq=1, prev=os.urandom(32), object_id="x")),
+    ]))
+    p.send(entries_msg([net.evil.signed(net.evil.entry(seq=50))]))
+    wait_until("invalid seqs counted", lambda: net.target.counter("refused_invalid") >= invalid + 1)
+    wait_until("the gap noticed", lambda: net.target.counter("gaps") >= gaps + 1)
+    p.close()
+    net.assert_unchanged(before)
+    net.assert_serving()
+
+
+def test_entries_from_unknown_authors(net):
+    before = net.snapshot()
+    untrusted = net.target.counter("refused_untrusted")
+    # Relayed by a trusted peer.
+    p = Peer(net.target.addr, net.evil)
+    p.send(entries_msg([net.stranger.signed(net.stranger.entry(seq=1))]))
+    wait_until("untrusted author counted", lambda: net.target.counter("refused_untrusted") == untrusted + 1)
+    p.close()
+    # Or a stranger dialling in itself: refused at the handshake.
+    code, details = refused_status(lambda: Peer(net.target.addr, net.stranger))
+    assert code == grpc.StatusCode.PERMISSION_DENIED, (code, details)
+    assert "not trusted" in details
+    net.assert_unchanged(before)
+    net.assert_serving()
+
+
+def test_handshake_attacks(net):
+    before = net.snapshot()
+    addr = net.target.addr
+    # A proof bound to a TLS certificate other than the one this connection shows.
+    _, _, elsewhere = client_certificate()
+
+    def other_cert(sig, p):
+        return net.evil.key.sign(
+            transcript(b"dialer", net.evil.public, p.listener_id, p.listener_nonce, elsewhere, p.server_cert)
+        ).signature
+
+    code, details = refused_status(lambda: Peer(addr, net.evil, tamper=other_cert))
+    assert code == grpc.StatusCode.UNAUTHENTICATED, (code, details)
+    # A proof signed by another key than the one in Hello.
+    impostor = Author(bytes([0x55] * 32))
+
+    def wrong_key(sig, p):
+        return impostor.key.sign(
+            transcript(b"dialer", net.evil.public, p.listener_id, p.listener_nonce, p.cert, p.server_cert)
+        ).signature
+
+    code, _ = refused_status(lambda: Peer(addr, net.evil, tamper=wrong_key))
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    # A replay: a proof recorded on one connection, sent on the next.
+    recorded = {}
+
+    def record(sig, p):
+        recorded["sig"] = sig
+        return sig
+
+    Peer(addr, net.evil, tamper=record).close()
+    code, _ = refused_status(lambda: Peer(addr, net.evil, tamper=lambda sig, p: recorded["sig"]))
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    # No TLS client certificate: nothing to bind the proof to.
+    channel, _, _ = open_channel(addr, with_client_cert=False)
+    call = SyncCall(channel)
+    call.send(fpb.SyncMessage(hello=fpb.Hello(protocol_version=1, node_id=net.evil.public, nonce=os.urandom(32))))
+    code, details = call.wait_status()
+    assert code == grpc.StatusCode.UNAUTHENTICATED and "certificate" in details, (code, details)
+    channel.close()
+    # Pull without a completed handshake on the connection.
+    channel, _, _ = open_channel(addr)
+    with pytest.raises(grpc.RpcError) as e:
+        fgrpc.FederationStub(channel).Pull(fpb.PullRequest(author=net.evil.public, from_seq=1))
+    assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    channel.close()
+    wait_until("refused handshakes counted", lambda: net.target.counter("handshake_bad_proof") >= 4)
+    net.assert_unchanged(before)
+    net.assert_serving()
+
+
+def test_forks(net):
+    """A second, different entry at a held seq: kept as evidence, the log stops."""
+    before = net.snapshot()
+    p = Peer(net.target.addr, net.evil2)
+    first = net.evil2.next_signed(title="一つ目")
+    p.send(entries_msg([first]))
+    wait_until("evil2's first entry", lambda: net.target.head_of(net.evil2.id) == 1)
+    before = net.snapshot()
+    twin = net.evil2.signed(net.evil2.entry(seq=1, title="二つ目"))
+    p.send(entries_msg([twin]))
+    wait_until("the fork", lambda: net.target.counter("forks_detected") >= 1)
+    # The log is stopped at the fork: its next entry is refused.
+    forked = net.target.counter("refused_forked")
+    p.send(entries_msg([net.evil2.next_signed(title="続き")]))
+    wait_until("refused past the fork", lambda: net.target.counter("refused_forked") == forked + 1)
+    forks = net.target.status()["forks"]
+    assert any(f["author"] == net.evil2.id and f["seq"] == 1 for f in forks), forks
+    p.close()
+    net.assert_unchanged(before)
+    net.assert_serving()
+
+
+def test_oversized_messages_and_entries(net):
+    before = net.snapshot()
+    # A 9 MiB message: over max_message_bytes (8 MiB), refused from its length prefix.
+    p = Peer(net.target.addr, net.evil)
+    huge = epb.SignedEntry(entry=os.urandom(9 * 1024 * 1024), signature=os.urandom(64))
+    p.send(entries_msg([huge]))
+    code, details = p.call.wait_status()
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED, (code, details)
+    assert "max_message_bytes" in details
+    p.close()
+    # An entry over max_entry_bytes inside a normal message.
+    p = Peer(net.target.addr, net.evil)
+    invalid = net.target.counter("refused_invalid")
+    big = net.evil.entry(title="大" * 30000)
+    p.send(entries_msg([net.evil.signed(big)]))
+    wait_until("oversized entry counted", lambda: net.target.counter("refused_invalid") == invalid + 1)
+    # A batch with more entries than max_batch_entries.
+    p.send(entries_msg([epb.SignedEntry(entry=b"\x08\x01", signature=b"\0" * 64)] * 5000))
+    code, details = p.call.wait_status()
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "max_batch_entries" in details, (code, details)
+    p.close()
+    net.assert_unchanged(before)
+    net.assert_serving()
+
+
+def test_floods(net):
+    """Floods of pings, duplicates and new entries over the rate limit, while
+    an honest peer keeps exchanging."""
+    p = Peer(net.target.addr, net.evil)
+    stop = threading.Event()
+
+    def flood():
+        ping = fpb.SyncMessage(ping=fpb.Ping(sent_at=1))
+        while not stop.is_set():
+            for _ in range(200):
+                p.send(ping)
+            time.sleep(0.001)
+
+    t = threading.Thread(target=flood, daemon=True)
+    t.start()
+    # 700 new entries from one author: 600 fit the per-minute bucket.
+    rate = net.target.counter("refused_rate")
+    start = net.target.head_of(net.evil.id)
+    batch = [net.evil.next_signed(title=f"大量投稿 {i}") for i in range(700)]
+    for i in range(0, 700, 100):
+        p.send(entries_msg(batch[i:i + 100]))
+    wait_until("the bucketful stored", lambda: net.target.head_of(net.evil.id) >= start + 590, 30)
+    wait_until("the rest refused for rate", lambda: net.target.counter("refused_rate") > rate, 30)
+    # Duplicates, again and again.
+    dup = net.target.counter("duplicate")
+    for _ in range(20):
+        p.send(entries_msg(batch[:100]))
+    wait_until("duplicates counted", lambda: net.target.counter("duplicate") >= dup + 2000, 30)
+    # The honest peer is served meanwhile.
+    net.assert_serving()
+    stop.set()
+    t.join()
+    p.close()
+    net.assert_serving()
+
+
+def test_half_open_streams_and_abrupt_disconnects(net):
+    before = net.snapshot()
+    addr = net.target.addr
+    # A Hello and then silence: the handshake deadline (2 s here) ends it.
+    channel, _, _ = open_channel(addr)
+    call = SyncCall(channel)
+    call.send(fpb.SyncMessage(hello=fpb.Hello(protocol_version=1, node_id=net.evil.public, nonce=os.urandom(32))))
+    call.recv()  # the node's Hello
+    code, _ = call.wait_status(timeout=15)
+    assert code == grpc.StatusCode.DEADLINE_EXCEEDED, code
+    channel.close()
+    # A TCP connection that never starts TLS is closed after the deadline.
+    s = raw_tcp(addr)
+    s.settimeout(15)
+    t0 = time.time()
+    assert s.recv(1) == b""
+    assert time.time() - t0 < 10
+    s.close()
+    # Abrupt ends: a stream cancelled mid-batch, a connection reset mid-stream.
+    p = Peer(addr, net.evil)
+    p.send(entries_msg([epb.SignedEntry(entry=os.urandom(1000), signature=os.urandom(64))] * 400))
+    p.call.cancel()
+    p.channel.close()
+    s = raw_tcp(addr)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+    s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    s.close()  # RST
+    # Many half-open connections at once do not block honest peers.
+    idle = [raw_tcp(addr) for _ in range(50)]
+    net.assert_unchanged(before)
+    net.assert_serving()
+    for c in idle:
+        c.close()
+    wait_until("the handshake timeout counted", lambda: net.target.counter("handshake_timeout") >= 1)
+    net.assert_serving()
+
+
+def test_the_node_reports_every_attack(net):
+    """The refusals are visible to the operator, in status and in /metrics."""
+    c = net.target.status()["counters"]
+    for key in ["refused_signature", "refused_chain", "refused_untrusted", "refused_invalid",
+                "refused_forked", "refused_rate", "limit_message_bytes", "limit_batch_entries",
+                "handshake_bad_proof", "handshake_untrusted", "handshake_timeout", "forks_detected"]:
+        assert c[key] > 0, f"{key} was never counted: {c}"
+    assert net.target.alive() and net.bystander.alive()
