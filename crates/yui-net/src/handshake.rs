@@ -94,7 +94,7 @@ impl HandshakeError {
     }
 }
 
-fn transcript(
+pub(crate) fn transcript(
     side: &str,
     signer: &NodeId,
     other: &NodeId,
@@ -159,7 +159,7 @@ where
     }
 }
 
-fn read_hello(kind: pb::sync_message::Kind) -> Result<(PeerHello, Vec<u8>), HandshakeError> {
+pub(crate) fn read_hello(kind: pb::sync_message::Kind) -> Result<(PeerHello, Vec<u8>), HandshakeError> {
     let pb::sync_message::Kind::Hello(h) = kind else {
         return Err(HandshakeError::Protocol("expected Hello".into()));
     };
@@ -183,7 +183,7 @@ fn read_hello(kind: pb::sync_message::Kind) -> Result<(PeerHello, Vec<u8>), Hand
     ))
 }
 
-fn check_proof(
+pub(crate) fn check_proof(
     kind: pb::sync_message::Kind,
     side: &str,
     peer: &NodeId,

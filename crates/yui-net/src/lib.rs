@@ -9,6 +9,7 @@
 //! - [`session`]: one Sync stream after the handshake (reader + writer).
 //! - [`server`]: TLS accept loop and the `Federation` gRPC service.
 //! - [`client`]: dialling a peer ([`client::Connection`]).
+//! - [`fuzz`]: the peer-facing decoders as the fuzz targets drive them.
 //! - [`proxy`]: HTTP CONNECT tunnels (`HTTPS_PROXY`, `NO_PROXY`).
 //! - [`peers`]: link states ([`PeerTable`]) and dial loops with backoff
 //!   ([`PeerManager`]).
@@ -21,6 +22,7 @@
 pub mod bundle;
 pub mod client;
 pub mod codec;
+pub mod fuzz;
 pub mod handshake;
 pub mod peers;
 pub mod proxy;

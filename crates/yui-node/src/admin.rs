@@ -196,7 +196,7 @@ async fn bundle_import(
     while !rest.is_empty() {
         let tail = rest.split_off(rest.len().min(512));
         let batch = std::mem::replace(&mut rest, tail);
-        let r = s.replica.ingest(batch).await.map_err(internal)?;
+        let r = s.replica.import(batch).await.map_err(internal)?;
         out.accepted += r.accepted;
         out.duplicates += r.duplicates;
         out.forks += r.forks;

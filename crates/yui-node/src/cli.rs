@@ -47,6 +47,14 @@ pub enum Command {
     Hold(HoldCmd),
     /// Print this node's id.
     Id,
+    /// Check the stored logs of a stopped node: no holes, every chain link,
+    /// head and index consistent, every signature valid. Exits 1 on a
+    /// problem.
+    Check {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage the authors this node trusts.
     #[command(subcommand)]
     Trust(TrustCmd),
@@ -410,6 +418,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Id => println!("{}", NodeId::new(home.load_key()?.public_key())),
+        Command::Check { json } => {
+            let report = Node::check_store(&home)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{} authors, {} entries checked: {}",
+                    report.authors,
+                    report.entries,
+                    if report.problems.is_empty() {
+                        "no problems".to_owned()
+                    } else {
+                        format!("{} problems", report.problems.len())
+                    }
+                );
+                for p in &report.problems {
+                    println!("  {p}");
+                }
+            }
+            if !report.problems.is_empty() {
+                std::process::exit(1);
+            }
+        }
         Command::Trust(t) => {
             let c = AdminClient::for_home(&home)?;
             match t {

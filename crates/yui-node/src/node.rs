@@ -102,6 +102,23 @@ fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), HomeError>
 }
 
 impl Node {
+    /// Opens the store of a stopped node and runs [`Replica::check`].
+    pub fn check_store(home: &Home) -> Result<yui_sync::CheckReport, StartError> {
+        let config = home.load_config()?;
+        let key = home.load_key()?;
+        let store = Arc::new(KvStore::open(SledEngine::open(&home.data_path())?)?);
+        let replica = Replica::open_with(
+            store,
+            key,
+            Arc::new(ProtoCodec),
+            config.core_limits(),
+            yui_sync::TrustPolicy {
+                endorsement_depth: config.endorsement_depth,
+            },
+        )?;
+        Ok(replica.check()?)
+    }
+
     /// Starts the node of `home`. It runs until `cancel` fires; then call
     /// [`Node::shutdown`].
     pub async fn start(home: Home, cancel: CancellationToken) -> Result<Self, StartError> {

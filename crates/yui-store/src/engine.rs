@@ -89,7 +89,12 @@ pub struct SledEngine {
 }
 
 fn engine_err(e: sled::Error) -> StoreError {
-    StoreError::Engine(e.to_string())
+    match e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+            StoreError::DiskFull(io.to_string())
+        }
+        e => StoreError::Engine(e.to_string()),
+    }
 }
 
 impl SledEngine {

@@ -34,9 +34,13 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The engine failed (disk full, I/O error, lock held).
+    /// The engine failed (I/O error, lock held).
     #[error("storage engine error: {0}")]
     Engine(String),
+    /// The disk holding the data folder is full. The write that hit it was
+    /// not acknowledged; what was stored before is intact.
+    #[error("the disk holding the data folder is full ({0}): that write was not stored; free space (or move the home to a larger disk), restart the node, and retry")]
+    DiskFull(String),
     /// Stored bytes do not parse: the store is damaged.
     #[error("store is damaged: {0}; restore from a backup or re-sync into a new data folder")]
     Corrupt(String),

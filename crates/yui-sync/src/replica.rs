@@ -156,6 +156,17 @@ pub enum ReplicaError {
     Damaged(String),
 }
 
+/// What [`Replica::check`] found.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct CheckReport {
+    /// Authors with entries.
+    pub authors: usize,
+    /// Entries walked.
+    pub entries: u64,
+    /// Every inconsistency, each naming the author and seq.
+    pub problems: Vec<String>,
+}
+
 /// Why a publish failed. Nothing was stored.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -590,6 +601,97 @@ impl Replica {
         Ok(out)
     }
 
+    /// Walks every log and checks what a crash must never break: each
+    /// author's entries run 1..=head without a hole, each `prev` is the id
+    /// of the entry before, the head and the id index agree with the log,
+    /// every entry decodes and its signature verifies, and the entry count
+    /// matches. Read-only.
+    pub fn check(&self) -> Result<CheckReport, ReplicaError> {
+        let mut report = CheckReport::default();
+        let heads = self.store.heads()?;
+        report.authors = heads.len();
+        for (author, head) in heads {
+            let mut prev: Option<EntryId> = None;
+            let mut next = 1u64;
+            let mut verifier = BatchVerifier::new();
+            let mut seqs = Vec::new();
+            while next <= head.seq {
+                let chunk = self.store.range(&author, next, 1024)?;
+                if chunk.is_empty() {
+                    break;
+                }
+                for signed in chunk {
+                    let seq = next;
+                    next += 1;
+                    report.entries += 1;
+                    let id = signed.id();
+                    match self.codec.decode_entry(&signed.entry) {
+                        Ok(e) => {
+                            if e.author != author || e.seq != seq {
+                                report.problems.push(format!(
+                                    "{author} seq {seq}: the stored entry says {} seq {}",
+                                    e.author, e.seq
+                                ));
+                            }
+                            if e.prev != prev {
+                                report.problems.push(format!(
+                                    "{author} seq {seq}: prev does not name entry {}",
+                                    seq - 1
+                                ));
+                            }
+                        }
+                        Err(e) => report
+                            .problems
+                            .push(format!("{author} seq {seq}: does not decode: {e}")),
+                    }
+                    if self.store.locate(&id)? != Some((author, seq)) {
+                        report
+                            .problems
+                            .push(format!("{author} seq {seq}: the id index does not point here"));
+                    }
+                    verifier.push(
+                        *author.public_key(),
+                        entry_signing_message(&signed.entry),
+                        signed.signature,
+                    );
+                    seqs.push(seq);
+                    prev = Some(id);
+                }
+            }
+            for (seq, verdict) in seqs.into_iter().zip(verifier.verify(rand_core::OsRng)) {
+                if verdict.is_err() {
+                    report
+                        .problems
+                        .push(format!("{author} seq {seq}: signature does not verify"));
+                }
+            }
+            if next != head.seq + 1 {
+                report.problems.push(format!(
+                    "{author}: head says seq {} but the log ends at {}",
+                    head.seq,
+                    next - 1
+                ));
+            } else if prev != Some(head.id) {
+                report
+                    .problems
+                    .push(format!("{author}: head id is not the id of entry {}", head.seq));
+            }
+            if self.store.get(&author, head.seq + 1)?.is_some() {
+                report
+                    .problems
+                    .push(format!("{author}: entries stored past the head {}", head.seq));
+            }
+        }
+        let counted = self.store.entry_count()?;
+        if counted != report.entries {
+            report.problems.push(format!(
+                "entry count says {counted}, the logs hold {}",
+                report.entries
+            ));
+        }
+        Ok(report)
+    }
+
     /// Publishes an entry in this node's own log. Returns once it is durable
     /// on disk; only then is it announced to peers.
     pub async fn publish(
@@ -725,8 +827,29 @@ impl Replica {
         Ok(report)
     }
 
+    /// Offers entries the operator brought (an offline bundle): checked
+    /// exactly as [`Replica::ingest`] checks them, but not held to the
+    /// per-author rate limit, which is for what peers push.
+    pub async fn import(
+        self: &Arc<Self>,
+        batch: Vec<SignedEntry>,
+    ) -> Result<IngestReport, ReplicaError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.ingest_inner(batch, false))
+            .await
+            .expect("import task panicked")
+    }
+
     /// [`Replica::ingest`] for callers already off the async reactor.
     pub fn ingest_blocking(&self, batch: Vec<SignedEntry>) -> Result<IngestReport, ReplicaError> {
+        self.ingest_inner(batch, true)
+    }
+
+    fn ingest_inner(
+        &self,
+        batch: Vec<SignedEntry>,
+        rate_limited: bool,
+    ) -> Result<IngestReport, ReplicaError> {
         let mut report = IngestReport::default();
         let now = now_ms();
         let mut candidates = Vec::with_capacity(batch.len());
@@ -762,7 +885,7 @@ impl Replica {
         }
         report.seen = seen.into_iter().collect();
 
-        let appended = self.apply_verified(verified, &mut report)?;
+        let appended = self.apply_verified(verified, rate_limited, &mut report)?;
         for r in &report.refused {
             let c = &self.counters;
             Counters::add(
@@ -836,13 +959,18 @@ impl Replica {
     fn apply_verified(
         &self,
         verified: Vec<(Entry, SignedEntry)>,
+        rate_limited: bool,
         report: &mut IngestReport,
     ) -> Result<Vec<(NodeId, u64, bool)>, ReplicaError> {
         let _w = self.write.lock().expect("write lock");
         let mut heads: HashMap<NodeId, Option<Head>> = HashMap::new();
         let mut forked: HashMap<NodeId, Option<u64>> = HashMap::new();
         let mut to_append = Vec::new();
-        let per_minute = self.limits.entries_per_author_per_minute;
+        let per_minute = if rate_limited {
+            self.limits.entries_per_author_per_minute
+        } else {
+            0
+        };
         let fresh_after = now_ms() - FRESH_WINDOW_MS;
         let clock = Instant::now();
         let mut rate = self.rate.lock().expect("rate lock");

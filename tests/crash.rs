@@ -1,0 +1,288 @@
+//! Crash safety with real `yui` processes: kill -9 during publish, during
+//! the ingest of a large sync and during a large bundle import, and a disk
+//! that fills up. After each, `yui check` finds every log whole (no holes,
+//! chains and indexes consistent, signatures valid), every acknowledged
+//! entry is there, and no sequence number is reused.
+
+#[path = "support.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::{wait_until, NodeProc};
+use yui_core::content::Event;
+use yui_core::{Body, Entry, EntryId, LocalizedText, NodeId, SecretKey, SignedEntry};
+use yui_net::{bundle, ProtoCodec};
+use yui_sync::Codec;
+
+/// `n` entries of the author with `seed`, created a day ago (backfill), as
+/// a bundle file.
+fn write_bundle(path: &Path, seed: u8, n: u64, padding: usize) -> NodeId {
+    let key = SecretKey::from_seed(&[seed; 32]);
+    let author = NodeId::new(key.public_key());
+    let day_ago = yui_sync::now_ms() - 24 * 3_600_000;
+    let mut prev: Option<EntryId> = None;
+    let mut entries = Vec::with_capacity(n as usize);
+    for seq in 1..=n {
+        let e = Entry {
+            author,
+            seq,
+            prev,
+            created_at: day_ago,
+            expires_at: None,
+            object_id: format!("case-{seq}"),
+            body: Body::Event(Event {
+                title: LocalizedText::one("ja", &format!("連携事例 {seq} {}", "あ".repeat(padding))),
+                start: "2027-02-10T10:00:00+09:00".into(),
+                ..Default::default()
+            }),
+        };
+        let s = SignedEntry::sign(ProtoCodec.encode_entry(&e), &key);
+        prev = Some(s.id());
+        entries.push(s);
+    }
+    let info = bundle::BundleInfo {
+        exporter: author,
+        created_at: yui_sync::now_ms(),
+        since: Vec::new(),
+    };
+    std::fs::write(path, bundle::write(&info, &entries)).unwrap();
+    author
+}
+
+/// `yui check` on a stopped node: the store must be whole.
+fn assert_whole(node: &NodeProc) {
+    let out = node.try_cli(&["check", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "yui check printed no report: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(
+        out.status.success() && report["problems"].as_array().unwrap().is_empty(),
+        "the store of {} is damaged after a crash: {report}",
+        node.name
+    );
+}
+
+/// seq and id of every own event, by object id.
+fn own_entries(node: &NodeProc) -> HashMap<String, (u64, String)> {
+    node.json(&["query", "events", "--author", &node.id, "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["object_id"].as_str().unwrap().to_owned(),
+                (e["seq"].as_u64().unwrap(), e["id"].as_str().unwrap().to_owned()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn kill9_during_publish_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = NodeProc::init(dir.path(), "moriya", "守谷市", "082244");
+    a.start();
+    // object id -> entry id, for every publish the node acknowledged.
+    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let mut next = 0;
+    for round in 0..3u64 {
+        let publisher = {
+            let acked = acked.clone();
+            let home = a.home.clone();
+            let start = next;
+            std::thread::spawn(move || {
+                for i in start.. {
+                    let oid = format!("ev-{i}");
+                    let out = Command::new(support::yui_bin())
+                        .args(["--home", home.to_str().unwrap(), "publish", "event"])
+                        .args(["--id", &oid, "--title", "オンライン姉妹都市交流"])
+                        .args(["--start", "2027-03-01T19:00:00+09:00"])
+                        .output()
+                        .unwrap();
+                    if !out.status.success() {
+                        return i;
+                    }
+                    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+                    acked.lock().unwrap().push((oid, id));
+                }
+                unreachable!()
+            })
+        };
+        // Let a few publishes through, then kill in the middle of the next.
+        let want = acked.lock().unwrap().len() + 5 + round as usize * 3;
+        wait_until("publishes to be acknowledged", 30, || {
+            acked.lock().unwrap().len() >= want
+        });
+        a.kill9();
+        next = publisher.join().unwrap() + 1;
+        assert_whole(&a);
+        a.start();
+        let stored = own_entries(&a);
+        let head = a.head_of(&a.id);
+        for (oid, id) in acked.lock().unwrap().iter() {
+            let (seq, stored_id) = stored
+                .get(oid)
+                .unwrap_or_else(|| panic!("acknowledged {oid} was lost in round {round}"));
+            assert_eq!(stored_id, id, "{oid} changed identity");
+            assert!(*seq <= head);
+        }
+        // Every seq 1..=head is one of the stored entries: no seq was used twice.
+        let mut seqs: Vec<u64> = stored.values().map(|(s, _)| *s).collect();
+        seqs.sort();
+        assert_eq!(seqs, (1..=head).collect::<Vec<_>>(), "seqs are not 1..=head");
+        // The next publish takes head + 1.
+        let id = a.publish(&format!("after-{round}"), "再開後");
+        assert_eq!(a.head_of(&a.id), head + 1);
+        assert_eq!(own_entries(&a)[&format!("after-{round}")].1, id);
+    }
+    a.stop();
+    assert_whole(&a);
+}
+
+#[test]
+fn kill9_during_a_large_sync_then_catch_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cases.yui");
+    let n = 20_000;
+    let author = write_bundle(&file, 0x31, n, 0).to_string();
+    let mut a = NodeProc::init(dir.path(), "kobe", "神戸市", "281000");
+    let mut b = NodeProc::init(dir.path(), "tianjin", "天津市", "CN-tianjin");
+    a.start();
+    b.start();
+    a.trust_mutually(&b);
+    a.cli(&["trust", "add", &author]);
+    b.cli(&["trust", "add", &author]);
+    a.cli(&["bundle", "import", file.to_str().unwrap()]);
+    assert_eq!(a.head_of(&author), n);
+    b.dial(&a);
+    // Twice: kill B while it is part-way through the author's log.
+    for _ in 0..2 {
+        let before = b.head_of(&author);
+        wait_until("B to be ingesting", 60, || {
+            let h = b.head_of(&author);
+            h > before && h < n
+        });
+        b.kill9();
+        assert_whole(&b);
+        b.start();
+    }
+    wait_until("B to catch up after the crashes", 120, || {
+        b.head_of(&author) == n
+    });
+    b.stop();
+    assert_whole(&b);
+}
+
+#[test]
+fn kill9_during_a_bundle_import_then_import_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("backlog.yui");
+    let n = 30_000;
+    let author = write_bundle(&file, 0x32, n, 0).to_string();
+    let mut a = NodeProc::init(dir.path(), "suginami", "杉並区", "131156");
+    a.start();
+    a.cli(&["trust", "add", &author]);
+    let import = Command::new(support::yui_bin())
+        .args(["--home", a.home.to_str().unwrap(), "bundle", "import"])
+        .arg(&file)
+        .spawn()
+        .unwrap();
+    wait_until("the import to be under way", 60, || a.head_of(&author) > 0);
+    a.kill9();
+    let out = import.wait_with_output().unwrap();
+    assert!(!out.status.success(), "the import cannot finish without the node");
+    assert_whole(&a);
+    a.start();
+    let kept = a.head_of(&author);
+    assert!(kept < n, "the kill came too late to test anything ({kept})");
+    // Importing again completes: what was stored is a duplicate, the rest new.
+    a.cli(&["bundle", "import", file.to_str().unwrap()]);
+    assert_eq!(a.head_of(&author), n);
+    a.stop();
+    assert_whole(&a);
+}
+
+/// A tmpfs mounted for one test and unmounted after it.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(path).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Self(path.to_owned()))
+    }
+
+    fn resize(&self, size: &str) {
+        let st = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(st.success(), "remount failed");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_gives_errors_not_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(&dir.path().join("disk"), "24m") else {
+        // Mounting needs root (CI and the development machines have it).
+        let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+        assert!(!root, "root could not mount a tmpfs");
+        eprintln!("SKIPPED: mounting a small disk needs root");
+        return;
+    };
+    let file = dir.path().join("big.yui");
+    // About 40 MB of entries: more than the disk holds.
+    let author = write_bundle(&file, 0x33, 12_000, 1000).to_string();
+    let mut a = NodeProc::init(&disk.0, "uruma", "うるま市", "472131");
+    a.start();
+    a.cli(&["trust", "add", &author]);
+    let mut acked = Vec::new();
+    for i in 0..5 {
+        acked.push((format!("before-{i}"), a.publish(&format!("before-{i}"), "物産展")));
+    }
+    let out = a.try_cli(&["bundle", "import", file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!("import on a full disk: {err}");
+    assert!(!out.status.success(), "the import cannot fit");
+    assert!(
+        err.contains("disk holding the data folder is full") && err.contains("free space"),
+        "the error does not say the disk is full: {err}"
+    );
+    // A publish on the full disk fails cleanly too (or the node has stopped).
+    let _ = a.try_cli(&[
+        "publish", "event", "--title", "満杯", "--start", "2027-03-01T10:00:00+09:00",
+    ]);
+    a.kill9();
+    // More room, and the node comes back whole with everything acknowledged.
+    disk.resize("512m");
+    assert_whole(&a);
+    a.start();
+    let stored = own_entries(&a);
+    for (oid, id) in &acked {
+        assert_eq!(&stored[oid].1, id, "acknowledged {oid} was lost");
+    }
+    a.cli(&["bundle", "import", file.to_str().unwrap()]);
+    assert_eq!(a.head_of(&author), 12_000);
+    a.stop();
+    assert_whole(&a);
+}
