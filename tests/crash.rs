@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use support::{wait_until, NodeProc};
 use yui_core::content::Event;
@@ -36,7 +35,10 @@ fn write_bundle(path: &Path, seed: u8, n: u64, padding: usize) -> NodeId {
             expires_at: None,
             object_id: format!("case-{seq}"),
             body: Body::Event(Event {
-                title: LocalizedText::one("ja", &format!("連携事例 {seq} {}", "あ".repeat(padding))),
+                title: LocalizedText::one(
+                    "ja",
+                    &format!("連携事例 {seq} {}", "あ".repeat(padding)),
+                ),
                 start: "2027-02-10T10:00:00+09:00".into(),
                 ..Default::default()
             }),
@@ -79,7 +81,10 @@ fn own_entries(node: &NodeProc) -> HashMap<String, (u64, String)> {
         .map(|e| {
             (
                 e["object_id"].as_str().unwrap().to_owned(),
-                (e["seq"].as_u64().unwrap(), e["id"].as_str().unwrap().to_owned()),
+                (
+                    e["seq"].as_u64().unwrap(),
+                    e["id"].as_str().unwrap().to_owned(),
+                ),
             )
         })
         .collect()
@@ -137,7 +142,11 @@ fn kill9_during_publish_loses_nothing_acknowledged() {
         // Every seq 1..=head is one of the stored entries: no seq was used twice.
         let mut seqs: Vec<u64> = stored.values().map(|(s, _)| *s).collect();
         seqs.sort();
-        assert_eq!(seqs, (1..=head).collect::<Vec<_>>(), "seqs are not 1..=head");
+        assert_eq!(
+            seqs,
+            (1..=head).collect::<Vec<_>>(),
+            "seqs are not 1..=head"
+        );
         // The next publish takes head + 1.
         let id = a.publish(&format!("after-{round}"), "再開後");
         assert_eq!(a.head_of(&a.id), head + 1);
@@ -198,7 +207,10 @@ fn kill9_during_a_bundle_import_then_import_again() {
     wait_until("the import to be under way", 60, || a.head_of(&author) > 0);
     a.kill9();
     let out = import.wait_with_output().unwrap();
-    assert!(!out.status.success(), "the import cannot finish without the node");
+    assert!(
+        !out.status.success(),
+        "the import cannot finish without the node"
+    );
     assert_whole(&a);
     a.start();
     let kept = a.head_of(&author);
@@ -258,7 +270,10 @@ fn a_full_disk_gives_errors_not_corruption() {
     a.cli(&["trust", "add", &author]);
     let mut acked = Vec::new();
     for i in 0..5 {
-        acked.push((format!("before-{i}"), a.publish(&format!("before-{i}"), "物産展")));
+        acked.push((
+            format!("before-{i}"),
+            a.publish(&format!("before-{i}"), "物産展"),
+        ));
     }
     let out = a.try_cli(&["bundle", "import", file.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -270,7 +285,12 @@ fn a_full_disk_gives_errors_not_corruption() {
     );
     // A publish on the full disk fails cleanly too (or the node has stopped).
     let _ = a.try_cli(&[
-        "publish", "event", "--title", "満杯", "--start", "2027-03-01T10:00:00+09:00",
+        "publish",
+        "event",
+        "--title",
+        "満杯",
+        "--start",
+        "2027-03-01T10:00:00+09:00",
     ]);
     a.kill9();
     // More room, and the node comes back whole with everything acknowledged.

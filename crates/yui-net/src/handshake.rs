@@ -159,7 +159,9 @@ where
     }
 }
 
-pub(crate) fn read_hello(kind: pb::sync_message::Kind) -> Result<(PeerHello, Vec<u8>), HandshakeError> {
+pub(crate) fn read_hello(
+    kind: pb::sync_message::Kind,
+) -> Result<(PeerHello, Vec<u8>), HandshakeError> {
     let pb::sync_message::Kind::Hello(h) = kind else {
         return Err(HandshakeError::Protocol("expected Hello".into()));
     };

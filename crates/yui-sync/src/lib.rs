@@ -25,7 +25,7 @@ pub mod trust;
 pub use metrics::{Counters, CountersSnapshot};
 pub use peer::PeerSync;
 pub use replica::{
-    is_urgent, now_ms, CheckReport, Codec, DecodeError, IngestReport, PublishError, Refusal, Replica,
-    ReplicaError, ReplicaEvent, StoredEntry,
+    is_urgent, now_ms, CheckReport, Codec, DecodeError, IngestReport, PublishError, Refusal,
+    Replica, ReplicaError, ReplicaEvent, StoredEntry,
 };
 pub use trust::{TrustPolicy, TrustSet};

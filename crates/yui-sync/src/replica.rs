@@ -645,9 +645,9 @@ impl Replica {
                             .push(format!("{author} seq {seq}: does not decode: {e}")),
                     }
                     if self.store.locate(&id)? != Some((author, seq)) {
-                        report
-                            .problems
-                            .push(format!("{author} seq {seq}: the id index does not point here"));
+                        report.problems.push(format!(
+                            "{author} seq {seq}: the id index does not point here"
+                        ));
                     }
                     verifier.push(
                         *author.public_key(),
@@ -672,14 +672,16 @@ impl Replica {
                     next - 1
                 ));
             } else if prev != Some(head.id) {
-                report
-                    .problems
-                    .push(format!("{author}: head id is not the id of entry {}", head.seq));
+                report.problems.push(format!(
+                    "{author}: head id is not the id of entry {}",
+                    head.seq
+                ));
             }
             if self.store.get(&author, head.seq + 1)?.is_some() {
-                report
-                    .problems
-                    .push(format!("{author}: entries stored past the head {}", head.seq));
+                report.problems.push(format!(
+                    "{author}: entries stored past the head {}",
+                    head.seq
+                ));
             }
         }
         let counted = self.store.entry_count()?;
