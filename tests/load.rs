@@ -63,7 +63,10 @@ fn admin_status(addr: &str, token: &str) -> Duration {
     .unwrap();
     let mut body = String::new();
     s.read_to_string(&mut body).unwrap();
-    assert!(body.starts_with("HTTP/1.1 200"), "admin API answered {body}");
+    assert!(
+        body.starts_with("HTTP/1.1 200"),
+        "admin API answered {body}"
+    );
     t.elapsed()
 }
 
@@ -148,11 +151,16 @@ async fn many_peers_at_once_and_the_admin_api_stays_responsive() {
     let total = u64::from(PEERS) * PER_PEER;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let entries = node.json(&["status", "--json"])["entries"].as_u64().unwrap();
+        let entries = node.json(&["status", "--json"])["entries"]
+            .as_u64()
+            .unwrap();
         if entries >= total {
             break;
         }
-        assert!(Instant::now() < deadline, "only {entries} of {total} stored");
+        assert!(
+            Instant::now() < deadline,
+            "only {entries} of {total} stored"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let elapsed = start.elapsed();
@@ -176,5 +184,8 @@ async fn many_peers_at_once_and_the_admin_api_stays_responsive() {
     );
     drop(conns);
     node.stop();
-    assert!(node.try_cli(&["check"]).status.success(), "store whole after the load");
+    assert!(
+        node.try_cli(&["check"]).status.success(),
+        "store whole after the load"
+    );
 }
