@@ -71,6 +71,9 @@ pub enum HandshakeError {
     /// No common protocol version.
     #[error("peer speaks protocol {0}, this node {MIN_PROTOCOL_VERSION}..={PROTOCOL_VERSION}")]
     Version(u32),
+    /// The peer is over a limit (say, too many streams open).
+    #[error("{0}")]
+    Limit(String),
     /// The other side went quiet.
     #[error("handshake timed out")]
     Timeout,
@@ -88,6 +91,7 @@ impl HandshakeError {
             }
             HandshakeError::BadProof(_) => Status::unauthenticated(self.to_string()),
             HandshakeError::Version(_) => Status::failed_precondition(self.to_string()),
+            HandshakeError::Limit(_) => Status::resource_exhausted(self.to_string()),
             HandshakeError::Timeout => Status::deadline_exceeded(self.to_string()),
             _ => Status::invalid_argument(self.to_string()),
         }
@@ -254,7 +258,9 @@ where
     Ok(PeerHello { pinned, ..peer })
 }
 
-/// The listening side.
+/// The listening side. `admit` runs once the dialer has proved its key and
+/// is trusted, before this side proves its own: a refusal there (a limit)
+/// reaches the dialer as a status instead of a completed handshake.
 pub async fn listen<S>(
     replica: &Replica,
     role: pb::Role,
@@ -262,6 +268,7 @@ pub async fn listen<S>(
     out: &Outbound,
     binding: &Binding,
     timeout: Duration,
+    admit: impl FnOnce(&PeerHello) -> Result<(), HandshakeError>,
 ) -> Result<PeerHello, HandshakeError>
 where
     S: Stream<Item = Result<pb::SyncMessage, Status>> + Unpin,
@@ -283,6 +290,7 @@ where
     if !replica.is_trusted(&peer.node_id) || peer.node_id == replica.id() {
         return Err(HandshakeError::Untrusted(peer.node_id));
     }
+    admit(&peer)?;
     let sig = replica.sign(&transcript(
         "listener",
         &replica.id(),
@@ -354,6 +362,7 @@ mod tests {
             &out,
             &BINDING,
             Duration::from_secs(5),
+            |_| Ok(()),
         );
         let script = async {
             let Some(Ok(pb::SyncMessage {

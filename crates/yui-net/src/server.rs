@@ -213,6 +213,21 @@ impl Federation for FederationService {
         let span = tracing::info_span!("inbound", remote = %info.remote);
         tokio::spawn(
             async move {
+                // Streams per peer are counted when the peer has proved its
+                // key, and the place is taken before this side proves its
+                // own, so a refused dialer never sees a completed handshake.
+                let admit = |peer: &handshake::PeerHello| {
+                    let mut authed = this.authed.lock().expect("authed");
+                    let open = authed.values().filter(|p| **p == peer.node_id).count();
+                    if open >= this.session.max_streams_per_peer {
+                        return Err(HandshakeError::Limit(format!(
+                            "peer {} already has {open} Sync streams open here (max_streams_per_peer)",
+                            peer.node_id
+                        )));
+                    }
+                    authed.insert(info.id, peer.node_id);
+                    Ok(())
+                };
                 let hs = handshake::listen(
                     &this.replica,
                     this.role,
@@ -220,14 +235,19 @@ impl Federation for FederationService {
                     &out,
                     &binding,
                     this.session.handshake_timeout,
+                    admit,
                 )
                 .await;
                 let peer = match hs {
                     Ok(p) => p,
                     Err(e) => {
+                        // Our own proof may have failed to send after the
+                        // place was taken: give it back.
+                        this.authed.lock().expect("authed").remove(&info.id);
                         let c = this.replica.counters();
                         Counters::add(
                             match e {
+                                HandshakeError::Limit(_) => &c.limit_streams_per_peer,
                                 HandshakeError::BadProof(_) => &c.handshake_bad_proof,
                                 HandshakeError::Untrusted(_) | HandshakeError::WrongPeer { .. } => {
                                     &c.handshake_untrusted
@@ -242,27 +262,7 @@ impl Federation for FederationService {
                         return;
                     }
                 };
-                let over = {
-                    let mut authed = this.authed.lock().expect("authed");
-                    let open = authed.values().filter(|p| **p == peer.node_id).count();
-                    if open < this.session.max_streams_per_peer {
-                        authed.insert(info.id, peer.node_id);
-                        None
-                    } else {
-                        Some(open)
-                    }
-                };
-                if let Some(open) = over {
-                    Counters::add(&this.replica.counters().limit_streams_per_peer, 1);
-                    tracing::warn!(peer = %peer.node_id, open, "refused a Sync stream: peer over max_streams_per_peer");
-                    out.fail(Status::resource_exhausted(format!(
-                        "peer {} already has {open} Sync streams open here (max_streams_per_peer)",
-                        peer.node_id
-                    )))
-                    .await;
-                    return;
-                }
-                tracing::info!(peer = %peer.node_id, "peer connected");
+tracing::info!(peer = %peer.node_id, "peer connected");
                 let status = this.table.handle(
                     format!("in:{}", info.id),
                     "inbound",

@@ -538,3 +538,60 @@ async fn a_batch_over_the_limit_ends_the_stream_with_resource_exhausted() {
     target.cancel.cancel();
     evil.cancel.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_over_max_streams_per_peer_is_refused() {
+    let target = node(76).await;
+    let greedy = node(77).await;
+    trust_each_other(&[&target, &greedy]);
+    let max = SessionConfig::default().max_streams_per_peer;
+    let mut open = Vec::new();
+    for _ in 0..max {
+        open.push(
+            Connection::open(
+                &greedy.replica,
+                &target.addr,
+                Some(target.replica.id()),
+                Role::Municipality,
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let over = Connection::open(
+        &greedy.replica,
+        &target.addr,
+        Some(target.replica.id()),
+        Role::Municipality,
+        Duration::from_secs(5),
+    )
+    .await;
+    let err = over.err().expect("one stream too many").to_string();
+    assert!(err.contains("max_streams_per_peer"), "{err}");
+    assert_eq!(
+        target.replica.counters().snapshot().limit_streams_per_peer,
+        1
+    );
+    // A closed stream frees its place (once the listener sees it end).
+    drop(open.pop());
+    let mut again = None;
+    for _ in 0..100 {
+        if let Ok(c) = Connection::open(
+            &greedy.replica,
+            &target.addr,
+            Some(target.replica.id()),
+            Role::Municipality,
+            Duration::from_secs(5),
+        )
+        .await
+        {
+            again = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(again.is_some(), "the freed place was never given back");
+    target.cancel.cancel();
+    greedy.cancel.cancel();
+}
