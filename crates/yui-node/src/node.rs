@@ -101,21 +101,29 @@ fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), HomeError>
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// Opens the home's store and the replica over it with the node key.
+fn open_replica(
+    home: &Home,
+    config: &Config,
+) -> Result<(Arc<KvStore<SledEngine>>, Arc<Replica>), StartError> {
+    let key = home.load_key()?;
+    let store = Arc::new(KvStore::open(SledEngine::open(&home.data_path())?)?);
+    let replica = Replica::open_with(
+        store.clone(),
+        key,
+        Arc::new(ProtoCodec),
+        config.core_limits(),
+        yui_sync::TrustPolicy {
+            endorsement_depth: config.endorsement_depth,
+        },
+    )?;
+    Ok((store, replica))
+}
+
 impl Node {
     /// Opens the store of a stopped node and runs [`Replica::check`].
     pub fn check_store(home: &Home) -> Result<yui_sync::CheckReport, StartError> {
-        let config = home.load_config()?;
-        let key = home.load_key()?;
-        let store = Arc::new(KvStore::open(SledEngine::open(&home.data_path())?)?);
-        let replica = Replica::open_with(
-            store,
-            key,
-            Arc::new(ProtoCodec),
-            config.core_limits(),
-            yui_sync::TrustPolicy {
-                endorsement_depth: config.endorsement_depth,
-            },
-        )?;
+        let (_, replica) = open_replica(home, &home.load_config()?)?;
         Ok(replica.check()?)
     }
 
@@ -126,17 +134,7 @@ impl Node {
         home.check_tls_key()?;
         let token = Arc::new(home.load_token()?);
         let (store, replica) = loop {
-            let key = home.load_key()?;
-            let store = Arc::new(KvStore::open(SledEngine::open(&home.data_path())?)?);
-            let replica = Replica::open_with(
-                store.clone(),
-                key,
-                Arc::new(ProtoCodec),
-                config.core_limits(),
-                yui_sync::TrustPolicy {
-                    endorsement_depth: config.endorsement_depth,
-                },
-            )?;
+            let (store, replica) = open_replica(&home, &config)?;
             // A rotation that stopped between its entry and the key swap:
             // finish it (the entry is durable, the staged key matches it).
             let rotated_to = replica
