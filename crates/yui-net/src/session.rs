@@ -17,7 +17,6 @@ use futures::{Stream, StreamExt};
 use tokio::sync::{broadcast, mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
-use tracing::Instrument;
 use yui_core::{NodeId, SignedEntry};
 use yui_proto::v1 as pb;
 use yui_sync::{now_ms, Counters, PeerSync, Replica, ReplicaError, ReplicaEvent};
@@ -166,25 +165,8 @@ fn evidence(first: &SignedEntry, second: &SignedEntry) -> pb::SyncMessage {
 
 /// Runs a session until the peer leaves, an error, or `cancel`. Every log
 /// line inside carries the peer's node id.
+#[tracing::instrument(name = "session", skip_all, fields(peer = %peer.node_id))]
 pub async fn run<S>(
-    replica: Arc<Replica>,
-    peer: PeerHello,
-    inbound: S,
-    out: Outbound,
-    cfg: SessionConfig,
-    status: PeerStatusHandle,
-    cancel: CancellationToken,
-) -> Result<(), SessionError>
-where
-    S: Stream<Item = Result<pb::SyncMessage, Status>> + Unpin + Send,
-{
-    let span = tracing::info_span!("session", peer = %peer.node_id);
-    run_session(replica, peer, inbound, out, cfg, status, cancel)
-        .instrument(span)
-        .await
-}
-
-async fn run_session<S>(
     replica: Arc<Replica>,
     peer: PeerHello,
     inbound: S,
