@@ -411,7 +411,40 @@ pub async fn serve(
     // server-streaming calls; the bidirectional Sync needs HTTP/2). Only the
     // gRPC service is wrapped: plain HTTP routes stay plain.
     let grpc = tower::Layer::layer(&tonic_web::GrpcWebLayer::new(), grpc);
-    let routes = tonic::service::Routes::from(http.unwrap_or_default()).add_service(grpc);
+    // Stock tooling: grpc.health.v1 (load balancers, Kubernetes probes,
+    // grpc_health_probe) and server reflection v1 and v1alpha (grpcurl,
+    // grpc_cli, Postman) on the same port.
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<FederationServer<FederationService>>()
+        .await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(yui_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
+        .build_v1()
+        .expect("embedded descriptor sets decode");
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .expect("embedded descriptor sets decode");
+    let health_cancel = cancel.clone();
+    tokio::spawn(async move {
+        // Draining: tell probes first, so balancers stop sending new work.
+        health_cancel.cancelled().await;
+        health
+            .set_not_serving::<FederationServer<FederationService>>()
+            .await;
+        health
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+    });
+    let routes = tonic::service::Routes::from(http.unwrap_or_default())
+        .add_service(grpc)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
     tonic::transport::Server::builder()
         .accept_http1(true)
         .http2_keepalive_interval(Some(Duration::from_secs(20)))

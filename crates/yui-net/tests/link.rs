@@ -595,3 +595,113 @@ async fn a_peer_over_max_streams_per_peer_is_refused() {
     target.cancel.cancel();
     greedy.cancel.cancel();
 }
+
+/// Stock gRPC tooling works on the federation port: health checking reports
+/// the Federation service, and server reflection (v1 and v1alpha) lists it
+/// and serves its descriptors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_reflection_answer_stock_clients() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_reflection::pb::{v1, v1alpha};
+
+    let a = node(31).await;
+    let (channel, _) = yui_net::client::open_channel(&a.addr).await.unwrap();
+    let mut health = HealthClient::new(channel.clone());
+    for service in ["", "yui.v1.Federation"] {
+        let r = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.status(), ServingStatus::Serving, "service {service:?}");
+    }
+    let unknown = health
+        .check(HealthCheckRequest {
+            service: "no.such.Service".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+
+    // v1: list services, then fetch the file that defines Federation.
+    let mut r1 = v1::server_reflection_client::ServerReflectionClient::new(channel.clone());
+    let reqs = vec![
+        v1::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            )),
+        },
+        v1::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(
+                v1::server_reflection_request::MessageRequest::FileContainingSymbol(
+                    "yui.v1.Federation".into(),
+                ),
+            ),
+        },
+    ];
+    let mut answers = r1
+        .server_reflection_info(futures::stream::iter(reqs))
+        .await
+        .unwrap()
+        .into_inner();
+    let listed = answers.message().await.unwrap().unwrap();
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(l)) =
+        listed.message_response
+    else {
+        panic!("expected a service list, got {listed:?}");
+    };
+    let names: Vec<_> = l.service.iter().map(|s| s.name.as_str()).collect();
+    for want in [
+        "yui.v1.Federation",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+    ] {
+        assert!(names.contains(&want), "{want} not in {names:?}");
+    }
+    let file = answers.message().await.unwrap().unwrap();
+    let Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(f)) =
+        file.message_response
+    else {
+        panic!("expected descriptors, got {file:?}");
+    };
+    let descriptors: Vec<prost_types::FileDescriptorProto> = f
+        .file_descriptor_proto
+        .iter()
+        .map(|b| prost::Message::decode(b.as_slice()).unwrap())
+        .collect();
+    assert!(descriptors
+        .iter()
+        .any(|d| d.service.iter().any(|s| s.name() == "Federation") && d.package() == "yui.v1"));
+
+    // v1alpha, which older tools still use.
+    let mut ra = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
+    let req = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
+    };
+    let listed = ra
+        .server_reflection_info(futures::stream::iter([req]))
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .unwrap();
+    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(l)) =
+        listed.message_response
+    else {
+        panic!("expected a service list, got {listed:?}");
+    };
+    assert!(l.service.iter().any(|s| s.name == "yui.v1.Federation"));
+
+    a.cancel.cancel();
+}

@@ -9,3 +9,7 @@
 pub mod v1 {
     tonic::include_proto!("yui.v1");
 }
+
+/// The encoded `FileDescriptorSet` of `proto/yui/v1`, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/yui_descriptor.bin"));
