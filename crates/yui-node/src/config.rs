@@ -237,34 +237,115 @@ impl Default for Config {
 pub struct ConfigError(pub Vec<String>);
 
 impl Config {
-    /// Reads `path`, applies `YUI_*` overrides, and checks the result.
+    /// Reads `path`, applies `YUI_*` overrides, and checks the result;
+    /// reports every problem (file, overrides, values) at once.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(vec![format!("{}: cannot read: {e}", path.display())]))?;
         let mut cfg: Config = toml::from_str(&text)
             .map_err(|e| ConfigError(vec![format!("{}: {}", path.display(), e.message())]))?;
-        cfg.apply_env(|k| std::env::var(k).ok());
-        cfg.check()?;
-        Ok(cfg)
+        let mut problems = match cfg.apply_env(|k| std::env::var(k).ok()) {
+            Ok(()) => Vec::new(),
+            Err(e) => e.0,
+        };
+        if let Err(e) = cfg.check() {
+            problems.extend(e.0);
+        }
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigError(problems))
+        }
     }
 
-    /// Applies `YUI_FEDERATION_LISTEN`, `YUI_ADMIN_LISTEN`, `YUI_LOG_LEVEL`,
-    /// `YUI_LOG_FORMAT` and `YUI_NAME` from `env`.
-    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {
-        if let Some(v) = env("YUI_FEDERATION_LISTEN") {
-            self.federation.listen = v;
+    /// Every key that an environment variable can override, as
+    /// (`section.key`, `YUI_SECTION_KEY`): each scalar key of the file
+    /// (`limits.max_message_bytes` → `YUI_LIMITS_MAX_MESSAGE_BYTES`,
+    /// `name` → `YUI_NAME`). Lists (`peers`, `trust`) stay in the file.
+    pub fn env_keys() -> Vec<(String, String)> {
+        let mut out = vec![("code".to_owned(), "YUI_CODE".to_owned())];
+        let defaults = toml::Value::try_from(Config::default()).expect("config serialises");
+        fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<(String, String)>) {
+            let toml::Value::Table(t) = v else { return };
+            for (k, v) in t {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                match v {
+                    toml::Value::Table(_) => walk(&path, v, out),
+                    toml::Value::Array(_) => {}
+                    _ => {
+                        let env = format!("YUI_{}", path.replace('.', "_").to_uppercase());
+                        out.push((path, env));
+                    }
+                }
+            }
         }
-        if let Some(v) = env("YUI_ADMIN_LISTEN") {
-            self.admin.listen = v;
+        walk("", &defaults, &mut out);
+        out
+    }
+
+    /// Applies `YUI_*` overrides from `env` (see [`Config::env_keys`]). A value
+    /// that does not parse as the key's type is a problem named by its
+    /// variable; the key then keeps its file value.
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut doc = toml::Value::try_from(&*self).expect("config serialises");
+        let defaults = toml::Value::try_from(Config::default()).expect("config serialises");
+        let mut changed = false;
+        for (path, var) in Self::env_keys() {
+            let Some(raw) = env(&var) else { continue };
+            let parts: Vec<&str> = path.split('.').collect();
+            let kind = parts
+                .iter()
+                .try_fold(&defaults, |v, p| v.get(p))
+                .cloned()
+                .unwrap_or(toml::Value::String(String::new()));
+            let value = match kind {
+                toml::Value::Integer(_) => match raw.trim().parse::<i64>() {
+                    Ok(n) if n >= 0 => toml::Value::Integer(n),
+                    _ => {
+                        problems.push(format!("{var} ({path}): {raw:?} is not a whole number"));
+                        continue;
+                    }
+                },
+                toml::Value::Boolean(_) => match raw.trim() {
+                    "true" | "1" | "yes" => toml::Value::Boolean(true),
+                    "false" | "0" | "no" => toml::Value::Boolean(false),
+                    _ => {
+                        problems.push(format!("{var} ({path}): {raw:?} is not true or false"));
+                        continue;
+                    }
+                },
+                _ => toml::Value::String(raw),
+            };
+            let (last, sections) = parts.split_last().expect("non-empty path");
+            let mut table = &mut doc;
+            for s in sections {
+                table = table
+                    .as_table_mut()
+                    .expect("table")
+                    .entry(s.to_string())
+                    .or_insert_with(|| toml::Value::Table(Default::default()));
+            }
+            table
+                .as_table_mut()
+                .expect("table")
+                .insert(last.to_string(), value);
+            changed = true;
         }
-        if let Some(v) = env("YUI_LOG_LEVEL") {
-            self.log.level = v;
+        if changed {
+            match doc.try_into::<Config>() {
+                Ok(c) => *self = c,
+                Err(e) => problems.push(format!("YUI_* overrides: {e}")),
+            }
         }
-        if let Some(v) = env("YUI_LOG_FORMAT") {
-            self.log.format = v;
-        }
-        if let Some(v) = env("YUI_NAME") {
-            self.name = v;
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(problems))
         }
     }
 
@@ -441,9 +522,64 @@ mod tests {
     }
 
     #[test]
-    fn env_overrides() {
+    fn env_overrides_reach_every_scalar_key() {
+        let keys = Config::env_keys();
+        for var in [
+            "YUI_NAME",
+            "YUI_CODE",
+            "YUI_ROLE",
+            "YUI_FEDERATION_LISTEN",
+            "YUI_ADMIN_LISTEN",
+            "YUI_ADMIN_ALLOW_REMOTE",
+            "YUI_LIMITS_MAX_MESSAGE_BYTES",
+            "YUI_LOG_FORMAT",
+            "YUI_HTTP_PUBLIC_EXPORTS",
+        ] {
+            assert!(keys.iter().any(|(_, v)| v == var), "{var} missing");
+        }
         let mut c = Config::default();
-        c.apply_env(|k| (k == "YUI_ADMIN_LISTEN").then(|| "127.0.0.1:9999".to_owned()));
+        c.apply_env(|k| match k {
+            "YUI_ADMIN_LISTEN" => Some("127.0.0.1:9999".to_owned()),
+            "YUI_LIMITS_MAX_MESSAGE_BYTES" => Some("9000000".to_owned()),
+            "YUI_ADMIN_ALLOW_REMOTE" => Some("true".to_owned()),
+            "YUI_ROLE" => Some("relay".to_owned()),
+            "YUI_CODE" => Some("131016".to_owned()),
+            _ => None,
+        })
+        .unwrap();
         assert_eq!(c.admin.listen, "127.0.0.1:9999");
+        assert_eq!(c.limits.max_message_bytes, 9_000_000);
+        assert!(c.admin.allow_remote);
+        assert_eq!(c.role, Role::Relay);
+        assert_eq!(c.code.as_deref(), Some("131016"));
+    }
+
+    #[test]
+    fn bad_env_overrides_are_named_and_change_nothing() {
+        let mut c = Config::default();
+        let e = c
+            .apply_env(|k| match k {
+                "YUI_LIMITS_MAX_MESSAGE_BYTES" => Some("lots".to_owned()),
+                "YUI_ADMIN_ALLOW_REMOTE" => Some("maybe".to_owned()),
+                _ => None,
+            })
+            .unwrap_err()
+            .0;
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("YUI_LIMITS_MAX_MESSAGE_BYTES (limits.max_message_bytes)")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(|m| m.starts_with("YUI_ADMIN_ALLOW_REMOTE")),
+            "{e:?}"
+        );
+        assert_eq!(c, Config::default());
+        let e = c
+            .apply_env(|k| (k == "YUI_ROLE").then(|| "emperor".to_owned()))
+            .unwrap_err()
+            .0;
+        assert!(e[0].contains("emperor"), "{e:?}");
+        assert_eq!(c, Config::default());
     }
 }
