@@ -4,7 +4,7 @@
 #[path = "support.rs"]
 mod support;
 
-use support::{wait_until, NodeProc};
+use support::{wait_until, yui_bin, NodeProc};
 
 #[test]
 fn bundles_carry_entries_to_a_node_that_was_never_connected() {
@@ -572,4 +572,136 @@ fn a_node_restored_from_an_old_backup_does_not_fork_itself() {
         !a.home.join("hold-publish").exists()
     });
     eprintln!("publish was held {held} more times before the node caught up");
+}
+
+/// `yui backup` copies a running node; after the disk is lost, `yui restore`
+/// rebuilds it in a new home, holds publishing until a peer shows it the
+/// entries published after the backup, and the node goes on without a fork.
+#[test]
+fn backup_of_a_running_node_restores_without_a_fork() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = NodeProc::init(dir.path(), "kitakata", "喜多方市", "072087");
+    let mut b = NodeProc::init(dir.path(), "aizu", "会津若松市", "072028");
+    a.start();
+    b.start();
+    a.trust_mutually(&b);
+    b.dial(&a);
+    for i in 1..=3 {
+        a.publish(&format!("a{i}"), "蔵のまち交流会");
+    }
+    b.publish("b1", "鶴ヶ城防災訓練");
+    b.publish("b2", "鶴ヶ城防災訓練（第2回）");
+    wait_until("each to hold the other's log", 30, || {
+        b.head_of(&a.id) == 3 && a.head_of(&b.id) == 2
+    });
+
+    let backup = dir.path().join("backup-1");
+    let m = a.json(&["backup", backup.to_str().unwrap(), "--json"]);
+    assert_eq!(m["entries"], 5, "{m}");
+    assert_eq!(m["heads"].as_array().unwrap().len(), 2);
+    assert_eq!(m["node_id"], a.id.as_str());
+    for f in [
+        "manifest.json",
+        "entries.yuib",
+        "home/node.key",
+        "home/config.toml",
+    ] {
+        assert!(backup.join(f).exists(), "{f} missing from the backup");
+    }
+    let mode = |p: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!(mode(&backup), 0o700, "the backup holds the node key");
+    assert_eq!(mode(&backup.join("home/node.key")), 0o600);
+    let again = a.try_cli(&["backup", backup.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+
+    // Published after the backup: only B has these.
+    a.publish("a4", "バックアップ後");
+    a.publish("a5", "バックアップ後");
+    wait_until("five entries of A at B", 30, || b.head_of(&a.id) == 5);
+    a.stop();
+    std::fs::remove_dir_all(&a.home).unwrap();
+
+    // A damaged backup is refused before anything is written.
+    let damaged = dir.path().join("backup-damaged");
+    copy_dir(&backup, &damaged);
+    let f = damaged.join("entries.yuib");
+    let mut bytes = std::fs::read(&f).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&f, bytes).unwrap();
+    let spare = dir.path().join("spare");
+    let out = std::process::Command::new(yui_bin())
+        .args(["--home", spare.to_str().unwrap(), "restore"])
+        .arg(&damaged)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("checksum"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!spare.exists(), "a refused restore wrote into the home");
+
+    let home = dir.path().join("kitakata-restored");
+    let restore = |home: &std::path::Path| {
+        std::process::Command::new(yui_bin())
+            .args(["--home", home.to_str().unwrap(), "restore", "--json"])
+            .arg(&backup)
+            .output()
+            .unwrap()
+    };
+    let out = restore(&home);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r["accepted"].as_u64(), r["refused"].as_u64()),
+        (Some(5), Some(0))
+    );
+    let out = restore(&home);
+    assert!(!out.status.success(), "restored twice into one home");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already holds"));
+
+    let mut a = NodeProc::existing(home, "喜多方市", &a.id);
+    let check = a.try_cli(&["check"]);
+    assert!(check.status.success(), "{check:?}");
+    a.start();
+    let s = a.json(&["status", "--json"]);
+    assert_eq!(s["publishing_held"], true);
+    assert_eq!(s["entries"], 5);
+    let early = a.try_cli(&[
+        "publish",
+        "event",
+        "--title",
+        "早すぎる",
+        "--start",
+        "2027-02-01T10:00:00+09:00",
+    ]);
+    assert!(!early.status.success(), "published while held");
+    assert!(a.cli(&["trust", "list", "--json"]).contains(&b.id));
+
+    b.cli(&["peer", "add", &a.addr(), "--id", &a.id]);
+    wait_until("the hold to be released", 30, || {
+        a.json(&["status", "--json"])["publishing_held"] == false
+    });
+    assert_eq!(
+        a.head_of(&a.id),
+        5,
+        "entries published after the backup came back"
+    );
+    a.publish("a6", "復旧後の最初の投稿");
+    assert_eq!(a.head_of(&a.id), 6);
+    wait_until("the new entry at B", 30, || b.head_of(&a.id) == 6);
+    assert!(b.json(&["status", "--json"])["forks"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 }

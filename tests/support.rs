@@ -67,6 +67,16 @@ impl NodeProc {
         }
     }
 
+    /// A node whose home already exists (restored from a backup).
+    pub fn existing(home: PathBuf, name: &str, id: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            home,
+            id: id.to_owned(),
+            child: None,
+        }
+    }
+
     /// Starts `yui run` and waits until its admin API answers.
     pub fn start(&mut self) {
         self.start_with_env(&[]);

@@ -55,6 +55,9 @@ pub struct PeerStatus {
     pub entries_received: u64,
     /// Entries the peer lacks that this node holds (at the last heartbeat).
     pub peer_behind: u64,
+    /// Entries the peer holds that this node lacks (from the peer's last
+    /// Want, less what arrived since): the catch-up left on this link.
+    pub missing: u64,
     /// How much of this node's own log the peer holds (sent on this link).
     pub own_log_sent: Option<u64>,
     /// Why the last attempt or session ended.
@@ -122,6 +125,7 @@ impl PeerTable {
                 entries_sent: 0,
                 entries_received: 0,
                 peer_behind: 0,
+                missing: 0,
                 own_log_sent: None,
                 last_error: None,
                 next_attempt_ms: None,
@@ -188,7 +192,15 @@ impl PeerStatusHandle {
 
     /// Stored `n` entries from the peer.
     pub fn received(&self, n: u64) {
-        self.update(|p| p.entries_received += n);
+        self.update(|p| {
+            p.entries_received += n;
+            p.missing = p.missing.saturating_sub(n);
+        });
+    }
+
+    /// What the peer holds beyond this node (see [`PeerStatus::missing`]).
+    pub fn set_missing(&self, n: u64) {
+        self.update(|p| p.missing = n);
     }
 
     /// How much of this node's own log the peer holds.

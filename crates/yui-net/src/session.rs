@@ -268,25 +268,27 @@ impl Ctx<'_> {
                 Some(Kind::Want(w)) => {
                     let mut heads = Vec::with_capacity(w.heads.len().min(4096));
                     let mut ignored = 0u64;
+                    // What the peer holds beyond this node, for authors this
+                    // node takes: the catch-up still to come on this link.
+                    let mut missing = 0u64;
                     for h in w.heads {
                         let a = node_id_from_pb(&h.author, "want.author")
                             .map_err(|e| SessionError::Protocol(e.0))?;
+                        let ours = self.replica.store().head(&a).map_err(ReplicaError::from)?;
+                        let trusted = self.replica.is_trusted(&a);
                         // Only authors this node could ever send: keeps a
                         // peer naming millions of random keys from growing
                         // its state here.
-                        if self.replica.is_trusted(&a)
-                            || self
-                                .replica
-                                .store()
-                                .head(&a)
-                                .map_err(ReplicaError::from)?
-                                .is_some()
-                        {
+                        if trusted || ours.is_some() {
+                            if trusted {
+                                missing += h.seq.saturating_sub(ours.map_or(0, |o| o.seq));
+                            }
                             heads.push((a, h.seq));
                         } else {
                             ignored += 1;
                         }
                     }
+                    self.status.set_missing(missing);
                     if ignored > 0 {
                         Counters::add(&self.replica.counters().limit_want_heads, ignored);
                         tracing::debug!(

@@ -40,6 +40,8 @@ pub struct AdminState {
     pub home: crate::home::Home,
     /// Asks `yui run` to restart the node (after a key rotation).
     pub restart: Arc<tokio::sync::Notify>,
+    /// Long work in progress (backups, imports).
+    pub progress: crate::progress::Progress,
 }
 
 /// An error answer: status and message.
@@ -79,6 +81,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/key/rotate", post(key_rotate))
         .route("/v1/hold/release", post(hold_release))
         .route("/v1/bundle/export", post(bundle_export))
+        .route("/v1/backup", post(backup))
         .route(
             "/v1/bundle/import",
             post(bundle_import).layer(axum::extract::DefaultBodyLimit::max(MAX_BUNDLE_BYTES)),
@@ -144,6 +147,35 @@ async fn hold_release(State(s): State<AdminState>) -> ApiResult<serde_json::Valu
     Ok(Json(serde_json::json!({ "released": was })))
 }
 
+/// Writes a backup of this running node into the folder named in the request
+/// (default `HOME/backups/<time>`); answers with its manifest.
+async fn backup(
+    State(s): State<AdminState>,
+    Json(req): Json<BackupRequest>,
+) -> ApiResult<crate::backup::Manifest> {
+    let dir = match req.dir {
+        Some(d) if d.is_absolute() => d,
+        Some(d) => return Err(bad(format!("{} is not an absolute path", d.display()))),
+        None => s
+            .home
+            .root()
+            .join("backups")
+            .join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()),
+    };
+    let st = s.clone();
+    let manifest = tokio::task::spawn_blocking(move || {
+        crate::backup::write_backup(&st.home, &st.config.name, &st.replica, &dir, &st.progress)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(|e| match e {
+        crate::backup::BackupError::NotEmpty(_) => bad(e.to_string()),
+        e => internal(e),
+    })?;
+    tracing::info!(entries = manifest.entries, "backup written");
+    Ok(Json(manifest))
+}
+
 /// Largest bundle accepted by the admin API.
 pub const MAX_BUNDLE_BYTES: usize = 512 * 1024 * 1024;
 
@@ -192,6 +224,9 @@ async fn bundle_import(
     };
     // Each author's entries are in seq order; batches keep that order, so a
     // bundle imports in one pass.
+    let task = s
+        .progress
+        .start("bundle import", Some(entries.len() as u64));
     let mut rest = entries;
     while !rest.is_empty() {
         let tail = rest.split_off(rest.len().min(512));
@@ -202,6 +237,7 @@ async fn bundle_import(
         out.forks += r.forks;
         out.gaps += r.gaps.len();
         out.refused += r.refused.len();
+        task.add((r.accepted + r.duplicates + r.refused.len()) as u64);
         if out.first_refusal.is_none() {
             out.first_refusal = r.refused.first().map(|e| e.to_string());
         }
@@ -326,6 +362,8 @@ async fn status(State(s): State<AdminState>) -> ApiResult<StatusView> {
         publishing_held: s.replica.is_held(),
         counters: s.replica.counters().snapshot(),
         forks,
+        tasks: s.progress.views(),
+        catch_up: catch_up(&s.table.snapshot()),
     }))
 }
 
@@ -414,6 +452,7 @@ async fn peer_list(State(s): State<AdminState>) -> ApiResult<Vec<PeerView>> {
                     LinkState::Connecting => "connecting",
                     LinkState::Backoff => "down",
                 };
+                let catch_up = link_catch_up(&p);
                 PeerView {
                     direction: p.direction.into(),
                     addr: p.addr,
@@ -424,12 +463,39 @@ async fn peer_list(State(s): State<AdminState>) -> ApiResult<Vec<PeerView>> {
                     entries_sent: p.entries_sent,
                     entries_received: p.entries_received,
                     peer_behind: p.peer_behind,
+                    missing: p.missing,
+                    catch_up,
                     last_error: p.last_error,
                     next_attempt_ms: p.next_attempt_ms,
                 }
             })
             .collect(),
     ))
+}
+
+/// Catch-up on one connected link: entries received this session of those
+/// the peer holds beyond this node.
+fn link_catch_up(p: &yui_net::PeerStatus) -> Option<crate::progress::ProgressView> {
+    if p.state != LinkState::Connected || p.missing == 0 {
+        return None;
+    }
+    let elapsed =
+        std::time::Duration::from_millis(now_ms().saturating_sub(p.since_ms).max(0) as u64);
+    Some(crate::progress::ProgressView::new(
+        format!("catch-up from {}", p.addr),
+        p.entries_received,
+        Some(p.entries_received + p.missing),
+        elapsed,
+    ))
+}
+
+/// The link with the most left to fetch (peers often offer the same
+/// entries, so the largest, not the sum, is what is left).
+fn catch_up(links: &[yui_net::PeerStatus]) -> Option<crate::progress::ProgressView> {
+    links
+        .iter()
+        .filter_map(link_catch_up)
+        .max_by_key(|v| v.total.unwrap_or(0) - v.done)
 }
 
 async fn peer_add(

@@ -32,6 +32,12 @@ pub struct StatusView {
     pub counters: CountersSnapshot,
     /// Fork evidence held.
     pub forks: Vec<ForkView>,
+    /// Long work running (backup, bundle import).
+    #[serde(default)]
+    pub tasks: Vec<crate::progress::ProgressView>,
+    /// Catch-up from peers, while this node lacks entries a peer holds.
+    #[serde(default)]
+    pub catch_up: Option<crate::progress::ProgressView>,
 }
 
 /// One author's head.
@@ -126,6 +132,12 @@ pub struct PeerView {
     pub entries_received: u64,
     /// Entries the peer lacks that this node holds.
     pub peer_behind: u64,
+    /// Entries the peer holds that this node lacks (its last Want).
+    #[serde(default)]
+    pub missing: u64,
+    /// Catch-up on this link while `missing` > 0.
+    #[serde(default)]
+    pub catch_up: Option<crate::progress::ProgressView>,
     /// Why the link last ended.
     pub last_error: Option<String>,
     /// Next attempt, when down.
@@ -250,4 +262,11 @@ pub struct EffectiveTrustView {
     pub trusted: Vec<EffectiveTrust>,
     /// Revoked keys.
     pub revoked: Vec<NodeId>,
+}
+
+/// `POST /v1/backup`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BackupRequest {
+    /// Absolute folder to write (new or empty); default `HOME/backups/<time>`.
+    pub dir: Option<std::path::PathBuf>,
 }

@@ -55,6 +55,25 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a consistent copy of the running node (entries, keys, config,
+    /// trust, peers) into a new folder; default HOME/backups/<time>.
+    Backup {
+        /// Folder to create.
+        dir: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild a node from a backup into a new home (`--home`). The restored
+    /// node holds publishing until a peer shows it has the newest entries of
+    /// its own log, so it never forks.
+    Restore {
+        /// The backup folder.
+        dir: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage the authors this node trusts.
     #[command(subcommand)]
     Trust(TrustCmd),
@@ -418,6 +437,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Id => println!("{}", NodeId::new(home.load_key()?.public_key())),
+        Command::Backup { dir, json } => {
+            let c = AdminClient::for_home(&home)?;
+            let dir = match dir {
+                Some(d) if d.is_relative() => Some(std::env::current_dir()?.join(d)),
+                d => d,
+            };
+            let m: crate::backup::Manifest = c
+                .post("/v1/backup", &BackupRequest { dir: dir.clone() })
+                .await?;
+            if json {
+                print_json(&m)?;
+            } else {
+                println!(
+                    "backed up {} entries from {} authors{}",
+                    m.entries,
+                    m.heads.len(),
+                    dir.map(|d| format!(" to {}", d.display()))
+                        .unwrap_or_else(|| format!(
+                            " to {}",
+                            home.root().join("backups").display()
+                        ))
+                );
+                println!("the folder holds the node key: keep it as safe as the node itself");
+            }
+        }
+        Command::Restore { dir, json } => {
+            let h = home.clone();
+            let r = tokio::task::spawn_blocking(move || {
+                crate::backup::restore(&dir, &h, &mut |p| eprintln!("{p}"))
+            })
+            .await??;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "restored {} of {} entries into {} in {} passes{}",
+                    r.accepted,
+                    r.entries,
+                    home.root().display(),
+                    r.passes,
+                    r.first_refusal
+                        .as_ref()
+                        .map(|e| format!("; {} refused, first: {e}", r.refused))
+                        .unwrap_or_default()
+                );
+                println!("publishing is held until a peer shows this node has the newest entries of its own log; start it with `yui run`");
+            }
+        }
         Command::Check { json } => {
             let report = Node::check_store(&home)?;
             if json {
@@ -535,8 +602,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         print_json(&list)?;
                     } else {
                         println!(
-                            "{:<9} {:<22} {:<11} {:<20} {:>6} {:>6} {:>6}  LAST SEEN / ERROR",
-                            "DIR", "ADDRESS", "STATE", "PEER", "SENT", "RECV", "BEHIND"
+                            "{:<9} {:<22} {:<11} {:<20} {:>6} {:>6} {:>6} {:>7}  LAST SEEN / ERROR",
+                            "DIR", "ADDRESS", "STATE", "PEER", "SENT", "RECV", "BEHIND", "MISSING"
                         );
                         for p in list {
                             let who = p
@@ -549,7 +616,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                                 _ => fmt_time(p.last_seen_ms),
                             };
                             println!(
-                                "{:<9} {:<22} {:<11} {:<20} {:>6} {:>6} {:>6}  {}",
+                                "{:<9} {:<22} {:<11} {:<20} {:>6} {:>6} {:>6} {:>7}  {}",
                                 p.direction,
                                 p.addr,
                                 p.state,
@@ -557,8 +624,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                                 p.entries_sent,
                                 p.entries_received,
                                 p.peer_behind,
+                                p.missing,
                                 note
                             );
+                            if let Some(c) = &p.catch_up {
+                                println!("          {c}");
+                            }
                         }
                     }
                 }
@@ -667,13 +738,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("listening {}", s.federation_addr);
                 println!("entries   {} from {} authors", s.entries, s.heads.len());
                 println!("peers     {} connected", s.peers_connected);
+                if let Some(c) = &s.catch_up {
+                    println!("catch-up  {c}");
+                }
+                for t in &s.tasks {
+                    println!("running   {t}");
+                }
                 if s.publishing_held {
                     println!("publish   HELD until a peer shows this node has its newest entries (restored from a backup)");
                 }
                 let k = &s.counters;
                 println!(
-                    "ingest    {} accepted, {} published, {} duplicate, {} refused ({} untrusted, {} bad signature, {} invalid, {} chain, {} forked)",
-                    k.accepted, k.published, k.duplicate, k.refused(), k.refused_untrusted, k.refused_signature, k.refused_invalid, k.refused_chain, k.refused_forked
+                    "ingest    {} accepted, {} published, {} duplicate, {} refused ({} untrusted, {} bad signature, {} invalid, {} chain, {} forked, {} over rate)",
+                    k.accepted, k.published, k.duplicate, k.refused(), k.refused_untrusted, k.refused_signature, k.refused_invalid, k.refused_chain, k.refused_forked, k.refused_rate
                 );
                 println!("forks     {}", s.forks.len());
                 for h in &s.heads {

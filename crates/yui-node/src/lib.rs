@@ -11,12 +11,16 @@
 //! - [`export`]: iCalendar, CAP 1.2, Atom.
 //! - [`metrics`]: Prometheus text for `/metrics`.
 //! - [`client`]: the CLI's admin API client.
+//! - [`backup`]: `yui backup` (consistent copy of a running node) and
+//!   `yui restore` (never forks: publishing held until peers confirm).
+//! - [`progress`]: entries done, rate and time left of long work.
 //! - [`cli`], [`demo`], [`bench`]: the commands.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod admin;
 pub mod api;
+pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod client;
@@ -26,6 +30,7 @@ pub mod export;
 pub mod home;
 pub mod metrics;
 pub mod node;
+pub mod progress;
 pub mod query;
 pub mod samples;
 

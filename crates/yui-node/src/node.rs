@@ -102,7 +102,7 @@ fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), HomeError>
 }
 
 /// Opens the home's store and the replica over it with the node key.
-fn open_replica(
+pub(crate) fn open_replica(
     home: &Home,
     config: &Config,
 ) -> Result<(Arc<KvStore<SledEngine>>, Arc<Replica>), StartError> {
@@ -233,6 +233,7 @@ impl Node {
             config: config.clone(),
             federation_addr: federation_addr.to_string(),
             token,
+            progress: crate::progress::Progress::default(),
         };
         let public = config
             .http
