@@ -896,16 +896,17 @@ async fn run_node(home: Home) -> anyhow::Result<()> {
     loop {
         let cancel = stop.child_token();
         let node = Node::start(home.clone(), cancel.clone()).await?;
+        let drain = Duration::from_secs(node.config.federation.drain_timeout_secs);
         println!("{}", node.replica.id());
         let restart = node.restart.clone();
         tokio::select! {
             _ = cancel.cancelled() => {
-                node.shutdown(Duration::from_secs(10)).await;
+                node.shutdown(drain).await;
                 break;
             }
             _ = restart.notified() => {
                 tracing::info!("restarting the node");
-                node.shutdown(Duration::from_secs(10)).await;
+                node.shutdown(drain).await;
             }
         }
     }

@@ -78,6 +78,9 @@ pub struct Federation {
     pub backoff_initial_ms: u64,
     /// Longest reconnect delay, seconds.
     pub backoff_max_secs: u64,
+    /// On SIGTERM: seconds allowed to end sessions and finish storing what
+    /// arrived before the store is flushed and the node exits.
+    pub drain_timeout_secs: u64,
 }
 
 impl Default for Federation {
@@ -90,6 +93,7 @@ impl Default for Federation {
             max_connections: 1024,
             backoff_initial_ms: 500,
             backoff_max_secs: 180,
+            drain_timeout_secs: 10,
         }
     }
 }
@@ -384,6 +388,9 @@ impl Config {
         }
         if self.federation.max_connections == 0 {
             p.push("federation.max_connections: must be at least 1".into());
+        }
+        if !(1..=300).contains(&self.federation.drain_timeout_secs) {
+            p.push("federation.drain_timeout_secs: must be between 1 and 300".into());
         }
         if self.federation.backoff_max_secs == 0 || self.federation.backoff_initial_ms == 0 {
             p.push("federation.backoff_*: must be positive".into());
