@@ -4,7 +4,7 @@
 #[path = "support.rs"]
 mod support;
 
-use support::{wait_until, NodeProc};
+use support::{wait_until, yui_bin, NodeProc};
 
 #[test]
 fn two_nodes_exchange_events_live_and_after_restart() {
@@ -168,4 +168,66 @@ fn cli_errors_are_clear() {
     assert!(a.try_cli(&["config", "check"]).status.success());
     // `yui id` matches init's output.
     assert_eq!(a.cli(&["id"]).trim(), a.id);
+}
+
+/// The container demo's flow without a container engine: `yui demo
+/// --prepare` makes four homes (one per volume), each then runs as its own
+/// `yui run` with only `YUI_*` overrides, and every sample entry reaches
+/// every node through the relay.
+#[test]
+fn prepared_demo_homes_run_as_separate_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let relay_addr = format!("127.0.0.1:{port}");
+    let out = std::process::Command::new(yui_bin())
+        .args(["demo", "--prepare"])
+        .arg(dir.path())
+        .args(["--relay-addr", &relay_addr])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let again = std::process::Command::new(yui_bin())
+        .args(["demo", "--prepare"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "prepare is not idempotent: {again:?}"
+    );
+    let mut nodes = Vec::new();
+    for slug in ["tokyo-relay", "suginami", "minami-izu", "sapporo"] {
+        let home = dir.path().join(slug);
+        let id = std::process::Command::new(yui_bin())
+            .args(["--home", home.to_str().unwrap(), "id"])
+            .output()
+            .unwrap();
+        let id = String::from_utf8(id.stdout).unwrap().trim().to_owned();
+        let config = std::fs::read_to_string(home.join("config.toml")).unwrap();
+        assert!(config.contains("listen = \"0.0.0.0:7100\""), "{config}");
+        let mut n = NodeProc::existing(home, slug, &id);
+        let listen = if slug == "tokyo-relay" {
+            relay_addr.clone()
+        } else {
+            "127.0.0.1:0".to_owned()
+        };
+        n.start_with_env(&[
+            ("YUI_FEDERATION_LISTEN", &listen),
+            ("YUI_ADMIN_LISTEN", "127.0.0.1:0"),
+        ]);
+        nodes.push(n);
+    }
+    let total: u64 = nodes.iter().map(|n| n.head_of(&n.id)).sum();
+    assert!(total >= 15, "the samples were not published: {total}");
+    for n in &nodes {
+        wait_until(&format!("{} to hold every sample", n.name), 60, || {
+            n.json(&["status", "--json"])["entries"] == total
+        });
+    }
+    let events = nodes[3].json(&["query", "events", "--json"]);
+    assert!(events.as_array().unwrap().len() >= 4, "{events}");
 }

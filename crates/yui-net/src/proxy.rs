@@ -13,6 +13,8 @@ use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+static CONFIGURED: OnceLock<ProxyConfig> = OnceLock::new();
+
 /// Where and how to reach the proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyConfig {
@@ -88,8 +90,19 @@ impl ProxyConfig {
         })
     }
 
-    /// The proxy from the environment, read once per process.
+    /// Uses `proxy` for every outbound connection of this process instead
+    /// of the environment (`[federation] proxy` in config.toml). The first
+    /// call wins; returns whether this one did.
+    pub fn configure(proxy: ProxyConfig) -> bool {
+        CONFIGURED.set(proxy).is_ok()
+    }
+
+    /// The configured proxy ([`ProxyConfig::configure`]), else the one from
+    /// the environment, read once per process.
     pub fn from_env() -> Option<&'static ProxyConfig> {
+        if let Some(c) = CONFIGURED.get() {
+            return Some(c);
+        }
         static CFG: OnceLock<Option<ProxyConfig>> = OnceLock::new();
         CFG.get_or_init(|| {
             let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());

@@ -81,6 +81,12 @@ pub struct Federation {
     /// On SIGTERM: seconds allowed to end sessions and finish storing what
     /// arrived before the store is flushed and the node exits.
     pub drain_timeout_secs: u64,
+    /// HTTP CONNECT proxy for outbound links (`http://user:pass@host:port`);
+    /// empty: `HTTPS_PROXY` from the environment, if set.
+    pub proxy: String,
+    /// Hosts dialled directly, bypassing `proxy` (comma-separated names,
+    /// domain suffixes, or `*`).
+    pub no_proxy: String,
 }
 
 impl Default for Federation {
@@ -94,6 +100,8 @@ impl Default for Federation {
             backoff_initial_ms: 500,
             backoff_max_secs: 180,
             drain_timeout_secs: 10,
+            proxy: String::new(),
+            no_proxy: String::new(),
         }
     }
 }
@@ -389,6 +397,9 @@ impl Config {
         if self.federation.max_connections == 0 {
             p.push("federation.max_connections: must be at least 1".into());
         }
+        if let Err(e) = self.proxy() {
+            p.push(format!("federation.proxy: {e}"));
+        }
         if !(1..=300).contains(&self.federation.drain_timeout_secs) {
             p.push("federation.drain_timeout_secs: must be between 1 and 300".into());
         }
@@ -441,6 +452,15 @@ impl Config {
         } else {
             Err(ConfigError(p))
         }
+    }
+
+    /// The proxy from `[federation] proxy`, if set.
+    pub fn proxy(&self) -> Result<Option<yui_net::proxy::ProxyConfig>, String> {
+        let f = &self.federation;
+        if f.proxy.is_empty() {
+            return Ok(None);
+        }
+        yui_net::proxy::ProxyConfig::parse(&f.proxy, &f.no_proxy).map(Some)
     }
 
     /// Core entry limits from `[limits]`.
@@ -520,6 +540,50 @@ mod tests {
                 "example lacks key {key}"
             );
         }
+    }
+
+    /// deploy/examples/*.toml are valid and say what their comments say.
+    #[test]
+    fn example_deployments_are_valid() {
+        let proxy: Config = toml::from_str(include_str!(
+            "../../../deploy/examples/municipality-behind-proxy.toml"
+        ))
+        .unwrap();
+        proxy.check().unwrap();
+        assert_eq!(proxy.role, Role::Municipality);
+        let p = proxy.proxy().unwrap().expect("a proxy");
+        assert_eq!(p.addr, "proxy.pref.shizuoka.example.lg.jp:8080");
+        assert_eq!(p.credentials.as_deref(), Some("yui-node:change@me"));
+        assert!(!p.applies_to("town.minamiizu.example.lg.jp"));
+        assert!(p.applies_to("yui-relay.pref.shizuoka.example.lg.jp"));
+        assert!(proxy
+            .federation
+            .listen
+            .parse::<SocketAddr>()
+            .unwrap()
+            .ip()
+            .is_loopback());
+        assert_eq!(proxy.peers.len(), 1);
+        assert_eq!(proxy.trust[0].node_id, proxy.peers[0].node_id.unwrap());
+
+        let relay: Config =
+            toml::from_str(include_str!("../../../deploy/examples/relay.toml")).unwrap();
+        relay.check().unwrap();
+        assert_eq!(relay.role, Role::Relay);
+        assert!(relay.http.public_exports);
+        assert!(relay.federation.max_connections >= 1000);
+        assert!(relay.endorsement_depth >= 2);
+    }
+
+    #[test]
+    fn a_bad_proxy_is_named() {
+        let mut c = Config::default();
+        c.federation.proxy = "https://proxy.example:8080".into();
+        let e = c.check().unwrap_err().0;
+        assert!(
+            e.iter().any(|m| m.starts_with("federation.proxy:")),
+            "{e:?}"
+        );
     }
 
     #[test]

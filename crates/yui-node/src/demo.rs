@@ -28,6 +28,18 @@ pub struct DemoArgs {
     /// Keep the network running until Ctrl-C, to explore it with the CLI.
     #[arg(long)]
     pub stay: bool,
+    /// Only create the four homes in this folder (DIR/<node>: keys, config
+    /// with mutual trust and the relay as peer, sample entries published)
+    /// and exit. For the container demo (deploy/compose.yaml), where each
+    /// node then runs in its own container on its own volume.
+    #[arg(long, value_name = "DIR")]
+    pub prepare: Option<PathBuf>,
+    /// With --prepare: where the municipalities dial the relay.
+    #[arg(long, default_value = "tokyo-relay:7100")]
+    pub relay_addr: String,
+    /// With --prepare: the federation address every node listens on.
+    #[arg(long, default_value = "0.0.0.0:7100")]
+    pub listen: String,
 }
 
 struct Member {
@@ -94,69 +106,9 @@ fn summary(b: &Body) -> String {
     }
 }
 
-/// Runs the demo.
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    if std::env::var_os("RUST_LOG").is_some() {
-        crate::init_tracing(&std::env::var("RUST_LOG").unwrap_or_default(), "text");
-    }
-    let temp;
-    let root = match &args.dir {
-        Some(d) => d.clone(),
-        None => {
-            temp = tempfile::Builder::new().prefix("yui-demo-").tempdir()?;
-            temp.path().to_owned()
-        }
-    };
-    println!(
-        "yui demo: 3 municipalities and 1 relay on loopback, homes in {}",
-        root.display()
-    );
-    let cancel = CancellationToken::new();
-    let mut nodes = Vec::new();
-    for m in &MEMBERS {
-        let home = Home::new(root.join(m.slug));
-        if !home.key_path().exists() {
-            home.init(&InitOptions {
-                name: m.name.into(),
-                code: Some(m.code.into()),
-                role: m.role,
-                listen: Some("127.0.0.1:0".into()),
-                admin: Some("127.0.0.1:0".into()),
-            })?;
-        }
-        let node = Node::start(home, cancel.clone())
-            .await
-            .with_context(|| format!("starting {}", m.name))?;
-        println!(
-            "  {} {:<12} {}  federation {}",
-            pad(m.name, 22),
-            format!("{:?}", m.role).to_lowercase(),
-            node.replica.id().short(),
-            node.federation_addr
-        );
-        nodes.push(node);
-    }
-    // Everyone trusts everyone; members dial the relay (outbound only).
-    for a in &nodes {
-        for (b, m) in nodes.iter().zip(&MEMBERS) {
-            if a.replica.id() != b.replica.id() && !a.replica.is_trusted(&b.replica.id()) {
-                a.replica.trust_add(b.replica.id(), m.name)?;
-            }
-        }
-    }
-    let relay_addr = nodes[0].federation_addr.to_string();
-    let relay_id = nodes[0].replica.id();
-    for n in &nodes[1..] {
-        n.replica.store().peer_put(&PeerRecord {
-            addr: relay_addr.clone(),
-            node_id: Some(relay_id),
-            added_at: now_ms(),
-        })?;
-        n.peers.add(relay_addr.clone(), Some(relay_id));
-    }
-    let ids: Vec<NodeId> = nodes.iter().map(|n| n.replica.id()).collect();
-    let now = now_ms();
-    let plan: Vec<(usize, &str, Body)> = vec![
+/// The sample entries: (node index in [`MEMBERS`], object id, body).
+fn plan(ids: &[NodeId], now: i64) -> Vec<(usize, &'static str, Body)> {
+    vec![
         (
             0,
             "profile",
@@ -250,7 +202,139 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             "partnership-suginami",
             Body::Partnership(samples::mutual_aid(ids[1], "131156")),
         ),
-    ];
+    ]
+}
+
+/// `yui demo --prepare DIR`: the four homes, ready to run one per container.
+/// Idempotent: homes that exist are left as they are.
+async fn prepare(root: &std::path::Path, relay_addr: &str, listen: &str) -> anyhow::Result<()> {
+    let homes: Vec<Home> = MEMBERS
+        .iter()
+        .map(|m| Home::new(root.join(m.slug)))
+        .collect();
+    if homes.iter().all(|h| h.config_path().exists()) {
+        println!("homes in {} already prepared", root.display());
+        return Ok(());
+    }
+    let mut ids = Vec::new();
+    for (home, m) in homes.iter().zip(&MEMBERS) {
+        let (id, _) = home.init(&InitOptions {
+            name: m.name.into(),
+            code: Some(m.code.into()),
+            role: m.role,
+            listen: Some(listen.into()),
+            admin: Some("127.0.0.1:7101".into()),
+        })?;
+        ids.push(id);
+    }
+    // Everyone trusts everyone; members dial the relay (outbound only).
+    for (n, home) in homes.iter().enumerate() {
+        let mut config = home.load_config()?;
+        for (i, m) in MEMBERS.iter().enumerate() {
+            if i != n {
+                config.trust.push(crate::config::TrustEntry {
+                    node_id: ids[i],
+                    name: m.name.into(),
+                });
+            }
+        }
+        if MEMBERS[n].role == Role::Municipality {
+            config.peers.push(crate::config::PeerEntry {
+                addr: relay_addr.into(),
+                node_id: Some(ids[0]),
+            });
+        }
+        let text = toml::to_string(&config).context("config serialises")?;
+        std::fs::write(home.config_path(), text)
+            .with_context(|| format!("cannot write {}", home.config_path().display()))?;
+    }
+    // The sample entries, signed now; they spread once the nodes run.
+    let mut replicas = Vec::new();
+    for home in &homes {
+        replicas.push(crate::node::open_replica(home, &home.load_config()?)?.1);
+    }
+    for (i, object_id, body) in plan(&ids, now_ms()) {
+        replicas[i].publish(object_id.into(), body, None).await?;
+    }
+    for (r, m) in replicas.iter().zip(&MEMBERS) {
+        r.store().flush()?;
+        println!(
+            "  {} {:<12} {}  {}",
+            pad(m.name, 22),
+            format!("{:?}", m.role).to_lowercase(),
+            r.id(),
+            root.join(m.slug).display()
+        );
+    }
+    Ok(())
+}
+
+/// Runs the demo (or, with `--prepare`, only creates its homes).
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.prepare {
+        return prepare(dir, &args.relay_addr, &args.listen).await;
+    }
+    if std::env::var_os("RUST_LOG").is_some() {
+        crate::init_tracing(&std::env::var("RUST_LOG").unwrap_or_default(), "text");
+    }
+    let temp;
+    let root = match &args.dir {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::Builder::new().prefix("yui-demo-").tempdir()?;
+            temp.path().to_owned()
+        }
+    };
+    println!(
+        "yui demo: 3 municipalities and 1 relay on loopback, homes in {}",
+        root.display()
+    );
+    let cancel = CancellationToken::new();
+    let mut nodes = Vec::new();
+    for m in &MEMBERS {
+        let home = Home::new(root.join(m.slug));
+        if !home.key_path().exists() {
+            home.init(&InitOptions {
+                name: m.name.into(),
+                code: Some(m.code.into()),
+                role: m.role,
+                listen: Some("127.0.0.1:0".into()),
+                admin: Some("127.0.0.1:0".into()),
+            })?;
+        }
+        let node = Node::start(home, cancel.clone())
+            .await
+            .with_context(|| format!("starting {}", m.name))?;
+        println!(
+            "  {} {:<12} {}  federation {}",
+            pad(m.name, 22),
+            format!("{:?}", m.role).to_lowercase(),
+            node.replica.id().short(),
+            node.federation_addr
+        );
+        nodes.push(node);
+    }
+    // Everyone trusts everyone; members dial the relay (outbound only).
+    for a in &nodes {
+        for (b, m) in nodes.iter().zip(&MEMBERS) {
+            if a.replica.id() != b.replica.id() && !a.replica.is_trusted(&b.replica.id()) {
+                a.replica.trust_add(b.replica.id(), m.name)?;
+            }
+        }
+    }
+    let relay_addr = nodes[0].federation_addr.to_string();
+    let relay_id = nodes[0].replica.id();
+    for n in &nodes[1..] {
+        n.replica.store().peer_put(&PeerRecord {
+            addr: relay_addr.clone(),
+            node_id: Some(relay_id),
+            added_at: now_ms(),
+        })?;
+        n.peers.add(relay_addr.clone(), Some(relay_id));
+    }
+    let ids: Vec<NodeId> = nodes.iter().map(|n| n.replica.id()).collect();
+    let now = now_ms();
+    let plan = plan(&ids, now);
     println!("\npublishing:");
     let started = Instant::now();
     let mut expected: Vec<(usize, String, Kind)> = Vec::new();

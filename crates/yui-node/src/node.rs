@@ -170,6 +170,11 @@ impl Node {
                 replica.trust_add(t.node_id, &t.name)?;
             }
         }
+        if let Ok(Some(proxy)) = config.proxy() {
+            if yui_net::proxy::ProxyConfig::configure(proxy.clone()) {
+                tracing::info!(proxy = %proxy.addr, "outbound links go through the configured proxy");
+            }
+        }
         let tls = yui_net::tls::server_config(&home.cert_path(), &home.tls_key_path())?;
         let fed_listener = bind(&config.federation.listen, "federation").await?;
         let admin_listener = bind(&config.admin.listen, "admin API").await?;
