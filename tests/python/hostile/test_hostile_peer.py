@@ -50,6 +50,20 @@ def test_an_honest_python_peer_is_accepted(net):
     net.assert_serving()
 
 
+def test_mixed_protocol_versions_keep_syncing(net):
+    """A peer from a newer release (protocol 2) still syncs: both speak the
+    lower version. One older than yui supports is refused, naming versions."""
+    before = net.target.head_of(net.evil.id)
+    p = Peer(net.target.addr, net.evil, protocol_version=2)
+    assert p.listener_version == 1
+    p.send(entries_msg([net.evil.next_signed(title="新しい版からの投稿")]))
+    wait_until("the entry from the newer peer", lambda: net.target.head_of(net.evil.id) == before + 1)
+    p.close()
+    code, details = refused_status(lambda: Peer(net.target.addr, net.evil, protocol_version=0))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION and "protocol" in details, (code, details)
+    net.assert_serving()
+
+
 def test_garbage_bytes(net):
     before = net.snapshot()
     # 1. Garbage where a SyncMessage belongs, before any handshake.

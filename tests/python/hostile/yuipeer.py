@@ -289,7 +289,7 @@ def transcript(side: bytes, signer: bytes, other: bytes, nonce: bytes, dialer_ce
 class Peer:
     """A Sync session as `author`, handshake done."""
 
-    def __init__(self, addr, author: Author, proof_for=None, tamper=None):
+    def __init__(self, addr, author: Author, proof_for=None, tamper=None, protocol_version=1):
         self.channel, self.cert, self.server_cert = open_channel(addr)
         self.call = SyncCall(self.channel)
         self.author = author
@@ -297,7 +297,7 @@ class Peer:
         self.call.send(
             fpb.SyncMessage(
                 hello=fpb.Hello(
-                    protocol_version=1,
+                    protocol_version=protocol_version,
                     node_id=author.public,
                     role=fpb.ROLE_MUNICIPALITY,
                     nonce=nonce,
@@ -306,6 +306,7 @@ class Peer:
             )
         )
         hello = self.call.recv().hello
+        self.listener_version = hello.protocol_version
         self.listener_id = hello.node_id
         self.listener_nonce = hello.nonce
         t = transcript(b"dialer", author.public, hello.node_id, hello.nonce, self.cert, self.server_cert)
