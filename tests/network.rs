@@ -705,3 +705,62 @@ fn backup_of_a_running_node_restores_without_a_fork() {
         .unwrap()
         .is_empty());
 }
+
+/// A home written by the previous store format (tests/fixtures, made by
+/// yui 0.1 with format 1: two municipalities, events, an update, readiness,
+/// a retraction) is migrated once at the first start, keeps every entry and
+/// its chain, and goes on publishing and syncing with a current node.
+#[test]
+fn a_home_from_the_previous_format_is_migrated_once_and_keeps_syncing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/home-format-v1.tar.gz");
+    let st = std::process::Command::new("tar")
+        .arg("-xpzf")
+        .arg(&fixture)
+        .arg("-C")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let home = dir.path().join("a");
+    let id = String::from_utf8(
+        std::process::Command::new(yui_bin())
+            .args(["--home", home.to_str().unwrap(), "id"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let mut a = NodeProc::existing(home, "喜多方市", &id);
+    a.start();
+    assert!(a.log().contains("store migrated"), "{}", a.log());
+    let s = a.json(&["status", "--json"]);
+    assert_eq!(s["entries"], 5);
+    assert!(s["entry_bytes"].as_u64().unwrap() > 5 * 100, "{s}");
+    assert_eq!(a.head_of(&id), 4);
+    let events = a.cli(&["query", "events", "--json"]);
+    assert!(events.contains("鶴ヶ城合同防災訓練"), "{events}");
+    a.stop();
+    let before = a.log().len();
+    a.start();
+    assert!(
+        !a.log()[before..].contains("migrating the store"),
+        "the migration ran twice"
+    );
+    a.publish("after-upgrade", "移行後の最初の行事");
+    assert_eq!(a.head_of(&id), 5);
+
+    let mut b = NodeProc::init(dir.path(), "inawashiro", "猪苗代町", "074080");
+    b.start();
+    a.trust_mutually(&b);
+    b.dial(&a);
+    wait_until("the upgraded node's log at a current node", 30, || {
+        b.head_of(&id) == 5
+    });
+    a.stop();
+    let check = a.try_cli(&["check"]);
+    assert!(check.status.success(), "{check:?}");
+}

@@ -357,6 +357,7 @@ async fn status(State(s): State<AdminState>) -> ApiResult<StatusView> {
         version: env!("CARGO_PKG_VERSION").into(),
         federation_addr: s.federation_addr.clone(),
         entries: store.entry_count().map_err(internal)?,
+        entry_bytes: store.entry_bytes().map_err(internal)?,
         heads,
         peers_connected: s.table.connected(),
         publishing_held: s.replica.is_held(),

@@ -21,6 +21,9 @@ pub struct StatusView {
     pub federation_addr: String,
     /// Entries held.
     pub entries: u64,
+    /// Their total size in bytes.
+    #[serde(default)]
+    pub entry_bytes: u64,
     /// Per-author heads.
     pub heads: Vec<HeadView>,
     /// Links with a running session.

@@ -337,6 +337,16 @@ fn home(cli: &Cli) -> Home {
     }
 }
 
+/// `512 B`, `3.4 KB`, `1.2 MB`, `5.0 GB`.
+fn fmt_bytes(n: u64) -> String {
+    match n {
+        0..1000 => format!("{n} B"),
+        1000..1_000_000 => format!("{:.1} KB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.1} GB", n as f64 / 1e9),
+    }
+}
+
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -736,7 +746,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 println!("node      {} ({}, {})", s.node_id, s.name, s.role);
                 println!("listening {}", s.federation_addr);
-                println!("entries   {} from {} authors", s.entries, s.heads.len());
+                println!(
+                    "entries   {} from {} authors ({})",
+                    s.entries,
+                    s.heads.len(),
+                    fmt_bytes(s.entry_bytes)
+                );
                 println!("peers     {} connected", s.peers_connected);
                 if let Some(c) = &s.catch_up {
                     println!("catch-up  {c}");

@@ -86,6 +86,11 @@ pub fn render(replica: &Replica, table: &PeerTable) -> String {
         o,
         "# HELP yui_entries Entries held.\n# TYPE yui_entries gauge\nyui_entries {entries}"
     );
+    let bytes = replica.store().entry_bytes().unwrap_or(0);
+    let _ = writeln!(
+        o,
+        "# HELP yui_entry_bytes Total size of the entries held, in bytes.\n# TYPE yui_entry_bytes gauge\nyui_entry_bytes {bytes}"
+    );
     let _ = writeln!(o, "# HELP yui_authors Authors with entries held.\n# TYPE yui_authors gauge\nyui_authors {authors}");
     let _ = writeln!(
         o,

@@ -107,7 +107,17 @@ pub(crate) fn open_replica(
     config: &Config,
 ) -> Result<(Arc<KvStore<SledEngine>>, Arc<Replica>), StartError> {
     let key = home.load_key()?;
-    let store = Arc::new(KvStore::open(SledEngine::open(&home.data_path())?)?);
+    let engine = SledEngine::open(&home.data_path())?;
+    // A store written by an older yui is migrated here, once.
+    let store = Arc::new(KvStore::open_with(engine, &mut |m| {
+        let view = crate::progress::ProgressView::new(
+            format!("store migration {} → {}", m.from, m.to),
+            m.done,
+            Some(m.total),
+            m.started.elapsed(),
+        );
+        tracing::info!("{view}");
+    })?);
     let replica = Replica::open_with(
         store.clone(),
         key,

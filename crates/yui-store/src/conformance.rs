@@ -85,6 +85,7 @@ fn empty_store(s: &dyn Store) {
     assert!(s.get(&a, 1).unwrap().is_none());
     assert!(s.range(&a, 1, 10).unwrap().is_empty());
     assert_eq!(s.entry_count().unwrap(), 0);
+    assert_eq!(s.entry_bytes().unwrap(), 0);
     assert!(s.current(Kind::Event).unwrap().is_empty());
     assert!(s.forks().unwrap().is_empty());
 }
@@ -118,6 +119,8 @@ fn append_and_read(s: &dyn Store) {
     assert_eq!(s.locate(&b[1].id).unwrap(), Some((idb, 2)));
     assert_eq!(s.locate(&EntryId([0; 32])).unwrap(), None);
     assert_eq!(s.entry_count().unwrap(), 5);
+    let bytes: usize = a.iter().chain(&b).map(|e| e.signed.encode().len()).sum();
+    assert_eq!(s.entry_bytes().unwrap(), bytes as u64);
     s.flush().unwrap();
 }
 

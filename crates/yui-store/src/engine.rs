@@ -29,6 +29,22 @@ pub trait Engine: Send + Sync + 'static {
     fn flush(&self) -> Result<()>;
 }
 
+/// A shared engine (tests open one engine's data through several stores).
+impl<E: Engine> Engine for std::sync::Arc<E> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        (**self).get(key)
+    }
+    fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        (**self).range(start, end, limit)
+    }
+    fn apply(&self, ops: Vec<Op>) -> Result<()> {
+        (**self).apply(ops)
+    }
+    fn flush(&self) -> Result<()> {
+        (**self).flush()
+    }
+}
+
 /// The in-memory engine: a `BTreeMap` behind a lock. Nothing survives a drop.
 #[derive(Default)]
 pub struct MemEngine {

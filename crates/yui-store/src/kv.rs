@@ -1,7 +1,8 @@
 //! [`KvStore`]: the yui key layout over an ordered key-value [`Engine`].
 //!
 //! Keys (first byte names the index; integers big-endian so order is seq order):
-//! - `M` + name → meta (`format`: u32, `count`: u64 entries held)
+//! - `M` + name → meta (`format`: u32, `count`: u64 entries held, `bytes`:
+//!   u64 total size of the entries held; since format 2)
 //! - `e` + author(32) + seq(8) → canonical `SignedEntry` bytes
 //! - `i` + id(32) → author(32) + seq(8)
 //! - `h` + author(32) → head seq(8) + head id(32)
@@ -22,7 +23,22 @@ use yui_core::{EntryId, Head, Kind, NodeId, SignedEntry};
 
 use crate::engine::{Engine, Op};
 use crate::records::{ForkRecord, IndexedEntry, ObjectVersion, PeerRecord, TrustRecord};
-use crate::{Result, Store, StoreError, FORMAT_VERSION};
+use crate::{Result, Store, StoreError, FORMAT_VERSION, OLDEST_MIGRATABLE};
+
+/// Where a store migration stands.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    /// Layout migrated from.
+    pub from: u32,
+    /// Layout migrated to.
+    pub to: u32,
+    /// Entries done.
+    pub done: u64,
+    /// Entries in all.
+    pub total: u64,
+    /// When it started.
+    pub started: std::time::Instant,
+}
 
 /// The [`Store`] implementation over any [`Engine`].
 pub struct KvStore<E> {
@@ -86,14 +102,26 @@ fn decode_signed(bytes: &[u8]) -> Result<SignedEntry> {
 const ALL: usize = usize::MAX;
 
 impl<E: Engine> KvStore<E> {
-    /// Opens a store on `engine`, writing the format version on first use and
-    /// refusing a store of another format.
+    /// Opens a store on `engine`, writing the format version on first use,
+    /// migrating an older layout in place, and refusing a newer one.
     pub fn open(engine: E) -> Result<Self> {
+        Self::open_with(engine, &mut |_| {})
+    }
+
+    /// [`KvStore::open`], calling `progress` about once a second while a
+    /// migration runs.
+    pub fn open_with(engine: E, progress: &mut dyn FnMut(&Migration)) -> Result<Self> {
         let fkey = key(b'M', &[b"format"]);
-        match engine.get(&fkey)? {
+        let store = Self {
+            engine,
+            write: Mutex::new(()),
+        };
+        match store.engine.get(&fkey)? {
             None => {
-                engine.apply(vec![Op::Put(fkey, FORMAT_VERSION.to_be_bytes().to_vec())])?;
-                engine.flush()?;
+                store
+                    .engine
+                    .apply(vec![Op::Put(fkey, FORMAT_VERSION.to_be_bytes().to_vec())])?;
+                store.engine.flush()?;
             }
             Some(v) => {
                 let found = v
@@ -101,18 +129,85 @@ impl<E: Engine> KvStore<E> {
                     .try_into()
                     .map(u32::from_be_bytes)
                     .map_err(|_| corrupt("format version"))?;
-                if found != FORMAT_VERSION {
+                if !(OLDEST_MIGRATABLE..=FORMAT_VERSION).contains(&found) {
                     return Err(StoreError::Format {
                         found,
                         expected: FORMAT_VERSION,
                     });
                 }
+                for from in found..FORMAT_VERSION {
+                    store.migrate(from, progress)?;
+                }
             }
         }
-        Ok(Self {
-            engine,
-            write: Mutex::new(()),
-        })
+        Ok(store)
+    }
+
+    /// Runs the migration from layout `from` to `from + 1`. Each one ends
+    /// with one atomic batch that writes its results and the new format
+    /// number, so a migration cut short (crash, full disk) changed nothing
+    /// and simply runs again at the next open.
+    fn migrate(&self, from: u32, progress: &mut dyn FnMut(&Migration)) -> Result<()> {
+        let mut m = Migration {
+            from,
+            to: from + 1,
+            done: 0,
+            total: self.entry_count()?,
+            started: std::time::Instant::now(),
+        };
+        tracing::info!(
+            from,
+            to = from + 1,
+            entries = m.total,
+            "migrating the store"
+        );
+        let mut ops = Vec::new();
+        match from {
+            1 => {
+                // 1 → 2: total size of the stored entries.
+                let mut bytes = 0u64;
+                let mut last_report = std::time::Instant::now();
+                let mut start = vec![b'e'];
+                let end = vec![b'f'];
+                loop {
+                    let chunk = self.engine.range(&start, &end, 4096)?;
+                    let Some((last, _)) = chunk.last() else { break };
+                    start = [last.as_slice(), &[0]].concat();
+                    m.done += chunk.len() as u64;
+                    bytes += chunk.iter().map(|(_, v)| v.len() as u64).sum::<u64>();
+                    if last_report.elapsed() >= std::time::Duration::from_secs(1) {
+                        progress(&m);
+                        last_report = std::time::Instant::now();
+                    }
+                }
+                if m.done != m.total {
+                    return Err(StoreError::Corrupt(format!(
+                        "the store counts {} entries but holds {}; run `yui check`",
+                        m.total, m.done
+                    )));
+                }
+                ops.push(Op::Put(
+                    key(b'M', &[b"bytes"]),
+                    bytes.to_be_bytes().to_vec(),
+                ));
+            }
+            _ => unreachable!("no migration from format {from}"),
+        }
+        ops.push(Op::Put(
+            key(b'M', &[b"format"]),
+            (from + 1).to_be_bytes().to_vec(),
+        ));
+        self.engine.apply(ops)?;
+        self.engine.flush()?;
+        progress(&m);
+        tracing::info!(
+            from,
+            to = from + 1,
+            entries = m.done,
+            secs = m.started.elapsed().as_secs_f64(),
+            "store migrated"
+        );
+        Ok(())
     }
 
     /// The engine underneath.
@@ -134,7 +229,8 @@ impl<E: Engine> Store for KvStore<E> {
         let mut heads: HashMap<NodeId, Option<Head>> = HashMap::new();
         // (author, object_id) -> current (kind, seq), including this batch.
         let mut objects: HashMap<(NodeId, &str), Option<(Kind, u64)>> = HashMap::new();
-        let mut ops = Vec::with_capacity(entries.len() * 5 + 1);
+        let mut ops = Vec::with_capacity(entries.len() * 5 + 2);
+        let mut added_bytes = 0u64;
         for e in entries {
             let head = match heads.get(&e.author) {
                 Some(h) => *h,
@@ -150,7 +246,9 @@ impl<E: Engine> Store for KvStore<E> {
             }
             let a = e.author.as_bytes();
             let seq = e.seq.to_be_bytes();
-            ops.push(Op::Put(key(b'e', &[a, &seq]), e.signed.encode()));
+            let encoded = e.signed.encode();
+            added_bytes += encoded.len() as u64;
+            ops.push(Op::Put(key(b'e', &[a, &seq]), encoded));
             ops.push(Op::Put(key(b'i', &[&e.id.0]), [&a[..], &seq[..]].concat()));
             ops.push(Op::Put(key(b'h', &[a]), [&seq[..], &e.id.0].concat()));
             heads.insert(
@@ -197,6 +295,11 @@ impl<E: Engine> Store for KvStore<E> {
         ops.push(Op::Put(
             key(b'M', &[b"count"]),
             count.to_be_bytes().to_vec(),
+        ));
+        let bytes = self.entry_bytes()? + added_bytes;
+        ops.push(Op::Put(
+            key(b'M', &[b"bytes"]),
+            bytes.to_be_bytes().to_vec(),
         ));
         self.engine.apply(ops)
     }
@@ -289,6 +392,12 @@ impl<E: Engine> Store for KvStore<E> {
     fn entry_count(&self) -> Result<u64> {
         self.engine
             .get(&key(b'M', &[b"count"]))?
+            .map_or(Ok(0), |v| u64_at(&v, 0))
+    }
+
+    fn entry_bytes(&self) -> Result<u64> {
+        self.engine
+            .get(&key(b'M', &[b"bytes"]))?
             .map_or(Ok(0), |v| u64_at(&v, 0))
     }
 

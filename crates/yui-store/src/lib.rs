@@ -22,13 +22,21 @@ mod kv;
 mod records;
 
 pub use engine::{Engine, MemEngine, Op, SledEngine};
-pub use kv::KvStore;
+pub use kv::{KvStore, Migration};
 pub use records::{ForkRecord, IndexedEntry, ObjectVersion, PeerRecord, TrustRecord};
 
 use yui_core::{EntryId, Head, Kind, NodeId, SignedEntry};
 
-/// Version of the on-disk layout; checked at open.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the on-disk layout; checked at open. Older layouts from
+/// [`OLDEST_MIGRATABLE`] on are migrated in place, once (see `kv.rs`).
+///
+/// - 1: first release.
+/// - 2: `M bytes`, the total size of stored entries (capacity planning:
+///   `yui status`, `yui_entry_bytes`), kept by every append.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest layout this build can migrate from.
+pub const OLDEST_MIGRATABLE: u32 = 1;
 
 /// What went wrong in storage. Messages say what to do.
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +62,9 @@ pub enum StoreError {
         /// Stored head seq.
         head: u64,
     },
-    /// The data folder was written by another version of yui.
-    #[error("store format version {found} is not supported by this yui (expects {expected}); run the matching yui version or migrate")]
+    /// The data folder was written by another version of yui: a newer one,
+    /// or one too old to migrate.
+    #[error("store format version {found} is not supported by this yui (it reads {OLDEST_MIGRATABLE} to {expected}); {}", if *found > *expected { "it was written by a newer yui: run that version (or newer), or restore a backup made by this one" } else { "upgrade through an intermediate yui release first" })]
     Format {
         /// Found on disk.
         found: u32,
@@ -93,6 +102,8 @@ pub trait Store: Send + Sync + 'static {
     fn history(&self, author: &NodeId, object_id: &str) -> Result<Vec<u64>>;
     /// Number of entries held.
     fn entry_count(&self) -> Result<u64>;
+    /// Total size in bytes of the entries held (their signed encoding).
+    fn entry_bytes(&self) -> Result<u64>;
 
     /// Keeps evidence of a fork (two entries by one author at one seq) and
     /// marks the author as forked at that seq. Returns false if this pair was
