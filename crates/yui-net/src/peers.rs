@@ -55,6 +55,8 @@ pub struct PeerStatus {
     pub entries_received: u64,
     /// Entries the peer lacks that this node holds (at the last heartbeat).
     pub peer_behind: u64,
+    /// Messages queued for the peer (at the last heartbeat).
+    pub queue: usize,
     /// Entries the peer holds that this node lacks (from the peer's last
     /// Want, less what arrived since): the catch-up left on this link.
     pub missing: u64,
@@ -126,6 +128,7 @@ impl PeerTable {
                 entries_received: 0,
                 peer_behind: 0,
                 missing: 0,
+                queue: 0,
                 own_log_sent: None,
                 last_error: None,
                 next_attempt_ms: None,
@@ -196,6 +199,11 @@ impl PeerStatusHandle {
             p.entries_received += n;
             p.missing = p.missing.saturating_sub(n);
         });
+    }
+
+    /// Messages queued for the peer.
+    pub fn set_queue(&self, n: usize) {
+        self.update(|p| p.queue = n);
     }
 
     /// What the peer holds beyond this node (see [`PeerStatus::missing`]).

@@ -35,6 +35,30 @@ pub enum Outbound {
     Listener(mpsc::Sender<Result<pb::SyncMessage, Status>>),
 }
 
+/// [`Outbound`] that counts the bytes it sends (`yui_sync_bytes_total`).
+struct Metered<'a> {
+    out: Outbound,
+    counters: &'a yui_sync::Counters,
+}
+
+impl Metered<'_> {
+    async fn send(&self, m: pb::SyncMessage) -> Result<(), Closed> {
+        Counters::add(
+            &self.counters.sync_bytes_sent,
+            prost::Message::encoded_len(&m) as u64,
+        );
+        self.out.send(m).await
+    }
+
+    /// Messages queued for the peer, not yet taken by the transport.
+    fn depth(&self) -> usize {
+        match &self.out {
+            Outbound::Dialer(tx) => tx.max_capacity() - tx.capacity(),
+            Outbound::Listener(tx) => tx.max_capacity() - tx.capacity(),
+        }
+    }
+}
+
 /// The other side stopped reading.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("peer stream closed")]
@@ -179,6 +203,10 @@ where
     S: Stream<Item = Result<pb::SyncMessage, Status>> + Unpin + Send,
 {
     tracing::debug!(peer = %peer.node_id, version = peer.version, "session started");
+    let out = Metered {
+        out,
+        counters: replica.counters(),
+    };
     let state = Mutex::new(PeerSync::new());
     let wake = Notify::new();
     let last_inbound = AtomicI64::new(now_ms());
@@ -263,6 +291,10 @@ impl Ctx<'_> {
                 }
             })?;
             self.last_inbound.store(now_ms(), Ordering::Relaxed);
+            Counters::add(
+                &self.replica.counters().sync_bytes_received,
+                prost::Message::encoded_len(&m) as u64,
+            );
             self.status.seen();
             match m.kind {
                 Some(Kind::Want(w)) => {
@@ -461,7 +493,7 @@ impl Ctx<'_> {
 
     async fn writer(
         &self,
-        out: &Outbound,
+        out: &Metered<'_>,
         mut events: broadcast::Receiver<ReplicaEvent>,
         mut control: mpsc::Receiver<pb::SyncMessage>,
     ) -> Result<(), SessionError> {
@@ -525,6 +557,7 @@ impl Ctx<'_> {
                     out.send(msg(pb::sync_message::Kind::Ping(pb::Ping { sent_at: now_ms() }))).await?;
                     let lag = self.state.lock().expect("peer state").lag(self.replica)?;
                     self.status.set_lag(lag);
+                    self.status.set_queue(out.depth());
                 }
             }
         }

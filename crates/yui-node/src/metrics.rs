@@ -80,6 +80,34 @@ pub fn render(replica: &Replica, table: &PeerTable) -> String {
     ] {
         let _ = writeln!(o, "yui_handshakes_refused_total{{reason=\"{reason}\"}} {v}");
     }
+    let _ = writeln!(
+        o,
+        "# HELP yui_sync_bytes_total Bytes of Sync messages, by direction.\n# TYPE yui_sync_bytes_total counter\nyui_sync_bytes_total{{direction=\"sent\"}} {}\nyui_sync_bytes_total{{direction=\"received\"}} {}",
+        c.sync_bytes_sent, c.sync_bytes_received
+    );
+    let counters = replica.counters();
+    for (name, help, h) in [
+        (
+            "yui_verify_seconds",
+            "Time to verify the signatures of one batch of entries.",
+            counters.verify_seconds.snapshot(),
+        ),
+        (
+            "yui_store_seconds",
+            "Time to check and store one batch of verified entries.",
+            counters.store_seconds.snapshot(),
+        ),
+    ] {
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (le, n) in &h.buckets {
+            let _ = writeln!(o, "{name}_bucket{{le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(
+            o,
+            "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}",
+            h.count, h.sum, h.count
+        );
+    }
     let entries = replica.store().entry_count().unwrap_or(0);
     let authors = replica.store().heads().map(|h| h.len()).unwrap_or(0);
     let _ = writeln!(
@@ -120,6 +148,47 @@ pub fn render(replica: &Replica, table: &PeerTable) -> String {
             "yui_peer_behind{{addr=\"{}\",direction=\"{}\",peer=\"{peer}\"}} {}",
             p.addr, p.direction, p.peer_behind
         );
+    }
+    let _ = writeln!(o, "# HELP yui_peer_missing Entries the peer holds that this node lacks (catch-up left).\n# TYPE yui_peer_missing gauge");
+    for p in &links {
+        let peer = p.node_id.map(|i| i.to_string()).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "yui_peer_missing{{addr=\"{}\",direction=\"{}\",peer=\"{peer}\"}} {}",
+            p.addr, p.direction, p.missing
+        );
+    }
+    let _ = writeln!(
+        o,
+        "# HELP yui_peer_queue Messages queued for the peer.\n# TYPE yui_peer_queue gauge"
+    );
+    for p in &links {
+        let peer = p.node_id.map(|i| i.to_string()).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "yui_peer_queue{{addr=\"{}\",direction=\"{}\",peer=\"{peer}\"}} {}",
+            p.addr, p.direction, p.queue
+        );
+    }
+    let _ = writeln!(
+        o,
+        "# HELP yui_peer_state Link state (1 for the current one).\n# TYPE yui_peer_state gauge"
+    );
+    for p in &links {
+        let peer = p.node_id.map(|i| i.to_string()).unwrap_or_default();
+        for (name, st) in [
+            ("connecting", LinkState::Connecting),
+            ("connected", LinkState::Connected),
+            ("down", LinkState::Backoff),
+        ] {
+            let _ = writeln!(
+                o,
+                "yui_peer_state{{addr=\"{}\",direction=\"{}\",peer=\"{peer}\",state=\"{name}\"}} {}",
+                p.addr,
+                p.direction,
+                u8::from(p.state == st)
+            );
+        }
     }
     o
 }

@@ -22,7 +22,7 @@ mod peer;
 mod replica;
 pub mod trust;
 
-pub use metrics::{Counters, CountersSnapshot};
+pub use metrics::{Counters, CountersSnapshot, Histogram, HistogramSnapshot};
 pub use peer::PeerSync;
 pub use replica::{
     is_urgent, now_ms, CheckReport, Codec, DecodeError, IngestReport, PublishError, Refusal,

@@ -49,6 +49,70 @@ pub struct Counters {
     pub handshake_timeout: AtomicU64,
     /// Handshakes refused for malformed or out-of-order messages.
     pub handshake_protocol: AtomicU64,
+    /// Bytes of Sync messages sent to peers.
+    pub sync_bytes_sent: AtomicU64,
+    /// Bytes of Sync messages received from peers.
+    pub sync_bytes_received: AtomicU64,
+    /// Time to verify the signatures of a batch.
+    pub verify_seconds: Histogram,
+    /// Time to store a batch (chain check and the engine batch).
+    pub store_seconds: Histogram,
+}
+
+/// Upper bounds (seconds) of the latency buckets.
+pub const LATENCY_BUCKETS: [f64; 10] = [
+    0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0,
+];
+
+/// A Prometheus-style histogram of durations: counts per bucket (not
+/// cumulative), the count and the sum in microseconds.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+/// A copy of a [`Histogram`]: cumulative bucket counts, as exposition wants.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct HistogramSnapshot {
+    /// `(le, cumulative count)`.
+    pub buckets: Vec<(f64, u64)>,
+    /// Observations.
+    pub count: u64,
+    /// Sum of observations, seconds.
+    pub sum: f64,
+}
+
+impl Histogram {
+    /// Records one duration.
+    pub fn observe(&self, d: std::time::Duration) {
+        let secs = d.as_secs_f64();
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|le| secs <= *le) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Cumulative counts per bucket.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let mut total = 0;
+        let buckets = LATENCY_BUCKETS
+            .iter()
+            .zip(&self.buckets)
+            .map(|(le, c)| {
+                total += c.load(Ordering::Relaxed);
+                (*le, total)
+            })
+            .collect();
+        HistogramSnapshot {
+            buckets,
+            count: self.count.load(Ordering::Relaxed),
+            sum: self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
 }
 
 /// A copy of [`Counters`] at one moment.
@@ -75,6 +139,10 @@ pub struct CountersSnapshot {
     pub handshake_untrusted: u64,
     pub handshake_timeout: u64,
     pub handshake_protocol: u64,
+    #[serde(default)]
+    pub sync_bytes_sent: u64,
+    #[serde(default)]
+    pub sync_bytes_received: u64,
 }
 
 impl CountersSnapshot {
@@ -119,6 +187,8 @@ impl Counters {
             handshake_untrusted: g(&self.handshake_untrusted),
             handshake_timeout: g(&self.handshake_timeout),
             handshake_protocol: g(&self.handshake_protocol),
+            sync_bytes_sent: g(&self.sync_bytes_sent),
+            sync_bytes_received: g(&self.sync_bytes_received),
         }
     }
 }

@@ -869,7 +869,11 @@ impl Replica {
                 Err(r) => report.refused.push(r),
             }
         }
+        let started = std::time::Instant::now();
         let verdicts = verifier.verify(rand_core::OsRng);
+        if !candidates.is_empty() {
+            self.counters.verify_seconds.observe(started.elapsed());
+        }
         let mut seen: HashMap<NodeId, u64> = HashMap::new();
         let mut verified = Vec::with_capacity(candidates.len());
         for ((entry, signed), verdict) in candidates.into_iter().zip(verdicts) {
@@ -887,7 +891,12 @@ impl Replica {
         }
         report.seen = seen.into_iter().collect();
 
+        let started = std::time::Instant::now();
+        let any = !verified.is_empty();
         let appended = self.apply_verified(verified, rate_limited, &mut report)?;
+        if any {
+            self.counters.store_seconds.observe(started.elapsed());
+        }
         for r in &report.refused {
             let c = &self.counters;
             Counters::add(

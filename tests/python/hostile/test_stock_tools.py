@@ -32,3 +32,41 @@ def test_reflection_describes_the_federation_service(net):
     hello = pool.FindMessageTypeByName("yui.v1.Hello")
     assert "protocol_version" in hello.fields_by_name
     channel.close()
+
+
+def test_metrics_parse_with_the_prometheus_client(net):
+    """/metrics is valid exposition text and carries what an operator
+    watches: refusals by reason, per-peer state, lag, catch-up and queue,
+    sync bytes, verify and store latency, sizes."""
+    import ssl
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    page = urllib.request.urlopen(f"https://{net.target.addr}/metrics", context=ctx, timeout=10).read().decode()
+    families = {f.name: f for f in text_string_to_metric_families(page)}
+    for name in ["yui_entries_accepted", "yui_entries_refused", "yui_forks_detected", "yui_sync_bytes",
+                 "yui_verify_seconds", "yui_store_seconds", "yui_entries", "yui_entry_bytes",
+                 "yui_peer_up", "yui_peer_state", "yui_peer_behind", "yui_peer_missing", "yui_peer_queue",
+                 "yui_limit_exceeded", "yui_handshakes_refused"]:
+        assert name in families, f"{name} missing from /metrics"
+
+    def samples(name):
+        return families[name].samples
+
+    reasons = {s.labels["reason"] for s in samples("yui_entries_refused") if s.name.endswith("_total")}
+    assert {"untrusted", "signature", "invalid", "chain", "forked", "rate"} <= reasons
+    sent = {s.labels["direction"]: s.value for s in samples("yui_sync_bytes")}
+    assert sent["sent"] > 0 and sent["received"] > 0, sent
+    for h in ("yui_verify_seconds", "yui_store_seconds"):
+        assert families[h].type == "histogram"
+        count = next(s.value for s in samples(h) if s.name == f"{h}_count")
+        inf = next(s.value for s in samples(h) if s.name == f"{h}_bucket" and s.labels["le"] == "+Inf")
+        assert count > 0 and inf == count, (h, count, inf)
+    states = [s for s in samples("yui_peer_state") if s.value == 1]
+    assert any(s.labels["state"] == "connected" and s.labels["peer"] == net.bystander.id for s in states), states
+    size = next(s.value for s in samples("yui_entry_bytes"))
+    assert size > 0
