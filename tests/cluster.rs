@@ -231,3 +231,22 @@ fn prepared_demo_homes_run_as_separate_nodes() {
     let events = nodes[3].json(&["query", "events", "--json"]);
     assert!(events.as_array().unwrap().len() >= 4, "{events}");
 }
+
+/// `yui … | head`: a reader that goes away ends the command quietly with
+/// 141 (as after SIGPIPE), not a panic.
+#[test]
+fn a_closed_pipe_ends_the_cli_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = NodeProc::init(dir.path(), "otaru", "小樽市", "012033");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(yui_bin())
+        .args(["--home", a.home.to_str().unwrap(), "id"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -7,7 +7,26 @@ use clap::Parser;
 /// Exit code for bad usage or configuration (sysexits EX_USAGE).
 const EX_USAGE: i32 = 64;
 
+/// Exit code of a process whose reader went away (128 + SIGPIPE).
+const EX_PIPE: i32 = 141;
+
 fn main() {
+    // `yui query … | head`: Rust ignores SIGPIPE (the node needs that for
+    // its sockets), so printing to a closed pipe panics. Leave quietly, as
+    // command-line tools do.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let p = info.payload();
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(EX_PIPE);
+        }
+        default_hook(info);
+    }));
     let cli = yui_node::cli::Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
