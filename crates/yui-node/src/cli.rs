@@ -337,6 +337,30 @@ fn home(cli: &Cli) -> Home {
     }
 }
 
+/// Waits for `work` (a long admin request); meanwhile prints the node's
+/// progress of the task named `what` to standard error about every second.
+async fn with_progress<T>(
+    c: &AdminClient,
+    what: &str,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            r = &mut work => return r,
+            _ = tick.tick() => {
+                if let Ok(s) = c.get::<StatusView>("/v1/status").await {
+                    for t in s.tasks.iter().filter(|t| t.what == what) {
+                        eprintln!("{t}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `512 B`, `3.4 KB`, `1.2 MB`, `5.0 GB`.
 fn fmt_bytes(n: u64) -> String {
     match n {
@@ -453,9 +477,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(d) if d.is_relative() => Some(std::env::current_dir()?.join(d)),
                 d => d,
             };
-            let m: crate::backup::Manifest = c
-                .post("/v1/backup", &BackupRequest { dir: dir.clone() })
-                .await?;
+            let m: crate::backup::Manifest = with_progress(
+                &c,
+                "backup",
+                c.post("/v1/backup", &BackupRequest { dir: dir.clone() }),
+            )
+            .await?;
             if json {
                 print_json(&m)?;
             } else {
@@ -875,7 +902,12 @@ async fn bundle(home: &Home, cmd: BundleCmd) -> anyhow::Result<()> {
         BundleCmd::Import { file, json } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let r = c.post_bytes("/v1/bundle/import", bytes).await?;
+            let r = with_progress(
+                &c,
+                "bundle import",
+                c.post_bytes("/v1/bundle/import", bytes),
+            )
+            .await?;
             let r: BundleImported =
                 serde_json::from_slice(&r).context("unexpected answer from the admin API")?;
             if json {
