@@ -170,6 +170,10 @@ impl std::fmt::Debug for SecretKey {
     }
 }
 
+/// Smallest share of a batch worth a thread of its own in
+/// [`BatchVerifier::verify_parallel`].
+pub const MIN_PARALLEL_PART: usize = 64;
+
 /// Collects `(key, message, signature)` items and checks them all at once.
 ///
 /// `verify` gives the same verdict per item as [`PublicKey::verify`]: a batch
@@ -199,6 +203,33 @@ impl BatchVerifier {
     /// True if nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// [`BatchVerifier::verify`] split across up to `threads` cores (OS
+    /// randomness per part). Batch verification is per-core work; parts
+    /// smaller than [`MIN_PARALLEL_PART`] are not worth a thread.
+    pub fn verify_parallel(mut self, threads: usize) -> Vec<Result<(), VerifyError>> {
+        let parts = threads.min(self.items.len() / MIN_PARALLEL_PART).max(1);
+        if parts == 1 {
+            return self.verify(rand_core::OsRng);
+        }
+        let per = self.items.len().div_ceil(parts);
+        let mut chunks = Vec::with_capacity(parts);
+        while self.items.len() > per {
+            let tail = self.items.split_off(per);
+            chunks.push(std::mem::replace(&mut self.items, tail));
+        }
+        chunks.push(self.items);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|items| scope.spawn(move || BatchVerifier { items }.verify(rand_core::OsRng)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("verify thread"))
+                .collect()
+        })
     }
 
     /// Verdict per item, in push order.
@@ -300,6 +331,36 @@ mod tests {
                 assert_eq!(s, batched(c, pos), "case {i}: batch and single disagree");
             }
             assert_eq!(s, VERDICTS[i], "case {i}: verdict changed");
+        }
+    }
+
+    #[test]
+    fn parallel_verdicts_match_item_by_item() {
+        let keys: Vec<SecretKey> = (0..5u8).map(|i| SecretKey::from_seed(&[i; 32])).collect();
+        let mut items = Vec::new();
+        for i in 0..300usize {
+            let k = &keys[i % keys.len()];
+            let msg = format!("entry {i}").into_bytes();
+            let mut sig = k.sign(&msg);
+            if i % 97 == 13 {
+                sig.0[5] ^= 1; // a few bad ones, in different parts
+            }
+            items.push((k.public_key(), msg, sig));
+        }
+        for threads in [1, 2, 3, 8] {
+            let mut v = BatchVerifier::new();
+            for (k, m, s) in &items {
+                v.push(*k, m.clone(), *s);
+            }
+            let got = v.verify_parallel(threads);
+            assert_eq!(got.len(), items.len());
+            for (i, ((k, m, s), r)) in items.iter().zip(&got).enumerate() {
+                assert_eq!(
+                    r.is_ok(),
+                    k.verify(m, s).is_ok(),
+                    "item {i}, {threads} threads"
+                );
+            }
         }
     }
 

@@ -263,6 +263,8 @@ pub struct Replica {
     counters: Counters,
     /// Per-author token buckets for new entries from peers.
     rate: Mutex<HashMap<NodeId, Bucket>>,
+    /// Cores a batch's signature check is split across.
+    verify_threads: usize,
 }
 
 /// Entries created longer ago than this are backfill (a peer catching up
@@ -338,6 +340,7 @@ impl Replica {
             events,
             counters: Counters::default(),
             rate: Mutex::default(),
+            verify_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         });
         replica.recompute_trust()?;
         Ok(replica)
@@ -870,7 +873,7 @@ impl Replica {
             }
         }
         let started = std::time::Instant::now();
-        let verdicts = verifier.verify(rand_core::OsRng);
+        let verdicts = verifier.verify_parallel(self.verify_threads);
         if !candidates.is_empty() {
             self.counters.verify_seconds.observe(started.elapsed());
         }

@@ -1,0 +1,276 @@
+//! `yui bench node` and `yui bench relay`: a real `yui run` process, timed
+//! from start to serving and weighed (resident memory) while it works.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use yui_core::{Limits, NodeId, SecretKey};
+use yui_net::{Backoff, PeerManager, PeerTable, ProtoCodec, Role, SessionConfig};
+use yui_store::{KvStore, MemEngine};
+use yui_sync::Replica;
+
+use super::sync::{fill, make_chains, BenchNode};
+use crate::client::AdminClient;
+use crate::config::{Role as ConfigRole, TrustEntry};
+use crate::home::{Home, InitOptions};
+
+/// Resident and peak resident memory of `pid`, in MB (Linux).
+fn memory_mb(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+struct Running {
+    child: Child,
+    home: Home,
+}
+
+impl Running {
+    /// Starts `yui run` on `home`; returns once its admin API answers, with
+    /// the time that took.
+    async fn start(home: &Home) -> anyhow::Result<(Self, Duration)> {
+        let _ = std::fs::remove_dir_all(home.root().join("run"));
+        let t = Instant::now();
+        let child = Command::new(std::env::current_exe()?)
+            .arg("--home")
+            .arg(home.root())
+            .arg("run")
+            .env("YUI_LOG_LEVEL", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start yui run")?;
+        let mut me = Self {
+            child,
+            home: home.clone(),
+        };
+        loop {
+            if let Some(st) = me.child.try_wait()? {
+                bail!("yui run exited at start with {st}");
+            }
+            if home.admin_addr_path().exists() {
+                let c = AdminClient::for_home(home)?;
+                if c.get::<crate::api::StatusView>("/v1/status").await.is_ok() {
+                    break;
+                }
+            }
+            if t.elapsed() > Duration::from_secs(120) {
+                bail!("yui run did not serve within 120 s");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        Ok((me, t.elapsed()))
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn federation_addr(&self) -> anyhow::Result<String> {
+        Ok(std::fs::read_to_string(self.home.federation_addr_path())?
+            .trim()
+            .to_owned())
+    }
+
+    fn stop(mut self) -> anyhow::Result<()> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn new_home(
+    dir: &Path,
+    name: &str,
+    role: ConfigRole,
+    trust: Vec<TrustEntry>,
+) -> anyhow::Result<Home> {
+    let home = Home::new(dir.join(name));
+    home.init(&InitOptions {
+        name: name.into(),
+        code: None,
+        role,
+        listen: Some("127.0.0.1:0".into()),
+        admin: Some("127.0.0.1:0".into()),
+    })?;
+    let mut config = home.load_config()?;
+    config.trust = trust;
+    // Thousands of members on one loopback address.
+    config.limits.max_connections_per_address = 100_000;
+    config.federation.max_connections = 100_000;
+    std::fs::write(home.config_path(), toml::to_string(&config)?)?;
+    Ok(home)
+}
+
+/// `yui bench node`: restart time and memory of a node holding `n` entries.
+pub async fn run_node(n: usize, authors: usize) -> anyhow::Result<()> {
+    println!("yui bench node: a `yui run` process holding {n} entries from {authors} authors");
+    let dir = tempfile::tempdir()?;
+    let peer_key = SecretKey::from_seed(&[0x5e; 32]);
+    let mut trust = vec![TrustEntry {
+        node_id: NodeId::new(peer_key.public_key()),
+        name: "bench peer".into(),
+    }];
+    let chains = tokio::task::spawn_blocking(move || make_chains(n, authors)).await?;
+    trust.extend(chains.iter().map(|c| TrustEntry {
+        node_id: NodeId::new(c.key.public_key()),
+        name: String::new(),
+    }));
+    let home = new_home(dir.path(), "node", ConfigRole::Municipality, trust)?;
+    {
+        let h = home.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let (store, _) = crate::node::open_replica(&h, &h.load_config()?)?;
+            fill(store.as_ref(), &chains)
+        })
+        .await??;
+    }
+    let (first, cold) = Running::start(&home).await?;
+    first.stop()?;
+    let (node, restart) = Running::start(&home).await?;
+    println!("  first start      {:.2} s", cold.as_secs_f64());
+    println!(
+        "  restart          {:.2} s to serving (target: under 2 s)",
+        restart.as_secs_f64()
+    );
+    let (idle, _) = memory_mb(node.pid());
+    println!("  memory, idle     {idle:.0} MB resident");
+
+    // Serve the whole store to an empty peer: the node's busiest work.
+    let peer = BenchNode::start(0x5e, Role::Municipality).await?;
+    let node_id = NodeId::new(home.load_key()?.public_key());
+    peer.replica.trust_add(node_id, "node")?;
+    let t = Instant::now();
+    peer.peers.add(node.federation_addr()?, Some(node_id));
+    let mut peak = 0.0f64;
+    while peer.replica.store().entry_count()? < n as u64 {
+        peak = peak.max(memory_mb(node.pid()).0);
+        if t.elapsed() > Duration::from_secs(1800) {
+            bail!("the peer did not catch up in 30 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (rss, hwm) = memory_mb(node.pid());
+    println!(
+        "  memory, serving  {:.0} MB resident at most while an empty peer synced all {n} in {:.1} s; peak {hwm:.0} MB (target: under 200 MB)",
+        peak.max(rss),
+        t.elapsed().as_secs_f64()
+    );
+    peer.cancel.cancel();
+    node.stop()?;
+    Ok(())
+}
+
+/// `yui bench relay`: a relay process with `members` members connected.
+pub async fn run_relay(members: usize) -> anyhow::Result<()> {
+    println!("yui bench relay: a `yui run --role relay` process with {members} members connected");
+    let dir = tempfile::tempdir()?;
+    let keys: Vec<SecretKey> = (0..members)
+        .map(|i| {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+            seed[8] = 0x7e;
+            SecretKey::from_seed(&seed)
+        })
+        .collect();
+    let trust = keys
+        .iter()
+        .map(|k| TrustEntry {
+            node_id: NodeId::new(k.public_key()),
+            name: String::new(),
+        })
+        .collect();
+    let home = new_home(dir.path(), "relay", ConfigRole::Relay, trust)?;
+    let relay_id = NodeId::new(home.load_key()?.public_key());
+    let (relay, _) = Running::start(&home).await?;
+    let addr = relay.federation_addr()?;
+    let (idle, _) = memory_mb(relay.pid());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut replicas = Vec::new();
+    let t = Instant::now();
+    for k in &keys {
+        let store = Arc::new(KvStore::open(MemEngine::new())?);
+        let r = Replica::open(
+            store,
+            SecretKey::from_seed(k.seed()),
+            Arc::new(ProtoCodec),
+            Limits::default(),
+        )?;
+        r.trust_add(relay_id, "relay")?;
+        for other in keys.iter().take(8) {
+            // A few fellow members each, so entries flow through the relay.
+            let id = NodeId::new(other.public_key());
+            if id != r.id() {
+                r.trust_add(id, "")?;
+            }
+        }
+        let peers = PeerManager::new(
+            r.clone(),
+            PeerTable::new(),
+            Role::Municipality,
+            SessionConfig::default(),
+            Backoff {
+                initial: Duration::from_millis(200),
+                max: Duration::from_secs(5),
+            },
+            cancel.clone(),
+        );
+        peers.add(addr.clone(), Some(relay_id));
+        r.publish(
+            "profile".into(),
+            yui_core::Body::Event(yui_core::content::Event {
+                title: yui_core::LocalizedText::one("ja", "広域連携の会合"),
+                start: "2027-03-01T10:00:00+09:00".into(),
+                ..Default::default()
+            }),
+            None,
+        )
+        .await?;
+        replicas.push((r, peers));
+    }
+    let c = AdminClient::for_home(&home)?;
+    loop {
+        let s: crate::api::StatusView = c.get("/v1/status").await?;
+        if s.peers_connected >= members && s.entries >= members as u64 {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(600) {
+            bail!(
+                "only {} of {members} members connected ({} entries) after 10 minutes",
+                s.peers_connected,
+                s.entries
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let connected = t.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (rss, hwm) = memory_mb(relay.pid());
+    println!("  memory, idle     {idle:.0} MB resident before members");
+    println!(
+        "  memory           {rss:.0} MB resident with {members} members connected (peak {hwm:.0} MB; target: under 1 GB); all connected and their entries stored in {:.1} s",
+        connected.as_secs_f64()
+    );
+    cancel.cancel();
+    relay.stop()?;
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! `yui bench sync`: a full sync of a node holding many entries into an
+//! empty node over real TLS on loopback, then the steady-state
+//! reconciliation of the two once they are up to date.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use yui_core::content::Event;
+use yui_core::{Body, Entry, EntryId, Kind, Limits, LocalizedText, NodeId, SecretKey};
+use yui_net::{
+    Backoff, FederationService, PeerManager, PeerTable, ProtoCodec, Role, ServerLimits,
+    SessionConfig,
+};
+use yui_store::{IndexedEntry, KvStore, SledEngine, Store};
+use yui_sync::{now_ms, Codec, Replica};
+
+/// One author's key and its whole chain, ready for `Store::append`.
+pub struct Chain {
+    /// The author's key.
+    pub key: SecretKey,
+    /// Its entries, seq 1 upwards.
+    pub entries: Vec<IndexedEntry>,
+}
+
+/// The key of bench author `i`.
+pub fn author_key(i: usize) -> SecretKey {
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+    seed[8] = 0xb5;
+    SecretKey::from_seed(&seed)
+}
+
+fn event(author: usize, seq: u64) -> Body {
+    Body::Event(Event {
+        title: LocalizedText(vec![
+            ("ja".into(), format!("合同防災訓練 第{seq}回（{author}）")),
+            (
+                "en".into(),
+                format!("Joint disaster drill no. {seq} ({author})"),
+            ),
+        ]),
+        description: LocalizedText::one(
+            "ja",
+            "物資・職員派遣・避難者受入れの手順をオンラインで確認します。",
+        ),
+        start: "2027-02-10T10:00:00+09:00".into(),
+        end: "2027-02-10T12:00:00+09:00".into(),
+        time_zone: "Asia/Tokyo".into(),
+        organisers: vec!["131156".into()],
+        ..Default::default()
+    })
+}
+
+/// `n` entries spread over `authors` chains, signed on every core. Created
+/// two hours ago: a backlog, not a flood (the per-author rate limit is for
+/// fresh entries).
+pub fn make_chains(n: usize, authors: usize) -> Vec<Chain> {
+    let created_at = now_ms() - 2 * 3600 * 1000;
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let per_author = |a: usize| n / authors + usize::from(a < n % authors);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..cores)
+            .map(|t| {
+                scope.spawn(move || {
+                    (t..authors)
+                        .step_by(cores)
+                        .map(|a| {
+                            let key = author_key(a);
+                            let author = NodeId::new(key.public_key());
+                            let mut prev: Option<EntryId> = None;
+                            let entries = (1..=per_author(a) as u64)
+                                .map(|seq| {
+                                    let entry = Entry {
+                                        author,
+                                        seq,
+                                        prev,
+                                        created_at,
+                                        expires_at: None,
+                                        object_id: format!("drill-{seq}"),
+                                        body: event(a, seq),
+                                    };
+                                    let signed = yui_core::SignedEntry::sign(
+                                        ProtoCodec.encode_entry(&entry),
+                                        &key,
+                                    );
+                                    let id = signed.id();
+                                    prev = Some(id);
+                                    IndexedEntry {
+                                        id,
+                                        author,
+                                        seq,
+                                        prev: entry.prev,
+                                        kind: Kind::Event,
+                                        object_id: entry.object_id,
+                                        created_at,
+                                        signed,
+                                    }
+                                })
+                                .collect();
+                            (a, Chain { key, entries })
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<(usize, Chain)> = handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("signing thread"))
+            .collect();
+        all.sort_by_key(|(a, _)| *a);
+        all.into_iter().map(|(_, c)| c).collect()
+    })
+}
+
+/// Writes the chains into `store` directly (the source of a sync need not
+/// verify what it made itself).
+pub fn fill(store: &dyn Store, chains: &[Chain]) -> anyhow::Result<()> {
+    for c in chains {
+        for part in c.entries.chunks(4096) {
+            store.append(part)?;
+        }
+    }
+    store.flush()?;
+    Ok(())
+}
+
+/// A node in this process: replica on a sled store, federation server on
+/// loopback with real TLS, dial loops.
+pub struct BenchNode {
+    /// Its replica.
+    pub replica: Arc<Replica>,
+    /// Federation address.
+    pub addr: String,
+    /// Dial loops.
+    pub peers: Arc<PeerManager>,
+    /// Link states.
+    pub table: Arc<PeerTable>,
+    /// Stops it.
+    pub cancel: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl BenchNode {
+    /// Starts a node whose store is in a new temporary folder.
+    pub async fn start(seed: u8, role: Role) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let store = Arc::new(KvStore::open(SledEngine::open(&dir.path().join("data"))?)?);
+        let replica = Replica::open(
+            store,
+            SecretKey::from_seed(&[seed; 32]),
+            Arc::new(ProtoCodec),
+            Limits::default(),
+        )?;
+        let (cert, key) = yui_net::tls::generate_self_signed("bench")?;
+        std::fs::write(dir.path().join("cert.pem"), cert)?;
+        std::fs::write(dir.path().join("key.pem"), key)?;
+        let tls =
+            yui_net::tls::server_config(&dir.path().join("cert.pem"), &dir.path().join("key.pem"))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?.to_string();
+        let cancel = CancellationToken::new();
+        let table = PeerTable::new();
+        let cfg = SessionConfig::default();
+        let service =
+            FederationService::new(replica.clone(), table.clone(), role, cfg, cancel.clone());
+        tokio::spawn(yui_net::server::serve(
+            listener,
+            tls,
+            service,
+            None,
+            ServerLimits::default(),
+            cancel.clone(),
+        ));
+        let peers = PeerManager::new(
+            replica.clone(),
+            table.clone(),
+            role,
+            cfg,
+            Backoff {
+                initial: Duration::from_millis(50),
+                max: Duration::from_millis(500),
+            },
+            cancel.clone(),
+        );
+        Ok(Self {
+            replica,
+            addr,
+            peers,
+            table,
+            cancel,
+            _dir: dir,
+        })
+    }
+}
+
+fn bytes_both(r: &Replica) -> (u64, u64) {
+    let c = r.counters().snapshot();
+    (c.sync_bytes_sent, c.sync_bytes_received)
+}
+
+/// Runs the benchmark and prints its figures.
+pub async fn run(n: usize, authors: usize) -> anyhow::Result<()> {
+    println!(
+        "yui bench sync: {n} entries from {authors} authors, TLS on loopback, sled on both sides"
+    );
+    let t = Instant::now();
+    let chains = tokio::task::spawn_blocking(move || make_chains(n, authors)).await?;
+    println!("  signed           {:.1} s", t.elapsed().as_secs_f64());
+    let sample: Vec<yui_core::SignedEntry> = chains
+        .iter()
+        .flat_map(|c| c.entries.iter().take(20_000 / authors.max(1) + 1))
+        .map(|e| e.signed.clone())
+        .collect();
+    let ceiling = tokio::task::spawn_blocking(move || super::verify_ceiling(&sample, 512)).await?;
+    let entry_bytes: u64 = chains
+        .iter()
+        .flat_map(|c| &c.entries)
+        .map(|e| e.signed.encode().len() as u64)
+        .sum();
+
+    let source = BenchNode::start(1, Role::Municipality).await?;
+    let target = BenchNode::start(2, Role::Municipality).await?;
+    source.replica.trust_add(target.replica.id(), "target")?;
+    target.replica.trust_add(source.replica.id(), "source")?;
+    for c in &chains {
+        let id = NodeId::new(c.key.public_key());
+        source.replica.trust_add(id, "")?;
+        target.replica.trust_add(id, "")?;
+    }
+    let t = Instant::now();
+    let src = source.replica.clone();
+    tokio::task::spawn_blocking(move || fill(src.store().as_ref(), &chains)).await??;
+    println!(
+        "  source filled    {:.1} s (written directly, not timed below)",
+        t.elapsed().as_secs_f64()
+    );
+
+    let total = n as u64;
+    let t = Instant::now();
+    target
+        .peers
+        .add(source.addr.clone(), Some(source.replica.id()));
+    let mut last_print = Instant::now();
+    loop {
+        let have = target.replica.store().entry_count()?;
+        if have >= total {
+            break;
+        }
+        if last_print.elapsed() > Duration::from_secs(5) {
+            let v = crate::progress::ProgressView::new("  sync", have, Some(total), t.elapsed());
+            println!("{v}");
+            last_print = Instant::now();
+        }
+        if t.elapsed() > Duration::from_secs(1800) {
+            anyhow::bail!("sync did not finish in 30 minutes ({have} of {total})");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let rate = total as f64 / secs;
+    let (_, received) = bytes_both(&target.replica);
+    println!(
+        "  full sync        {secs:.1} s = {rate:.0} entries/s (target: under 20 s for 1,000,000)"
+    );
+    println!(
+        "  ingest ceiling   {ceiling:.0} entries/s (batched verify, all cores); sync at {:.0} % of it",
+        100.0 * rate / ceiling
+    );
+    println!(
+        "  on the wire      {:.2} bytes per byte of entry ({} entry bytes, {} message bytes; target ≤ 1.2)",
+        received as f64 / entry_bytes as f64,
+        entry_bytes,
+        received
+    );
+
+    // Steady state: both up to date; a new session must find nothing to do.
+    target.peers.remove(&source.addr);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before_t = bytes_both(&target.replica);
+    let before_s = bytes_both(&source.replica);
+    let t = Instant::now();
+    target
+        .peers
+        .add(source.addr.clone(), Some(source.replica.id()));
+    while target.table.connected() == 0 && t.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // Let the opening exchange finish (it is a few messages).
+    let mut stable = Instant::now();
+    let mut last = bytes_both(&target.replica);
+    while stable.elapsed() < Duration::from_millis(500) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = bytes_both(&target.replica);
+        if now != last {
+            last = now;
+            stable = Instant::now();
+        }
+    }
+    let after_t = bytes_both(&target.replica);
+    let after_s = bytes_both(&source.replica);
+    let wire = (after_t.0 - before_t.0) + (after_t.1 - before_t.1);
+    println!(
+        "  reconcile        {wire} bytes on the wire for {authors} authors up to date (target < 100 KB); dialer sent {}, listener sent {}",
+        after_t.0 - before_t.0,
+        after_s.0 - before_s.0
+    );
+    assert_eq!(target.replica.store().entry_count()?, total);
+    source.cancel.cancel();
+    target.cancel.cancel();
+    Ok(())
+}
