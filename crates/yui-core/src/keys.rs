@@ -39,17 +39,45 @@ pub enum VerifyError {
     },
 }
 
+/// Keys remembered per thread as checked (see [`PublicKey::from_bytes`]):
+/// 32 bytes each, about 2 MiB per thread at most.
+const CHECKED_KEYS: usize = 65_536;
+
 /// An ed25519 public key that passed the weak-key check.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PublicKey([u8; 32]);
 
 impl PublicKey {
     /// Checks `bytes` is a valid point of large order.
+    ///
+    /// The check (a point decompression and recompression) costs about as
+    /// much as verifying a signature in a batch, and every entry names its
+    /// author: keys that passed are remembered per thread, so a sync of a
+    /// million entries from two thousand authors checks each key once.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, VerifyError> {
         let arr: [u8; 32] = bytes.try_into().map_err(|_| VerifyError::Length {
             expected: 32,
             got: bytes.len(),
         })?;
+        thread_local! {
+            static CHECKED: std::cell::RefCell<std::collections::HashSet<[u8; 32]>> =
+                std::cell::RefCell::default();
+        }
+        if CHECKED.with(|c| c.borrow().contains(&arr)) {
+            return Ok(Self(arr));
+        }
+        let key = Self::check(arr)?;
+        CHECKED.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= CHECKED_KEYS {
+                c.clear();
+            }
+            c.insert(arr);
+        });
+        Ok(key)
+    }
+
+    fn check(arr: [u8; 32]) -> Result<Self, VerifyError> {
         let point = CompressedEdwardsY(arr)
             .decompress()
             .ok_or(VerifyError::MalformedKey)?;

@@ -9,7 +9,7 @@ use yui_core::content::Event;
 use yui_core::keys::{entry_signing_message, BatchVerifier};
 use yui_core::{Body, Entry, EntryId, Limits, LocalizedText, NodeId, SecretKey, SignedEntry};
 use yui_net::ProtoCodec;
-use yui_store::{KvStore, MemEngine, SledEngine, Store};
+use yui_store::{FjallEngine, KvStore, MemEngine, SledEngine, Store};
 use yui_sync::{now_ms, Codec, Replica};
 
 pub mod node;
@@ -232,6 +232,13 @@ fn ingest(n: usize, authors: usize, batch: usize) -> anyhow::Result<()> {
         &entries,
         batch,
     );
+    let dir = tempfile::tempdir()?;
+    let fjall = ingest_rate(
+        Arc::new(KvStore::open(FjallEngine::open(dir.path())?)?),
+        &keys,
+        &entries,
+        batch,
+    );
     println!("  ed25519 verify   {single:>10.0} /s single (one core)");
     println!("  ed25519 verify   {batched:>10.0} /s batched (one core)");
     println!("  ed25519 verify   {ceiling:>10.0} /s batched on {cores} cores — the ingest ceiling");
@@ -242,6 +249,10 @@ fn ingest(n: usize, authors: usize, batch: usize) -> anyhow::Result<()> {
     println!(
         "  ingest, sled     {sled:>10.0} /s  ({:.0} % of the ceiling; target 70 %)",
         100.0 * sled / ceiling
+    );
+    println!(
+        "  ingest, fjall    {fjall:>10.0} /s  ({:.0} % of the ceiling; target 70 %)",
+        100.0 * fjall / ceiling
     );
     Ok(())
 }

@@ -37,7 +37,14 @@ pub mod samples;
 /// Installs the tracing subscriber: `filter` as for `RUST_LOG`, `format`
 /// `text` or `json`. Logs go to standard error.
 pub fn init_tracing(filter: &str, format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+    // The storage engine reports every open as "recovering": routine, and
+    // it reads as a repair to an operator. Its warnings and errors stay.
+    let filter = if filter.contains("fjall") || filter.contains("lsm_tree") {
+        filter.to_owned()
+    } else {
+        format!("{filter},fjall=warn,lsm_tree=warn")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

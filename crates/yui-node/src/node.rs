@@ -16,7 +16,7 @@ use yui_core::NodeId;
 use yui_net::{
     Backoff, FederationService, PeerManager, PeerTable, ProtoCodec, ServerLimits, SessionConfig,
 };
-use yui_store::{KvStore, SledEngine, Store};
+use yui_store::{Engine, KvStore, Store};
 use yui_sync::Replica;
 
 use crate::admin::{self, AdminState};
@@ -51,6 +51,9 @@ pub enum StartError {
     },
 }
 
+/// The store of a node's home, on whichever engine its data folder uses.
+pub type NodeStore = KvStore<Box<dyn Engine>>;
+
 /// A running node.
 pub struct Node {
     /// The replica.
@@ -68,7 +71,7 @@ pub struct Node {
     /// Notified when the node asks to be restarted (after a key rotation).
     pub restart: Arc<tokio::sync::Notify>,
     home: Home,
-    store: Arc<KvStore<SledEngine>>,
+    store: Arc<NodeStore>,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -105,9 +108,10 @@ fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), HomeError>
 pub(crate) fn open_replica(
     home: &Home,
     config: &Config,
-) -> Result<(Arc<KvStore<SledEngine>>, Arc<Replica>), StartError> {
+) -> Result<(Arc<NodeStore>, Arc<Replica>), StartError> {
     let key = home.load_key()?;
-    let engine = SledEngine::open(&home.data_path())?;
+    let (engine, kind) = yui_store::open_dir(&home.data_path())?;
+    tracing::debug!(engine = %kind, "store opened");
     // A store written by an older yui is migrated here, once.
     let store = Arc::new(KvStore::open_with(engine, &mut |m| {
         let view = crate::progress::ProgressView::new(

@@ -173,3 +173,153 @@ impl Engine for SledEngine {
         self.tree.flush().map_err(engine_err).map(|_| ())
     }
 }
+
+/// The fjall engine (an LSM tree: writes append to a journal and a memtable,
+/// so a batch costs far less than in sled's B-tree; see BENCHMARKS.md). One
+/// keyspace, so one `WriteBatch` is atomic across every logical index.
+pub struct FjallEngine {
+    db: fjall::Database,
+    tree: fjall::Keyspace,
+}
+
+fn fjall_err(e: fjall::Error) -> StoreError {
+    match e {
+        fjall::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+            StoreError::DiskFull(io.to_string())
+        }
+        fjall::Error::Poisoned => StoreError::Engine(
+            "an earlier write failed (full disk or I/O error); restart the node once the cause is fixed".into(),
+        ),
+        e => StoreError::Engine(e.to_string()),
+    }
+}
+
+/// Block cache of the fjall engine: small, the working set is recent heads
+/// and the OS page cache holds the rest.
+const FJALL_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
+impl FjallEngine {
+    /// Opens (or creates) the database in `dir`. Fails if another process
+    /// holds it.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let db = fjall::Database::builder(dir)
+            .cache_size(FJALL_CACHE_BYTES)
+            .open()
+            .map_err(|e| match e {
+                fjall::Error::Locked => StoreError::Engine(format!(
+                    "data folder {} is in use by another process (is another `yui run` using this home?)",
+                    dir.display()
+                )),
+                fjall::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    StoreError::Engine(format!(
+                        "data folder {} is in use by another process (is another `yui run` using this home?)",
+                        dir.display()
+                    ))
+                }
+                other => StoreError::Engine(format!(
+                    "cannot open data folder {}: {other}",
+                    dir.display()
+                )),
+            })?;
+        let tree = db
+            .keyspace("yui", fjall::KeyspaceCreateOptions::default)
+            .map_err(fjall_err)?;
+        Ok(Self { db, tree })
+    }
+}
+
+impl Engine for FjallEngine {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.tree.get(key).map_err(fjall_err)?.map(|v| v.to_vec()))
+    }
+
+    fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        self.tree
+            .range(start..end)
+            .take(limit)
+            .map(|g| {
+                g.into_inner()
+                    .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(fjall_err)
+            })
+            .collect()
+    }
+
+    fn apply(&self, ops: Vec<Op>) -> Result<()> {
+        let mut batch = self.db.batch();
+        for op in ops {
+            match op {
+                Op::Put(k, v) => batch.insert(&self.tree, k, v),
+                Op::Delete(k) => batch.remove(&self.tree, k),
+            }
+        }
+        // Written to the OS before it returns: a killed process loses
+        // nothing applied; `flush` makes it survive power loss too.
+        batch.commit().map_err(fjall_err)
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.db
+            .persist(fjall::PersistMode::SyncAll)
+            .map_err(fjall_err)
+    }
+}
+
+impl Engine for Box<dyn Engine> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        (**self).get(key)
+    }
+    fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        (**self).range(start, end, limit)
+    }
+    fn apply(&self, ops: Vec<Op>) -> Result<()> {
+        (**self).apply(ops)
+    }
+    fn flush(&self) -> Result<()> {
+        (**self).flush()
+    }
+}
+
+/// Which engine holds a data folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// fjall: every data folder created since store format 2.
+    Fjall,
+    /// sled: data folders created before; still read and written.
+    Sled,
+}
+
+impl EngineKind {
+    /// The engine of the data folder `dir`: sled if sled's files are there,
+    /// else fjall (also for a new folder).
+    pub fn of(dir: &Path) -> Self {
+        if dir.join("conf").is_file() && dir.join("db").is_file() {
+            EngineKind::Sled
+        } else {
+            EngineKind::Fjall
+        }
+    }
+}
+
+impl std::fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EngineKind::Fjall => "fjall",
+            EngineKind::Sled => "sled",
+        })
+    }
+}
+
+/// Opens the data folder `dir` with the engine that holds it (a new folder:
+/// fjall).
+pub fn open_dir(dir: &Path) -> Result<(Box<dyn Engine>, EngineKind)> {
+    let kind = EngineKind::of(dir);
+    let engine: Box<dyn Engine> = match kind {
+        EngineKind::Fjall => Box::new(FjallEngine::open(dir)?),
+        EngineKind::Sled => Box::new(SledEngine::open(dir)?),
+    };
+    Ok((engine, kind))
+}

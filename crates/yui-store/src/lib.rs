@@ -6,7 +6,9 @@
 //! - [`KvStore`]: the one implementation of [`Store`] over any ordered
 //!   key-value [`Engine`] with atomic batches. All key layout lives in
 //!   [`keys`](crate::kv) so engines stay trivial.
-//! - [`SledEngine`] (the default, on disk) and [`MemEngine`] (tests, tools).
+//! - [`FjallEngine`] (on disk, every new data folder), [`SledEngine`] (data
+//!   folders made before fjall; [`open_dir`] picks the one a folder holds)
+//!   and [`MemEngine`] (tests, tools).
 //! - [`conformance`]: one suite every engine must pass.
 //!
 //! **Architecture invariant**: every write for one entry (log, id index, head,
@@ -21,7 +23,7 @@ mod engine;
 mod kv;
 mod records;
 
-pub use engine::{Engine, MemEngine, Op, SledEngine};
+pub use engine::{open_dir, Engine, EngineKind, FjallEngine, MemEngine, Op, SledEngine};
 pub use kv::{KvStore, Migration};
 pub use records::{ForkRecord, IndexedEntry, ObjectVersion, PeerRecord, TrustRecord};
 

@@ -1,6 +1,6 @@
 //! Runs the conformance suite against every engine.
 
-use yui_store::{conformance, KvStore, MemEngine, SledEngine, StoreError};
+use yui_store::{conformance, FjallEngine, KvStore, MemEngine, SledEngine, StoreError};
 
 #[test]
 fn memory_engine() {
@@ -22,6 +22,36 @@ fn sled_engine() {
 fn sled_engine_survives_reopen() {
     let d = tempfile::tempdir().unwrap();
     conformance::run_reopen(|| KvStore::open(SledEngine::open(d.path()).unwrap()).unwrap());
+}
+
+#[test]
+fn fjall_engine() {
+    let dirs = std::sync::Mutex::new(Vec::new());
+    conformance::run(|| {
+        let d = tempfile::tempdir().unwrap();
+        let s = KvStore::open(FjallEngine::open(d.path()).unwrap()).unwrap();
+        dirs.lock().unwrap().push(d);
+        s
+    });
+}
+
+#[test]
+fn fjall_engine_survives_reopen() {
+    let d = tempfile::tempdir().unwrap();
+    conformance::run_reopen(|| KvStore::open(FjallEngine::open(d.path()).unwrap()).unwrap());
+}
+
+#[test]
+fn fjall_refuses_a_second_opener() {
+    let d = tempfile::tempdir().unwrap();
+    let _first = FjallEngine::open(d.path()).unwrap();
+    let err = FjallEngine::open(d.path())
+        .err()
+        .expect("second open must fail");
+    assert!(
+        matches!(&err, StoreError::Engine(m) if m.contains("in use")),
+        "unclear error: {err}"
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use yui_net::{
     Backoff, FederationService, PeerManager, PeerTable, ProtoCodec, Role, ServerLimits,
     SessionConfig,
 };
-use yui_store::{IndexedEntry, KvStore, SledEngine, Store};
+use yui_store::{IndexedEntry, KvStore, Store};
 use yui_sync::{now_ms, Codec, Replica};
 
 /// One author's key and its whole chain, ready for `Store::append`.
@@ -145,7 +145,8 @@ impl BenchNode {
     /// Starts a node whose store is in a new temporary folder.
     pub async fn start(seed: u8, role: Role) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let store = Arc::new(KvStore::open(SledEngine::open(&dir.path().join("data"))?)?);
+        let (engine, _) = yui_store::open_dir(&dir.path().join("data"))?;
+        let store = Arc::new(KvStore::open(engine)?);
         let replica = Replica::open(
             store,
             SecretKey::from_seed(&[seed; 32]),
@@ -202,7 +203,7 @@ fn bytes_both(r: &Replica) -> (u64, u64) {
 /// Runs the benchmark and prints its figures.
 pub async fn run(n: usize, authors: usize) -> anyhow::Result<()> {
     println!(
-        "yui bench sync: {n} entries from {authors} authors, TLS on loopback, sled on both sides"
+        "yui bench sync: {n} entries from {authors} authors, TLS on loopback, the default engine on both sides"
     );
     let t = Instant::now();
     let chains = tokio::task::spawn_blocking(move || make_chains(n, authors)).await?;
