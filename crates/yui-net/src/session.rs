@@ -110,7 +110,7 @@ impl Default for SessionConfig {
         Self {
             heartbeat: Duration::from_secs(15),
             idle_timeout: Duration::from_secs(60),
-            batch_entries: 512,
+            batch_entries: 2048,
             batch_bytes: 1024 * 1024,
             max_inbound_entries: 4096,
             handshake_timeout: Duration::from_secs(10),
