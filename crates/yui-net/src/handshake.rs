@@ -30,7 +30,11 @@ use crate::session::Outbound;
 use crate::tls::Binding;
 
 /// Wire protocol version spoken by this build.
-pub const PROTOCOL_VERSION: u32 = 1;
+///
+/// - 1: first release.
+/// - 2: the listener answers the dialer's opening Want with only the
+///   difference (`Want.reply`), instead of its own full list.
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Oldest protocol version this build still speaks.
 pub const MIN_PROTOCOL_VERSION: u32 = 1;
 

@@ -8,7 +8,7 @@
 //! `PeerSync` (behind a mutex held only for quick bookkeeping), a `Notify`,
 //! and a small control queue for Wants that repair gaps (sent first).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -177,7 +177,58 @@ fn want(heads: Vec<(NodeId, u64)>) -> pb::SyncMessage {
                 seq,
             })
             .collect(),
+        ..Default::default()
     }))
+}
+
+/// Protocol 2: the listener's answer to the dialer's opening Want, only the
+/// difference (see `Want` in federation.proto).
+fn want_reply(heads: Vec<(NodeId, u64)>, declined: Vec<NodeId>) -> pb::SyncMessage {
+    let mut m = want(heads);
+    if let Some(pb::sync_message::Kind::Want(w)) = &mut m.kind {
+        w.reply = true;
+        w.declined = declined.iter().map(|a| a.as_bytes().to_vec()).collect();
+    }
+    m
+}
+
+/// The listener's reply to `opening` (the dialer's heads): authors this
+/// node wants at another head or that the dialer did not name, and the
+/// named authors it does not want.
+fn diff_want(
+    mine: &[(NodeId, u64)],
+    opening: &[(NodeId, u64)],
+) -> (Vec<(NodeId, u64)>, Vec<NodeId>) {
+    let mine_map: HashMap<NodeId, u64> = mine.iter().copied().collect();
+    let named: HashMap<NodeId, u64> = opening.iter().copied().collect();
+    let declined = opening
+        .iter()
+        .filter(|(a, _)| !mine_map.contains_key(a))
+        .map(|(a, _)| *a)
+        .collect();
+    let heads = mine
+        .iter()
+        .filter(|(a, seq)| named.get(a) != Some(seq))
+        .copied()
+        .collect();
+    (heads, declined)
+}
+
+/// The dialer's view of a protocol-2 reply: the full list of what the
+/// listener wants.
+fn expand_reply(
+    opening: &[(NodeId, u64)],
+    heads: &[(NodeId, u64)],
+    declined: &HashSet<NodeId>,
+) -> Vec<(NodeId, u64)> {
+    let stated: HashMap<NodeId, u64> = heads.iter().copied().collect();
+    let mut out: Vec<(NodeId, u64)> = opening
+        .iter()
+        .filter(|(a, _)| !declined.contains(a) && !stated.contains_key(a))
+        .copied()
+        .collect();
+    out.extend_from_slice(heads);
+    out
 }
 
 fn evidence(first: &SignedEntry, second: &SignedEntry) -> pb::SyncMessage {
@@ -213,7 +264,17 @@ where
     let (control_tx, control_rx) = mpsc::channel(64);
     // Subscribe before stating our heads so no head move falls in between.
     let events = replica.subscribe();
-    out.send(want(replica.want_list()?)).await?;
+    let dialer = matches!(out.out, Outbound::Dialer(_));
+    // Protocol 2: the dialer opens with its full list; the listener answers
+    // with the difference once it has read it (in the reader).
+    let delta = peer.version >= 2;
+    let opening = if dialer || !delta {
+        let list = replica.want_list()?;
+        out.send(want(list.clone())).await?;
+        Some(list)
+    } else {
+        None
+    };
     for f in replica.store().forks().map_err(ReplicaError::from)? {
         out.send(evidence(&f.first, &f.second)).await?;
     }
@@ -243,6 +304,8 @@ where
         retrying: &retrying,
         cancel: &cancel,
         cfg,
+        opening: Mutex::new(if dialer && delta { opening } else { None }),
+        answer_opening: std::sync::atomic::AtomicBool::new(!dialer && delta),
     };
     tokio::select! {
         r = ctx.reader(inbound, control_tx) => r,
@@ -263,6 +326,10 @@ struct Ctx<'a> {
     retrying: &'a Arc<Mutex<HashSet<NodeId>>>,
     cancel: &'a CancellationToken,
     cfg: SessionConfig,
+    /// Dialer, protocol 2: the opening Want, until the listener's reply.
+    opening: Mutex<Option<Vec<(NodeId, u64)>>>,
+    /// Listener, protocol 2: the dialer's opening Want is still to answer.
+    answer_opening: std::sync::atomic::AtomicBool,
 }
 
 impl Ctx<'_> {
@@ -300,6 +367,7 @@ impl Ctx<'_> {
                 Some(Kind::Want(w)) => {
                     let mut heads = Vec::with_capacity(w.heads.len().min(4096));
                     let mut ignored = 0u64;
+                    let mut ignored_ids = Vec::new();
                     // What the peer holds beyond this node, for authors this
                     // node takes: the catch-up still to come on this link.
                     let mut missing = 0u64;
@@ -318,7 +386,43 @@ impl Ctx<'_> {
                             heads.push((a, h.seq));
                         } else {
                             ignored += 1;
+                            ignored_ids.push(a);
                         }
+                    }
+                    if w.reply {
+                        // Protocol 2 (dialer): the listener stated only the
+                        // difference from our opening.
+                        let opening = self.opening.lock().expect("opening").take();
+                        let Some(opening) = opening else {
+                            return Err(SessionError::Protocol(
+                                "a Want reply without an opening Want".into(),
+                            ));
+                        };
+                        let declined: HashSet<NodeId> = w
+                            .declined
+                            .iter()
+                            .filter_map(|a| NodeId::from_bytes(a).ok())
+                            .collect();
+                        heads = expand_reply(&opening, &heads, &declined);
+                        missing = heads
+                            .iter()
+                            .filter(|(a, _)| self.replica.is_trusted(a))
+                            .map(|(a, seq)| {
+                                let ours = self.replica.store().head(a).ok().flatten();
+                                seq.saturating_sub(ours.map_or(0, |o| o.seq))
+                            })
+                            .sum();
+                    } else if self.answer_opening.swap(false, Ordering::SeqCst) {
+                        // Protocol 2 (listener): answer the opening with
+                        // the difference only.
+                        let (delta, mut declined) = diff_want(&self.replica.want_list()?, &heads);
+                        // Named but neither trusted nor held here: declined
+                        // too, or the dialer would push them.
+                        declined.extend(ignored_ids);
+                        control
+                            .send(want_reply(delta, declined))
+                            .await
+                            .map_err(|_| SessionError::Stream("writer ended".into()))?;
                     }
                     self.status.set_missing(missing);
                     if ignored > 0 {
@@ -561,5 +665,42 @@ impl Ctx<'_> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn id(i: u8) -> NodeId {
+        NodeId::new(yui_core::SecretKey::from_seed(&[i; 32]).public_key())
+    }
+
+    proptest! {
+        /// What the dialer rebuilds from a protocol-2 reply is exactly what
+        /// the listener wants, whatever the two lists hold.
+        #[test]
+        fn a_reply_expands_to_the_listeners_full_want(
+            mine in proptest::collection::btree_map(0u8..24, 0u64..4, 0..24),
+            theirs in proptest::collection::btree_map(0u8..24, 0u64..4, 0..24),
+        ) {
+            let mine: Vec<(NodeId, u64)> = mine.into_iter().map(|(a, s)| (id(a), s)).collect();
+            let opening: Vec<(NodeId, u64)> = theirs.into_iter().map(|(a, s)| (id(a), s)).collect();
+            let (delta, declined) = diff_want(&mine, &opening);
+            let declined: HashSet<NodeId> = declined.into_iter().collect();
+            let mut got = expand_reply(&opening, &delta, &declined);
+            got.sort();
+            let mut want = mine.clone();
+            want.sort();
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn up_to_date_nodes_exchange_an_empty_reply() {
+        let list: Vec<(NodeId, u64)> = (0..50).map(|i| (id(i), u64::from(i))).collect();
+        let (delta, declined) = diff_want(&list, &list);
+        assert!(delta.is_empty() && declined.is_empty());
     }
 }

@@ -105,6 +105,7 @@ fn write_seeds() {
                 author: one_author(),
                 seq: 1,
             }],
+            ..Default::default()
         })),
     );
     let hello = pb::SyncMessage {

@@ -505,7 +505,10 @@ async fn a_batch_over_the_limit_ends_the_stream_with_resource_exhausted() {
         })
         .collect();
     conn.send(pb::SyncMessage {
-        kind: Some(pb::sync_message::Kind::Want(pb::Want { heads: junk })),
+        kind: Some(pb::sync_message::Kind::Want(pb::Want {
+            heads: junk,
+            ..Default::default()
+        })),
     })
     .await
     .unwrap();

@@ -50,15 +50,42 @@ def test_an_honest_python_peer_is_accepted(net):
     net.assert_serving()
 
 
+def first_want(p):
+    for _ in range(20):
+        m = p.call.recv()
+        if m.HasField("want"):
+            return m.want
+    raise AssertionError("no Want from the node")
+
+
 def test_mixed_protocol_versions_keep_syncing(net):
-    """A peer from a newer release (protocol 2) still syncs: both speak the
-    lower version. One older than yui supports is refused, naming versions."""
+    """Peers of other releases keep syncing: both speak the lower version.
+    Protocol 1: the node opens with its full Want. Protocol 2 (this build):
+    as listener it answers the dialer's opening Want with the difference
+    only. A newer peer (3) gets 2; an older one than yui supports is
+    refused, naming versions."""
     before = net.target.head_of(net.evil.id)
-    p = Peer(net.target.addr, net.evil, protocol_version=2)
-    assert p.listener_version == 1
-    p.send(entries_msg([net.evil.next_signed(title="新しい版からの投稿")]))
-    wait_until("the entry from the newer peer", lambda: net.target.head_of(net.evil.id) == before + 1)
-    p.close()
+    old = Peer(net.target.addr, net.evil, protocol_version=1)
+    w = first_want(old)
+    assert not w.reply and len(w.heads) >= 3, w
+    old.send(entries_msg([net.evil.next_signed(title="旧版からの投稿")]))
+    wait_until("the entry from the protocol-1 peer", lambda: net.target.head_of(net.evil.id) == before + 1)
+    old.close()
+
+    new = Peer(net.target.addr, net.evil, protocol_version=3)
+    assert new.listener_version == 2
+    mine = net.target.head_of(net.evil.id)
+    new.send(fpb.SyncMessage(want=fpb.Want(heads=[fpb.Head(author=net.evil.public, seq=mine),
+                                                 fpb.Head(author=net.stranger.public, seq=0)])))
+    w = first_want(new)
+    assert w.reply, w
+    named = {h.author for h in w.heads}
+    assert net.evil.public not in named, "an author at the same head must be implied, not repeated"
+    assert list(w.declined) == [net.stranger.public], "the untrusted stranger is declined"
+    assert len(w.heads) >= 2, "authors the dialer did not name are listed"
+    new.send(entries_msg([net.evil.next_signed(title="新しい版からの投稿")]))
+    wait_until("the entry from the newer peer", lambda: net.target.head_of(net.evil.id) == mine + 1)
+    new.close()
     code, details = refused_status(lambda: Peer(net.target.addr, net.evil, protocol_version=0))
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "protocol" in details, (code, details)
     net.assert_serving()
