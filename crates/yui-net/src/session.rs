@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::stream::FuturesUnordered;
 use futures::{Stream, StreamExt};
 use tokio::sync::{broadcast, mpsc, Notify};
 use tokio_util::sync::CancellationToken;
@@ -80,6 +81,43 @@ impl Outbound {
         }
     }
 }
+
+/// One Entries message being ingested, with its id.
+type IngestFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (u64, Result<(), SessionError>)> + Send + 'a>,
+>;
+
+/// An Entries message read and waiting: id, its authors, the message.
+type Queued = (u64, Option<HashSet<[u8; 32]>>, pb::Entries);
+
+/// Entries messages ingested at once per session (disjoint authors only).
+const MAX_RUNNING: usize = 2;
+/// Entries messages read ahead and waiting per session.
+const MAX_QUEUED: usize = 2;
+
+/// The authors of a batch, read from each entry's first field without
+/// decoding it (`None`: some entry does not start with its author, so the
+/// batch is treated as touching every author).
+fn authors_of(e: &pb::Entries) -> Option<HashSet<[u8; 32]>> {
+    e.entries
+        .iter()
+        .map(|s| match s.entry.get(..34) {
+            Some([0x0a, 0x20, rest @ ..]) => rest.try_into().ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+fn overlaps(a: &Option<HashSet<[u8; 32]>>, b: &Option<HashSet<[u8; 32]>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => !a.is_disjoint(b),
+        _ => true,
+    }
+}
+
+/// Bulk batches queued to a peer at most (urgent entries and control
+/// messages pass them; see the writer).
+const BULK_QUEUE: usize = 1;
 
 /// Session tuning; see `[federation]` in the node config.
 #[derive(Debug, Clone, Copy)]
@@ -342,7 +380,49 @@ impl Ctx<'_> {
         S: Stream<Item = Result<pb::SyncMessage, Status>> + Unpin,
     {
         use pb::sync_message::Kind;
-        while let Some(m) = inbound.next().await {
+        // Entries messages are ingested up to MAX_RUNNING at a time when
+        // their authors are disjoint, so a readiness update overtakes a bulk
+        // batch still being verified; per author the order is kept.
+        let mut running: FuturesUnordered<IngestFuture<'_>> = FuturesUnordered::new();
+        let mut running_sets: HashMap<u64, Option<HashSet<[u8; 32]>>> = HashMap::new();
+        let mut queued: std::collections::VecDeque<Queued> = std::collections::VecDeque::new();
+        let mut next_id = 0u64;
+        let control = &control;
+        loop {
+            // Start what may start: no author shared with a running batch or
+            // with an earlier one still waiting.
+            let mut i = 0;
+            while i < queued.len() {
+                // Small batches (single updates) do not count against
+                // MAX_RUNNING: they must not wait for bulk ones.
+                let small = queued[i].2.entries.len() <= yui_sync::SMALL_BATCH;
+                if !small && running.len() >= MAX_RUNNING {
+                    i += 1;
+                    continue;
+                }
+                let blocked = running_sets.values().any(|r| overlaps(r, &queued[i].1))
+                    || queued
+                        .iter()
+                        .take(i)
+                        .any(|(_, earlier, _)| overlaps(earlier, &queued[i].1));
+                if blocked {
+                    i += 1;
+                    continue;
+                }
+                let (id, set, e) = queued.remove(i).expect("index in range");
+                running_sets.insert(id, set);
+                running.push(Box::pin(async move { (id, self.ingest(e, control).await) }));
+            }
+            let can_read = queued.len() < MAX_QUEUED;
+            let m = tokio::select! {
+                Some((id, r)) = running.next(), if !running.is_empty() => {
+                    running_sets.remove(&id);
+                    r?;
+                    continue;
+                }
+                m = inbound.next(), if can_read => m,
+            };
+            let Some(m) = m else { break };
             let m = m.map_err(|s| {
                 if s.code() == tonic::Code::OutOfRange {
                     // tonic refuses an oversized message from its length
@@ -438,7 +518,10 @@ impl Ctx<'_> {
                     self.state.lock().expect("peer state").on_want(heads);
                     self.wake.notify_one();
                 }
-                Some(Kind::Entries(e)) => self.ingest(e, &control).await?,
+                Some(Kind::Entries(e)) => {
+                    queued.push_back((next_id, authors_of(&e), e));
+                    next_id += 1;
+                }
                 Some(Kind::Ping(_)) => {}
                 Some(Kind::Fork(f)) => {
                     let (Some(a), Some(b)) = (f.first, f.second) else {
@@ -464,6 +547,14 @@ impl Ctx<'_> {
                     ))
                 }
             }
+        }
+        // The peer closed its side: finish what it sent.
+        while let Some((id, r)) = running.next().await {
+            running_sets.remove(&id);
+            r?;
+        }
+        while let Some((_, _, e)) = queued.pop_front() {
+            self.ingest(e, control).await?;
         }
         Ok(())
     }
@@ -624,11 +715,18 @@ impl Ctx<'_> {
             while let Ok(m) = control.try_recv() {
                 out.send(m).await?;
             }
-            let (batch, own) = {
+            // Bulk batches wait until the queue to the peer is all but
+            // empty: an urgent entry (readiness) must never queue behind
+            // megabytes of backfill. The transport below keeps its own
+            // buffer full meanwhile.
+            let room = out.depth() < BULK_QUEUE;
+            let (batch, own) = if room {
                 let mut st = self.state.lock().expect("peer state");
                 let batch =
                     st.next_batch(self.replica, self.cfg.batch_entries, self.cfg.batch_bytes)?;
                 (batch, st.peer_has(&self.replica.id()))
+            } else {
+                (Vec::new(), None)
             };
             if !batch.is_empty() {
                 let n = batch.len() as u64;
@@ -641,8 +739,10 @@ impl Ctx<'_> {
                 self.status.set_own_log_sent(own);
                 continue;
             }
+            let has_work = !room && self.state.lock().expect("peer state").has_work();
             tokio::select! {
                 _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(1)), if has_work => {}
                 ev = events.recv() => match ev {
                     Ok(ev) => {
                         for m in self.on_event(ev)? {

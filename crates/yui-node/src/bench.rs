@@ -13,6 +13,7 @@ use yui_store::{FjallEngine, KvStore, MemEngine, SledEngine, Store};
 use yui_sync::{now_ms, Codec, Replica};
 
 pub mod node;
+pub mod propagation;
 pub mod sync;
 
 /// `yui bench …`.
@@ -27,6 +28,22 @@ pub enum BenchCmd {
         /// Authors they come from.
         #[arg(long, default_value_t = 2_000)]
         authors: usize,
+    },
+    /// Time for a readiness update to reach every node of a network of
+    /// municipalities behind relays, quiet and during a bulk backfill.
+    Propagation {
+        /// Nodes in all.
+        #[arg(long, default_value_t = 100)]
+        nodes: usize,
+        /// Of which relays.
+        #[arg(long, default_value_t = 5)]
+        relays: usize,
+        /// Updates measured in each phase.
+        #[arg(long, default_value_t = 50)]
+        samples: usize,
+        /// Backlog entries that spread to every node in the busy phase.
+        #[arg(long, default_value_t = 8_000)]
+        backfill: usize,
     },
     /// Resident memory of a relay process with many members connected.
     Relay {
@@ -152,6 +169,12 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Sync { entries, authors } => sync::run(entries, authors.max(1)).await,
         BenchCmd::Node { entries, authors } => node::run_node(entries, authors.max(1)).await,
         BenchCmd::Relay { members } => node::run_relay(members.max(1)).await,
+        BenchCmd::Propagation {
+            nodes,
+            relays,
+            samples,
+            backfill,
+        } => propagation::run(nodes.max(2), relays, samples.max(1), backfill).await,
     }
 }
 

@@ -25,7 +25,7 @@ pub mod trust;
 pub use metrics::{Counters, CountersSnapshot, Histogram, HistogramSnapshot};
 pub use peer::PeerSync;
 pub use replica::{
-    is_urgent, now_ms, CheckReport, Codec, DecodeError, IngestReport, PublishError, Refusal,
-    Replica, ReplicaError, ReplicaEvent, StoredEntry,
+    bulk_turn, is_urgent, now_ms, CheckReport, Codec, DecodeError, IngestReport, PublishError,
+    Refusal, Replica, ReplicaError, ReplicaEvent, StoredEntry, SMALL_BATCH,
 };
 pub use trust::{TrustPolicy, TrustSet};

@@ -302,6 +302,25 @@ impl std::fmt::Debug for Replica {
     }
 }
 
+/// Batches up to this size never wait for a turn: single updates
+/// (readiness, acknowledgements) and live pushes.
+pub const SMALL_BATCH: usize = 64;
+
+/// A turn for a large ingest batch: at most one per core runs at a time in
+/// the whole process (each already splits its signature check across the
+/// cores). Bulk backfill from many peers thus cannot crowd the CPU out from
+/// under a small urgent batch, which never waits for a turn.
+pub async fn bulk_turn(len: usize) -> Option<tokio::sync::SemaphorePermit<'static>> {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    if len <= SMALL_BATCH {
+        return None;
+    }
+    let turns = TURNS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    });
+    Some(turns.acquire().await.expect("never closed"))
+}
+
 impl Replica {
     /// Opens a replica over `store` for the node with `key`, with the default
     /// trust policy.
@@ -818,13 +837,15 @@ impl Replica {
         Ok(new)
     }
 
-    /// Offers entries from a peer or a bundle. Each is decoded, validated,
+    /// Offers entries from a peer or a bundle. Large batches take turns
+    /// process-wide (see [`bulk_turn`]). Each is decoded, validated,
     /// trust-checked and signature-checked (as one batch) before the chain
     /// check and the store; refusals change nothing stored.
     pub async fn ingest(
         self: &Arc<Self>,
         batch: Vec<SignedEntry>,
     ) -> Result<IngestReport, ReplicaError> {
+        let _turn = bulk_turn(batch.len()).await;
         let this = self.clone();
         let report = tokio::task::spawn_blocking(move || this.ingest_blocking(batch))
             .await
@@ -839,6 +860,7 @@ impl Replica {
         self: &Arc<Self>,
         batch: Vec<SignedEntry>,
     ) -> Result<IngestReport, ReplicaError> {
+        let _turn = bulk_turn(batch.len()).await;
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.ingest_inner(batch, false))
             .await

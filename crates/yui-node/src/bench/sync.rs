@@ -146,13 +146,31 @@ impl BenchNode {
     pub async fn start(seed: u8, role: Role) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let (engine, _) = yui_store::open_dir(&dir.path().join("data"))?;
-        let store = Arc::new(KvStore::open(engine)?);
-        let replica = Replica::open(
-            store,
+        Self::start_on(
+            KvStore::open(engine)?,
             SecretKey::from_seed(&[seed; 32]),
-            Arc::new(ProtoCodec),
-            Limits::default(),
-        )?;
+            role,
+            dir,
+        )
+        .await
+    }
+
+    /// Starts a node with a memory store (network benchmarks with many
+    /// nodes in one process).
+    pub async fn start_in_memory(key: SecretKey, role: Role) -> anyhow::Result<Self> {
+        let store =
+            KvStore::open(Box::new(yui_store::MemEngine::new()) as Box<dyn yui_store::Engine>)?;
+        Self::start_on(store, key, role, tempfile::tempdir()?).await
+    }
+
+    async fn start_on(
+        store: KvStore<Box<dyn yui_store::Engine>>,
+        key: SecretKey,
+        role: Role,
+        dir: tempfile::TempDir,
+    ) -> anyhow::Result<Self> {
+        let store = Arc::new(store);
+        let replica = Replica::open(store, key, Arc::new(ProtoCodec), Limits::default())?;
         let (cert, key) = yui_net::tls::generate_self_signed("bench")?;
         std::fs::write(dir.path().join("cert.pem"), cert)?;
         std::fs::write(dir.path().join("key.pem"), key)?;
