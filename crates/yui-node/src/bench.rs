@@ -14,6 +14,7 @@ use yui_sync::{now_ms, Codec, Replica};
 
 pub mod node;
 pub mod propagation;
+pub mod simulate;
 pub mod sync;
 
 /// `yui bench …`.
@@ -44,6 +45,23 @@ pub enum BenchCmd {
         /// Backlog entries that spread to every node in the busy phase.
         #[arg(long, default_value_t = 8_000)]
         backfill: usize,
+    },
+    /// A national network (municipalities behind regional relays) with a
+    /// simulated transport and the real sync logic: convergence and
+    /// traffic after a burst of updates and after a partition heals.
+    Simulate {
+        /// Municipalities.
+        #[arg(long, default_value_t = 2_000)]
+        municipalities: usize,
+        /// Relays (meshed).
+        #[arg(long, default_value_t = 50)]
+        relays: usize,
+        /// Municipalities publishing readiness at once.
+        #[arg(long, default_value_t = 200)]
+        burst: usize,
+        /// Packet loss rate.
+        #[arg(long, default_value_t = 0.01)]
+        loss: f64,
     },
     /// Resident memory of a relay process with many members connected.
     Relay {
@@ -152,6 +170,15 @@ fn ingest_rate(
     replica.store().flush().expect("flush");
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(accepted, entries.len(), "every entry must be accepted");
+    let c = replica.counters();
+    let (v, st) = (
+        c.verify_seconds.snapshot().sum,
+        c.store_seconds.snapshot().sum,
+    );
+    println!(
+        "    of {secs:.2} s: verify {v:.2} s, store {st:.2} s, decode + checks {:.2} s",
+        (secs - v - st).max(0.0)
+    );
     rate(entries.len(), secs)
 }
 
@@ -169,6 +196,22 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Sync { entries, authors } => sync::run(entries, authors.max(1)).await,
         BenchCmd::Node { entries, authors } => node::run_node(entries, authors.max(1)).await,
         BenchCmd::Relay { members } => node::run_relay(members.max(1)).await,
+        BenchCmd::Simulate {
+            municipalities,
+            relays,
+            burst,
+            loss,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                simulate::run(
+                    municipalities.max(1),
+                    relays.max(1),
+                    burst.clamp(1, municipalities.max(1)),
+                    loss.clamp(0.0, 0.5),
+                )
+            })
+            .await?
+        }
         BenchCmd::Propagation {
             nodes,
             relays,

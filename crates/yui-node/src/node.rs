@@ -178,11 +178,16 @@ impl Node {
                 let _ = std::fs::remove_file(marker);
             });
         }
-        let trusted = store.trust_list()?;
-        for t in &config.trust {
-            if !trusted.iter().any(|(id, _)| *id == t.node_id) {
-                replica.trust_add(t.node_id, &t.name)?;
-            }
+        let trusted: std::collections::HashSet<NodeId> =
+            store.trust_list()?.into_iter().map(|(id, _)| id).collect();
+        let missing: Vec<(NodeId, String)> = config
+            .trust
+            .iter()
+            .filter(|t| !trusted.contains(&t.node_id))
+            .map(|t| (t.node_id, t.name.clone()))
+            .collect();
+        if !missing.is_empty() {
+            replica.trust_add_many(&missing)?;
         }
         if let Ok(Some(proxy)) = config.proxy() {
             if yui_net::proxy::ProxyConfig::configure(proxy.clone()) {

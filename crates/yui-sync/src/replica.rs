@@ -552,6 +552,24 @@ impl Replica {
         Ok(new)
     }
 
+    /// Trusts many authors at once (a relay's members, a config's list):
+    /// the effective trust is recomputed once, not once per author.
+    pub fn trust_add_many(&self, ids: &[(NodeId, String)]) -> Result<usize, ReplicaError> {
+        let mut new = 0;
+        for (id, name) in ids {
+            self.store.trust_put(
+                id,
+                &TrustRecord {
+                    name: name.clone(),
+                    added_at: now_ms(),
+                },
+            )?;
+            new += usize::from(self.roots.write().expect("trust lock").insert(*id));
+        }
+        self.recompute_trust()?;
+        Ok(new)
+    }
+
     /// Stops trusting `id`; returns false if it was not trusted.
     pub fn trust_remove(&self, id: &NodeId) -> Result<bool, ReplicaError> {
         let was = self.store.trust_remove(id)?;

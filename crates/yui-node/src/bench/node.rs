@@ -131,8 +131,12 @@ pub async fn run_node(n: usize, authors: usize) -> anyhow::Result<()> {
         name: "bench peer".into(),
     }];
     let chains = tokio::task::spawn_blocking(move || make_chains(n, authors)).await?;
-    trust.extend(chains.iter().map(|c| TrustEntry {
-        node_id: NodeId::new(c.key.public_key()),
+    let author_ids: Vec<(NodeId, String)> = chains
+        .iter()
+        .map(|c| (NodeId::new(c.key.public_key()), String::new()))
+        .collect();
+    trust.extend(author_ids.iter().map(|(id, _)| TrustEntry {
+        node_id: *id,
         name: String::new(),
     }));
     let home = new_home(dir.path(), "node", ConfigRole::Municipality, trust)?;
@@ -159,6 +163,7 @@ pub async fn run_node(n: usize, authors: usize) -> anyhow::Result<()> {
     let peer = BenchNode::start(0x5e, Role::Municipality).await?;
     let node_id = NodeId::new(home.load_key()?.public_key());
     peer.replica.trust_add(node_id, "node")?;
+    peer.replica.trust_add_many(&author_ids)?;
     let t = Instant::now();
     peer.peers.add(node.federation_addr()?, Some(node_id));
     let mut peak = 0.0f64;

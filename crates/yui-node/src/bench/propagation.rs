@@ -39,16 +39,40 @@ async fn one_update(nodes: &[BenchNode], from: usize, n: usize) -> anyhow::Resul
         .publish(format!("readiness-{n}"), body, None)
         .await?;
     let seq = stored.entry.seq;
+    let published = t.elapsed();
+    let trace = std::env::var_os("YUI_BENCH_TRACE").is_some();
+    let mut arrived: Vec<Option<Duration>> = vec![None; nodes.len()];
     loop {
         let mut all = true;
-        for node in nodes {
+        for (i, node) in nodes.iter().enumerate() {
+            if arrived[i].is_some() {
+                continue;
+            }
             if node.replica.store().head(&author)?.map_or(0, |h| h.seq) < seq {
                 all = false;
-                break;
+                if !trace {
+                    break;
+                }
+            } else {
+                arrived[i] = Some(t.elapsed());
             }
         }
         if all {
-            return Ok(t.elapsed().as_secs_f64());
+            let took = t.elapsed();
+            if trace && took > Duration::from_millis(500) {
+                let relays = nodes
+                    .iter()
+                    .zip(&arrived)
+                    .filter(|(n, _)| n.role == Role::Relay)
+                    .map(|(_, a)| a.map_or(0, |a| a.as_millis()))
+                    .collect::<Vec<_>>();
+                eprintln!(
+                    "  slow update from node {from}: publish {} ms, relays at {relays:?} ms, last node {} ms",
+                    published.as_millis(),
+                    took.as_millis()
+                );
+            }
+            return Ok(took.as_secs_f64());
         }
         if t.elapsed() > Duration::from_secs(60) {
             bail!("update {n} did not reach every node within 60 s");
@@ -57,7 +81,7 @@ async fn one_update(nodes: &[BenchNode], from: usize, n: usize) -> anyhow::Resul
     }
 }
 
-fn summary(label: &str, mut v: Vec<f64>) {
+fn summary(label: &str, mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
     println!(
         "  {label:<28} p50 {:>6.0} ms   p99 {:>6.0} ms   max {:>6.0} ms   ({} updates)",
@@ -66,6 +90,7 @@ fn summary(label: &str, mut v: Vec<f64>) {
         v.last().copied().unwrap_or(0.0) * 1e3,
         v.len()
     );
+    (percentile(&v, 0.5) * 1e3, percentile(&v, 0.99) * 1e3)
 }
 
 /// Runs the benchmark and prints its figures.
@@ -138,7 +163,7 @@ pub async fn run(
         quiet.push(one_update(&nodes, order[k % order.len()], k).await?);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    summary("quiet network", quiet);
+    let (q50, q99) = summary("quiet network", quiet);
 
     // Bulk backfill: each backlog author's history enters at one
     // municipality and spreads to all nodes while updates keep coming.
@@ -189,9 +214,12 @@ pub async fn run(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    summary("during bulk backfill", busy);
+    let (b50, b99) = summary("during bulk backfill", busy);
     println!(
         "  backfill         {backfill} entries × {total} nodes; {during} updates measured while it ran (target p99 < 2 s, aim < 1 s)"
+    );
+    println!(
+        "result propagation nodes={total} relays={relays} quiet_p50_ms={q50:.1} quiet_p99_ms={q99:.1} busy_p50_ms={b50:.1} busy_p99_ms={b99:.1}"
     );
     for n in &nodes {
         n.cancel.cancel();

@@ -138,6 +138,8 @@ pub struct BenchNode {
     pub table: Arc<PeerTable>,
     /// Stops it.
     pub cancel: CancellationToken,
+    /// Its role.
+    pub role: Role,
     _dir: tempfile::TempDir,
 }
 
@@ -208,6 +210,7 @@ impl BenchNode {
             peers,
             table,
             cancel,
+            role,
             _dir: dir,
         })
     }
@@ -332,6 +335,10 @@ pub async fn run(n: usize, authors: usize) -> anyhow::Result<()> {
         "  reconcile        {wire} bytes on the wire for {authors} authors up to date (target < 100 KB); dialer sent {}, listener sent {}",
         after_t.0 - before_t.0,
         after_s.0 - before_s.0
+    );
+    println!(
+        "result sync entries={n} authors={authors} secs={secs:.3} rate={rate:.0} ceiling={ceiling:.0} wire_ratio={:.3} reconcile_bytes={wire}",
+        received as f64 / entry_bytes as f64
     );
     assert_eq!(target.replica.store().entry_count()?, total);
     source.cancel.cancel();
