@@ -137,6 +137,9 @@ impl Sim {
         let (a, b) = (self.links[link].a, self.links[link].b);
         let wa = self.nodes[a].want_list().expect("want list");
         let wb = self.nodes[b].want_list().expect("want list");
+        // On the wire b answers with the difference only (protocol 2); the
+        // simulation hands over the whole list, which is what a dialer
+        // rebuilds from it, and counts the bytes of the difference.
         let mine: HashMap<NodeId, u64> = wb.iter().copied().collect();
         let diff = wa.iter().filter(|(x, s)| mine.get(x) != Some(s)).count()
             + wb.len().saturating_sub(wa.len());
@@ -260,8 +263,7 @@ impl Sim {
         }
     }
 
-    /// Simulated time at which every node holds `author` up to `seq`
-    /// (None: some node does not).
+    /// Whether every node holds each `(author, seq)` of `wanted`.
     fn converged(&self, wanted: &[(NodeId, u64)]) -> bool {
         self.nodes.iter().all(|n| {
             wanted
