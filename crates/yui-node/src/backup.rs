@@ -355,10 +355,13 @@ pub fn restore(
             ),
         });
     }
-    for (id, rec) in &m.trust {
-        // Through the replica, which keeps the effective trust in memory.
-        replica.trust_add(*id, &rec.name)?;
-    }
+    // Through the replica, which keeps the effective trust in memory.
+    let trust: Vec<(NodeId, String)> = m
+        .trust
+        .iter()
+        .map(|(id, r)| (*id, r.name.clone()))
+        .collect();
+    replica.trust_add_many(&trust)?;
     for p in &m.peers {
         store.peer_put(p)?;
     }

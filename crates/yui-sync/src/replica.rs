@@ -540,16 +540,7 @@ impl Replica {
 
     /// Trusts `id`; returns false if it already was.
     pub fn trust_add(&self, id: NodeId, name: &str) -> Result<bool, ReplicaError> {
-        self.store.trust_put(
-            &id,
-            &TrustRecord {
-                name: name.to_owned(),
-                added_at: now_ms(),
-            },
-        )?;
-        let new = self.roots.write().expect("trust lock").insert(id);
-        self.recompute_trust()?;
-        Ok(new)
+        Ok(self.trust_add_many(&[(id, name.to_owned())])? == 1)
     }
 
     /// Trusts many authors at once (a relay's members, a config's list):

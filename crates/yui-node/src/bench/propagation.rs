@@ -124,11 +124,12 @@ pub async fn run(
         .chain(chains.iter().map(|c| NodeId::new(c.key.public_key())))
         .collect();
     for n in &nodes {
-        for id in &ids {
-            if *id != n.replica.id() {
-                n.replica.trust_add(*id, "")?;
-            }
-        }
+        let others: Vec<(NodeId, String)> = ids
+            .iter()
+            .filter(|id| **id != n.replica.id())
+            .map(|id| (*id, String::new()))
+            .collect();
+        n.replica.trust_add_many(&others)?;
     }
     // Municipalities dial their relay; relays dial each other.
     for (i, n) in nodes.iter().enumerate().skip(relays) {

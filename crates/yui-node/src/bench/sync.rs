@@ -248,11 +248,12 @@ pub async fn run(n: usize, authors: usize) -> anyhow::Result<()> {
     let target = BenchNode::start(2, Role::Municipality).await?;
     source.replica.trust_add(target.replica.id(), "target")?;
     target.replica.trust_add(source.replica.id(), "source")?;
-    for c in &chains {
-        let id = NodeId::new(c.key.public_key());
-        source.replica.trust_add(id, "")?;
-        target.replica.trust_add(id, "")?;
-    }
+    let authors_trusted: Vec<(NodeId, String)> = chains
+        .iter()
+        .map(|c| (NodeId::new(c.key.public_key()), String::new()))
+        .collect();
+    source.replica.trust_add_many(&authors_trusted)?;
+    target.replica.trust_add_many(&authors_trusted)?;
     let t = Instant::now();
     let src = source.replica.clone();
     tokio::task::spawn_blocking(move || fill(src.store().as_ref(), &chains)).await??;
