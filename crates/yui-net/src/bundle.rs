@@ -75,57 +75,18 @@ fn damaged(e: impl std::fmt::Display) -> BundleError {
 /// Reads a bundle. Entries whose signature field is malformed are returned
 /// as a count (they cannot even be offered for verification).
 pub fn read(bytes: &[u8]) -> Result<(BundleInfo, Vec<SignedEntry>, usize), BundleError> {
-    let mut rest = bytes.strip_prefix(MAGIC).ok_or(BundleError::Magic)?;
-    let header = pb::BundleHeader::decode_length_delimited(&mut rest).map_err(damaged)?;
-    if header.version != 1 {
-        return Err(BundleError::Damaged(format!(
-            "unknown bundle version {}",
-            header.version
-        )));
-    }
-    let exporter = node_id_from_pb(&header.exporter, "exporter").map_err(damaged)?;
-    let since = header
-        .since
-        .iter()
-        .map(|h| Ok((node_id_from_pb(&h.author, "since").map_err(damaged)?, h.seq)))
-        .collect::<Result<Vec<_>, BundleError>>()?;
-    // The count comes from the file: never trust it for an allocation.
-    let mut entries = Vec::with_capacity((header.entries as usize).min(bytes.len() / 64 + 1));
+    let (mut reader, info, _) = Reader::open(bytes)?;
+    let mut entries = Vec::new();
     let mut malformed = 0;
-    for i in 0..header.entries {
-        let len = prost::encoding::decode_varint(&mut rest)
-            .map_err(|_| damaged(format!("entry {i}: cut short")))? as usize;
-        if len > MAX_RECORD {
-            return Err(damaged(format!(
-                "entry {i} claims {len} bytes, over {MAX_RECORD}"
-            )));
+    loop {
+        let (batch, bad) = reader.next_batch(4096)?;
+        if batch.is_empty() && bad == 0 {
+            break;
         }
-        if rest.len() < len {
-            return Err(damaged(format!("entry {i}: cut short")));
-        }
-        let (record, tail) = rest.split_at(len);
-        rest = tail;
-        let s = pb::SignedEntry::decode(record).map_err(|e| damaged(format!("entry {i}: {e}")))?;
-        match signed_from_pb(s) {
-            Ok(s) => entries.push(s),
-            Err(_) => malformed += 1,
-        }
+        entries.extend(batch);
+        malformed += bad;
     }
-    if !rest.is_empty() {
-        return Err(damaged(format!(
-            "{} bytes after the last entry",
-            rest.len()
-        )));
-    }
-    Ok((
-        BundleInfo {
-            exporter,
-            created_at: header.created_at,
-            since,
-        },
-        entries,
-        malformed,
-    ))
+    Ok((info, entries, malformed))
 }
 
 /// Writes a bundle to `out` one entry at a time (backups of a whole store),
@@ -264,7 +225,8 @@ impl<R: std::io::Read> Reader<R> {
     /// Up to `max` more entries and how many of them were malformed; an
     /// empty batch at the end. Checks that nothing follows the last entry.
     pub fn next_batch(&mut self, max: usize) -> Result<(Vec<SignedEntry>, usize), BundleError> {
-        let mut out = Vec::with_capacity(max.min(self.left as usize));
+        // The count comes from the file: never trust it for an allocation.
+        let mut out = Vec::with_capacity(max.min(self.left as usize).min(4096));
         let mut malformed = 0;
         while self.left > 0 && out.len() + malformed < max {
             let i = self.index;
