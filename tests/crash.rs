@@ -156,14 +156,23 @@ fn kill9_during_publish_loses_nothing_acknowledged() {
     assert_whole(&a);
 }
 
-#[test]
-fn kill9_during_a_large_sync_then_catch_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("cases.yui");
-    let n = 20_000;
-    let author = write_bundle(&file, 0x31, n, 0).to_string();
-    let mut a = NodeProc::init(dir.path(), "kobe", "神戸市", "281000");
-    let mut b = NodeProc::init(dir.path(), "tianjin", "天津市", "CN-tianjin");
+/// A holds `n` entries of one author (imported from a bundle); B, with
+/// `b_config` set, starts dialling A for them. Returns A, B and the author.
+fn large_sync(
+    dir: &Path,
+    seed: u8,
+    n: u64,
+    a: (&str, &str, &str),
+    b: (&str, &str, &str),
+    b_config: &[(&str, &str)],
+) -> (NodeProc, NodeProc, String) {
+    let file = dir.join("cases.yui");
+    let author = write_bundle(&file, seed, n, 0).to_string();
+    let mut a = NodeProc::init(dir, a.0, a.1, a.2);
+    let mut b = NodeProc::init(dir, b.0, b.1, b.2);
+    for (k, v) in b_config {
+        b.set_config(k, v);
+    }
     a.start();
     b.start();
     a.trust_mutually(&b);
@@ -172,6 +181,21 @@ fn kill9_during_a_large_sync_then_catch_up() {
     a.cli(&["bundle", "import", file.to_str().unwrap()]);
     assert_eq!(a.head_of(&author), n);
     b.dial(&a);
+    (a, b, author)
+}
+
+#[test]
+fn kill9_during_a_large_sync_then_catch_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 20_000;
+    let (_a, mut b, author) = large_sync(
+        dir.path(),
+        0x31,
+        n,
+        ("kobe", "神戸市", "281000"),
+        ("tianjin", "天津市", "CN-tianjin"),
+        &[],
+    );
     // Kill B while it is part-way through the author's log: at least once,
     // and again if the resumed sync is still running when we look.
     let mut kills = 0;
@@ -207,19 +231,15 @@ fn kill9_during_a_large_sync_then_catch_up() {
 #[test]
 fn sigterm_during_a_large_sync_drains_and_restarts_clean() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("cases.yui");
     let n = 20_000;
-    let author = write_bundle(&file, 0x34, n, 0).to_string();
-    let mut a = NodeProc::init(dir.path(), "sendai", "仙台市", "041009");
-    let mut b = NodeProc::init(dir.path(), "rennes", "レンヌ市", "FR-rennes");
-    b.set_config("drain_timeout_secs", "5");
-    a.start();
-    b.start();
-    a.trust_mutually(&b);
-    a.cli(&["trust", "add", &author]);
-    b.cli(&["trust", "add", &author]);
-    a.cli(&["bundle", "import", file.to_str().unwrap()]);
-    b.dial(&a);
+    let (_a, mut b, author) = large_sync(
+        dir.path(),
+        0x34,
+        n,
+        ("sendai", "仙台市", "041009"),
+        ("rennes", "レンヌ市", "FR-rennes"),
+        &[("drain_timeout_secs", "5")],
+    );
     let mut seen = 0;
     wait_until("B to be ingesting", 60, || {
         seen = b.head_of(&author);

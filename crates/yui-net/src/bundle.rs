@@ -44,28 +44,11 @@ pub struct BundleInfo {
 
 /// Writes a bundle of `entries`.
 pub fn write(info: &BundleInfo, entries: &[SignedEntry]) -> Vec<u8> {
-    let header = pb::BundleHeader {
-        version: 1,
-        exporter: info.exporter.as_bytes().to_vec(),
-        created_at: info.created_at,
-        entries: entries.len() as u64,
-        since: info
-            .since
-            .iter()
-            .map(|(a, s)| pb::Head {
-                author: a.as_bytes().to_vec(),
-                seq: *s,
-            })
-            .collect(),
-    };
-    let mut out = MAGIC.to_vec();
-    header.encode_length_delimited(&mut out).expect("vec grows");
+    let mut w = Writer::new(Vec::new(), info, entries.len() as u64).expect("vec grows");
     for e in entries {
-        signed_to_pb(e)
-            .encode_length_delimited(&mut out)
-            .expect("vec grows");
+        w.push(e).expect("vec grows");
     }
-    out
+    w.finish().expect("every announced entry written")
 }
 
 fn damaged(e: impl std::fmt::Display) -> BundleError {

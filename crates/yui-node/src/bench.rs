@@ -94,6 +94,22 @@ pub enum BenchCmd {
     },
 }
 
+/// The sample event every benchmark signs: a joint disaster drill.
+pub fn drill(title_ja: String, title_en: String) -> Body {
+    Body::Event(Event {
+        title: LocalizedText(vec![("ja".into(), title_ja), ("en".into(), title_en)]),
+        description: LocalizedText::one(
+            "ja",
+            "物資・職員派遣・避難者受入れの手順をオンラインで確認します。",
+        ),
+        start: "2027-02-10T10:00:00+09:00".into(),
+        end: "2027-02-10T12:00:00+09:00".into(),
+        time_zone: "Asia/Tokyo".into(),
+        organisers: vec!["131156".into()],
+        ..Default::default()
+    })
+}
+
 /// Makes `n` signed event entries from `authors` authors, interleaved.
 pub fn make_entries(n: usize, authors: usize) -> (Vec<SecretKey>, Vec<SignedEntry>) {
     let keys: Vec<SecretKey> = (0..authors)
@@ -116,21 +132,10 @@ pub fn make_entries(n: usize, authors: usize) -> (Vec<SecretKey>, Vec<SignedEntr
             created_at: now,
             expires_at: None,
             object_id: format!("event-{seq}"),
-            body: Body::Event(Event {
-                title: LocalizedText(vec![
-                    ("ja".into(), format!("合同防災訓練 第{seq}回")),
-                    ("en".into(), format!("Joint disaster drill no. {seq}")),
-                ]),
-                description: LocalizedText::one(
-                    "ja",
-                    "物資・職員派遣・避難者受入れの手順をオンラインで確認します。",
-                ),
-                start: "2027-02-10T10:00:00+09:00".into(),
-                end: "2027-02-10T12:00:00+09:00".into(),
-                time_zone: "Asia/Tokyo".into(),
-                organisers: vec!["131156".into()],
-                ..Default::default()
-            }),
+            body: drill(
+                format!("合同防災訓練 第{seq}回"),
+                format!("Joint disaster drill no. {seq}"),
+            ),
         };
         let signed = SignedEntry::sign(ProtoCodec.encode_entry(&entry), &keys[a]);
         prev[a] = Some(signed.id());

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
-use yui_core::content::Event;
-use yui_core::{Body, Entry, EntryId, Kind, Limits, LocalizedText, NodeId, SecretKey};
+use yui_core::{Body, Entry, EntryId, Kind, Limits, NodeId, SecretKey};
 use yui_net::{
     Backoff, FederationService, PeerManager, PeerTable, ProtoCodec, Role, ServerLimits,
     SessionConfig,
@@ -32,24 +31,10 @@ pub fn author_key(i: usize) -> SecretKey {
 }
 
 fn event(author: usize, seq: u64) -> Body {
-    Body::Event(Event {
-        title: LocalizedText(vec![
-            ("ja".into(), format!("合同防災訓練 第{seq}回（{author}）")),
-            (
-                "en".into(),
-                format!("Joint disaster drill no. {seq} ({author})"),
-            ),
-        ]),
-        description: LocalizedText::one(
-            "ja",
-            "物資・職員派遣・避難者受入れの手順をオンラインで確認します。",
-        ),
-        start: "2027-02-10T10:00:00+09:00".into(),
-        end: "2027-02-10T12:00:00+09:00".into(),
-        time_zone: "Asia/Tokyo".into(),
-        organisers: vec!["131156".into()],
-        ..Default::default()
-    })
+    super::drill(
+        format!("合同防災訓練 第{seq}回（{author}）"),
+        format!("Joint disaster drill no. {seq} ({author})"),
+    )
 }
 
 /// `n` entries spread over `authors` chains, signed on every core. Created
