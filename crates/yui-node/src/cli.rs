@@ -473,28 +473,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Id => println!("{}", NodeId::new(home.load_key()?.public_key())),
         Command::Backup { dir, json } => {
             let c = AdminClient::for_home(&home)?;
-            let dir = match dir {
-                Some(d) if d.is_relative() => Some(std::env::current_dir()?.join(d)),
-                d => d,
+            // Named here (default HOME/backups/<time>) so it can be shown.
+            let dir = dir.unwrap_or_else(|| {
+                home.root()
+                    .join("backups")
+                    .join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string())
+            });
+            let dir = if dir.is_relative() {
+                std::env::current_dir()?.join(dir)
+            } else {
+                dir
             };
             let m: crate::backup::Manifest = with_progress(
                 &c,
                 "backup",
-                c.post("/v1/backup", &BackupRequest { dir: dir.clone() }),
+                c.post(
+                    "/v1/backup",
+                    &BackupRequest {
+                        dir: Some(dir.clone()),
+                    },
+                ),
             )
             .await?;
             if json {
                 print_json(&m)?;
             } else {
                 println!(
-                    "backed up {} entries from {} authors{}",
+                    "backed up {} entries from {} authors to {}",
                     m.entries,
                     m.heads.len(),
-                    dir.map(|d| format!(" to {}", d.display()))
-                        .unwrap_or_else(|| format!(
-                            " to {}",
-                            home.root().join("backups").display()
-                        ))
+                    dir.display()
                 );
                 println!("the folder holds the node key: keep it as safe as the node itself");
             }
@@ -509,11 +517,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_json(&r)?;
             } else {
                 println!(
-                    "restored {} of {} entries into {} in {} passes{}",
+                    "restored {} of {} entries into {} ({} {}){}",
                     r.accepted,
                     r.entries,
                     home.root().display(),
                     r.passes,
+                    if r.passes == 1 { "pass" } else { "passes" },
                     r.first_refusal
                         .as_ref()
                         .map(|e| format!("; {} refused, first: {e}", r.refused))
