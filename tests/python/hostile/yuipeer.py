@@ -324,6 +324,10 @@ class Peer:
     def send(self, m):
         self.call.send(m)
 
+    def pending(self):
+        """Messages queued here, not yet taken by the gRPC stack."""
+        return self.call.out.qsize()
+
     def close(self):
         self.call.close()
         self.channel.close()
