@@ -313,8 +313,13 @@ where
     } else {
         None
     };
+    // The lowest pair per author stops its log; the rest would only repeat
+    // it (records come sorted by author, then seq).
+    let mut told = HashSet::new();
     for f in replica.store().forks().map_err(ReplicaError::from)? {
-        out.send(evidence(&f.first, &f.second)).await?;
+        if told.insert(f.author) {
+            out.send(evidence(&f.first, &f.second)).await?;
+        }
     }
     // Recoveries after the evidence, so the peer knows the log is forked.
     let recoveries: Vec<SignedEntry> = replica

@@ -284,20 +284,50 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn names(s: &AdminState) -> Result<HashMap<NodeId, String>, AppError> {
-    // Names from endorsements first; the operator's own names win.
+/// Display names: an author's own profile, then the endorsements that gave
+/// it its trust here (edges of the trust walk: any other member's
+/// endorsement could rename anyone), then the operator's own names, which
+/// win. Several granting endorsers: the first in key order, so every call
+/// agrees.
+pub(crate) fn names(s: &AdminState) -> Result<HashMap<NodeId, String>, AppError> {
     let mut m: HashMap<NodeId, String> = HashMap::new();
+    for e in s
+        .replica
+        .current(yui_core::Kind::Profile)
+        .map_err(internal)?
+    {
+        if let yui_core::Body::Profile(p) = &e.entry.body {
+            if let Some(n) = p
+                .name
+                .get("ja")
+                .or_else(|| p.name.0.first().map(|(_, v)| v.as_str()))
+            {
+                m.insert(e.entry.author, n.to_owned());
+            }
+        }
+    }
+    let mut granted: Vec<(NodeId, NodeId, String)> = Vec::new();
     for e in s
         .replica
         .current(yui_core::Kind::Endorsement)
         .map_err(internal)?
     {
         if let yui_core::Body::Endorsement(b) = &e.entry.body {
-            if let Some(n) = b.name.get("ja") {
-                m.insert(b.subject, n.to_owned());
+            if !s.replica.trust_granted(&e.entry.author, &b.subject) {
+                continue;
+            }
+            if let Some(n) = b
+                .name
+                .get("ja")
+                .or_else(|| b.name.0.first().map(|(_, v)| v.as_str()))
+            {
+                granted.push((b.subject, e.entry.author, n.to_owned()));
             }
         }
     }
+    granted.sort();
+    granted.dedup_by(|a, b| a.0 == b.0);
+    m.extend(granted.into_iter().map(|(subject, _, n)| (subject, n)));
     m.extend(
         s.replica
             .store()

@@ -47,6 +47,7 @@ pub fn run<S: Store>(fresh: impl Fn() -> S) {
     batches_are_atomic(&fresh());
     current_object_versions(&fresh());
     forks(&fresh());
+    revocations_are_final(&fresh());
     trust_and_peers(&fresh());
 }
 
@@ -246,6 +247,57 @@ fn forks(s: &dyn Store) {
         3,
         "a recovery is kept outside the log"
     );
+    // Bounded: pair after pair at higher seqs adds nothing once full; a
+    // lower pair takes the highest one's place and lowers the fork point.
+    for seq in 10..20u64 {
+        let x = entry(&k, seq, None, Kind::Event, "x");
+        let y = entry(&k, seq, None, Kind::Event, "y");
+        s.record_fork(&ForkRecord {
+            author: c[0].author,
+            seq,
+            first: x.signed,
+            second: y.signed,
+        })
+        .unwrap();
+    }
+    assert_eq!(s.forks().unwrap().len(), crate::MAX_FORK_RECORDS);
+    let low = ForkRecord {
+        author: c[0].author,
+        seq: 1,
+        first: c[0].signed.clone(),
+        second: entry(&k, 1, None, Kind::Event, "low").signed,
+    };
+    assert!(s.record_fork(&low).unwrap());
+    assert_eq!(s.forks().unwrap().len(), crate::MAX_FORK_RECORDS);
+    assert_eq!(s.forked_at(&c[0].author).unwrap(), Some(1));
+    assert!(s.forks().unwrap().contains(&low));
+}
+
+/// A revocation stays the current version of its object: a later entry
+/// under the same object id (a retraction, anything) cannot undo it.
+fn revocations_are_final(s: &dyn Store) {
+    let k = SecretKey::from_seed(&[8; 32]);
+    let r = entry(&k, 1, None, Kind::Revocation, "revocation-self");
+    let undo = entry(&k, 2, Some(r.id), Kind::Retraction, "revocation-self");
+    let again = entry(&k, 3, Some(undo.id), Kind::Event, "revocation-self");
+    s.append(std::slice::from_ref(&r)).unwrap();
+    s.append(&[undo, again.clone()]).unwrap();
+    let cur = s.current(Kind::Revocation).unwrap();
+    assert_eq!((cur.len(), cur[0].seq), (1, 1));
+    assert!(s.current(Kind::Retraction).unwrap().is_empty());
+    assert!(s.current(Kind::Event).unwrap().is_empty());
+    // Both later entries are in the log and the object's history.
+    assert_eq!(s.head(&r.author).unwrap().unwrap().seq, 3);
+    assert_eq!(
+        s.history(&r.author, "revocation-self").unwrap(),
+        vec![1, 2, 3]
+    );
+    // In one batch too.
+    let k = SecretKey::from_seed(&[9; 32]);
+    let r = entry(&k, 1, None, Kind::Revocation, "rev");
+    let undo = entry(&k, 2, Some(r.id), Kind::Retraction, "rev");
+    s.append(&[r, undo]).unwrap();
+    assert_eq!(s.current(Kind::Revocation).unwrap().len(), 2);
 }
 
 fn trust_and_peers(s: &dyn Store) {

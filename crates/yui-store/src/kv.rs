@@ -266,11 +266,25 @@ impl<E: Engine> Store for KvStore<E> {
                     .engine
                     .get(&key(b'o', &[a, e.object_id.as_bytes()]))?
                     .map(|v| {
-                        let kind = Kind::from_code(v[0]).ok_or_else(|| corrupt("object kind"))?;
+                        let kind = v
+                            .first()
+                            .and_then(|c| Kind::from_code(*c))
+                            .ok_or_else(|| corrupt("object kind"))?;
                         Ok::<_, StoreError>((kind, u64_at(&v, 1)?))
                     })
                     .transpose()?,
             };
+            ops.push(Op::Put(
+                key(b'v', &[a, e.object_id.as_bytes(), &[0], &seq]),
+                vec![e.kind.code()],
+            ));
+            // A revocation is final: it stays the current version of its
+            // object whatever the author signs later under the same id (a
+            // stolen key cannot undo its own revocation). The later entry is
+            // in the log and the history, never current.
+            if matches!(old, Some((Kind::Revocation, _))) {
+                continue;
+            }
             if let Some((old_kind, _)) = old {
                 ops.push(Op::Delete(key(
                     b'c',
@@ -284,10 +298,6 @@ impl<E: Engine> Store for KvStore<E> {
             ops.push(Op::Put(
                 key(b'c', &[&[e.kind.code()], a, e.object_id.as_bytes()]),
                 seq.to_vec(),
-            ));
-            ops.push(Op::Put(
-                key(b'v', &[a, e.object_id.as_bytes(), &[0], &seq]),
-                vec![e.kind.code()],
             ));
             objects.insert(okey, Some((e.kind, e.seq)));
         }
@@ -410,6 +420,23 @@ impl<E: Engine> Store for KvStore<E> {
         if self.engine.get(&k)?.is_some() {
             return Ok(false);
         }
+        // Bounded per author: one record stops the log; a few more show
+        // what else was signed. A forked author signing pair after pair
+        // gets nothing more stored unless a pair is lower than all held
+        // (the lowest is what stops the log), which then takes the place of
+        // the highest.
+        let prefix = key(b'f', &[a]);
+        let held = self
+            .engine
+            .range(&prefix, &prefix_end(&prefix), crate::MAX_FORK_RECORDS + 1)?;
+        let mut ops = Vec::new();
+        if held.len() >= crate::MAX_FORK_RECORDS {
+            let highest = held.last().expect("non-empty");
+            if fork.seq >= u64_at(&highest.0, 33)? {
+                return Ok(false);
+            }
+            ops.push(Op::Delete(highest.0.clone()));
+        }
         let first = fork.first.encode();
         let value = [
             &(first.len() as u32).to_be_bytes()[..],
@@ -420,10 +447,9 @@ impl<E: Engine> Store for KvStore<E> {
         let lowest = self
             .forked_at(&fork.author)?
             .map_or(fork.seq, |s| s.min(fork.seq));
-        self.engine.apply(vec![
-            Op::Put(k, value),
-            Op::Put(key(b'F', &[a]), lowest.to_be_bytes().to_vec()),
-        ])?;
+        ops.push(Op::Put(k, value));
+        ops.push(Op::Put(key(b'F', &[a]), lowest.to_be_bytes().to_vec()));
+        self.engine.apply(ops)?;
         // Evidence is rare and precious: make it durable now.
         self.engine.flush()?;
         Ok(true)

@@ -40,6 +40,9 @@ pub const FORMAT_VERSION: u32 = 2;
 /// The oldest layout this build can migrate from.
 pub const OLDEST_MIGRATABLE: u32 = 1;
 
+/// Fork records kept per author at most (see [`Store::record_fork`]).
+pub const MAX_FORK_RECORDS: usize = 4;
+
 /// What went wrong in storage. Messages say what to do.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -107,9 +110,12 @@ pub trait Store: Send + Sync + 'static {
     /// Total size in bytes of the entries held (their signed encoding).
     fn entry_bytes(&self) -> Result<u64>;
 
-    /// Keeps evidence of a fork (two entries by one author at one seq) and
-    /// marks the author as forked at that seq. Returns false if this pair was
-    /// already recorded.
+    /// Keeps evidence of a fork (two entries by one author at one seq, or an
+    /// entry and the next one whose `prev` names another) and marks the
+    /// author as forked at that seq. Returns false if this pair was already
+    /// recorded, or if the author already has [`MAX_FORK_RECORDS`] records
+    /// none higher than this one (a forked author cannot fill the disk
+    /// with pairs; the lowest record, which stops the log, is always kept).
     fn record_fork(&self, fork: &ForkRecord) -> Result<bool>;
     /// All fork evidence.
     fn forks(&self) -> Result<Vec<ForkRecord>>;

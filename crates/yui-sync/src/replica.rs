@@ -383,13 +383,23 @@ impl Replica {
         let mut rotations = Vec::new();
         for e in self.current(Kind::KeyRotation)? {
             if let Body::KeyRotation(k) = &e.entry.body {
-                rotations.push((e.entry.author, k.new_key, e.entry.seq));
+                rotations.push(trust::Rotation {
+                    old: e.entry.author,
+                    new: k.new_key,
+                    seq: e.entry.seq,
+                    recovery: false,
+                });
             }
         }
         for (author, seq, signed) in self.store.recoveries()? {
             if let Ok(Body::KeyRotation(k)) = self.codec.decode_entry(&signed.entry).map(|e| e.body)
             {
-                rotations.push((author, k.new_key, seq));
+                rotations.push(trust::Rotation {
+                    old: author,
+                    new: k.new_key,
+                    seq,
+                    recovery: true,
+                });
             }
         }
         let roots = self.roots.read().expect("trust lock").clone();
@@ -424,6 +434,16 @@ impl Replica {
             .rotated
             .get(id)
             .map(|(_, s)| *s)
+    }
+
+    /// Whether `endorser`'s endorsement of `subject` gave the subject its
+    /// trust here (an edge of the trust walk): only such an endorsement's
+    /// name for the subject may be shown.
+    pub fn trust_granted(&self, endorser: &NodeId, subject: &NodeId) -> bool {
+        self.trust
+            .read()
+            .expect("trust lock")
+            .granted(endorser, subject)
     }
 
     /// Whether `id`'s key was validly revoked.
@@ -805,11 +825,24 @@ impl Replica {
     pub fn accept_fork_evidence(&self, a: SignedEntry, b: SignedEntry) -> Result<bool, Refusal> {
         let ea = self.precheck(&a, i64::MAX / 2)?;
         let eb = self.precheck(&b, i64::MAX / 2)?;
-        if ea.author != eb.author || ea.seq != eb.seq || a.id() == b.id() {
+        // Two different entries at one seq, or an entry and the next one
+        // whose prev names another entry (a second history below it).
+        let at = if ea.author != eb.author || a.id() == b.id() {
+            None
+        } else if ea.seq == eb.seq {
+            Some(ea.seq)
+        } else if eb.seq == ea.seq + 1 && eb.prev != Some(a.id()) {
+            Some(eb.seq)
+        } else if ea.seq == eb.seq + 1 && ea.prev != Some(b.id()) {
+            Some(ea.seq)
+        } else {
+            None
+        };
+        let Some(at) = at else {
             return Err(Refusal::Malformed(DecodeError(
-                "fork evidence must be two different entries by one author at one seq".into(),
+                "fork evidence must be two different entries by one author at one seq, or an entry and a next one that does not follow it".into(),
             )));
-        }
+        };
         for (e, s) in [(&ea, &a), (&eb, &b)] {
             s.verify(&e.author).map_err(|error| Refusal::Signature {
                 author: e.author,
@@ -823,24 +856,35 @@ impl Replica {
             .ok()
             .flatten()
             .map(|s| s.id());
-        let (first, second) = if held == Some(b.id()) { (b, a) } else { (a, b) };
+        let (first, second) = if ea.seq != eb.seq {
+            // The earlier entry first.
+            if ea.seq < eb.seq {
+                (a, b)
+            } else {
+                (b, a)
+            }
+        } else if held == Some(b.id()) {
+            (b, a)
+        } else {
+            (a, b)
+        };
         let _w = self.write.lock().expect("write lock");
         let new = self
             .store
             .record_fork(&ForkRecord {
                 author: ea.author,
-                seq: ea.seq,
+                seq: at,
                 first,
                 second,
             })
             .map_err(|e| Refusal::Malformed(DecodeError(e.to_string())))?;
         drop(_w);
         if new {
-            tracing::warn!(author = %ea.author, seq = ea.seq, "fork evidence received from a peer");
+            tracing::warn!(author = %ea.author, seq = at, "fork evidence received from a peer");
             Counters::add(&self.counters.forks_detected, 1);
             let _ = self.events.send(ReplicaEvent::Fork {
                 author: ea.author,
-                seq: ea.seq,
+                seq: at,
             });
         }
         Ok(new)
@@ -1001,6 +1045,13 @@ impl Replica {
 
     /// Chain-checks and stores verified entries under the write lock.
     /// Returns the new head per author that moved.
+    ///
+    /// A trust change takes effect at the entry that makes it: the batch is
+    /// stored in segments that each end after an entry that may change
+    /// trust (endorsement, revocation, rotation, retraction); trust is then
+    /// recomputed and the rest of the batch is checked against the new set.
+    /// A revocation followed by entries of the revoked key in one batch
+    /// stores the revocation and refuses the rest.
     fn apply_verified(
         &self,
         verified: Vec<(Entry, SignedEntry)>,
@@ -1008,29 +1059,81 @@ impl Replica {
         report: &mut IngestReport,
     ) -> Result<Vec<(NodeId, u64, bool)>, ReplicaError> {
         let _w = self.write.lock().expect("write lock");
-        let mut heads: HashMap<NodeId, Option<Head>> = HashMap::new();
-        let mut forked: HashMap<NodeId, Option<u64>> = HashMap::new();
-        let mut to_append = Vec::new();
-        let per_minute = if rate_limited {
-            self.limits.entries_per_author_per_minute
-        } else {
-            0
+        let mut batch = Batch {
+            heads: HashMap::new(),
+            forked: HashMap::new(),
+            per_minute: if rate_limited {
+                self.limits.entries_per_author_per_minute
+            } else {
+                0
+            },
+            fresh_after: now_ms() - FRESH_WINDOW_MS,
+            clock: Instant::now(),
         };
-        let fresh_after = now_ms() - FRESH_WINDOW_MS;
-        let clock = Instant::now();
+        let mut moved: HashMap<NodeId, (u64, bool)> = HashMap::new();
+        let mut rest: std::collections::VecDeque<(Entry, SignedEntry)> = verified.into();
+        let mut first = true;
+        while !rest.is_empty() {
+            let kept = self.apply_segment(&mut rest, &mut batch, !first, report)?;
+            first = false;
+            for e in &kept {
+                let m = moved.entry(e.author).or_insert((0, false));
+                *m = (e.seq, m.1 || is_urgent(e.kind));
+            }
+            report.accepted += kept.len();
+            let trust_changed = kept.iter().any(|e| affects_trust(e.kind));
+            report.trust_relevant |= trust_changed;
+            self.store.append(&kept)?;
+            if trust_changed && !rest.is_empty() {
+                self.recompute_trust()?;
+            }
+        }
+        Ok(moved
+            .into_iter()
+            .map(|(a, (seq, urgent))| (a, seq, urgent))
+            .collect())
+    }
+
+    /// Takes entries from the front of `rest` up to and including the first
+    /// one to append that may change trust; returns those to append.
+    /// `recheck`: trust may have changed since the precheck.
+    fn apply_segment(
+        &self,
+        rest: &mut std::collections::VecDeque<(Entry, SignedEntry)>,
+        b: &mut Batch,
+        recheck: bool,
+        report: &mut IngestReport,
+    ) -> Result<Vec<IndexedEntry>, ReplicaError> {
+        let mut to_append: Vec<IndexedEntry> = Vec::new();
+        // (author, seq) → index in `to_append`: entries of this segment are
+        // not in the store yet, and a second entry at one of their seqs is
+        // a fork all the same.
+        let mut pending: HashMap<(NodeId, u64), usize> = HashMap::new();
         let mut rate = self.rate.lock().expect("rate lock");
-        for (entry, signed) in verified {
+        while let Some((entry, signed)) = rest.pop_front() {
             let author = entry.author;
             if report.rate_limited.iter().any(|(a, _, _)| *a == author) {
                 // The rest of this author's run waits with the first refused.
-                report
-                    .refused
-                    .push(Refusal::RateLimited { author, per_minute });
+                report.refused.push(Refusal::RateLimited {
+                    author,
+                    per_minute: b.per_minute,
+                });
                 continue;
             }
-            let fork_at = match forked.get(&author) {
+            if recheck {
+                if !self.is_trusted(&author) {
+                    report.refused.push(Refusal::Untrusted(author));
+                    continue;
+                }
+                if let Some(at) = self.rotated_at(&author).filter(|at| entry.seq > *at) {
+                    report.refused.push(Refusal::Rotated { author, at });
+                    continue;
+                }
+            }
+            let fork_at = match b.forked.get(&author) {
                 Some(f) => *f,
-                None => *forked
+                None => *b
+                    .forked
                     .entry(author)
                     .or_insert(self.store.forked_at(&author)?),
             };
@@ -1039,25 +1142,25 @@ impl Replica {
                 // countersigned rotation to a new key (validated already).
                 // It is kept outside the stopped log and passed on.
                 if matches!(entry.body, Body::KeyRotation(_)) {
-                    if self.store.record_recovery(&author, entry.seq, &signed)? {
-                        tracing::warn!(author = %author, seq = entry.seq, "forked author recovered with a key rotation");
-                        report.recoveries.push((author, entry.seq));
-                        report.trust_relevant = true;
-                    } else {
-                        report.duplicates += 1;
-                    }
+                    self.keep_recovery(&entry, &signed, report)?;
                 } else {
                     report.refused.push(Refusal::Forked { author, at });
                 }
                 continue;
             }
-            let head = match heads.get(&author) {
+            let head = match b.heads.get(&author) {
                 Some(h) => *h,
-                None => *heads.entry(author).or_insert(self.store.head(&author)?),
+                None => *b.heads.entry(author).or_insert(self.store.head(&author)?),
             };
             let id = signed.id();
+            let held_at = |seq: u64| -> Result<Option<SignedEntry>, ReplicaError> {
+                Ok(match pending.get(&(author, seq)) {
+                    Some(i) => Some(to_append[*i].signed.clone()),
+                    None => self.store.get(&author, seq)?,
+                })
+            };
             let stored_at = if entry.seq <= head.map_or(0, |h| h.seq) {
-                self.store.get(&author, entry.seq)?.map(|s| s.id())
+                held_at(entry.seq)?.map(|s| s.id())
             } else {
                 None
             };
@@ -1065,31 +1168,37 @@ impl Replica {
                 ChainCheck::Append => {
                     // Checked after the signature, so forged entries cannot
                     // spend an honest author's budget.
-                    if per_minute > 0 && entry.created_at > fresh_after {
+                    if b.per_minute > 0 && entry.created_at > b.fresh_after {
                         let bucket = rate.entry(author).or_insert(Bucket {
-                            tokens: f64::from(per_minute),
-                            at: clock,
+                            tokens: f64::from(b.per_minute),
+                            at: b.clock,
                         });
-                        if let Err(wait) = bucket.take(per_minute, clock) {
+                        if let Err(wait) = bucket.take(b.per_minute, b.clock) {
                             let have = head.map_or(0, |h| h.seq);
                             report.rate_limited.push((author, have, wait));
-                            report
-                                .refused
-                                .push(Refusal::RateLimited { author, per_minute });
+                            report.refused.push(Refusal::RateLimited {
+                                author,
+                                per_minute: b.per_minute,
+                            });
                             continue;
                         }
                     }
-                    heads.insert(author, Some(Head { seq: entry.seq, id }));
+                    b.heads.insert(author, Some(Head { seq: entry.seq, id }));
+                    pending.insert((author, entry.seq), to_append.len());
+                    let kind = entry.kind();
                     to_append.push(IndexedEntry {
                         id,
                         author,
                         seq: entry.seq,
                         prev: entry.prev,
-                        kind: entry.kind(),
+                        kind,
                         object_id: entry.object_id,
                         created_at: entry.created_at,
                         signed,
                     });
+                    if affects_trust(kind) {
+                        break;
+                    }
                 }
                 ChainCheck::Duplicate => report.duplicates += 1,
                 ChainCheck::Gap { head } => {
@@ -1099,52 +1208,158 @@ impl Replica {
                 }
                 ChainCheck::Fork { .. } => {
                     tracing::warn!(author = %author, seq = entry.seq, "fork detected: author signed two entries at one seq");
-                    let first = self.store.get(&author, entry.seq)?.ok_or_else(|| {
+                    let first = held_at(entry.seq)?.ok_or_else(|| {
                         ReplicaError::Damaged(format!("{author} seq {} vanished", entry.seq))
                     })?;
-                    if self.store.record_fork(&ForkRecord {
-                        author,
-                        seq: entry.seq,
-                        first,
-                        second: signed,
-                    })? {
-                        report.new_forks.push((author, entry.seq));
-                    }
-                    forked.insert(author, Some(entry.seq));
-                    report.forks += 1;
+                    self.note_fork(author, entry.seq, first, signed, b, report)?;
                 }
-                ChainCheck::PrevMismatch => report.refused.push(Refusal::Chain {
-                    author,
-                    seq: entry.seq,
-                }),
+                ChainCheck::PrevMismatch => {
+                    // seq == head + 1 but prev names another entry than the
+                    // head: the author signed a second history below this
+                    // seq. Both entries are signed, so the pair is evidence
+                    // and the log stops here, as for a fork at one seq.
+                    let Some(h) = head else {
+                        report.refused.push(Refusal::Chain {
+                            author,
+                            seq: entry.seq,
+                        });
+                        continue;
+                    };
+                    tracing::warn!(author = %author, seq = entry.seq, "fork detected: entry does not follow the author's previous entry");
+                    let first = held_at(h.seq)?.ok_or_else(|| {
+                        ReplicaError::Damaged(format!("{author} seq {} vanished", h.seq))
+                    })?;
+                    self.note_fork(author, entry.seq, first, signed, b, report)?;
+                }
             }
         }
-        // Entries at or past a fork found later in this batch are not
+        drop(rate);
+        // Entries at or past a fork found later in this segment are not
         // appended. Each author's appended entries were a contiguous run from
         // its head (Append needs seq == running head + 1), so cutting at the
         // fork leaves a contiguous prefix; `Store::append` re-checks the chain.
         let kept: Vec<IndexedEntry> = to_append
             .into_iter()
             .filter(|e| {
-                forked
+                b.forked
                     .get(&e.author)
                     .copied()
                     .flatten()
                     .is_none_or(|at| e.seq < at)
             })
             .collect();
-        drop(rate);
-        let mut moved: HashMap<NodeId, (u64, bool)> = HashMap::new();
+        // Heads of authors cut at a fork go back to what is stored.
         for e in &kept {
-            let m = moved.entry(e.author).or_insert((0, false));
-            *m = (e.seq, m.1 || is_urgent(e.kind));
+            b.heads.insert(
+                e.author,
+                Some(Head {
+                    seq: e.seq,
+                    id: e.id,
+                }),
+            );
         }
-        report.accepted = kept.len();
-        report.trust_relevant |= kept.iter().any(|e| affects_trust(e.kind));
-        self.store.append(&kept)?;
-        Ok(moved
-            .into_iter()
-            .map(|(a, (seq, urgent))| (a, seq, urgent))
-            .collect())
+        for (author, at) in b.forked.iter() {
+            if let Some(at) = at {
+                if b.heads
+                    .get(author)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|h| h.seq >= *at)
+                {
+                    b.heads.remove(author);
+                }
+            }
+        }
+        Ok(kept)
     }
+
+    /// Records fork evidence found while ingesting and stops the author's
+    /// log at `at` for the rest of the batch.
+    fn note_fork(
+        &self,
+        author: NodeId,
+        at: u64,
+        first: SignedEntry,
+        second: SignedEntry,
+        b: &mut Batch,
+        report: &mut IngestReport,
+    ) -> Result<(), ReplicaError> {
+        if self.store.record_fork(&ForkRecord {
+            author,
+            seq: at,
+            first,
+            second,
+        })? {
+            report.new_forks.push((author, at));
+        }
+        let lowest = b
+            .forked
+            .get(&author)
+            .copied()
+            .flatten()
+            .map_or(at, |f| f.min(at));
+        b.forked.insert(author, Some(lowest));
+        report.forks += 1;
+        Ok(())
+    }
+
+    /// Keeps a forked author's recovery statement, bounded per author: past
+    /// [`MAX_RECOVERIES`] an author's statement is kept only when its new
+    /// key is already vouched for (endorsed by a grantor of the old key, or
+    /// a root here), so a thief signing statement after statement cannot
+    /// crowd out the owner's.
+    fn keep_recovery(
+        &self,
+        entry: &Entry,
+        signed: &SignedEntry,
+        report: &mut IngestReport,
+    ) -> Result<(), ReplicaError> {
+        let author = entry.author;
+        let Body::KeyRotation(k) = &entry.body else {
+            return Ok(());
+        };
+        let held = self
+            .store
+            .recoveries()?
+            .iter()
+            .filter(|(a, _, _)| *a == author)
+            .count();
+        if held >= MAX_RECOVERIES {
+            let vouched = self.roots.read().expect("trust lock").contains(&k.new_key)
+                || self.current(Kind::Endorsement)?.iter().any(|e| {
+                    matches!(&e.entry.body, Body::Endorsement(b) if b.subject == k.new_key)
+                        && self.trust_granted(&e.entry.author, &author)
+                });
+            if !vouched {
+                report.refused.push(Refusal::Forked {
+                    author,
+                    at: entry.seq,
+                });
+                return Ok(());
+            }
+        }
+        if self.store.record_recovery(&author, entry.seq, signed)? {
+            tracing::warn!(author = %author, seq = entry.seq, "forked author signed a recovery (a key rotation)");
+            report.recoveries.push((author, entry.seq));
+            report.trust_relevant = true;
+        } else {
+            report.duplicates += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Recovery statements kept per forked author before only vouched-for ones
+/// are (see `Replica::keep_recovery`).
+pub const MAX_RECOVERIES: usize = 8;
+
+/// What one `apply_verified` call carries from segment to segment.
+struct Batch {
+    /// Head per author as of what this batch appended so far.
+    heads: HashMap<NodeId, Option<Head>>,
+    /// Lowest forked seq per author, including forks found in this batch.
+    forked: HashMap<NodeId, Option<u64>>,
+    per_minute: u32,
+    fresh_after: UnixMillis,
+    clock: Instant,
 }

@@ -1,0 +1,293 @@
+//! The trust and log rules one member must not be able to break, checked on
+//! a replica fed entries as a peer would send them (memory store, the real
+//! codec and ingest path).
+
+use std::sync::Arc;
+
+use yui_core::content::{Endorsement, Event, KeyRotation, Retraction, Revocation};
+use yui_core::{Body, Entry, EntryId, Limits, LocalizedText, NodeId, SecretKey, SignedEntry};
+use yui_net::ProtoCodec;
+use yui_store::{KvStore, MemEngine};
+use yui_sync::{Codec, Refusal, Replica};
+
+fn key(seed: u8) -> SecretKey {
+    SecretKey::from_seed(&[seed; 32])
+}
+
+fn id(k: &SecretKey) -> NodeId {
+    NodeId::new(k.public_key())
+}
+
+fn replica(seed: u8) -> Arc<Replica> {
+    let store = Arc::new(KvStore::open(MemEngine::new()).unwrap());
+    Replica::open(store, key(seed), Arc::new(ProtoCodec), Limits::default()).unwrap()
+}
+
+/// One author's log as a peer would hold it.
+struct Log {
+    key: SecretKey,
+    seq: u64,
+    prev: Option<EntryId>,
+}
+
+impl Log {
+    fn new(seed: u8) -> Self {
+        Self {
+            key: key(seed),
+            seq: 0,
+            prev: None,
+        }
+    }
+
+    fn id(&self) -> NodeId {
+        id(&self.key)
+    }
+
+    /// The next entry, appended to this log.
+    fn next(&mut self, object_id: &str, body: Body) -> SignedEntry {
+        let s = self.at(self.seq + 1, self.prev, object_id, body);
+        self.seq += 1;
+        self.prev = Some(s.id());
+        s
+    }
+
+    /// An entry at any place, not appended (a fork, a broken chain).
+    fn at(&self, seq: u64, prev: Option<EntryId>, object_id: &str, body: Body) -> SignedEntry {
+        let e = Entry {
+            author: self.id(),
+            seq,
+            prev,
+            created_at: yui_sync::now_ms(),
+            expires_at: None,
+            object_id: object_id.into(),
+            body,
+        };
+        SignedEntry::sign(ProtoCodec.encode_entry(&e), &self.key)
+    }
+}
+
+fn event(title: &str) -> Body {
+    Body::Event(Event {
+        title: LocalizedText::one("ja", title),
+        start: "2027-02-10T10:00:00+09:00".into(),
+        ..Default::default()
+    })
+}
+
+fn endorse(subject: NodeId, name: &str) -> Body {
+    Body::Endorsement(Endorsement {
+        subject,
+        name: LocalizedText::one("ja", name),
+        code: String::new(),
+        country: "JP".into(),
+    })
+}
+
+fn revoke(subject: NodeId) -> Body {
+    Body::Revocation(Revocation {
+        subject,
+        reason: LocalizedText::one("ja", "鍵の漏えい"),
+    })
+}
+
+fn retract() -> Body {
+    Body::Retraction(Retraction {
+        reason: LocalizedText::one("ja", "取り消し"),
+    })
+}
+
+/// Relay R endorses members M1 and M2, who trust only R. M1 endorses R and
+/// then revokes R and M2: nothing changes for anyone.
+#[tokio::test]
+async fn a_member_cannot_revoke_its_relay_or_another_member() {
+    let mut relay = Log::new(1);
+    let mut m1 = Log::new(2);
+    let m2 = Log::new(3);
+    let node = replica(9);
+    node.trust_add(relay.id(), "関東広域連合").unwrap();
+    let e1 = relay.next("endorsement-m1", endorse(m1.id(), "杉並区"));
+    let e2 = relay.next("endorsement-m2", endorse(m2.id(), "南伊豆町"));
+    assert_eq!(node.ingest(vec![e1, e2]).await.unwrap().accepted, 2);
+    assert!(node.is_trusted(&m1.id()) && node.is_trusted(&m2.id()));
+    let a = m1.next("endorsement-relay", endorse(relay.id(), "偽の名前"));
+    let b = m1.next("endorsement-m2", endorse(m2.id(), "偽の町"));
+    let c = m1.next("revocation-relay", revoke(relay.id()));
+    let d = m1.next("revocation-m2", revoke(m2.id()));
+    assert_eq!(node.ingest(vec![a, b, c, d]).await.unwrap().accepted, 4);
+    assert!(node.is_trusted(&relay.id()), "the relay stays trusted");
+    assert!(node.is_trusted(&m2.id()), "M2 stays trusted");
+    assert!(!node.is_revoked(&relay.id()) && !node.is_revoked(&m2.id()));
+    // Only the relay's endorsement names M2.
+    assert!(node.trust_granted(&relay.id(), &m2.id()));
+    assert!(!node.trust_granted(&m1.id(), &m2.id()));
+    assert!(!node.trust_granted(&m1.id(), &relay.id()));
+    // The relay, which granted M2 its trust, can revoke it.
+    let r = relay.next("revocation-m2", revoke(m2.id()));
+    node.ingest(vec![r]).await.unwrap();
+    assert!(!node.is_trusted(&m2.id()));
+}
+
+/// A revocation and entries of the revoked key in one batch: the
+/// revocation is stored, the entries after it are refused.
+#[tokio::test]
+async fn a_revocation_takes_effect_at_its_entry_inside_a_batch() {
+    let mut relay = Log::new(1);
+    let mut m = Log::new(2);
+    let node = replica(9);
+    node.trust_add(relay.id(), "関東広域連合").unwrap();
+    let e = relay.next("endorsement-m", endorse(m.id(), "杉並区"));
+    node.ingest(vec![e]).await.unwrap();
+    let before = m.next("ev-1", event("交流会"));
+    let rev = m.next("revocation-self", revoke(m.id()));
+    let after = m.next("ev-2", event("盗んだ鍵で"));
+    let r = node.ingest(vec![before, rev, after]).await.unwrap();
+    assert_eq!(r.accepted, 2, "{r:?}");
+    assert!(
+        r.refused
+            .iter()
+            .any(|x| matches!(x, Refusal::Untrusted(a) if *a == m.id())),
+        "{r:?}"
+    );
+    assert_eq!(node.store().head(&m.id()).unwrap().unwrap().seq, 2);
+    assert!(node.is_revoked(&m.id()));
+}
+
+/// A stolen key cannot undo its own revocation, and an endorser's
+/// revocation stays when the endorser retracts or overwrites it.
+#[tokio::test]
+async fn revocations_are_final() {
+    let mut relay = Log::new(1);
+    let mut m = Log::new(2);
+    let m2 = Log::new(3);
+    let node = replica(9);
+    node.trust_add(relay.id(), "関東広域連合").unwrap();
+    let e = relay.next("endorsement-m", endorse(m.id(), "杉並区"));
+    let e2 = relay.next("endorsement-m2", endorse(m2.id(), "南伊豆町"));
+    node.ingest(vec![e, e2]).await.unwrap();
+    // A relay (another node) stored the self-revocation and its undoing
+    // before this node heard of them: it would pass both on.
+    let rev = m.next("revocation-self", revoke(m.id()));
+    let undo = m.next("revocation-self", retract());
+    node.ingest(vec![rev]).await.unwrap();
+    let r = node.ingest(vec![undo.clone()]).await.unwrap();
+    assert_eq!(r.accepted, 0);
+    assert!(node.is_revoked(&m.id()) && !node.is_trusted(&m.id()));
+    // The relay revokes M2, then retracts and overwrites the revocation.
+    let rev = relay.next("revocation-m2", revoke(m2.id()));
+    let undo = relay.next("revocation-m2", retract());
+    let over = relay.next("revocation-m2", endorse(m2.id(), "南伊豆町"));
+    assert_eq!(
+        node.ingest(vec![rev, undo, over]).await.unwrap().accepted,
+        3
+    );
+    assert!(node.is_revoked(&m2.id()) && !node.is_trusted(&m2.id()));
+    // Reopened from the same entries (another node, another order): same.
+    let other = replica(10);
+    other.trust_add(relay.id(), "関東広域連合").unwrap();
+    let mut all = Vec::new();
+    for s in 1..=relay.seq {
+        all.push(node.store().get(&relay.id(), s).unwrap().unwrap());
+    }
+    other.ingest(all).await.unwrap();
+    assert!(other.is_revoked(&m2.id()));
+}
+
+/// Two different entries at one new seq in one batch are a fork: evidence
+/// kept, nothing at that seq stored, the log stopped.
+#[tokio::test]
+async fn a_fork_at_a_new_seq_inside_one_batch_is_evidence() {
+    let mut a = Log::new(2);
+    let node = replica(9);
+    node.trust_add(a.id(), "杉並区").unwrap();
+    let one = a.next("ev-1", event("一"));
+    node.ingest(vec![one.clone()]).await.unwrap();
+    let a2 = a.at(2, Some(one.id()), "ev-2", event("二"));
+    let b2 = a.at(2, Some(one.id()), "ev-2", event("別の二"));
+    let r = node.ingest(vec![a2.clone(), b2.clone()]).await.unwrap();
+    assert_eq!((r.accepted, r.forks), (0, 1), "{r:?}");
+    assert!(r.gaps.is_empty(), "a fork is not a gap: {r:?}");
+    assert_eq!(node.store().head(&a.id()).unwrap().unwrap().seq, 1);
+    assert_eq!(node.store().forked_at(&a.id()).unwrap(), Some(2));
+    let forks = node.store().forks().unwrap();
+    assert_eq!(forks.len(), 1);
+    let ids = [forks[0].first.id(), forks[0].second.id()];
+    assert!(ids.contains(&a2.id()) && ids.contains(&b2.id()));
+    // The log is stopped: the next entry on either branch is refused.
+    let a3 = a.at(3, Some(a2.id()), "ev-3", event("三"));
+    let r = node.ingest(vec![a3]).await.unwrap();
+    assert!(
+        matches!(r.refused[..], [Refusal::Forked { at: 2, .. }]),
+        "{r:?}"
+    );
+}
+
+/// An entry at head + 1 whose prev names another entry than the head is
+/// fork evidence (the author signed a second history), not a dropped entry;
+/// the pair is accepted as evidence by a node that holds neither.
+#[tokio::test]
+async fn a_prev_mismatch_at_the_next_seq_is_fork_evidence() {
+    let mut a = Log::new(2);
+    let node = replica(9);
+    node.trust_add(a.id(), "杉並区").unwrap();
+    let one = a.next("ev-1", event("一"));
+    let two = a.next("ev-2", event("二"));
+    node.ingest(vec![one.clone(), two.clone()]).await.unwrap();
+    let other2 = a.at(2, Some(one.id()), "ev-2", event("別の二"));
+    let three = a.at(3, Some(other2.id()), "ev-3", event("三"));
+    let r = node.ingest(vec![three.clone()]).await.unwrap();
+    assert_eq!((r.accepted, r.forks), (0, 1), "{r:?}");
+    assert!(r.refused.is_empty() && r.gaps.is_empty(), "{r:?}");
+    assert_eq!(node.store().forked_at(&a.id()).unwrap(), Some(3));
+    // Passed on, the pair is evidence elsewhere too.
+    let f = node.store().forks().unwrap().remove(0);
+    let elsewhere = replica(10);
+    elsewhere.trust_add(a.id(), "杉並区").unwrap();
+    assert!(elsewhere
+        .accept_fork_evidence(f.first.clone(), f.second.clone())
+        .unwrap());
+    assert_eq!(elsewhere.store().forked_at(&a.id()).unwrap(), Some(3));
+    // Two entries that do follow each other are no evidence.
+    assert!(elsewhere.accept_fork_evidence(one, two).is_err());
+}
+
+/// A thief holding a forked key signs recovery after recovery: few are
+/// kept, none moves the identity; the owner's, whose new key the relay
+/// endorsed, does.
+#[tokio::test]
+async fn a_thief_cannot_win_or_flood_fork_recovery() {
+    let mut relay = Log::new(1);
+    let mut m = Log::new(2);
+    let node = replica(9);
+    node.trust_add(relay.id(), "関東広域連合").unwrap();
+    let e = relay.next("endorsement-m", endorse(m.id(), "杉並区"));
+    node.ingest(vec![e]).await.unwrap();
+    let one = m.next("ev-1", event("一"));
+    node.ingest(vec![one.clone()]).await.unwrap();
+    let fork = m.at(1, None, "ev-1", event("別の一"));
+    assert_eq!(node.ingest(vec![fork]).await.unwrap().forks, 1);
+    let rotation = |seq: u64, new: &SecretKey| {
+        m.at(
+            seq,
+            Some(one.id()),
+            "rotation",
+            Body::KeyRotation(KeyRotation::new(&m.id(), new)),
+        )
+    };
+    let mut kept = 0;
+    for i in 0..40u8 {
+        let r = node
+            .ingest(vec![rotation(100 + u64::from(i), &key(100 + i))])
+            .await
+            .unwrap();
+        kept += r.recoveries.len();
+    }
+    assert_eq!(kept, yui_sync::MAX_RECOVERIES, "recoveries are bounded");
+    assert_eq!(node.current_key(&m.id()), m.id(), "no thief's key won");
+    // The owner's new key, endorsed by the relay, wins past the bound.
+    let owner = key(200);
+    let e = relay.next("endorsement-m-new", endorse(id(&owner), "杉並区"));
+    node.ingest(vec![e]).await.unwrap();
+    let r = node.ingest(vec![rotation(2, &owner)]).await.unwrap();
+    assert_eq!(r.recoveries.len(), 1, "{r:?}");
+    assert_eq!(node.current_key(&m.id()), id(&owner));
+}
