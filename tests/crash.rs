@@ -395,3 +395,79 @@ fn a_full_disk_gives_errors_not_corruption() {
     a.stop();
     assert_whole(&a);
 }
+
+/// `yui restore` killed at any point leaves a home that either refuses to
+/// start or starts with publishing held: never one that publishes and so
+/// forks its own log.
+#[test]
+fn a_restore_cut_short_never_leaves_a_home_that_publishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cases.yui");
+    let author = write_bundle(&file, 0x44, 20_000, 100).to_string();
+    let mut a = NodeProc::init(dir.path(), "atami", "熱海市", "222054");
+    a.start();
+    a.cli(&["trust", "add", &author]);
+    a.cli(&["bundle", "import", file.to_str().unwrap()]);
+    a.publish("own-1", "熱海梅園まつり");
+    let backup = dir.path().join("backup");
+    a.cli(&["backup", backup.to_str().unwrap()]);
+    a.stop();
+
+    let mut cut = 0;
+    let mut refused_start = false;
+    for i in 0..80u64 {
+        let home = dir.path().join(format!("restored-{i}"));
+        let mut child = Command::new(support::yui_bin())
+            .args(["--home", home.to_str().unwrap(), "restore"])
+            .arg(&backup)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Later and later cuts, until one restore finishes first.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(40 * i);
+        let finished = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break Some(st);
+            }
+            if std::time::Instant::now() >= deadline {
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        if finished.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let startable = home.join("config.toml").exists() && home.join("node.key").exists();
+        let marker = home.join("restore.incomplete").exists();
+        if marker {
+            cut += 1;
+            if startable && !refused_start {
+                let out = Command::new(support::yui_bin())
+                    .args(["--home", home.to_str().unwrap(), "run"])
+                    .output()
+                    .unwrap();
+                assert!(!out.status.success(), "a home cut short started");
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(err.contains("did not finish"), "{err}");
+                refused_start = true;
+            }
+        } else if startable {
+            assert!(
+                home.join("hold-publish").exists(),
+                "restore {i} left a startable home without the publishing hold"
+            );
+        }
+        if let Some(st) = finished {
+            assert!(st.success(), "restore {i} failed");
+            assert!(!marker && home.join("hold-publish").exists());
+            break;
+        }
+    }
+    assert!(cut > 0, "no cut landed inside a restore");
+    assert!(
+        refused_start,
+        "no cut left a config and key to try starting"
+    );
+}

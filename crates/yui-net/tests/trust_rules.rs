@@ -291,3 +291,38 @@ async fn a_thief_cannot_win_or_flood_fork_recovery() {
     assert_eq!(r.recoveries.len(), 1, "{r:?}");
     assert_eq!(node.current_key(&m.id()), id(&owner));
 }
+
+/// After a restore the hold lifts only on a peer that holds the own log at
+/// least as far as the backup did, once caught up with it: a stale peer or
+/// one holding none of the node's entries proves nothing.
+#[tokio::test]
+async fn only_a_peer_holding_the_backups_head_lifts_the_publishing_hold() {
+    let node = replica(9);
+    for i in 1..=3 {
+        node.publish(format!("ev-{i}"), event("復旧前"), None)
+            .await
+            .unwrap();
+    }
+    node.hold_publishing(3);
+    for stale in [0, 1, 2] {
+        node.note_own_claim(stale).unwrap();
+        assert!(node.is_held(), "a claim of {stale} lifted the hold");
+    }
+    // A peer holds 5: held until this node has caught up to 5.
+    node.note_own_claim(5).unwrap();
+    assert!(node.is_held());
+    let err = node.publish("early".into(), event("早すぎる"), None).await;
+    assert!(matches!(err, Err(yui_sync::PublishError::Held)), "{err:?}");
+    // A peer at exactly the backup's head is evidence too, but the claim
+    // of 5 still stands until this node holds it.
+    node.note_own_claim(3).unwrap();
+    assert!(node.is_held());
+    node.release_hold();
+    assert!(!node.is_held());
+    // A node restored from a backup that held nothing lifts only on a
+    // peer holding at least one of its entries.
+    let fresh = replica(11);
+    fresh.hold_publishing(0);
+    fresh.note_own_claim(0).unwrap();
+    assert!(fresh.is_held());
+}

@@ -133,6 +133,10 @@ fn create_file(path: &Path, secret: bool) -> Result<std::fs::File, BackupError> 
         .map_err(io(path))
 }
 
+fn home_durably(_home: &Home, path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
+    crate::home::write_durably(path, bytes).map_err(|e| crate::node::StartError::from(e).into())
+}
+
 fn sync_dir(path: &Path) -> Result<(), BackupError> {
     std::fs::File::open(path)
         .and_then(|d| d.sync_all())
@@ -329,6 +333,19 @@ pub fn restore(
         .mode(0o700)
         .create(home.root().join("tls"))
         .map_err(io(home.root()))?;
+    // Before anything else, durably: the marker that keeps a home cut short
+    // from starting, and the publishing hold. Nothing written after them can
+    // make a startable home that publishes (a self-fork).
+    home_durably(
+        home,
+        &home.restoring_path(),
+        b"yui restore is writing this home\n",
+    )?;
+    home.write_hold(None)
+        .map_err(crate::node::StartError::from)?;
+    if let Some(parent) = home.root().parent() {
+        sync_dir(parent)?;
+    }
     // config.toml last: until it exists the home is not a usable node.
     let mut files = home_files(home);
     files.rotate_left(1);
@@ -416,8 +433,17 @@ pub fn restore(
     }
     report(&task.view());
     store.flush()?;
-    // Hold publishing until a peer shows this node has its newest entries.
-    let hold = home.hold_path();
-    std::fs::write(&hold, b"restored from a backup\n").map_err(io(&hold))?;
+    sync_dir(home.root())?;
+    // Hold publishing until a peer that holds the own log at least as far
+    // as the backup shows this node has its newest entries.
+    let floor = store.head(&m.node_id)?.map_or(0, |h| h.seq);
+    home.write_hold(Some(floor))
+        .map_err(crate::node::StartError::from)?;
+    drop(replica);
+    drop(store);
+    // Last: the home may start now (held).
+    let marker = home.restoring_path();
+    std::fs::remove_file(&marker).map_err(io(&marker))?;
+    sync_dir(home.root())?;
     Ok(out)
 }

@@ -453,7 +453,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Run { restored } => {
             if restored {
-                std::fs::write(home.hold_path(), b"restored from a backup\n")
+                home.write_hold(None)
                     .with_context(|| format!("cannot write {}", home.hold_path().display()))?;
             }
             run_node(home).await?

@@ -94,6 +94,34 @@ impl Home {
         Self { root: root.into() }
     }
 
+    /// Present while `yui restore` writes this home: a home with it must not
+    /// start (written and made durable before anything else, removed last).
+    pub fn restoring_path(&self) -> PathBuf {
+        self.root.join("restore.incomplete")
+    }
+
+    /// Writes the publishing hold durably (file and folder synced). `floor`
+    /// is the own head the restored data holds (see
+    /// `Replica::hold_publishing`); `None`: the own head in the store when
+    /// the node starts.
+    pub fn write_hold(&self, floor: Option<u64>) -> Result<(), HomeError> {
+        let line = floor.map(|f| format!("floor={f}\n")).unwrap_or_default();
+        write_durably(
+            &self.hold_path(),
+            format!("restored from a backup\n{line}").as_bytes(),
+        )
+    }
+
+    /// The own head recorded in the hold file, if it names one.
+    pub fn hold_floor(&self) -> Result<Option<u64>, HomeError> {
+        let p = self.hold_path();
+        let text = std::fs::read_to_string(&p).map_err(io(&p))?;
+        Ok(text
+            .lines()
+            .find_map(|l| l.strip_prefix("floor="))
+            .and_then(|v| v.trim().parse().ok()))
+    }
+
     /// The folder.
     pub fn root(&self) -> &Path {
         &self.root
@@ -249,9 +277,18 @@ impl Home {
     /// rotation entry is durable); the old key is kept as
     /// `node.key.retired-<unix ms>`.
     pub fn commit_next_key(&self, now_ms: i64) -> Result<(), HomeError> {
+        // The old key is linked (not moved) to its retired name first, then
+        // the staged key replaces it in one rename: at every instant there
+        // is a `node.key`, and a crash before the second step leaves the
+        // staged key for `Node::start` to finish the swap with. The folder
+        // is synced after each step so the renames themselves are durable.
         let retired = self.root.join(format!("node.key.retired-{now_ms}"));
-        std::fs::rename(self.key_path(), &retired).map_err(io(&retired))?;
-        std::fs::rename(self.next_key_path(), self.key_path()).map_err(io(&self.key_path()))
+        if !retired.exists() {
+            std::fs::hard_link(self.key_path(), &retired).map_err(io(&retired))?;
+        }
+        sync_dir(&self.root)?;
+        std::fs::rename(self.next_key_path(), self.key_path()).map_err(io(&self.key_path()))?;
+        sync_dir(&self.root)
     }
 
     /// Reads the admin token, refusing one readable by others.
@@ -309,6 +346,25 @@ fn read_secret(path: &Path) -> Result<String, HomeError> {
         });
     }
     fs::read_to_string(path).map_err(io(path))
+}
+
+/// Fsyncs a folder, so renames and new files in it survive a crash.
+pub(crate) fn sync_dir(path: &Path) -> Result<(), HomeError> {
+    std::fs::File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(io(path))
+}
+
+/// Writes a file through a temporary name, syncs it, renames it into place
+/// and syncs the folder: after return it survives a crash whole.
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), HomeError> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
 #[cfg(test)]

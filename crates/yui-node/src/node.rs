@@ -39,6 +39,9 @@ pub enum StartError {
     /// TLS material problem.
     #[error(transparent)]
     Tls(#[from] yui_net::tls::TlsError),
+    /// A restore into this home did not finish.
+    #[error("a restore into {0} did not finish: the home is incomplete and must not run; delete the folder and run `yui restore` again")]
+    RestoreIncomplete(std::path::PathBuf),
     /// A port could not be bound.
     #[error("cannot listen on {addr} ({what}): {error}; pick another address in config.toml or stop what uses it")]
     Bind {
@@ -144,6 +147,9 @@ impl Node {
     /// Starts the node of `home`. It runs until `cancel` fires; then call
     /// [`Node::shutdown`].
     pub async fn start(home: Home, cancel: CancellationToken) -> Result<Self, StartError> {
+        if home.restoring_path().exists() {
+            return Err(StartError::RestoreIncomplete(home.root().to_owned()));
+        }
         let config = Arc::new(home.load_config()?);
         home.check_tls_key()?;
         let token = Arc::new(home.load_token()?);
@@ -165,8 +171,12 @@ impl Node {
             }
         };
         if home.hold_path().exists() {
-            tracing::warn!("restored from a backup: publishing is held until a peer shows this node has its newest entries");
-            replica.hold_publishing();
+            let floor = match home.hold_floor()? {
+                Some(f) => f,
+                None => store.head(&replica.id())?.map_or(0, |h| h.seq),
+            };
+            tracing::warn!(floor, "restored from a backup: publishing is held until a peer that holds this node's log at least as far as the backup shows this node has its newest entries");
+            replica.hold_publishing(floor);
             let (r, marker, c) = (replica.clone(), home.hold_path(), cancel.clone());
             tokio::spawn(async move {
                 while r.is_held() {

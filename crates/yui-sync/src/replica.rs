@@ -257,8 +257,13 @@ pub struct Replica {
     /// Publishing held (restored from a backup) until a peer shows this node
     /// holds the newest of its own log.
     held: AtomicBool,
-    /// The highest seq of this node's own log any peer claimed to hold.
+    /// The highest seq of this node's own log a peer claimed to hold, among
+    /// claims that count (at least `hold_floor`).
     own_claimed: AtomicU64,
+    /// While held: the own head the restored backup held. Only a peer that
+    /// holds the own log at least this far (and at least one entry) is
+    /// evidence of what the node published after the backup.
+    hold_floor: AtomicU64,
     events: broadcast::Sender<ReplicaEvent>,
     counters: Counters,
     /// Per-author token buckets for new entries from peers.
@@ -356,6 +361,7 @@ impl Replica {
             write: Mutex::new(()),
             held: AtomicBool::new(false),
             own_claimed: AtomicU64::new(0),
+            hold_floor: AtomicU64::new(0),
             events,
             counters: Counters::default(),
             rate: Mutex::default(),
@@ -499,8 +505,13 @@ impl Replica {
     }
 
     /// Holds publishing until a peer has shown this node has the newest of
-    /// its own log (call at start after restoring a backup).
-    pub fn hold_publishing(&self) {
+    /// its own log (call at start after restoring a backup). `floor` is the
+    /// own head the backup held: a peer's claim counts as evidence only
+    /// when it holds the own log at least that far (and at least one
+    /// entry), so a stale peer, or one holding none of this node's entries,
+    /// never lifts the hold. The operator can (`release_hold`).
+    pub fn hold_publishing(&self, floor: u64) {
+        self.hold_floor.store(floor.max(1), Ordering::SeqCst);
         self.held.store(true, Ordering::SeqCst);
     }
 
@@ -516,10 +527,23 @@ impl Replica {
         }
     }
 
-    /// A peer stated how much of this node's own log it holds. Once this
-    /// node holds at least as much as any peer claimed, a hold is released:
-    /// publishing then cannot reuse a sequence number.
+    /// A peer stated how much of this node's own log it holds. Once a peer
+    /// that holds the own log at least as far as the backup did has been
+    /// caught up with, a hold is released: publishing then cannot reuse a
+    /// sequence number that peer knows of.
     pub fn note_own_claim(&self, seq: u64) -> Result<(), ReplicaError> {
+        if !self.held.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let floor = self.hold_floor.load(Ordering::SeqCst);
+        if seq < floor {
+            tracing::info!(
+                claimed = seq,
+                floor,
+                "a peer holds less of the own log than the backup did: no evidence, still held"
+            );
+            return Ok(());
+        }
         self.own_claimed.fetch_max(seq, Ordering::SeqCst);
         self.check_hold()
     }
@@ -528,11 +552,14 @@ impl Replica {
         if self.held.load(Ordering::SeqCst) {
             let head = self.store.head(&self.id)?.map_or(0, |h| h.seq);
             let claimed = self.own_claimed.load(Ordering::SeqCst);
+            if claimed == 0 {
+                return Ok(());
+            }
             if head >= claimed {
                 tracing::info!(
                     head,
                     claimed,
-                    "own log is up to date with peers; publishing released"
+                    "own log is up to date with a peer that holds it; publishing released"
                 );
                 self.held.store(false, Ordering::SeqCst);
             } else {
