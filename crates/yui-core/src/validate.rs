@@ -224,9 +224,12 @@ fn validate_text(
     t: &LocalizedText,
     limits: &Limits,
 ) -> Result<(), ValidationError> {
-    for (i, (lang, text)) in t.0.iter().enumerate() {
+    // Linear: a set of the tags seen (lower-cased; tags are ASCII and short,
+    // checked by `validate_lang_tag` first), not a scan of those before.
+    let mut seen = std::collections::HashSet::with_capacity(t.0.len());
+    for (lang, text) in &t.0 {
         validate_lang_tag(lang).map_err(|e| invalid(field, e))?;
-        if t.0[..i].iter().any(|(l, _)| l.eq_ignore_ascii_case(lang)) {
+        if !seen.insert(lang.to_ascii_lowercase()) {
             return Err(invalid(field, format!("language {lang} given twice")));
         }
         if text.len() > limits.max_text_bytes {

@@ -43,14 +43,121 @@ pub struct ConnInfo {
     /// The certificates of this connection; `None` when the client sent no
     /// certificate (fine for HTTP, refused for Sync).
     pub binding: Option<Binding>,
+    /// What the connection has done so far, for its deadline.
+    pub state: Arc<ConnState>,
+}
+
+/// What a connection has done, read by its deadline ([`TlsConn`]).
+///
+/// From accept, a connection has `handshake_timeout` to either complete a
+/// signed Sync handshake or start a request that is not Sync (HTTP pages,
+/// exports, health, reflection); otherwise it is closed, whatever it sent
+/// or did not send. A connection used for such requests is closed once it
+/// has been idle (no request running, none started) for `http_idle`. A
+/// proved Sync connection is governed by its session (heartbeats, idle
+/// timeout).
+#[derive(Debug)]
+pub struct ConnState {
+    accepted: std::time::Instant,
+    proved: std::sync::atomic::AtomicBool,
+    /// Milliseconds after `accepted` of the last non-Sync request start, +1
+    /// (0: none yet).
+    last_request: AtomicU64,
+    in_flight: std::sync::atomic::AtomicUsize,
+    /// A Sync stream on this connection is in its handshake or running.
+    sync_open: std::sync::atomic::AtomicBool,
+}
+
+/// A connection's verdict when its timer fires.
+enum Deadline {
+    Close(&'static str),
+    RecheckAt(std::time::Instant),
+}
+
+impl ConnState {
+    fn new_at(accepted: std::time::Instant) -> Self {
+        Self {
+            accepted,
+            proved: Default::default(),
+            last_request: AtomicU64::new(0),
+            in_flight: Default::default(),
+            sync_open: Default::default(),
+        }
+    }
+
+    /// The Sync handshake on this connection completed.
+    pub fn set_proved(&self) {
+        self.proved.store(true, Ordering::SeqCst);
+    }
+
+    fn request_started(&self) {
+        let ms = self.accepted.elapsed().as_millis() as u64 + 1;
+        self.last_request.fetch_max(ms, Ordering::SeqCst);
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn request_ended(&self) {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn verdict(&self, limits: &ServerLimits, now: std::time::Instant) -> Deadline {
+        if self.proved.load(Ordering::SeqCst) {
+            // The session's idle timeout governs it; look again later.
+            return Deadline::RecheckAt(now + limits.http_idle);
+        }
+        let last = self.last_request.load(Ordering::SeqCst);
+        if last == 0 {
+            // A grace second after the deadline, so a Sync stream's own
+            // DEADLINE_EXCEEDED (due at the same instant) reaches the peer.
+            let at = self.accepted + limits.handshake_timeout + HANDSHAKE_GRACE;
+            return if now >= at {
+                Deadline::Close("no signed handshake and no request within handshake_timeout")
+            } else {
+                Deadline::RecheckAt(at)
+            };
+        }
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            return Deadline::RecheckAt(now + limits.http_idle);
+        }
+        let at = self.accepted + Duration::from_millis(last - 1) + limits.http_idle;
+        if now >= at {
+            Deadline::Close("idle for http_idle")
+        } else {
+            Deadline::RecheckAt(at)
+        }
+    }
 }
 
 /// A server-side TLS connection with its [`ConnInfo`].
 pub struct TlsConn {
     inner: tokio_rustls::server::TlsStream<TcpStream>,
     info: ConnInfo,
+    limits: ServerLimits,
+    /// Fires at the connection's next deadline check (see [`ConnState`]).
+    deadline: Pin<Box<tokio::time::Sleep>>,
     _permit: OwnedSemaphorePermit,
     _address: AddressSlot,
+}
+
+impl TlsConn {
+    /// Checks the deadline; an error closes the connection (hyper drops it,
+    /// which gives back its connection and address slots).
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
+        while std::future::Future::poll(self.deadline.as_mut(), cx).is_ready() {
+            match self
+                .info
+                .state
+                .verdict(&self.limits, std::time::Instant::now())
+            {
+                Deadline::Close(why) => {
+                    tracing::debug!(remote = %self.info.remote, why, "closing connection");
+                    return Poll::Ready(std::io::Error::new(std::io::ErrorKind::TimedOut, why));
+                }
+                Deadline::RecheckAt(at) => self.deadline.as_mut().reset(at.into()),
+            }
+        }
+        Poll::Pending
+    }
 }
 
 impl Connected for TlsConn {
@@ -66,7 +173,13 @@ impl AsyncRead for TlsConn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+        let this = self.get_mut();
+        // The server always has a read pending on a live connection, so
+        // the timer polled here closes even one that sends nothing.
+        if let Poll::Ready(e) = this.poll_deadline(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
     }
 }
 
@@ -106,6 +219,14 @@ pub struct ServerLimits {
     pub max_connections_per_address: usize,
     /// Time allowed for the TLS handshake.
     pub tls_timeout: Duration,
+    /// Time from accept to a completed signed Sync handshake or a first
+    /// other request (see [`ConnState`]).
+    pub handshake_timeout: Duration,
+    /// A connection used for HTTP or other non-Sync requests is closed
+    /// after this long without one.
+    pub http_idle: Duration,
+    /// HTTP/2 streams open at once on one connection.
+    pub max_concurrent_streams: u32,
 }
 
 impl Default for ServerLimits {
@@ -114,9 +235,76 @@ impl Default for ServerLimits {
             max_connections: 1024,
             max_connections_per_address: 256,
             tls_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            http_idle: Duration::from_secs(60),
+            max_concurrent_streams: 16,
         }
     }
 }
+
+/// Marks each request on its connection's [`ConnState`]: every request that
+/// is not Sync counts as use of the connection (Sync streams count once
+/// their handshake is proved).
+#[derive(Debug, Clone, Copy)]
+struct MarkUse;
+
+impl<S> tower::Layer<S> for MarkUse {
+    type Service = MarkUseService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        MarkUseService(inner)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct MarkUseService<S>(S);
+
+/// Ends a request's use of its connection when dropped.
+struct InFlight(Option<Arc<ConnState>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(s) = &self.0 {
+            s.request_ended();
+        }
+    }
+}
+
+impl<S, B> tower::Service<tonic::codegen::http::Request<B>> for MarkUseService<S>
+where
+    S: tower::Service<tonic::codegen::http::Request<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: tonic::codegen::http::Request<B>) -> Self::Future {
+        let state = (req.uri().path() != SYNC_PATH)
+            .then(|| req.extensions().get::<ConnInfo>().map(|i| i.state.clone()))
+            .flatten();
+        if let Some(s) = &state {
+            s.request_started();
+        }
+        let guard = InFlight(state);
+        let fut = self.0.call(req);
+        Box::pin(async move {
+            let r = fut.await;
+            drop(guard);
+            r
+        })
+    }
+}
+
+/// How long past `handshake_timeout` a connection that never completed a
+/// handshake stays open, so the stream's status gets out first.
+const HANDSHAKE_GRACE: Duration = Duration::from_secs(1);
+
+/// The Sync method's path.
+const SYNC_PATH: &str = "/yui.v1.Federation/Sync";
 
 /// Open connections per remote address; an [`AddressSlot`] gives its place
 /// back when the connection ends.
@@ -146,6 +334,15 @@ impl Drop for AddressSlot {
                 m.remove(&self.1);
             }
         }
+    }
+}
+
+/// Frees a connection's Sync place when its stream task ends.
+struct SyncSlot(Arc<ConnState>);
+
+impl Drop for SyncSlot {
+    fn drop(&mut self) {
+        self.0.sync_open.store(false, Ordering::SeqCst);
     }
 }
 
@@ -203,9 +400,14 @@ impl Federation for FederationService {
                 "no TLS client certificate: a dialer must present one, and its node key must sign its digest in the handshake",
             ));
         };
-        if self.authed.lock().expect("authed").contains_key(&info.id) {
+        // One Sync stream per connection, counted from its first message
+        // (not from a completed handshake), so a connection cannot park
+        // many streams in their handshakes.
+        if info.state.sync_open.swap(true, Ordering::SeqCst) {
+            Counters::add(&self.replica.counters().limit_streams_per_peer, 1);
             return Err(Status::resource_exhausted("one Sync stream per connection"));
         }
+        let sync_slot = SyncSlot(info.state.clone());
         let mut inbound = req.into_inner();
         let (tx, rx) = mpsc::channel(self.session.pending_messages.max(1));
         let out = Outbound::Listener(tx);
@@ -213,6 +415,7 @@ impl Federation for FederationService {
         let span = tracing::info_span!("inbound", remote = %info.remote);
         tokio::spawn(
             async move {
+                let _sync_slot = sync_slot;
                 // Streams per peer are counted when the peer has proved its
                 // key, and the place is taken before this side proves its
                 // own, so a refused dialer never sees a completed handshake.
@@ -234,12 +437,19 @@ impl Federation for FederationService {
                     &mut inbound,
                     &out,
                     &binding,
-                    this.session.handshake_timeout,
+                    // From accept, not from this stream's start: a
+                    // connection cannot buy time by waiting to open it.
+                    this.session
+                        .handshake_timeout
+                        .saturating_sub(info.state.accepted.elapsed()),
                     admit,
                 )
                 .await;
                 let peer = match hs {
-                    Ok(p) => p,
+                    Ok(p) => {
+                        info.state.set_proved();
+                        p
+                    }
                     Err(e) => {
                         // Our own proof may have failed to send after the
                         // place was taken: give it back.
@@ -372,6 +582,8 @@ pub async fn serve(
             let acceptor = acceptor.clone();
             let tx = tx.clone();
             let id = next_id.fetch_add(1, Ordering::Relaxed);
+            // The handshake deadline runs from here, TLS included.
+            let accepted = std::time::Instant::now();
             tokio::spawn(async move {
                 let tls = match tokio::time::timeout(limits.tls_timeout, acceptor.accept(tcp)).await
                 {
@@ -389,13 +601,18 @@ pub async fn serve(
                     dialer,
                     listener: own_digest,
                 });
+                let state = Arc::new(ConnState::new_at(accepted));
+                let first_check = state.accepted + limits.handshake_timeout + HANDSHAKE_GRACE;
                 let conn = TlsConn {
                     inner: tls,
                     info: ConnInfo {
                         id,
                         remote,
                         binding,
+                        state,
                     },
+                    limits,
+                    deadline: Box::pin(tokio::time::sleep_until(first_check.into())),
                     _permit: permit,
                     _address: address,
                 };
@@ -447,6 +664,8 @@ pub async fn serve(
         .add_service(reflection_v1alpha);
     tonic::transport::Server::builder()
         .accept_http1(true)
+        .max_concurrent_streams(Some(limits.max_concurrent_streams))
+        .layer(MarkUse)
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .add_routes(routes)

@@ -92,6 +92,10 @@ type Queued = (u64, Option<HashSet<[u8; 32]>>, pb::Entries);
 
 /// Entries messages ingested at once per session (disjoint authors only).
 const MAX_RUNNING: usize = 2;
+/// Small Entries messages (single updates) ingested at once per session,
+/// beside the bulk ones: they never wait behind a bulk batch, but a peer
+/// sending thousands of them holds at most this many ingests here.
+const MAX_RUNNING_SMALL: usize = 4;
 /// Entries messages read ahead and waiting per session.
 const MAX_QUEUED: usize = 2;
 
@@ -392,6 +396,7 @@ impl Ctx<'_> {
         let mut running_sets: HashMap<u64, Option<HashSet<[u8; 32]>>> = HashMap::new();
         let mut queued: std::collections::VecDeque<Queued> = std::collections::VecDeque::new();
         let mut next_id = 0u64;
+        let mut running_small_ids: HashSet<u64> = HashSet::new();
         let control = &control;
         loop {
             // Start what may start: no author shared with a running batch or
@@ -401,7 +406,11 @@ impl Ctx<'_> {
                 // Small batches (single updates) do not count against
                 // MAX_RUNNING: they must not wait for bulk ones.
                 let small = queued[i].2.entries.len() <= yui_sync::SMALL_BATCH;
-                if !small && running.len() >= MAX_RUNNING {
+                let running_small = running_small_ids.len();
+                let running_bulk = running.len() - running_small;
+                if (!small && running_bulk >= MAX_RUNNING)
+                    || (small && running_small >= MAX_RUNNING_SMALL)
+                {
                     i += 1;
                     continue;
                 }
@@ -416,12 +425,16 @@ impl Ctx<'_> {
                 }
                 let (id, set, e) = queued.remove(i).expect("index in range");
                 running_sets.insert(id, set);
+                if small {
+                    running_small_ids.insert(id);
+                }
                 running.push(Box::pin(async move { (id, self.ingest(e, control).await) }));
             }
             let can_read = queued.len() < MAX_QUEUED;
             let m = tokio::select! {
                 Some((id, r)) = running.next(), if !running.is_empty() => {
                     running_sets.remove(&id);
+                    running_small_ids.remove(&id);
                     r?;
                     continue;
                 }

@@ -326,3 +326,30 @@ async fn only_a_peer_holding_the_backups_head_lifts_the_publishing_hold() {
     fresh.note_own_claim(0).unwrap();
     assert!(fresh.is_held());
 }
+
+/// Cheap checks first: an untrusted author's entry is refused as untrusted
+/// before its fields are walked (a text with thousands of languages costs a
+/// lookup), and duplicate languages are found in any case.
+#[tokio::test]
+async fn untrusted_entries_are_refused_before_their_fields_are_checked() {
+    let node = replica(9);
+    let mut stranger = Log::new(40);
+    let many: Vec<(String, String)> = (0..3000)
+        .map(|i| (format!("x-{i}"), "a".into()))
+        .chain(std::iter::once(("X-0".to_owned(), "い".to_owned())))
+        .collect();
+    let body = Body::Event(Event {
+        title: LocalizedText(many),
+        start: "2027-02-10T10:00:00+09:00".into(),
+        ..Default::default()
+    });
+    let e = stranger.next("ev-1", body.clone());
+    let r = node.ingest(vec![e]).await.unwrap();
+    assert!(matches!(r.refused[..], [Refusal::Untrusted(_)]), "{r:?}");
+    // Trusted, the same body is invalid: X-0 repeats x-0.
+    node.trust_add(stranger.id(), "").unwrap();
+    let mut again = Log::new(40);
+    let e = again.next("ev-1", body);
+    let r = node.ingest(vec![e]).await.unwrap();
+    assert!(matches!(r.refused[..], [Refusal::Invalid(_)]), "{r:?}");
+}

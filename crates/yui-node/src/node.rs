@@ -240,6 +240,8 @@ impl Node {
             max_connections: f.max_connections,
             max_connections_per_address: config.limits.max_connections_per_address,
             tls_timeout: session.handshake_timeout,
+            handshake_timeout: session.handshake_timeout,
+            ..ServerLimits::default()
         };
 
         let peers = PeerManager::new(

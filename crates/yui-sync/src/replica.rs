@@ -1057,10 +1057,12 @@ impl Replica {
             .into());
         }
         let entry = self.codec.decode_entry(&signed.entry)?;
-        validate_entry(&entry, signed.entry.len(), now, &self.limits)?;
+        // Cheap checks first: an untrusted author's entry costs a lookup,
+        // not a walk over its fields.
         if !self.is_trusted(&entry.author) {
             return Err(Refusal::Untrusted(entry.author));
         }
+        validate_entry(&entry, signed.entry.len(), now, &self.limits)?;
         if let Some(at) = self.rotated_at(&entry.author).filter(|at| entry.seq > *at) {
             return Err(Refusal::Rotated {
                 author: entry.author,

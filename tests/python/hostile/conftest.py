@@ -107,8 +107,10 @@ class Network:
         # Two trusted attacker identities ("malicious members") and a stranger.
         self.evil = Author(bytes([0x66] * 32))
         self.evil2 = Author(bytes([0x67] * 32))
+        # One more, whose log the broken-chain test stops (a fork).
+        self.evil3 = Author(bytes([0x68] * 32))
         self.stranger = Author(bytes([0x77] * 32))
-        for a in (self.evil, self.evil2):
+        for a in (self.evil, self.evil2, self.evil3):
             self.target.cli("trust", "add", a.id, "--name", "evil")
             self.bystander.cli("trust", "add", a.id, "--name", "evil")
         self.bystander.cli("peer", "add", self.target.addr, "--id", self.target.id)

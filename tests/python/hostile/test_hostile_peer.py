@@ -150,12 +150,23 @@ def test_wrong_signatures(net):
 
 
 def test_broken_chains(net):
+    p = Peer(net.target.addr, net.evil3)
+    p.send(entries_msg([net.evil3.next_signed(title="一")]))
+    wait_until("evil3's first entry", lambda: net.target.head_of(net.evil3.id) == 1)
     before = net.snapshot()
-    chain = net.target.counter("refused_chain")
+    # seq 2 whose prev is not entry 1: the author signed a second history,
+    # so the pair is fork evidence and the log stops at seq 2.
+    forks = net.target.counter("forks_detected")
+    p.send(entries_msg([net.evil3.signed(net.evil3.entry(prev=os.urandom(32)))]))
+    wait_until("the broken chain kept as fork evidence",
+               lambda: net.target.counter("forks_detected") == forks + 1)
+    held = net.target.status()["forks"]
+    assert any(f["author"] == net.evil3.id and f["seq"] == 2 for f in held), held
+    forked = net.target.counter("refused_forked")
+    p.send(entries_msg([net.evil3.next_signed(title="続き")]))
+    wait_until("refused past the broken chain", lambda: net.target.counter("refused_forked") == forked + 1)
+    p.close()
     p = Peer(net.target.addr, net.evil)
-    # seq 2 whose prev is not entry 1.
-    p.send(entries_msg([net.evil.signed(net.evil.entry(prev=os.urandom(32)))]))
-    wait_until("broken chain counted", lambda: net.target.counter("refused_chain") == chain + 1)
     # seq 0, a seq far ahead of the head, a seq-1 entry with a prev.
     invalid = net.target.counter("refused_invalid")
     gaps = net.target.counter("gaps")
@@ -368,10 +379,128 @@ def test_half_open_streams_and_abrupt_disconnects(net):
     net.assert_serving()
 
 
+def _tls(addr, alpn):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols([alpn])
+    t = ctx.wrap_socket(raw_tcp(addr), server_hostname="yui-node")
+    t.settimeout(20)
+    return t
+
+
+def _closed_by_peer(sock):
+    try:
+        return sock.recv(65536) == b"" or _drain_to_close(sock)
+    except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def _drain_to_close(sock):
+    """Frames the server sent (its HTTP/2 SETTINGS), then the close."""
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            if sock.recv(65536) == b"":
+                return True
+        except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+    return False
+
+
+def test_silent_connections_after_tls_are_closed(net):
+    """Connections that finish TLS and then say nothing, or only open HTTP/2
+    and send no request, are closed at the handshake deadline (2 s here),
+    so they cannot fill max_connections; a trusted peer still connects."""
+    before = net.snapshot()
+    addr = net.target.addr
+    t0 = time.time()
+    # 50 in all: under max_connections_per_address (64 here), so each one
+    # is accepted and must be closed by its deadline.
+    silent = [_tls(addr, "h2") for _ in range(25)]
+    preface = []
+    for _ in range(15):
+        t = _tls(addr, "h2")
+        t.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        preface.append(t)
+    http1 = [_tls(addr, "http/1.1") for _ in range(10)]
+    for s in silent + preface + http1:
+        assert _closed_by_peer(s), "a silent connection stayed open"
+    elapsed = time.time() - t0
+    assert elapsed < 15, f"closed only after {elapsed:.1f} s"
+    for s in silent + preface + http1:
+        s.close()
+    # A Sync stream that sends its Hello and then nothing: its connection
+    # goes too, not only the stream.
+    t = _tls(addr, "h2")
+    assert _closed_by_peer(t)
+    t.close()
+    net.assert_unchanged(before)
+    net.assert_serving()
+
+
+def test_http2_streams_per_connection_are_bounded(net):
+    """The node's HTTP/2 SETTINGS cap concurrent streams per connection, so
+    one connection cannot open streams without end."""
+    t = _tls(net.target.addr, "h2")
+    t.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+    buf = b""
+    while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
+        chunk = t.recv(65536)
+        assert chunk, "closed before its SETTINGS"
+        buf += chunk
+    length, kind = int.from_bytes(buf[:3], "big"), buf[3]
+    assert kind == 4, f"first frame is type {kind}, not SETTINGS"
+    payload = buf[9:9 + length]
+    settings = {int.from_bytes(payload[i:i + 2], "big"): int.from_bytes(payload[i + 2:i + 6], "big")
+                for i in range(0, len(payload), 6)}
+    assert 0 < settings.get(3, 1 << 31) <= 64, f"SETTINGS_MAX_CONCURRENT_STREAMS: {settings}"
+    t.close()
+
+
+def test_many_small_batches_are_held_a_few_at_a_time(net):
+    """Thousands of one-entry messages: each is taken in turn (a small batch
+    never waits behind a bulk one, but only a few run at once) and the node
+    keeps serving."""
+    before = net.snapshot()
+    p = Peer(net.target.addr, net.evil)
+    untrusted = net.target.counter("refused_untrusted")
+    e = net.stranger.signed(net.stranger.entry(seq=1, title="小口"))
+    for _ in range(3000):
+        while p.pending() > 500:
+            time.sleep(0.005)
+        p.send(entries_msg([e]))
+    wait_until("every small batch taken",
+               lambda: net.target.counter("refused_untrusted") >= untrusted + 3000, 60)
+    net.assert_unchanged(before)
+    p.close()
+    net.assert_serving()
+
+
+def test_one_sync_stream_per_connection(net):
+    """A second Sync stream on a connection is refused from its first
+    message, while the first is still in its handshake."""
+    channel, _, _ = open_channel(net.target.addr)
+    first = SyncCall(channel)
+    first.send(fpb.SyncMessage(hello=fpb.Hello(protocol_version=1, node_id=net.evil.public, nonce=os.urandom(32))))
+    first.recv()  # the node's Hello: the first stream is in its handshake
+    second = SyncCall(channel)
+    second.send(fpb.SyncMessage(hello=fpb.Hello(protocol_version=1, node_id=net.evil2.public, nonce=os.urandom(32))))
+    code, details = second.wait_status()
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "one Sync stream per connection" in details, (code, details)
+    channel.close()
+    net.assert_serving()
+
+
 def test_the_node_reports_every_attack(net):
     """The refusals are visible to the operator, in status and in /metrics."""
     c = net.target.status()["counters"]
-    for key in ["refused_signature", "refused_chain", "refused_untrusted", "refused_invalid",
+    # (No refused_chain: a broken chain at the next seq is fork evidence.)
+    for key in ["refused_signature", "refused_untrusted", "refused_invalid",
                 "refused_forked", "refused_rate", "limit_message_bytes", "limit_batch_entries",
                 "limit_connections_per_address",
                 "handshake_bad_proof", "handshake_untrusted", "handshake_timeout", "forks_detected"]:
