@@ -31,9 +31,12 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
+        // On bytes, never on a str slice: a multi-byte character after '%'
+        // is not an escape (and slicing into it would panic).
         if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
             }
@@ -179,6 +182,14 @@ pub async fn connect(proxy: &ProxyConfig, target: &str) -> std::io::Result<TcpSt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_with_multibyte_characters_after_percent_do_not_panic() {
+        let p = ProxyConfig::parse("http://職員%あ:合%言葉%E3%81%82@proxy.lg.jp:8080", "").unwrap();
+        assert_eq!(p.credentials.as_deref(), Some("職員%あ:合%言葉あ"));
+        let p = ProxyConfig::parse("http://a%:b%4@proxy:1", "").unwrap();
+        assert_eq!(p.credentials.as_deref(), Some("a%:b%4"));
+    }
 
     #[test]
     fn parses_urls_and_no_proxy() {

@@ -479,7 +479,10 @@ impl Ctx<'_> {
                         // its state here.
                         if trusted || ours.is_some() {
                             if trusted {
-                                missing += h.seq.saturating_sub(ours.map_or(0, |o| o.seq));
+                                // Peer-chosen seqs: saturate, never overflow.
+                                missing = missing.saturating_add(
+                                    h.seq.saturating_sub(ours.map_or(0, |o| o.seq)),
+                                );
                             }
                             heads.push((a, h.seq));
                         } else {
@@ -509,7 +512,7 @@ impl Ctx<'_> {
                                 let ours = self.replica.store().head(a).ok().flatten();
                                 seq.saturating_sub(ours.map_or(0, |o| o.seq))
                             })
-                            .sum();
+                            .fold(0u64, u64::saturating_add);
                     } else if self.answer_opening.swap(false, Ordering::SeqCst) {
                         // Protocol 2 (listener): answer the opening with
                         // the difference only.

@@ -305,6 +305,26 @@ impl Context {
     }
 }
 
+/// The order of query results, a total order over any mix of kinds:
+/// events first, in calendar order (start, then author and object id);
+/// then everything else newest first (then author and object id). Sorting
+/// mixed results once compared events by start and the rest by creation,
+/// which is no order at all (the sort panicked).
+fn result_order(
+    start_a: i64,
+    a: &yui_core::Entry,
+    start_b: i64,
+    b: &yui_core::Entry,
+) -> std::cmp::Ordering {
+    let key = |start: i64, e: &yui_core::Entry| {
+        let event = matches!(e.body, Body::Event(_));
+        // Events: ascending start; others: descending creation time.
+        let when = if event { start } else { -e.created_at };
+        (!event, when, e.author, e.object_id.clone())
+    };
+    key(start_a, a).cmp(&key(start_b, b))
+}
+
 /// Runs `q` over the current versions of objects.
 pub fn run(replica: &Replica, q: &Query, ctx: &Context) -> Result<Vec<EntryView>, QueryError> {
     let (from, to) = q.range()?;
@@ -348,11 +368,7 @@ pub fn run(replica: &Replica, q: &Query, ctx: &Context) -> Result<Vec<EntryView>
             found.push((start, e));
         }
     }
-    // Events in calendar order; everything else newest first.
-    found.sort_by(|(sa, a), (sb, b)| match (&a.entry.body, &b.entry.body) {
-        (Body::Event(_), Body::Event(_)) => (sa, &a.entry.object_id).cmp(&(sb, &b.entry.object_id)),
-        _ => b.entry.created_at.cmp(&a.entry.created_at),
-    });
+    found.sort_by(|(sa, a), (sb, b)| result_order(*sa, &a.entry, *sb, &b.entry));
     let mut out = Vec::with_capacity(found.len());
     for (_, e) in found {
         let version = replica
@@ -376,6 +392,71 @@ mod tests {
         assert!(hay.contains(&normalize("南伊豆")));
         assert!(normalize("ＷＩＮＴＥＲ Cities").contains(&normalize("winter")));
         assert!(normalize("ｶﾞｲﾄﾞ").contains(&normalize("ガイド")));
+    }
+
+    proptest::proptest! {
+        /// Over random mixes of kinds, starts and creation times the result
+        /// order is a total order: sorting never panics, the result is
+        /// sorted, and any input order gives the same output.
+        #[test]
+        fn result_order_is_total_over_mixed_kinds(
+            items in proptest::collection::vec((0u8..4, 0i64..5, 0i64..5, 0u8..3, 0u8..3), 0..200),
+            seed in 0u64..1000,
+        ) {
+            use yui_core::content::{Case, Readiness};
+            let entries: Vec<(i64, yui_core::Entry)> = items
+                .iter()
+                .map(|(kind, start, created, author, object)| {
+                    let body = match kind {
+                        0 | 1 => Body::Event(Default::default()),
+                        2 => Body::Case(Case::default()),
+                        _ => Body::Readiness(Readiness::default()),
+                    };
+                    let author = yui_core::NodeId::new(
+                        yui_core::SecretKey::from_seed(&[*author + 1; 32]).public_key(),
+                    );
+                    (*start, yui_core::Entry {
+                        author,
+                        seq: 1,
+                        prev: None,
+                        created_at: *created,
+                        expires_at: None,
+                        object_id: format!("o{object}"),
+                        body,
+                    })
+                })
+                .collect();
+            let mut a = entries.clone();
+            a.sort_by(|(sa, x), (sb, y)| result_order(*sa, x, *sb, y));
+            for w in a.windows(2) {
+                proptest::prop_assert_ne!(
+                    result_order(w[0].0, &w[0].1, w[1].0, &w[1].1),
+                    std::cmp::Ordering::Greater
+                );
+            }
+            // Another input order: a seeded rotation and reversal.
+            let mut b = entries;
+            if !b.is_empty() {
+                let n = b.len();
+                b.rotate_left((seed as usize) % n);
+            }
+            b.reverse();
+            b.sort_by(|(sa, x), (sb, y)| result_order(*sa, x, *sb, y));
+            let keys = |v: &[(i64, yui_core::Entry)]| -> Vec<(i64, i64, String, String)> {
+                v.iter()
+                    .map(|(s, e)| (*s, e.created_at, e.author.to_string(), e.object_id.clone()))
+                    .collect()
+            };
+            let (ka, kb) = (keys(&a), keys(&b));
+            // Equal keys may tie (same author and object): compare as multisets of ties.
+            proptest::prop_assert_eq!(ka.len(), kb.len());
+            for (x, y) in a.iter().zip(b.iter()) {
+                proptest::prop_assert_eq!(
+                    result_order(x.0, &x.1, y.0, &y.1),
+                    std::cmp::Ordering::Equal
+                );
+            }
+        }
     }
 
     #[test]

@@ -75,10 +75,10 @@ impl PeerSync {
 
     /// How far behind this node the peer is, summed over wanted authors.
     pub fn lag(&self, replica: &Replica) -> Result<u64, ReplicaError> {
-        let mut lag = 0;
+        let mut lag = 0u64;
         for (author, have) in &self.wants {
             let local = replica.store().head(author)?.map_or(0, |h| h.seq);
-            lag += local.saturating_sub(*have);
+            lag = lag.saturating_add(local.saturating_sub(*have));
         }
         Ok(lag)
     }

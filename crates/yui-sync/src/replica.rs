@@ -858,9 +858,9 @@ impl Replica {
             None
         } else if ea.seq == eb.seq {
             Some(ea.seq)
-        } else if eb.seq == ea.seq + 1 && eb.prev != Some(a.id()) {
+        } else if ea.seq.checked_add(1) == Some(eb.seq) && eb.prev != Some(a.id()) {
             Some(eb.seq)
-        } else if ea.seq == eb.seq + 1 && ea.prev != Some(b.id()) {
+        } else if eb.seq.checked_add(1) == Some(ea.seq) && ea.prev != Some(b.id()) {
             Some(ea.seq)
         } else {
             None

@@ -481,6 +481,35 @@ def test_many_small_batches_are_held_a_few_at_a_time(net):
     net.assert_serving()
 
 
+def test_extreme_numbers(net):
+    """Seqs at the top of u64 in Wants, entries and fork evidence: refused
+    or ignored, never an overflow; the node keeps serving."""
+    before = net.snapshot()
+    top = (1 << 64) - 1
+    p = Peer(net.target.addr, net.evil)
+    p.send(fpb.SyncMessage(want=fpb.Want(heads=[
+        fpb.Head(author=net.evil.public, seq=top),
+        fpb.Head(author=net.evil2.public, seq=top),
+        fpb.Head(author=net.stranger.public, seq=top),
+    ])))
+    forks = net.target.counter("forks_detected")
+    gaps = net.target.counter("gaps")
+    a = net.evil.signed(net.evil.entry(seq=top, prev=os.urandom(32), object_id="top-a"))
+    b = net.evil.signed(net.evil.entry(seq=top, prev=os.urandom(32), object_id="top-b"))
+    p.send(entries_msg([a]))
+    p.send(fpb.SyncMessage(fork=fpb.ForkEvidence(first=a, second=b)))
+    c = net.evil.signed(net.evil.entry(seq=top - 1, prev=os.urandom(32), object_id="top-c"))
+    p.send(fpb.SyncMessage(fork=fpb.ForkEvidence(first=a, second=c)))
+    # Both pairs are real evidence (one seq twice; top after top - 1 with
+    # another prev), stopping evil's log at a seq no log reaches.
+    wait_until("both pairs taken as evidence", lambda: net.target.counter("forks_detected") >= forks + 2)
+    wait_until("the entry at the top seq taken as a gap", lambda: net.target.counter("gaps") > gaps)
+    assert net.target.alive(), net.target.log()[-3000:]
+    p.close()
+    net.assert_unchanged(before)
+    net.assert_serving()
+
+
 def test_one_sync_stream_per_connection(net):
     """A second Sync stream on a connection is refused from its first
     message, while the first is still in its handshake."""
