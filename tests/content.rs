@@ -412,7 +412,13 @@ print(r.status, r.headers.get('content-type'), r.headers.get('grpc-status') or r
                 page.contains("# TYPE yui_entries_accepted_total counter"),
                 "{page}"
             );
-            assert!(page.contains("yui_peer_up{"), "{page}");
+            // Public: counts of links, no peer names or addresses.
+            assert!(page.contains("yui_links{state=\"connected\"}"), "{page}");
+            assert!(!page.contains("yui_peer_up{"), "{page}");
+            assert!(
+                !page.contains(&a.id),
+                "the public page names a peer: {page}"
+            );
             let accepted: u64 = page
                 .lines()
                 .find_map(|l| l.strip_prefix("yui_entries_accepted_total "))

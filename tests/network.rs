@@ -764,3 +764,49 @@ fn a_home_from_the_previous_format_is_migrated_once_and_keeps_syncing() {
     let check = a.try_cli(&["check"]);
     assert!(check.status.success(), "{check:?}");
 }
+
+/// An admin API off loopback (`admin.allow_remote`) speaks only TLS with the
+/// node's certificate: the CLI pins it and works; a plain-HTTP request with
+/// the token gets no answer, so the token never travels in clear.
+#[test]
+fn a_remote_admin_api_speaks_only_tls() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = NodeProc::init(dir.path(), "nago", "名護市", "472093");
+    a.set_config("listen", "\"0.0.0.0:0\"");
+    a.set_config("allow_remote", "true");
+    a.start();
+    let s = a.json(&["status", "--json"]);
+    assert_eq!(s["node_id"], a.id.as_str(), "{s}");
+    let addr = std::fs::read_to_string(a.home.join("run/admin.addr")).unwrap();
+    let token = std::fs::read_to_string(a.home.join("admin.token")).unwrap();
+    let mut tcp = std::net::TcpStream::connect(addr.trim()).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(15)))
+        .unwrap();
+    write!(
+        tcp,
+        "GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        token.trim()
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    let _ = tcp.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    assert!(
+        !text.contains("HTTP/1.1 200") && !text.contains(&a.id),
+        "plain HTTP was answered: {text}"
+    );
+    // A certificate other than the home's: the CLI refuses to send the token.
+    let (cert, _) = yui_net::tls::generate_self_signed("other").unwrap();
+    let real = std::fs::read(a.home.join("tls/cert.pem")).unwrap();
+    std::fs::write(a.home.join("tls/cert.pem"), cert).unwrap();
+    let out = a.try_cli(&["status"]);
+    std::fs::write(a.home.join("tls/cert.pem"), real).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refusing to send the token"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    a.stop();
+}

@@ -169,6 +169,21 @@ pub fn client_config() -> Result<(Arc<ClientConfig>, [u8; 32]), TlsError> {
     Ok((Arc::new(cfg), digest))
 }
 
+/// Client configuration for the admin API of a node whose admin listener is
+/// remote (TLS): TLS 1.3, ALPN `http/1.1`, any certificate at the TLS layer;
+/// the caller pins the node's own certificate by its digest
+/// ([`peer_cert_digest`]) before sending the token.
+pub fn admin_client_config() -> Result<Arc<ClientConfig>, TlsError> {
+    let provider = provider();
+    let mut cfg = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
 /// The digest of the end-entity certificate the other side presented, if any.
 pub fn peer_cert_digest<D>(conn: &rustls::ConnectionCommon<D>) -> Option<[u8; 32]> {
     conn.peer_certificates()

@@ -42,10 +42,12 @@ pub struct AdminState {
     pub restart: Arc<tokio::sync::Notify>,
     /// Long work in progress (backups, imports).
     pub progress: crate::progress::Progress,
+    /// Rate limits, turns and cache of the public routes.
+    pub public: Arc<crate::public::PublicGate>,
 }
 
 /// An error answer: status and message.
-pub struct AppError(StatusCode, String);
+pub struct AppError(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
@@ -53,7 +55,7 @@ impl IntoResponse for AppError {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> AppError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> AppError {
     AppError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
@@ -93,6 +95,49 @@ pub fn router(state: AdminState) -> Router {
             },
         ))
         .with_state(state)
+}
+
+/// Serves the admin API over TLS (a remote admin listener) until `cancel`.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: yui_net::tls::ServerTls,
+    app: Router,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    let mut cfg = (*tls.config).clone();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    loop {
+        let (tcp, remote) = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin accept failed");
+                    continue;
+                }
+            },
+        };
+        let (acceptor, app, cancel) = (acceptor.clone(), app.clone(), cancel.clone());
+        tokio::spawn(async move {
+            let Ok(Ok(tls)) =
+                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp))
+                    .await
+            else {
+                tracing::debug!(%remote, "admin TLS handshake failed");
+                return;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), service);
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                r = conn => if let Err(e) = r {
+                    tracing::debug!(%remote, error = %e, "admin connection ended");
+                },
+            }
+        });
+    }
 }
 
 /// Rotates the node key: stage the new key, publish the countersigned
@@ -244,16 +289,6 @@ async fn bundle_import(
     }
     s.replica.store().flush().map_err(internal)?;
     Ok(Json(out))
-}
-
-/// Public read-only routes served on the federation TLS port (no token):
-/// the exports residents' and staff's tools subscribe to.
-pub fn public_router(state: AdminState) -> Router {
-    Router::new()
-        .route("/", get(|| async { "yui node: /export/calendar.ics /export/cap.atom /export/cap.xml /export/entries.json /metrics\n" }))
-        .route("/export/{format}", get(export))
-        .route("/metrics", get(metrics))
-        .with_state(state)
 }
 
 async fn metrics(State(s): State<AdminState>) -> Response {
@@ -669,9 +704,22 @@ async fn history(
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct ExportQuery {
-    lang: Option<String>,
-    author: Option<NodeId>,
+pub(crate) struct ExportQuery {
+    pub(crate) lang: Option<String>,
+    pub(crate) author: Option<NodeId>,
+    /// `entries.json`: entries per page (public routes: at most
+    /// [`crate::public::MAX_PAGE`], [`crate::public::PAGE`] by default).
+    pub(crate) limit: Option<usize>,
+    /// `entries.json`: entries to skip.
+    pub(crate) offset: Option<usize>,
+}
+
+/// A rendered export.
+pub(crate) struct Rendered {
+    pub(crate) content_type: &'static str,
+    pub(crate) body: String,
+    /// Extra headers (pagination).
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 fn typed(content_type: &'static str, body: String) -> Response {
@@ -683,10 +731,29 @@ async fn export(
     Path(format): Path<String>,
     Query_(q): Query_<ExportQuery>,
 ) -> Result<Response, AppError> {
-    let lang = q.lang.unwrap_or_else(|| "ja".into());
+    let r = tokio::task::spawn_blocking(move || render_export(&s, &format, &q))
+        .await
+        .map_err(internal)??;
+    let mut resp = typed(r.content_type, r.body);
+    for (k, v) in r.headers {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&v) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    Ok(resp)
+}
+
+/// Renders one export (blocking: call off the async workers). `json` is
+/// paginated when `q.limit` is given (public routes always give one).
+pub(crate) fn render_export(
+    s: &AdminState,
+    format: &str,
+    q: &ExportQuery,
+) -> Result<Rendered, AppError> {
+    let lang = q.lang.clone().unwrap_or_else(|| "ja".into());
     let of_kind = |kind: &str| {
         run_query(
-            &s,
+            s,
             &Query {
                 kind: Some(kind.into()),
                 author: q.author,
@@ -694,8 +761,13 @@ async fn export(
             },
         )
     };
-    Ok(match format.as_str() {
-        "ical" | "calendar.ics" => typed(
+    let plain = |content_type, body| Rendered {
+        content_type,
+        body,
+        headers: Vec::new(),
+    };
+    Ok(match format {
+        "ical" | "calendar.ics" => plain(
             "text/calendar; charset=utf-8",
             export::ical::calendar(
                 &of_kind("event")?,
@@ -706,7 +778,7 @@ async fn export(
         "cap" | "cap.xml" => {
             let author = q.author.unwrap_or(s.replica.id());
             let list = run_query(
-                &s,
+                s,
                 &Query {
                     kind: Some("readiness".into()),
                     author: Some(author),
@@ -719,12 +791,12 @@ async fn export(
                     format!("{author} has published no readiness status"),
                 )
             })?;
-            typed(
+            plain(
                 "application/cap+xml; charset=utf-8",
                 export::cap::document(first).expect("readiness"),
             )
         }
-        "atom" | "cap.atom" => typed(
+        "atom" | "cap.atom" => plain(
             "application/atom+xml; charset=utf-8",
             export::atom::feed(
                 &of_kind("readiness")?,
@@ -735,16 +807,35 @@ async fn export(
         ),
         "json" | "entries.json" => {
             let all = run_query(
-                &s,
+                s,
                 &Query {
                     author: q.author,
                     ..Default::default()
                 },
             )?;
-            typed(
-                "application/json",
-                serde_json::to_string_pretty(&all).map_err(internal)?,
-            )
+            let total = all.len();
+            let offset = q.offset.unwrap_or(0).min(total);
+            let mut headers = vec![("x-total-count", total.to_string())];
+            let page = match q.limit {
+                Some(limit) => {
+                    let limit = limit.max(1);
+                    let end = offset.saturating_add(limit).min(total);
+                    if end < total {
+                        let mut next = format!("?offset={end}&limit={limit}");
+                        if let Some(a) = q.author {
+                            next.push_str(&format!("&author={a}"));
+                        }
+                        headers.push(("link", format!("<{next}>; rel=\"next\"")));
+                    }
+                    &all[offset..end]
+                }
+                None => &all[offset..],
+            };
+            Rendered {
+                content_type: "application/json",
+                body: serde_json::to_string_pretty(page).map_err(internal)?,
+                headers,
+            }
         }
         other => {
             return Err(bad(format!(

@@ -18,6 +18,15 @@ use crate::home::Home;
 pub struct AdminClient {
     addr: String,
     token: String,
+    /// Off loopback the admin API speaks TLS with the node's certificate:
+    /// its digest, pinned (read from the home's `tls/cert.pem`).
+    pinned: Option<[u8; 32]>,
+}
+
+fn is_loopback(addr: &str) -> bool {
+    addr.parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().is_loopback())
+        .unwrap_or_else(|_| addr.starts_with("localhost:"))
 }
 
 impl AdminClient {
@@ -29,7 +38,25 @@ impl AdminClient {
             Err(_) => home.load_config()?.admin.listen,
         };
         let token = home.load_token()?;
-        Ok(Self { addr, token })
+        let pinned = if is_loopback(&addr) {
+            None
+        } else {
+            let pem = std::fs::read(home.cert_path()).with_context(|| {
+                format!(
+                    "the admin API at {addr} speaks TLS: {} is needed to check its certificate",
+                    home.cert_path().display()
+                )
+            })?;
+            let der = rustls_pemfile::certs(&mut pem.as_slice())
+                .next()
+                .context("no certificate in the home's tls/cert.pem")??;
+            Some(yui_net::tls::cert_digest(&der))
+        };
+        Ok(Self {
+            addr,
+            token,
+            pinned,
+        })
     }
 
     /// `POST path` with raw bytes; returns raw bytes (bundles).
@@ -44,9 +71,34 @@ impl AdminClient {
                 self.addr
             )
         })?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(conn);
+        let mut sender = match self.pinned {
+            None => {
+                let (sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+                tokio::spawn(conn);
+                sender
+            }
+            Some(pin) => {
+                let connector =
+                    tokio_rustls::TlsConnector::from(yui_net::tls::admin_client_config()?);
+                let name = rustls::pki_types::ServerName::try_from("yui-node")?;
+                let tls = connector
+                    .connect(name, stream)
+                    .await
+                    .with_context(|| format!("TLS to the admin API at {} failed", self.addr))?;
+                // Pinned before the token is sent.
+                if yui_net::tls::peer_cert_digest(tls.get_ref().1) != Some(pin) {
+                    bail!(
+                        "the admin API at {} did not show this node's certificate (tls/cert.pem): refusing to send the token",
+                        self.addr
+                    );
+                }
+                let (sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+                tokio::spawn(conn);
+                sender
+            }
+        };
         let req = Request::builder()
             .method(method)
             .uri(path)

@@ -31,6 +31,7 @@ pub mod home;
 pub mod metrics;
 pub mod node;
 pub mod progress;
+pub mod public;
 pub mod query;
 pub mod samples;
 

@@ -1,13 +1,43 @@
-//! Prometheus text exposition of a node's counters and link states, served
-//! at `/metrics` on the federation port (and the admin API).
+//! Prometheus text exposition of a node's counters and link states.
+//!
+//! Two pages: the full one ([`render`], admin API, behind the token) names
+//! every peer by address and node id; the public one ([`render_public`],
+//! `/metrics` on the federation port) has the node's own counters and only
+//! counts of links by state, so an anonymous reader cannot map the network.
 
 use std::fmt::Write;
 
 use yui_net::{LinkState, PeerTable};
 use yui_sync::Replica;
 
-/// The metrics page.
+/// The full metrics page, per peer (admin API).
 pub fn render(replica: &Replica, table: &PeerTable) -> String {
+    let mut o = node_part(replica);
+    peer_part(&mut o, table);
+    o
+}
+
+/// The public metrics page: no peer addresses or ids, links counted by
+/// state.
+pub fn render_public(replica: &Replica, table: &PeerTable) -> String {
+    let mut o = node_part(replica);
+    let links = table.snapshot();
+    let _ = writeln!(
+        o,
+        "# HELP yui_links Links of this node by state (per-peer detail is on the admin API).\n# TYPE yui_links gauge"
+    );
+    for (st, name) in [
+        (LinkState::Connected, "connected"),
+        (LinkState::Connecting, "connecting"),
+        (LinkState::Backoff, "backoff"),
+    ] {
+        let n = links.iter().filter(|p| p.state == st).count();
+        let _ = writeln!(o, "yui_links{{state=\"{name}\"}} {n}");
+    }
+    o
+}
+
+fn node_part(replica: &Replica) -> String {
     let c = replica.counters().snapshot();
     let mut o = String::new();
     let mut counter = |name: &str, help: &str, v: u64| {
@@ -125,6 +155,10 @@ pub fn render(replica: &Replica, table: &PeerTable) -> String {
         "# HELP yui_publishing_held 1 while publishing is held after a restore.\n# TYPE yui_publishing_held gauge\nyui_publishing_held {}",
         u8::from(replica.is_held())
     );
+    o
+}
+
+fn peer_part(o: &mut String, table: &PeerTable) {
     let links = table.snapshot();
     let _ = writeln!(
         o,
@@ -190,5 +224,4 @@ pub fn render(replica: &Replica, table: &PeerTable) -> String {
             );
         }
     }
-    o
 }

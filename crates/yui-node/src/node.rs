@@ -270,11 +270,12 @@ impl Node {
             federation_addr: federation_addr.to_string(),
             token,
             progress: crate::progress::Progress::default(),
+            public: Arc::default(),
         };
         let public = config
             .http
             .public_exports
-            .then(|| admin::public_router(state.clone()));
+            .then(|| crate::public::router(state.clone()));
         let c = cancel.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) =
@@ -285,13 +286,23 @@ impl Node {
             }
         }));
         let c = cancel.clone();
+        // Off loopback (`admin.allow_remote`) the admin API speaks only TLS
+        // (the node's certificate), so the token never travels in clear.
+        let admin_tls = (!admin_addr.ip().is_loopback())
+            .then(|| yui_net::tls::server_config(&home.cert_path(), &home.tls_key_path()))
+            .transpose()?;
         tasks.push(tokio::spawn(async move {
             let app = admin::router(state);
-            let r = axum::serve(admin_listener, app)
-                .with_graceful_shutdown(async move { c.cancelled().await })
-                .await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "admin API failed");
+            match admin_tls {
+                Some(tls) => admin::serve_tls(admin_listener, tls, app, c).await,
+                None => {
+                    let r = axum::serve(admin_listener, app)
+                        .with_graceful_shutdown(async move { c.cancelled().await })
+                        .await;
+                    if let Err(e) = r {
+                        tracing::error!(error = %e, "admin API failed");
+                    }
+                }
             }
         }));
 

@@ -5,6 +5,7 @@ attack got a clear answer (a gRPC status or a counted refusal), then checks
 that the target still exchanges entries with an honest peer both ways.
 Tests run in file order and share one network (see conftest.py).
 """
+import json
 import os
 import socket
 import ssl
@@ -507,6 +508,48 @@ def test_extreme_numbers(net):
     assert net.target.alive(), net.target.log()[-3000:]
     p.close()
     net.assert_unchanged(before)
+    net.assert_serving()
+
+
+def test_public_exports_are_paged_limited_and_never_stall_sessions(net):
+    """Anyone may read the public exports, so they come in pages, each
+    client address has a budget (429 past it), rendering is off the async
+    workers and cached: a crowd of readers never stalls the node's links."""
+    import urllib.error
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    base = f"https://{net.target.addr}/export/entries.json"
+
+    def get(url):
+        try:
+            r = urllib.request.urlopen(url, context=ctx, timeout=30)
+            return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    # Wait out any budget earlier tests spent.
+    wait_until("the export answers", lambda: get(base + "?limit=2")[0] == 200, 30)
+    code, headers, body = get(base + "?limit=2")
+    if code == 429:
+        wait_until("budget back", lambda: get(base + "?limit=2")[0] == 200, 30)
+        code, headers, body = get(base + "?limit=2")
+    assert code == 200, (code, body[:200])
+    total = int(headers["X-Total-Count"] if "X-Total-Count" in headers else headers["x-total-count"])
+    assert total > 2, total
+    page = json.loads(body)
+    assert len(page) == 2
+    link = headers.get("Link") or headers.get("link")
+    assert link and "offset=2" in link and 'rel="next"' in link, headers
+    # A crowd from one address: the budget (a burst of 20) runs out.
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: get(base)[0], range(60)))
+    assert 429 in codes and 200 in codes, codes
+    assert all(c in (200, 429, 503) for c in codes), codes
+    # Meanwhile, and after, the links are served.
     net.assert_serving()
 
 

@@ -39,6 +39,7 @@ def test_metrics_parse_with_the_prometheus_client(net):
     watches: refusals by reason, per-peer state, lag, catch-up and queue,
     sync bytes, verify and store latency, sizes."""
     import ssl
+    import urllib.error
     import urllib.request
 
     from prometheus_client.parser import text_string_to_metric_families
@@ -46,7 +47,26 @@ def test_metrics_parse_with_the_prometheus_client(net):
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    page = urllib.request.urlopen(f"https://{net.target.addr}/metrics", context=ctx, timeout=10).read().decode()
+    # The public page (federation port, no token) names no peer: neither
+    # address nor node id; links are counted by state.
+    public = urllib.request.urlopen(f"https://{net.target.addr}/metrics", context=ctx, timeout=10).read().decode()
+    pub_families = {f.name: f for f in text_string_to_metric_families(public)}
+    assert "yui_peer_up" not in pub_families and "yui_peer_state" not in pub_families
+    assert net.bystander.id not in public and net.bystander.addr.rsplit(":", 1)[0] + '"' not in public
+    assert "peer=" not in public and "addr=" not in public, public
+    links = {s.labels["state"]: s.value for s in pub_families["yui_links"].samples}
+    assert links["connected"] >= 1, links
+    assert "yui_entries_accepted" in pub_families
+    # The full page, per peer, is behind the admin token.
+    admin = (net.target.home / "run" / "admin.addr").read_text().strip()
+    token = (net.target.home / "admin.token").read_text().strip()
+    try:
+        urllib.request.urlopen(f"http://{admin}/metrics", timeout=10)
+        raise AssertionError("the full metrics answered without the token")
+    except urllib.error.HTTPError as e:
+        assert e.code == 401, e.code
+    req = urllib.request.Request(f"http://{admin}/metrics", headers={"Authorization": f"Bearer {token}"})
+    page = urllib.request.urlopen(req, timeout=10).read().decode()
     families = {f.name: f for f in text_string_to_metric_families(page)}
     for name in ["yui_entries_accepted", "yui_entries_refused", "yui_forks_detected", "yui_sync_bytes",
                  "yui_verify_seconds", "yui_store_seconds", "yui_entries", "yui_entry_bytes",
