@@ -99,11 +99,11 @@ fn refuse(status: StatusCode, retry_secs: u64, msg: &str) -> Response {
     r
 }
 
-/// Spends the client's token; `Err` is the 429 answer.
-fn admit(gate: &PublicGate, ip: Option<IpAddr>) -> Result<(), Response> {
+/// Spends the client's token; `Some` is the 429 answer.
+fn over_budget(gate: &PublicGate, ip: Option<IpAddr>) -> Option<Response> {
     // Requests without a connection (in-process tests) share one bucket.
     let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    gate.per_client.check_key(&ip).map_err(|_| {
+    gate.per_client.check_key(&ip).err().map(|_| {
         refuse(
             StatusCode::TOO_MANY_REQUESTS,
             1,
@@ -113,7 +113,7 @@ fn admit(gate: &PublicGate, ip: Option<IpAddr>) -> Result<(), Response> {
 }
 
 async fn metrics(State(s): State<AdminState>, req: Request) -> Response {
-    if let Err(r) = admit(&s.public, client(&req)) {
+    if let Some(r) = over_budget(&s.public, client(&req)) {
         return r;
     }
     (
@@ -132,7 +132,7 @@ async fn export(
     Query(q): Query<ExportQuery>,
     req: Request,
 ) -> Response {
-    if let Err(r) = admit(&s.public, client(&req)) {
+    if let Some(r) = over_budget(&s.public, client(&req)) {
         return r;
     }
     // Public answers are pages, never the whole store at once.
