@@ -112,6 +112,10 @@ pub enum Kind {
     Acknowledgement,
     /// [`Retraction`].
     Retraction,
+    /// A body this release does not know (a newer release's kind, or a
+    /// value of an enum it does not know): stored and forwarded unchanged,
+    /// shown as unknown, never published by this release.
+    Unknown,
 }
 
 impl Kind {
@@ -129,6 +133,7 @@ impl Kind {
             Kind::KeyRotation => 18,
             Kind::Acknowledgement => 19,
             Kind::Retraction => 20,
+            Kind::Unknown => 99,
         }
     }
 
@@ -146,6 +151,7 @@ impl Kind {
             18 => Kind::KeyRotation,
             19 => Kind::Acknowledgement,
             20 => Kind::Retraction,
+            99 => Kind::Unknown,
             _ => return None,
         })
     }
@@ -164,11 +170,12 @@ impl Kind {
             Kind::KeyRotation => "key_rotation",
             Kind::Acknowledgement => "acknowledgement",
             Kind::Retraction => "retraction",
+            Kind::Unknown => "unknown",
         }
     }
 
     /// Every kind.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Profile,
         Kind::Event,
         Kind::Readiness,
@@ -180,6 +187,7 @@ impl Kind {
         Kind::KeyRotation,
         Kind::Acknowledgement,
         Kind::Retraction,
+        Kind::Unknown,
     ];
 }
 
@@ -223,6 +231,16 @@ pub enum Body {
     Acknowledgement(Acknowledgement),
     /// Withdraws the entry's object.
     Retraction(Retraction),
+    /// A body this release cannot read (see [`Kind::Unknown`]).
+    Unknown(UnknownBody),
+}
+
+/// What a release knows of a body it cannot read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownBody {
+    /// Why it cannot be read (no known body field, an enum value it does
+    /// not know).
+    pub reason: String,
 }
 
 impl Body {
@@ -240,6 +258,7 @@ impl Body {
             Body::KeyRotation(_) => Kind::KeyRotation,
             Body::Acknowledgement(_) => Kind::Acknowledgement,
             Body::Retraction(_) => Kind::Retraction,
+            Body::Unknown(_) => Kind::Unknown,
         }
     }
 }

@@ -13,6 +13,12 @@ use crate::UnixMillis;
 
 /// Size and clock limits applied to every entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// `max_entry_bytes`, `max_object_id_bytes`, `max_text_bytes` and
+/// `max_clock_skew_ms` decide whether an entry belongs to a log: they are
+/// protocol constants (`Limits::default()`, written in `entry.proto`), the
+/// same on every node, never taken from local config. Only
+/// `entries_per_author_per_minute` is local policy.
 pub struct Limits {
     /// Largest encoded `Entry` accepted.
     pub max_entry_bytes: usize,
@@ -174,6 +180,22 @@ pub fn validate_entry(
         }
         Body::Acknowledgement(a) => validate_text("acknowledgement.note", &a.note, limits),
         Body::Retraction(r) => validate_text("retraction.reason", &r.reason, limits),
+        // A newer release's body: the header rules above (size, clock,
+        // chain fields, object id) are all this release can check, and all
+        // it needs to store and forward the entry.
+        Body::Unknown(_) => Ok(()),
+    }
+}
+
+/// What this node may publish: every kind but [`Body::Unknown`], which is
+/// only ever received (a newer release's body).
+pub fn publishable(body: &Body) -> Result<(), ValidationError> {
+    match body {
+        Body::Unknown(_) => Err(invalid(
+            "body",
+            "an unknown kind is only ever received; publish one of the kinds this release knows",
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -478,8 +478,15 @@ pub fn entry_to_pb(e: &Entry) -> pb::Entry {
         Body::Retraction(r) => B::Retraction(pb::Retraction {
             reason: text_to_pb(&r.reason),
         }),
+        // Never published (validation refuses it); received ones keep their
+        // bytes and are never re-encoded.
+        Body::Unknown(_) => return pb_entry(e, None),
         _ => unreachable!("every body kind has a wire form"),
     };
+    pb_entry(e, Some(body))
+}
+
+fn pb_entry(e: &Entry, body: Option<pb::entry::Body>) -> pb::Entry {
     pb::Entry {
         author: e.author.as_bytes().to_vec(),
         seq: e.seq,
@@ -487,23 +494,62 @@ pub fn entry_to_pb(e: &Entry) -> pb::Entry {
         created_at: e.created_at,
         expires_at: e.expires_at.unwrap_or(0),
         object_id: e.object_id.clone(),
-        body: Some(body),
+        body,
     }
 }
 
 /// Wire entry to the core type.
-pub fn entry_from_pb(e: pb::Entry) -> Result<Entry, DecodeError> {
-    use pb::entry::Body as B;
+pub fn entry_from_pb(mut e: pb::Entry) -> Result<Entry, DecodeError> {
     let author = node_id_from_pb(&e.author, "author")?;
     let prev = if e.prev.is_empty() {
         None
     } else {
         Some(EntryId::from_slice(&e.prev).ok_or_else(|| err("prev must be 32 bytes"))?)
     };
-    let body = match e
-        .body
-        .ok_or_else(|| err("entry has no body (or a kind this node does not know)"))?
-    {
+    // No body this release knows (a newer kind, or none at all), or a value
+    // of an enum it does not know: an unknown body, stored and forwarded as
+    // it came. Every release reads the header the same way, so every
+    // release agrees the entry belongs to the log.
+    let Some(body) = e.body.take() else {
+        return Ok(header(
+            e,
+            author,
+            prev,
+            unknown("no body kind this release knows"),
+        ));
+    };
+    let body = match body_from_pb(body) {
+        Ok(b) => b,
+        Err(d) if d.0.contains(UNKNOWN_VALUE) => unknown(&d.0),
+        Err(d) => return Err(d),
+    };
+    Ok(header(e, author, prev, body))
+}
+
+/// The marker in the error for an enum value this release does not know.
+const UNKNOWN_VALUE: &str = ": unknown value ";
+
+fn unknown(reason: &str) -> Body {
+    Body::Unknown(yui_core::content::UnknownBody {
+        reason: reason.to_owned(),
+    })
+}
+
+fn header(e: pb::Entry, author: NodeId, prev: Option<EntryId>, body: Body) -> Entry {
+    Entry {
+        author,
+        seq: e.seq,
+        prev,
+        created_at: e.created_at,
+        expires_at: (e.expires_at != 0).then_some(e.expires_at),
+        object_id: e.object_id,
+        body,
+    }
+}
+
+fn body_from_pb(body: pb::entry::Body) -> Result<Body, DecodeError> {
+    use pb::entry::Body as B;
+    Ok(match body {
         B::Profile(p) => Body::Profile(Profile {
             name: text_from_pb(p.name),
             kind: profile_kind_from_pb(p.kind)?,
@@ -553,15 +599,6 @@ pub fn entry_from_pb(e: pb::Entry) -> Result<Entry, DecodeError> {
         B::Retraction(r) => Body::Retraction(Retraction {
             reason: text_from_pb(r.reason),
         }),
-    };
-    Ok(Entry {
-        author,
-        seq: e.seq,
-        prev,
-        created_at: e.created_at,
-        expires_at: (e.expires_at != 0).then_some(e.expires_at),
-        object_id: e.object_id,
-        body,
     })
 }
 
@@ -653,8 +690,12 @@ mod tests {
         }
     }
 
+    /// A newer release's body (a kind or an enum value this one does not
+    /// know, or none) is an unknown body, not a refusal: stored and
+    /// forwarded like any entry, so releases agree on every log. A broken
+    /// header is still refused.
     #[test]
-    fn unknown_enum_values_are_refused() {
+    fn unknown_bodies_and_enum_values_decode_as_unknown() {
         let key = SecretKey::from_seed(&[1; 32]);
         let mut pb = entry_to_pb(&Entry {
             author: NodeId::new(key.public_key()),
@@ -668,10 +709,20 @@ mod tests {
         if let Some(pb::entry::Body::Event(ev)) = &mut pb.body {
             ev.status = 42;
         }
-        let e = ProtoCodec.decode_entry(&pb.encode_to_vec()).unwrap_err();
-        assert!(e.0.contains("event.status"), "{e}");
+        let e = ProtoCodec.decode_entry(&pb.encode_to_vec()).unwrap();
+        match &e.body {
+            Body::Unknown(u) => assert!(u.reason.contains("event.status"), "{u:?}"),
+            b => panic!("decoded as {b:?}"),
+        }
+        assert_eq!((e.seq, e.object_id.as_str()), (1, "x"));
         pb.body = None;
-        assert!(ProtoCodec.decode_entry(&pb.encode_to_vec()).is_err());
+        let mut bytes = pb.encode_to_vec();
+        // Field 40, a body kind from a newer release (length-delimited).
+        bytes.extend_from_slice(&[0xc2, 0x02, 0x03, 0x0a, 0x01, 0x41]);
+        let e = ProtoCodec.decode_entry(&bytes).unwrap();
+        assert_eq!(e.body.kind(), yui_core::Kind::Unknown);
+        // An unknown body is never published.
+        assert!(yui_core::validate::publishable(&e.body).is_err());
         pb.author = vec![1; 31];
         assert!(ProtoCodec
             .decode_entry(&pb.encode_to_vec())

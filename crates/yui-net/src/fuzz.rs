@@ -20,6 +20,10 @@ use crate::{bundle, ProtoCodec};
 pub fn entry(data: &[u8]) {
     if let Ok(e) = ProtoCodec.decode_entry(data) {
         let _ = validate_entry(&e, data.len(), 1_800_000_000_000, &Limits::default());
+        // An unknown body is kept as its bytes and never re-encoded.
+        if e.body.kind() == yui_core::Kind::Unknown {
+            return;
+        }
         let again = entry_to_pb(&e).encode_to_vec();
         let back = ProtoCodec
             .decode_entry(&again)

@@ -616,7 +616,7 @@ impl Ctx<'_> {
         if !report.gaps.is_empty() {
             self.wake.notify_one();
         }
-        for (author, head, wait) in &report.rate_limited {
+        for (author, head, wait) in &report.retry_later {
             self.retry_later(*author, *head, *wait, control);
         }
         self.status.received(report.accepted as u64);

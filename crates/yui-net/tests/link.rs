@@ -466,8 +466,8 @@ async fn old_entries_are_backfill_and_not_rate_limited() {
         .await
         .unwrap();
     assert_eq!(r.accepted, 0);
-    assert_eq!(r.rate_limited.len(), 1, "{r:?}");
-    assert_eq!(r.rate_limited[0].1, 50, "re-request from the head");
+    assert_eq!(r.retry_later.len(), 1, "{r:?}");
+    assert_eq!(r.retry_later[0].1, 50, "re-request from the head");
     assert!(matches!(
         r.refused[0],
         yui_sync::Refusal::RateLimited { per_minute: 10, .. }

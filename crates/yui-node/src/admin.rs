@@ -428,6 +428,16 @@ async fn status(State(s): State<AdminState>) -> ApiResult<StatusView> {
         publishing_held: s.replica.is_held(),
         counters: s.replica.counters().snapshot(),
         forks,
+        declined: s
+            .replica
+            .declined()
+            .into_iter()
+            .map(|(author, seq, reason)| crate::api::DeclinedView {
+                author,
+                seq,
+                reason,
+            })
+            .collect(),
         tasks: s.progress.views(),
         catch_up: catch_up(&s.table.snapshot()),
     }))

@@ -35,6 +35,10 @@ pub struct StatusView {
     pub counters: CountersSnapshot,
     /// Fork evidence held.
     pub forks: Vec<ForkView>,
+    /// Logs this node declines from a seq: a signed entry there breaks a
+    /// rule (this node no longer asks for that author past it).
+    #[serde(default)]
+    pub declined: Vec<DeclinedView>,
     /// Long work running (backup, bundle import).
     #[serde(default)]
     pub tasks: Vec<crate::progress::ProgressView>,
@@ -67,6 +71,17 @@ pub struct ForkView {
     pub existing: String,
     /// Id of the conflicting entry kept as evidence.
     pub other: String,
+}
+
+/// One declined log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeclinedView {
+    /// Author.
+    pub author: NodeId,
+    /// First seq declined.
+    pub seq: u64,
+    /// The rule its entry there breaks.
+    pub reason: String,
 }
 
 /// `GET /v1/trust` row.

@@ -821,6 +821,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         &f.other[..12]
                     );
                 }
+                for d in &s.declined {
+                    println!(
+                        "  DECLINED {} from seq {}: {} (not asked for past it)",
+                        d.author, d.seq, d.reason
+                    );
+                }
             }
         }
         Command::Bundle(b) => bundle(&home, b).await?,

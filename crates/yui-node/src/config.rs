@@ -148,9 +148,13 @@ impl Default for Http {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    /// Largest encoded entry, bytes.
+    /// Largest encoded entry, bytes. A protocol constant (every node must
+    /// agree, or one node's valid entry stalls another's log): only the
+    /// protocol's value is accepted here; the key stays so older config
+    /// files still load.
     pub max_entry_bytes: usize,
-    /// How far in the future an entry's time may be, seconds.
+    /// How far in the future an entry's time may be, seconds. A protocol
+    /// constant, as `max_entry_bytes`.
     pub max_clock_skew_secs: u64,
     /// Largest gRPC message a peer may send, bytes.
     pub max_message_bytes: usize,
@@ -407,8 +411,18 @@ impl Config {
             p.push("federation.backoff_*: must be positive".into());
         }
         let l = &self.limits;
-        if !(1024..=1024 * 1024).contains(&l.max_entry_bytes) {
-            p.push("limits.max_entry_bytes: must be between 1024 and 1048576".into());
+        let protocol = yui_core::Limits::default();
+        if l.max_entry_bytes != protocol.max_entry_bytes {
+            p.push(format!(
+                "limits.max_entry_bytes: a protocol constant ({}): every node must apply the same, so it cannot be changed here: set it back to that value or remove the key",
+                protocol.max_entry_bytes
+            ));
+        }
+        if l.max_clock_skew_secs as i64 * 1000 != protocol.max_clock_skew_ms {
+            p.push(format!(
+                "limits.max_clock_skew_secs: a protocol constant ({}): every node must apply the same, so it cannot be changed here: set it back to that value or remove the key",
+                protocol.max_clock_skew_ms / 1000
+            ));
         }
         // A batch of up to batch_bytes plus one entry must fit a message.
         let min_message = yui_net::SessionConfig::default().batch_bytes + l.max_entry_bytes + 4096;
@@ -465,9 +479,9 @@ impl Config {
 
     /// Core entry limits from `[limits]`.
     pub fn core_limits(&self) -> yui_core::Limits {
+        // Validity rules are the protocol's; only local policy comes from
+        // the config.
         yui_core::Limits {
-            max_entry_bytes: self.limits.max_entry_bytes,
-            max_clock_skew_ms: self.limits.max_clock_skew_secs as i64 * 1000,
             entries_per_author_per_minute: self.limits.entries_per_author_per_minute,
             ..yui_core::Limits::default()
         }
@@ -583,6 +597,31 @@ mod tests {
         assert!(
             e.iter().any(|m| m.starts_with("federation.proxy:")),
             "{e:?}"
+        );
+    }
+
+    /// Validity rules are the protocol's: a config cannot change them (one
+    /// node refusing what others hold would stall their logs).
+    #[test]
+    fn validity_limits_cannot_be_changed_locally() {
+        let mut c = Config::default();
+        c.check().unwrap();
+        c.limits.max_entry_bytes = 32 * 1024;
+        c.limits.max_clock_skew_secs = 30;
+        let e = c.check().unwrap_err().0;
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("limits.max_entry_bytes: a protocol constant")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("limits.max_clock_skew_secs: a protocol constant")),
+            "{e:?}"
+        );
+        assert_eq!(
+            Config::default().core_limits().max_entry_bytes,
+            yui_core::Limits::default().max_entry_bytes
         );
     }
 

@@ -106,6 +106,15 @@ pub enum Refusal {
         /// The limit in force.
         per_minute: u32,
     },
+    /// `created_at` is ahead of this node's clock by more than the
+    /// protocol's skew: not refused for good, asked for again later.
+    #[error("entry of {author} is from the future; asked for again in {wait:?}")]
+    NotYet {
+        /// Author.
+        author: NodeId,
+        /// When to ask again.
+        wait: Duration,
+    },
     /// `prev` does not match the stored log.
     #[error("entry {seq} of {author} does not follow the stored entry {}", seq - 1)]
     Chain {
@@ -139,9 +148,9 @@ pub struct IngestReport {
     pub new_forks: Vec<(NodeId, u64)>,
     /// Recovery statements of forked authors seen for the first time.
     pub recoveries: Vec<(NodeId, u64)>,
-    /// Authors whose new entries were refused for rate, with this node's
-    /// head and when to ask again.
-    pub rate_limited: Vec<(NodeId, u64, Duration)>,
+    /// Authors to ask again later, with this node's head and when: new
+    /// entries over the rate limit, or an entry from the future.
+    pub retry_later: Vec<(NodeId, u64, Duration)>,
 }
 
 /// Storage or policy failure outside a single entry's fault.
@@ -270,6 +279,21 @@ pub struct Replica {
     rate: Mutex<HashMap<NodeId, Bucket>>,
     /// Cores a batch's signature check is split across.
     verify_threads: usize,
+    /// Author → (seq, reason): logs declined from a seq (see `ingest_inner`).
+    declined: Mutex<HashMap<NodeId, (u64, String)>>,
+}
+
+/// Longest wait before asking again for an entry from the future.
+const MAX_DEFER_MS: i64 = 10 * 60 * 1000;
+
+/// What the checks before the signature found.
+enum Checked {
+    /// Valid: store it once its signature verifies.
+    Valid,
+    /// From the future: ask again after this long.
+    Later(Duration),
+    /// Breaks a rule: decline the log from it once its signature verifies.
+    Invalid(ValidationError),
 }
 
 /// Entries created longer ago than this are backfill (a peer catching up
@@ -366,6 +390,7 @@ impl Replica {
             counters: Counters::default(),
             rate: Mutex::default(),
             verify_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            declined: Mutex::default(),
         });
         replica.recompute_trust()?;
         Ok(replica)
@@ -803,6 +828,7 @@ impl Replica {
         body: Body,
         expires_at: Option<UnixMillis>,
     ) -> Result<StoredEntry, PublishError> {
+        yui_core::validate::publishable(&body)?;
         let _w = self.write.lock().expect("write lock");
         if self.held.load(Ordering::SeqCst) {
             return Err(PublishError::Held);
@@ -962,14 +988,14 @@ impl Replica {
         let mut candidates = Vec::with_capacity(batch.len());
         let mut verifier = BatchVerifier::new();
         for signed in batch {
-            match self.precheck(&signed, now) {
-                Ok(entry) => {
+            match self.classify(&signed, now) {
+                Ok((entry, verdict)) => {
                     verifier.push(
                         *entry.author.public_key(),
                         entry_signing_message(&signed.entry),
                         signed.signature,
                     );
-                    candidates.push((entry, signed));
+                    candidates.push((entry, signed, verdict));
                 }
                 Err(r) => report.refused.push(r),
             }
@@ -981,24 +1007,84 @@ impl Replica {
         }
         let mut seen: HashMap<NodeId, u64> = HashMap::new();
         let mut verified = Vec::with_capacity(candidates.len());
-        for ((entry, signed), verdict) in candidates.into_iter().zip(verdicts) {
-            match verdict {
-                Ok(()) => {
+        // Entries refused or deferred only once their signature verified:
+        // a forger can neither decline nor delay an honest author's log.
+        let mut later: HashMap<NodeId, Duration> = HashMap::new();
+        let mut invalid: Vec<(NodeId, u64, ValidationError)> = Vec::new();
+        for ((entry, signed, checked), verdict) in candidates.into_iter().zip(verdicts) {
+            if let Err(error) = verdict {
+                report.refused.push(Refusal::Signature {
+                    author: entry.author,
+                    error,
+                });
+                continue;
+            }
+            match checked {
+                Checked::Valid => {
                     let s = seen.entry(entry.author).or_default();
                     *s = (*s).max(entry.seq);
                     verified.push((entry, signed));
                 }
-                Err(error) => report.refused.push(Refusal::Signature {
-                    author: entry.author,
-                    error,
-                }),
+                Checked::Later(wait) => {
+                    let w = later.entry(entry.author).or_insert(wait);
+                    *w = (*w).min(wait);
+                    report.refused.push(Refusal::NotYet {
+                        author: entry.author,
+                        wait,
+                    });
+                }
+                Checked::Invalid(e) => {
+                    invalid.push((entry.author, entry.seq, e.clone()));
+                    report.refused.push(Refusal::Invalid(e));
+                }
             }
         }
         report.seen = seen.into_iter().collect();
+        // An author with an entry from the future waits whole: the rest of
+        // its run in this batch is not taken (no gap, so no resend), and
+        // the session asks again once the entry's time has come.
+        let verified: Vec<(Entry, SignedEntry)> = verified
+            .into_iter()
+            .filter(|(e, _)| {
+                let wait = later.contains_key(&e.author);
+                if wait {
+                    report.refused.push(Refusal::NotYet {
+                        author: e.author,
+                        wait: later[&e.author],
+                    });
+                }
+                !wait
+            })
+            .collect();
 
         let started = std::time::Instant::now();
         let any = !verified.is_empty();
         let appended = self.apply_verified(verified, rate_limited, &mut report)?;
+        for (author, wait) in later {
+            let head = self.store.head(&author)?.map_or(0, |h| h.seq);
+            report.retry_later.push((author, head, wait));
+        }
+        // A signed entry that breaks a rule at the author's next seq: this
+        // node declines the author's log from there, and stops asking for
+        // it (gaps past it are not re-requested), so a peer offering it
+        // again and again costs one refusal per offer, never a loop.
+        for (author, seq, reason) in invalid {
+            let head = self.store.head(&author)?.map_or(0, |h| h.seq);
+            if seq == head + 1 {
+                let mut d = self.declined.lock().expect("declined");
+                if d.get(&author).is_none_or(|(at, _)| seq < *at) {
+                    tracing::warn!(author = %author, seq, %reason, "declining this author's log from this seq: a signed entry breaks a rule");
+                    d.insert(author, (seq, reason.to_string()));
+                }
+            }
+        }
+        {
+            // Gaps behind a declined seq are not asked for.
+            let d = self.declined.lock().expect("declined");
+            report
+                .gaps
+                .retain(|(a, head)| d.get(a).is_none_or(|(at, _)| *at != head + 1));
+        }
         if any {
             self.counters.store_seconds.observe(started.elapsed());
         }
@@ -1012,6 +1098,7 @@ impl Replica {
                     Refusal::Forked { .. } | Refusal::Rotated { .. } => &c.refused_forked,
                     Refusal::Chain { .. } => &c.refused_chain,
                     Refusal::RateLimited { .. } => &c.refused_rate,
+                    Refusal::NotYet { .. } => &c.refused_invalid,
                 },
                 1,
             );
@@ -1046,6 +1133,40 @@ impl Replica {
             });
         }
         Ok(report)
+    }
+
+    /// [`Replica::precheck`] for ingest: an entry from the future, or one
+    /// that breaks a field rule, is still signature-checked (see
+    /// `ingest_inner`) before it is deferred or declined.
+    fn classify(&self, signed: &SignedEntry, now: UnixMillis) -> Result<(Entry, Checked), Refusal> {
+        match self.precheck(signed, now) {
+            Ok(e) => Ok((e, Checked::Valid)),
+            Err(Refusal::Invalid(v)) if signed.entry.len() <= self.limits.max_entry_bytes => {
+                let entry = self.codec.decode_entry(&signed.entry)?;
+                Ok(match v {
+                    ValidationError::FromTheFuture { ahead_ms, limit_ms } => {
+                        let ms = (ahead_ms - limit_ms).clamp(1_000, MAX_DEFER_MS);
+                        (entry, Checked::Later(Duration::from_millis(ms as u64)))
+                    }
+                    v => (entry, Checked::Invalid(v)),
+                })
+            }
+            Err(r) => Err(r),
+        }
+    }
+
+    /// Authors whose log this node declines from a seq (a signed entry that
+    /// breaks a rule there), with the reason. Shown in status.
+    pub fn declined(&self) -> Vec<(NodeId, u64, String)> {
+        let mut v: Vec<_> = self
+            .declined
+            .lock()
+            .expect("declined")
+            .iter()
+            .map(|(a, (s, r))| (*a, *s, r.clone()))
+            .collect();
+        v.sort();
+        v
     }
 
     fn precheck(&self, signed: &SignedEntry, now: UnixMillis) -> Result<Entry, Refusal> {
@@ -1141,7 +1262,7 @@ impl Replica {
         let mut rate = self.rate.lock().expect("rate lock");
         while let Some((entry, signed)) = rest.pop_front() {
             let author = entry.author;
-            if report.rate_limited.iter().any(|(a, _, _)| *a == author) {
+            if report.retry_later.iter().any(|(a, _, _)| *a == author) {
                 // The rest of this author's run waits with the first refused.
                 report.refused.push(Refusal::RateLimited {
                     author,
@@ -1204,7 +1325,7 @@ impl Replica {
                         });
                         if let Err(wait) = bucket.take(b.per_minute, b.clock) {
                             let have = head.map_or(0, |h| h.seq);
-                            report.rate_limited.push((author, have, wait));
+                            report.retry_later.push((author, have, wait));
                             report.refused.push(Refusal::RateLimited {
                                 author,
                                 per_minute: b.per_minute,
@@ -1231,7 +1352,13 @@ impl Replica {
                 }
                 ChainCheck::Duplicate => report.duplicates += 1,
                 ChainCheck::Gap { head } => {
-                    if !report.gaps.iter().any(|(a, _)| *a == author) {
+                    let declined = self
+                        .declined
+                        .lock()
+                        .expect("declined")
+                        .get(&author)
+                        .is_some_and(|(at, _)| *at == head + 1);
+                    if !declined && !report.gaps.iter().any(|(a, _)| *a == author) {
                         report.gaps.push((author, head));
                     }
                 }

@@ -1,6 +1,6 @@
-//! The trust and log rules one member must not be able to break, checked on
-//! a replica fed entries as a peer would send them (memory store, the real
-//! codec and ingest path).
+//! The trust, log and validity rules one member must not be able to break,
+//! checked on a replica fed entries as a peer would send them (memory store,
+//! the real codec and ingest path).
 
 use std::sync::Arc;
 
@@ -352,4 +352,125 @@ async fn untrusted_entries_are_refused_before_their_fields_are_checked() {
     let e = again.next("ev-1", body);
     let r = node.ingest(vec![e]).await.unwrap();
     assert!(matches!(r.refused[..], [Refusal::Invalid(_)]), "{r:?}");
+}
+
+fn raw_entry(log: &Log, seq: u64, prev: Option<EntryId>, created_at: i64) -> Entry {
+    Entry {
+        author: log.id(),
+        seq,
+        prev,
+        created_at,
+        expires_at: None,
+        object_id: format!("ev-{seq}"),
+        body: event("未来の行事"),
+    }
+}
+
+/// An entry from the future is not refused for good: the author's run
+/// waits (no gap, so no resend loop) and is asked for again when its time
+/// has come. A forged one delays nobody.
+#[tokio::test]
+async fn an_entry_from_the_future_waits_instead_of_stalling_the_log() {
+    let mut a = Log::new(2);
+    let node = replica(9);
+    node.trust_add(a.id(), "杉並区").unwrap();
+    let one = a.next("ev-1", event("一"));
+    node.ingest(vec![one.clone()]).await.unwrap();
+    let ahead = yui_sync::now_ms() + 30 * 60 * 1000;
+    let two = SignedEntry::sign(
+        ProtoCodec.encode_entry(&raw_entry(&a, 2, Some(one.id()), ahead)),
+        &a.key,
+    );
+    let three = SignedEntry::sign(
+        ProtoCodec.encode_entry(&raw_entry(&a, 3, Some(two.id()), ahead)),
+        &a.key,
+    );
+    let r = node.ingest(vec![two.clone(), three]).await.unwrap();
+    assert_eq!(r.accepted, 0);
+    assert!(r.gaps.is_empty(), "no gap, so no immediate resend: {r:?}");
+    assert!(
+        r.refused
+            .iter()
+            .all(|x| matches!(x, Refusal::NotYet { .. })),
+        "{r:?}"
+    );
+    assert_eq!(r.retry_later.len(), 1, "{r:?}");
+    let (author, head, wait) = r.retry_later[0];
+    assert_eq!((author, head), (a.id(), 1));
+    assert!(wait >= std::time::Duration::from_secs(60), "{wait:?}");
+    assert!(node.declined().is_empty(), "not declined: only early");
+    // Forged: no delay for anyone.
+    let mut forged = two;
+    forged.signature.0[3] ^= 1;
+    let r = node.ingest(vec![forged]).await.unwrap();
+    assert!(r.retry_later.is_empty());
+    assert!(
+        matches!(r.refused[..], [Refusal::Signature { .. }]),
+        "{r:?}"
+    );
+}
+
+/// A body this release does not know (a newer kind) is stored and forwarded
+/// as an unknown kind, so an older node keeps the author's log whole.
+#[tokio::test]
+async fn a_newer_kind_is_stored_and_passed_on() {
+    use prost::Message;
+    let mut a = Log::new(2);
+    let node = replica(9);
+    node.trust_add(a.id(), "杉並区").unwrap();
+    let one = a.next("ev-1", event("一"));
+    let mut pb = yui_net::codec::entry_to_pb(&raw_entry(&a, 2, Some(one.id()), yui_sync::now_ms()));
+    pb.body = None;
+    let mut bytes = pb.encode_to_vec();
+    bytes.extend_from_slice(&[0xc2, 0x02, 0x03, 0x0a, 0x01, 0x41]); // field 40
+    let two = SignedEntry::sign(bytes, &a.key);
+    a.seq = 2;
+    a.prev = Some(two.id());
+    let three = a.next("ev-3", event("三"));
+    let r = node.ingest(vec![one, two.clone(), three]).await.unwrap();
+    assert_eq!(r.accepted, 3, "{r:?}");
+    let held = node.read(&a.id(), 2).unwrap().unwrap();
+    assert_eq!(held.signed, two, "kept as it came");
+    assert_eq!(held.entry.body.kind(), yui_core::Kind::Unknown);
+    assert_eq!(node.current(yui_core::Kind::Unknown).unwrap().len(), 1);
+    // It cannot be published here.
+    let r = node
+        .publish("x".into(), held.entry.body.clone(), None)
+        .await;
+    assert!(
+        matches!(r, Err(yui_sync::PublishError::Invalid(_))),
+        "{r:?}"
+    );
+}
+
+/// A signed entry that breaks a rule at the author's next seq: the node
+/// declines the log from there (shown in status), and entries past it are
+/// not re-requested (no gaps), so a peer offering them costs nothing more.
+#[tokio::test]
+async fn a_signed_invalid_entry_declines_the_log_without_a_resend_loop() {
+    let mut a = Log::new(2);
+    let node = replica(9);
+    node.trust_add(a.id(), "杉並区").unwrap();
+    let one = a.next("ev-1", event("一"));
+    node.ingest(vec![one]).await.unwrap();
+    let bad = Body::Event(Event {
+        title: LocalizedText(vec![("ja".into(), "二".into()), ("JA".into(), "2".into())]),
+        start: "2027-02-10T10:00:00+09:00".into(),
+        ..Default::default()
+    });
+    // Forged first: declines nothing.
+    let mut forged = a.at(2, a.prev, "ev-2", bad.clone());
+    forged.signature.0[0] ^= 1;
+    node.ingest(vec![forged]).await.unwrap();
+    assert!(node.declined().is_empty());
+    let two = a.next("ev-2", bad);
+    let three = a.next("ev-3", event("三"));
+    let r = node.ingest(vec![two, three.clone()]).await.unwrap();
+    assert!(matches!(r.refused[..], [Refusal::Invalid(_)]), "{r:?}");
+    assert!(r.gaps.is_empty(), "{r:?}");
+    let d = node.declined();
+    assert_eq!((d.len(), d[0].0, d[0].1), (1, a.id(), 2), "{d:?}");
+    // Offered again: refused again, still no gap.
+    let r = node.ingest(vec![three]).await.unwrap();
+    assert!(r.gaps.is_empty(), "{r:?}");
 }
