@@ -218,6 +218,29 @@ async fn bad_entries_are_refused_and_change_nothing() {
     };
     let rotation = SignedEntry::sign(ProtoCodec.encode_entry(&rotation), &evil_key);
     conn.send(batch(&[rotation])).await.unwrap();
+    // Whoever holds a forked key can sign a recovery, a thief too: it
+    // moves the identity only once the new key is vouched for. The forked
+    // key is a root here, so that is each operator's own step.
+    let trusted = |n: &NodeProc| {
+        n.json(&["trust", "list", "--all", "--json"])["trusted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["node_id"] == new_id.to_string().as_str())
+    };
+    wait_until("the recovery kept", 20, || {
+        node.log().contains("signed a recovery")
+    });
+    assert!(!trusted(&node), "a recovery alone made its new key trusted");
+    for n in [&node, &bystander] {
+        n.cli(&[
+            "trust",
+            "add",
+            &new_id.to_string(),
+            "--name",
+            "evil (new key)",
+        ]);
+    }
     for n in [&node, &bystander] {
         wait_until("the recovery to be trusted", 20, || {
             n.json(&["trust", "list", "--all", "--json"])["trusted"]

@@ -1,7 +1,13 @@
-//! Property: whatever the topology, the order of deliveries, the batches
-//! dropped and the partitions, every replica holds the same logs once the
-//! links return. Real replicas (memory stores, real signatures, the real
-//! PeerSync bookkeeping); the transport is simulated message passing.
+//! Property: whatever the topology, the order of deliveries, the links
+//! that break mid-batch and the partitions, every replica holds the same
+//! logs once the links return — with a dishonest node among them (it adds
+//! forged entries, entries of unknown authors and signed entries of its own
+//! that break a rule to what it relays) and nodes that batch differently.
+//! Real replicas (memory stores, real signatures, the real PeerSync
+//! bookkeeping); the transport is simulated message passing. Repair is what
+//! a real link does: a batch lost means the link broke, a link that comes
+//! back starts a new session (both sides state their heads on that link
+//! only), and gaps are asked for on the link they were found on.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,6 +41,10 @@ fn op() -> impl Strategy<Value = Op> {
 
 struct Sim {
     nodes: Vec<Arc<Replica>>,
+    /// Node 0 is dishonest: it adds junk to every batch it sends.
+    dishonest: bool,
+    /// Its signed junk entries so far (its own log, past its head).
+    junk_seq: u64,
     edges: Vec<(usize, usize)>,
     up: Vec<bool>,
     out: HashMap<(usize, usize), PeerSync>,
@@ -42,7 +52,7 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(n: usize, extra: &[(usize, usize)]) -> Self {
+    fn new(n: usize, extra: &[(usize, usize)], dishonest: bool) -> Self {
         let nodes: Vec<Arc<Replica>> = (0..n)
             .map(|i| {
                 let store = Arc::new(KvStore::open(MemEngine::new()).unwrap());
@@ -73,6 +83,8 @@ impl Sim {
             }
         }
         let mut sim = Sim {
+            dishonest,
+            junk_seq: 0,
             up: vec![true; edges.len()],
             nodes,
             edges,
@@ -82,18 +94,70 @@ impl Sim {
                 .build()
                 .unwrap(),
         };
-        sim.reconnect_all();
+        for link in 0..sim.edges.len() {
+            sim.session_start(link);
+        }
         sim
     }
 
-    /// What a new session does: each side states its heads.
-    fn reconnect_all(&mut self) {
-        for &(a, b) in &self.edges.clone() {
-            for (x, y) in [(a, b), (b, a)] {
-                let want = self.nodes[y].want_list().unwrap();
-                self.out.entry((x, y)).or_default().on_want(want);
-            }
+    /// What a new session on one link does: each side states its heads
+    /// (a fresh `PeerSync`, as a real session starts with).
+    fn session_start(&mut self, link: usize) {
+        let (a, b) = self.edges[link];
+        for (x, y) in [(a, b), (b, a)] {
+            let want = self.nodes[y].want_list().unwrap();
+            let mut st = PeerSync::new();
+            st.on_want(want);
+            self.out.insert((x, y), st);
         }
+    }
+
+    /// Junk a dishonest sender adds: a forged copy of a real entry, an
+    /// entry of an author nobody trusts, and a signed entry of its own
+    /// that breaks a rule (two texts in one language) past its head.
+    fn junk(&mut self, batch: &[yui_core::SignedEntry]) -> Vec<yui_core::SignedEntry> {
+        use yui_sync::Codec;
+        let mut out = Vec::new();
+        if let Some(first) = batch.first() {
+            let mut forged = first.clone();
+            forged.signature.0[7] ^= 0x10;
+            out.push(forged);
+        }
+        let stranger = SecretKey::from_seed(&[0xee; 32]);
+        let e = yui_core::Entry {
+            author: NodeId::new(stranger.public_key()),
+            seq: 1,
+            prev: None,
+            created_at: yui_sync::now_ms(),
+            expires_at: None,
+            object_id: "spam".into(),
+            body: event(0),
+        };
+        out.push(yui_core::SignedEntry::sign(
+            ProtoCodec.encode_entry(&e),
+            &stranger,
+        ));
+        let me = &self.nodes[0];
+        let head = me.store().head(&me.id()).unwrap();
+        self.junk_seq += 1;
+        let bad = yui_core::Entry {
+            author: me.id(),
+            seq: head.map_or(1, |h| h.seq + 1),
+            prev: head.map(|h| h.id),
+            created_at: yui_sync::now_ms(),
+            expires_at: None,
+            object_id: format!("bad-{}", self.junk_seq),
+            body: Body::Event(Event {
+                title: LocalizedText(vec![("ja".into(), "一".into()), ("ja".into(), "二".into())]),
+                start: "2027-02-10T10:00:00+09:00".into(),
+                ..Default::default()
+            }),
+        };
+        out.push(yui_core::SignedEntry::sign(
+            ProtoCodec.encode_entry(&bad),
+            &SecretKey::from_seed(&[1; 32]),
+        ));
+        out
     }
 
     fn neighbours(&self, n: usize) -> Vec<usize> {
@@ -112,24 +176,35 @@ impl Sim {
         }
     }
 
-    /// Sends one batch from `a` to `b`; returns whether anything was sent.
-    fn deliver(&mut self, a: usize, b: usize, drop: bool) -> bool {
-        let batch = self
+    /// Sends one batch from `a` to `b` on `link`; returns whether anything
+    /// was sent. `drop`: the link breaks with the batch in flight.
+    fn deliver(&mut self, link: usize, a: usize, b: usize, drop: bool) -> bool {
+        // Nodes batch differently (as differently configured nodes do).
+        let size = [3, 1, 7, 64, 2, 5][a % 6];
+        let mut batch = self
             .out
             .get_mut(&(a, b))
             .unwrap()
-            .next_batch(&self.nodes[a], 3, 1 << 20)
+            .next_batch(&self.nodes[a], size, 1 << 20)
             .unwrap();
         if batch.is_empty() {
             return false;
         }
         if drop {
+            self.up[link] = false;
             return true;
         }
+        let junk = if self.dishonest && a == 0 {
+            self.junk(&batch)
+        } else {
+            Vec::new()
+        };
+        batch.extend(junk.iter().cloned());
         let report = self.nodes[b].ingest_blocking(batch).unwrap();
-        assert!(
-            report.refused.is_empty(),
-            "honest entries refused: {:?}",
+        assert_eq!(
+            report.refused.len(),
+            junk.len(),
+            "honest entries refused, or junk taken: {:?}",
             report.refused
         );
         for (author, seq) in &report.seen {
@@ -176,8 +251,9 @@ proptest! {
         n in 2..6usize,
         extra in prop::collection::vec((0..6usize, 0..6usize), 0..6),
         ops in prop::collection::vec(op(), 0..120),
+        dishonest in any::<bool>(),
     ) {
-        let mut sim = Sim::new(n, &extra);
+        let mut sim = Sim::new(n, &extra, dishonest);
         let mut published = 0u64;
         for op in ops {
             match op {
@@ -194,24 +270,32 @@ proptest! {
                     if sim.up[link] {
                         let (a, b) = sim.edges[link];
                         let (a, b) = if forward { (a, b) } else { (b, a) };
-                        sim.deliver(a, b, drop);
+                        sim.deliver(link, a, b, drop);
                     }
                 }
                 Op::Toggle(link) => {
                     let link = link % sim.edges.len();
                     sim.up[link] = !sim.up[link];
+                    if sim.up[link] {
+                        sim.session_start(link);
+                    }
                 }
             }
         }
-        // Heal: every link up, every session restarted, no more drops.
-        sim.up.iter_mut().for_each(|u| *u = true);
-        sim.reconnect_all();
+        // Heal: the links that are down come back (a new session each);
+        // links that stayed up keep their sessions. No more breaks.
+        for link in 0..sim.edges.len() {
+            if !sim.up[link] {
+                sim.up[link] = true;
+                sim.session_start(link);
+            }
+        }
         let mut rounds = 0;
         loop {
             let mut any = false;
-            for (a, b) in sim.edges.clone() {
-                any |= sim.deliver(a, b, false);
-                any |= sim.deliver(b, a, false);
+            for (link, (a, b)) in sim.edges.clone().into_iter().enumerate() {
+                any |= sim.deliver(link, a, b, false);
+                any |= sim.deliver(link, b, a, false);
             }
             if !any {
                 break;

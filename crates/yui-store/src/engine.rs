@@ -249,15 +249,18 @@ impl Engine for FjallEngine {
     }
 
     fn apply(&self, ops: Vec<Op>) -> Result<()> {
-        let mut batch = self.db.batch();
+        // PersistMode::Buffer: the journal's in-process buffer is written to
+        // the OS (a write(2)) before commit returns, so a killed process
+        // loses nothing applied; only `flush` (fsync) makes it survive a
+        // power loss or an OS crash. Set explicitly, not left to fjall's
+        // default.
+        let mut batch = self.db.batch().durability(Some(fjall::PersistMode::Buffer));
         for op in ops {
             match op {
                 Op::Put(k, v) => batch.insert(&self.tree, k, v),
                 Op::Delete(k) => batch.remove(&self.tree, k),
             }
         }
-        // Written to the OS before it returns: a killed process loses
-        // nothing applied; `flush` makes it survive power loss too.
         batch.commit().map_err(fjall_err)
     }
 
