@@ -810,3 +810,64 @@ fn a_remote_admin_api_speaks_only_tls() {
     );
     a.stop();
 }
+
+/// The attack an independent client reproduced on real processes: relay R
+/// endorses members M1 and M2, who trust only R; M1 endorses R (and M2,
+/// under another name) and then revokes R and M2. Nothing changes: M2 keeps
+/// receiving R's entries, R's name for M2 stands, and R can still revoke M1.
+#[test]
+fn a_member_cannot_revoke_the_relay_or_rename_a_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut relay = NodeProc::init(dir.path(), "relay", "静岡県", "220001");
+    let mut m1 = NodeProc::init(dir.path(), "m1", "下田市", &valid_code("222194"));
+    let mut m2 = NodeProc::init(dir.path(), "m2", "南伊豆町", "223042");
+    for n in [&mut relay, &mut m1, &mut m2] {
+        n.start();
+    }
+    for m in [&m1, &m2] {
+        m.cli(&["trust", "add", &relay.id, "--name", "静岡県"]);
+        relay.cli(&["endorse", &m.id, "--name", &m.name]);
+        m.dial(&relay);
+    }
+    relay.publish("before", "広域防災会議");
+    wait_until("the relay's entry at M2", 30, || {
+        m2.event_ids().contains(&"before".to_owned())
+    });
+    wait_until("M1 trusted at M2", 30, || {
+        m2.json(&["trust", "list", "--all", "--json"])["trusted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["node_id"] == m1.id.as_str())
+    });
+    m1.cli(&["endorse", &relay.id, "--name", "偽の県"]);
+    m1.cli(&["endorse", &m2.id, "--name", "偽の町"]);
+    m1.cli(&["key", "revoke", &relay.id, "--reason", "乗っ取り"]);
+    m1.cli(&["key", "revoke", &m2.id, "--reason", "乗っ取り"]);
+    m2.publish("m2-own", "南伊豆の夏まつり");
+    let m1_head = m1.head_of(&m1.id);
+    wait_until("M1's revocations at M2 and the relay", 30, || {
+        m2.head_of(&m1.id) == m1_head && relay.head_of(&m1.id) == m1_head
+    });
+    wait_until("M2's entry at the relay", 30, || relay.head_of(&m2.id) == 1);
+    relay.publish("after", "広域防災会議（第2回）");
+    wait_until("the relay's next entry at M2", 30, || {
+        m2.event_ids().contains(&"after".to_owned())
+    });
+    let t = m2.json(&["trust", "list", "--all", "--json"]);
+    assert_eq!(t["revoked"], serde_json::json!([]), "{t}");
+    // The names M2 sees for itself come from the relay, not from M1.
+    let heads = relay.json(&["status", "--json"])["heads"].clone();
+    let named = heads
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["author"] == m2.id.as_str())
+        .map(|h| h["name"].clone());
+    assert_eq!(named, Some(serde_json::json!("南伊豆町")), "{heads}");
+    // The relay, which granted M1 its trust, can revoke it.
+    relay.cli(&["key", "revoke", &m1.id, "--reason", "不正"]);
+    wait_until("M1 revoked at M2", 30, || {
+        m2.json(&["trust", "list", "--all", "--json"])["revoked"] == serde_json::json!([m1.id])
+    });
+}

@@ -66,6 +66,14 @@ impl Log {
     }
 }
 
+/// A node that trusts one author (杉並区), and that author's log.
+fn one_author() -> (Log, Arc<Replica>) {
+    let a = Log::new(2);
+    let node = replica(9);
+    node.trust_add(a.id(), "杉並区").unwrap();
+    (a, node)
+}
+
 fn event(title: &str) -> Body {
     Body::Event(Event {
         title: LocalizedText::one("ja", title),
@@ -196,9 +204,7 @@ async fn revocations_are_final() {
 /// kept, nothing at that seq stored, the log stopped.
 #[tokio::test]
 async fn a_fork_at_a_new_seq_inside_one_batch_is_evidence() {
-    let mut a = Log::new(2);
-    let node = replica(9);
-    node.trust_add(a.id(), "杉並区").unwrap();
+    let (mut a, node) = one_author();
     let one = a.next("ev-1", event("一"));
     node.ingest(vec![one.clone()]).await.unwrap();
     let a2 = a.at(2, Some(one.id()), "ev-2", event("二"));
@@ -226,9 +232,7 @@ async fn a_fork_at_a_new_seq_inside_one_batch_is_evidence() {
 /// the pair is accepted as evidence by a node that holds neither.
 #[tokio::test]
 async fn a_prev_mismatch_at_the_next_seq_is_fork_evidence() {
-    let mut a = Log::new(2);
-    let node = replica(9);
-    node.trust_add(a.id(), "杉並区").unwrap();
+    let (mut a, node) = one_author();
     let one = a.next("ev-1", event("一"));
     let two = a.next("ev-2", event("二"));
     node.ingest(vec![one.clone(), two.clone()]).await.unwrap();
@@ -371,9 +375,7 @@ fn raw_entry(log: &Log, seq: u64, prev: Option<EntryId>, created_at: i64) -> Ent
 /// has come. A forged one delays nobody.
 #[tokio::test]
 async fn an_entry_from_the_future_waits_instead_of_stalling_the_log() {
-    let mut a = Log::new(2);
-    let node = replica(9);
-    node.trust_add(a.id(), "杉並区").unwrap();
+    let (mut a, node) = one_author();
     let one = a.next("ev-1", event("一"));
     node.ingest(vec![one.clone()]).await.unwrap();
     let ahead = yui_sync::now_ms() + 30 * 60 * 1000;
@@ -415,9 +417,7 @@ async fn an_entry_from_the_future_waits_instead_of_stalling_the_log() {
 #[tokio::test]
 async fn a_newer_kind_is_stored_and_passed_on() {
     use prost::Message;
-    let mut a = Log::new(2);
-    let node = replica(9);
-    node.trust_add(a.id(), "杉並区").unwrap();
+    let (mut a, node) = one_author();
     let one = a.next("ev-1", event("一"));
     let mut pb = yui_net::codec::entry_to_pb(&raw_entry(&a, 2, Some(one.id()), yui_sync::now_ms()));
     pb.body = None;
@@ -448,9 +448,7 @@ async fn a_newer_kind_is_stored_and_passed_on() {
 /// not re-requested (no gaps), so a peer offering them costs nothing more.
 #[tokio::test]
 async fn a_signed_invalid_entry_declines_the_log_without_a_resend_loop() {
-    let mut a = Log::new(2);
-    let node = replica(9);
-    node.trust_add(a.id(), "杉並区").unwrap();
+    let (mut a, node) = one_author();
     let one = a.next("ev-1", event("一"));
     node.ingest(vec![one]).await.unwrap();
     let bad = Body::Event(Event {
