@@ -1,0 +1,361 @@
+//! Applying verified entries under the write lock: chain check, forks, rate
+//! limit, recoveries, and trust changes taking effect at their entry.
+
+use super::*;
+
+/// Entries created longer ago than this are backfill (a peer catching up
+/// after days offline), not a burst of new publications, and are not rate
+/// limited.
+const FRESH_WINDOW_MS: i64 = 60 * 60 * 1000;
+
+/// A token bucket holding at most a minute's worth of entries.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    /// Takes one token, refilling at `per_minute / 60` per second. Returns the
+    /// wait until a token is free when none is.
+    fn take(&mut self, per_minute: u32, now: Instant) -> Result<(), Duration> {
+        let rate = f64::from(per_minute) / 60.0;
+        let cap = f64::from(per_minute);
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * rate).min(cap);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / rate))
+        }
+    }
+}
+
+/// Recovery statements kept per forked author before only vouched-for ones
+/// are (see `Replica::keep_recovery`).
+pub const MAX_RECOVERIES: usize = 8;
+
+/// What one `apply_verified` call carries from segment to segment.
+struct Batch {
+    /// Head per author as of what this batch appended so far.
+    heads: HashMap<NodeId, Option<Head>>,
+    /// Lowest forked seq per author, including forks found in this batch.
+    forked: HashMap<NodeId, Option<u64>>,
+    per_minute: u32,
+    fresh_after: UnixMillis,
+    clock: Instant,
+}
+
+impl Replica {
+    /// Chain-checks and stores verified entries under the write lock.
+    /// Returns the new head per author that moved.
+    ///
+    /// A trust change takes effect at the entry that makes it: the batch is
+    /// stored in segments that each end after an entry that may change
+    /// trust (endorsement, revocation, rotation, retraction); trust is then
+    /// recomputed and the rest of the batch is checked against the new set.
+    /// A revocation followed by entries of the revoked key in one batch
+    /// stores the revocation and refuses the rest.
+    pub(super) fn apply_verified(
+        &self,
+        verified: Vec<(Entry, SignedEntry)>,
+        rate_limited: bool,
+        report: &mut IngestReport,
+    ) -> Result<Vec<(NodeId, u64, bool)>, ReplicaError> {
+        let _w = self.write.lock().expect("write lock");
+        let mut batch = Batch {
+            heads: HashMap::new(),
+            forked: HashMap::new(),
+            per_minute: if rate_limited {
+                self.limits.entries_per_author_per_minute
+            } else {
+                0
+            },
+            fresh_after: now_ms() - FRESH_WINDOW_MS,
+            clock: Instant::now(),
+        };
+        let mut moved: HashMap<NodeId, (u64, bool)> = HashMap::new();
+        let mut rest: std::collections::VecDeque<(Entry, SignedEntry)> = verified.into();
+        let mut first = true;
+        while !rest.is_empty() {
+            let kept = self.apply_segment(&mut rest, &mut batch, !first, report)?;
+            first = false;
+            for e in &kept {
+                let m = moved.entry(e.author).or_insert((0, false));
+                *m = (e.seq, m.1 || is_urgent(e.kind));
+            }
+            report.accepted += kept.len();
+            let trust_changed = kept.iter().any(|e| affects_trust(e.kind));
+            report.trust_relevant |= trust_changed;
+            self.store.append(&kept)?;
+            if trust_changed && !rest.is_empty() {
+                self.recompute_trust()?;
+            }
+        }
+        Ok(moved
+            .into_iter()
+            .map(|(a, (seq, urgent))| (a, seq, urgent))
+            .collect())
+    }
+
+    /// Takes entries from the front of `rest` up to and including the first
+    /// one to append that may change trust; returns those to append.
+    /// `recheck`: trust may have changed since the precheck.
+    fn apply_segment(
+        &self,
+        rest: &mut std::collections::VecDeque<(Entry, SignedEntry)>,
+        b: &mut Batch,
+        recheck: bool,
+        report: &mut IngestReport,
+    ) -> Result<Vec<IndexedEntry>, ReplicaError> {
+        let mut to_append: Vec<IndexedEntry> = Vec::new();
+        // (author, seq) → index in `to_append`: entries of this segment are
+        // not in the store yet, and a second entry at one of their seqs is
+        // a fork all the same.
+        let mut pending: HashMap<(NodeId, u64), usize> = HashMap::new();
+        let mut rate = self.rate.lock().expect("rate lock");
+        while let Some((entry, signed)) = rest.pop_front() {
+            let author = entry.author;
+            if report.retry_later.iter().any(|(a, _, _)| *a == author) {
+                // The rest of this author's run waits with the first refused.
+                report.refused.push(Refusal::RateLimited {
+                    author,
+                    per_minute: b.per_minute,
+                });
+                continue;
+            }
+            if recheck {
+                if !self.is_trusted(&author) {
+                    report.refused.push(Refusal::Untrusted(author));
+                    continue;
+                }
+                if let Some(at) = self.rotated_at(&author).filter(|at| entry.seq > *at) {
+                    report.refused.push(Refusal::Rotated { author, at });
+                    continue;
+                }
+            }
+            let fork_at = match b.forked.get(&author) {
+                Some(f) => *f,
+                None => *b
+                    .forked
+                    .entry(author)
+                    .or_insert(self.store.forked_at(&author)?),
+            };
+            if let Some(at) = fork_at.filter(|at| entry.seq >= *at) {
+                // The one statement a forked author can still make: a
+                // countersigned rotation to a new key (validated already).
+                // It is kept outside the stopped log and passed on.
+                if matches!(entry.body, Body::KeyRotation(_)) {
+                    self.keep_recovery(&entry, &signed, report)?;
+                } else {
+                    report.refused.push(Refusal::Forked { author, at });
+                }
+                continue;
+            }
+            let head = match b.heads.get(&author) {
+                Some(h) => *h,
+                None => *b.heads.entry(author).or_insert(self.store.head(&author)?),
+            };
+            let id = signed.id();
+            let held_at = |seq: u64| -> Result<Option<SignedEntry>, ReplicaError> {
+                Ok(match pending.get(&(author, seq)) {
+                    Some(i) => Some(to_append[*i].signed.clone()),
+                    None => self.store.get(&author, seq)?,
+                })
+            };
+            let stored_at = if entry.seq <= head.map_or(0, |h| h.seq) {
+                held_at(entry.seq)?.map(|s| s.id())
+            } else {
+                None
+            };
+            match check_chain(head, &entry, id, stored_at) {
+                ChainCheck::Append => {
+                    // Checked after the signature, so forged entries cannot
+                    // spend an honest author's budget.
+                    if b.per_minute > 0 && entry.created_at > b.fresh_after {
+                        let bucket = rate.entry(author).or_insert(Bucket {
+                            tokens: f64::from(b.per_minute),
+                            at: b.clock,
+                        });
+                        if let Err(wait) = bucket.take(b.per_minute, b.clock) {
+                            let have = head.map_or(0, |h| h.seq);
+                            report.retry_later.push((author, have, wait));
+                            report.refused.push(Refusal::RateLimited {
+                                author,
+                                per_minute: b.per_minute,
+                            });
+                            continue;
+                        }
+                    }
+                    b.heads.insert(author, Some(Head { seq: entry.seq, id }));
+                    pending.insert((author, entry.seq), to_append.len());
+                    let kind = entry.kind();
+                    to_append.push(IndexedEntry {
+                        id,
+                        author,
+                        seq: entry.seq,
+                        prev: entry.prev,
+                        kind,
+                        object_id: entry.object_id,
+                        created_at: entry.created_at,
+                        signed,
+                    });
+                    if affects_trust(kind) {
+                        break;
+                    }
+                }
+                ChainCheck::Duplicate => report.duplicates += 1,
+                ChainCheck::Gap { head } => {
+                    let declined = self
+                        .declined
+                        .lock()
+                        .expect("declined")
+                        .get(&author)
+                        .is_some_and(|(at, _)| *at == head + 1);
+                    if !declined && !report.gaps.iter().any(|(a, _)| *a == author) {
+                        report.gaps.push((author, head));
+                    }
+                }
+                ChainCheck::Fork { .. } => {
+                    tracing::warn!(author = %author, seq = entry.seq, "fork detected: author signed two entries at one seq");
+                    let first = held_at(entry.seq)?.ok_or_else(|| {
+                        ReplicaError::Damaged(format!("{author} seq {} vanished", entry.seq))
+                    })?;
+                    self.note_fork(author, entry.seq, first, signed, b, report)?;
+                }
+                ChainCheck::PrevMismatch => {
+                    // seq == head + 1 but prev names another entry than the
+                    // head: the author signed a second history below this
+                    // seq. Both entries are signed, so the pair is evidence
+                    // and the log stops here, as for a fork at one seq.
+                    let Some(h) = head else {
+                        report.refused.push(Refusal::Chain {
+                            author,
+                            seq: entry.seq,
+                        });
+                        continue;
+                    };
+                    tracing::warn!(author = %author, seq = entry.seq, "fork detected: entry does not follow the author's previous entry");
+                    let first = held_at(h.seq)?.ok_or_else(|| {
+                        ReplicaError::Damaged(format!("{author} seq {} vanished", h.seq))
+                    })?;
+                    self.note_fork(author, entry.seq, first, signed, b, report)?;
+                }
+            }
+        }
+        drop(rate);
+        // Entries at or past a fork found later in this segment are not
+        // appended. Each author's appended entries were a contiguous run from
+        // its head (Append needs seq == running head + 1), so cutting at the
+        // fork leaves a contiguous prefix; `Store::append` re-checks the chain.
+        let kept: Vec<IndexedEntry> = to_append
+            .into_iter()
+            .filter(|e| {
+                b.forked
+                    .get(&e.author)
+                    .copied()
+                    .flatten()
+                    .is_none_or(|at| e.seq < at)
+            })
+            .collect();
+        // Heads of authors cut at a fork go back to what is stored.
+        for e in &kept {
+            b.heads.insert(
+                e.author,
+                Some(Head {
+                    seq: e.seq,
+                    id: e.id,
+                }),
+            );
+        }
+        for (author, at) in b.forked.iter() {
+            if let Some(at) = at {
+                if b.heads
+                    .get(author)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|h| h.seq >= *at)
+                {
+                    b.heads.remove(author);
+                }
+            }
+        }
+        Ok(kept)
+    }
+
+    /// Records fork evidence found while ingesting and stops the author's
+    /// log at `at` for the rest of the batch.
+    fn note_fork(
+        &self,
+        author: NodeId,
+        at: u64,
+        first: SignedEntry,
+        second: SignedEntry,
+        b: &mut Batch,
+        report: &mut IngestReport,
+    ) -> Result<(), ReplicaError> {
+        if self.store.record_fork(&ForkRecord {
+            author,
+            seq: at,
+            first,
+            second,
+        })? {
+            report.new_forks.push((author, at));
+        }
+        let lowest = b
+            .forked
+            .get(&author)
+            .copied()
+            .flatten()
+            .map_or(at, |f| f.min(at));
+        b.forked.insert(author, Some(lowest));
+        report.forks += 1;
+        Ok(())
+    }
+
+    /// Keeps a forked author's recovery statement, bounded per author: past
+    /// [`MAX_RECOVERIES`] an author's statement is kept only when its new
+    /// key is already vouched for (endorsed by a grantor of the old key, or
+    /// a root here), so a thief signing statement after statement cannot
+    /// crowd out the owner's.
+    fn keep_recovery(
+        &self,
+        entry: &Entry,
+        signed: &SignedEntry,
+        report: &mut IngestReport,
+    ) -> Result<(), ReplicaError> {
+        let author = entry.author;
+        let Body::KeyRotation(k) = &entry.body else {
+            return Ok(());
+        };
+        let held = self
+            .store
+            .recoveries()?
+            .iter()
+            .filter(|(a, _, _)| *a == author)
+            .count();
+        if held >= MAX_RECOVERIES {
+            let vouched = self.roots.read().expect("trust lock").contains(&k.new_key)
+                || self.current(Kind::Endorsement)?.iter().any(|e| {
+                    matches!(&e.entry.body, Body::Endorsement(b) if b.subject == k.new_key)
+                        && self.trust_granted(&e.entry.author, &author)
+                });
+            if !vouched {
+                report.refused.push(Refusal::Forked {
+                    author,
+                    at: entry.seq,
+                });
+                return Ok(());
+            }
+        }
+        if self.store.record_recovery(&author, entry.seq, signed)? {
+            tracing::warn!(author = %author, seq = entry.seq, "forked author signed a recovery (a key rotation)");
+            report.recoveries.push((author, entry.seq));
+            report.trust_relevant = true;
+        } else {
+            report.duplicates += 1;
+        }
+        Ok(())
+    }
+}

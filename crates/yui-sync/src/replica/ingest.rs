@@ -1,0 +1,288 @@
+//! `Replica::ingest`: a batch from a peer or a bundle, checked before any
+//! crypto, signature-checked, then deferred, declined or applied.
+
+use super::*;
+
+/// Longest wait before asking again for an entry from the future.
+const MAX_DEFER_MS: i64 = 10 * 60 * 1000;
+
+/// What the checks before the signature found.
+enum Checked {
+    /// Valid: store it once its signature verifies.
+    Valid,
+    /// From the future: ask again after this long.
+    Later(Duration),
+    /// Breaks a rule: decline the log from it once its signature verifies.
+    Invalid(ValidationError),
+}
+
+/// Batches up to this size never wait for a turn: single updates
+/// (readiness, acknowledgements) and live pushes.
+pub const SMALL_BATCH: usize = 64;
+
+/// A turn for a large ingest batch: at most one per core runs at a time in
+/// the whole process (each already splits its signature check across the
+/// cores). Bulk backfill from many peers thus cannot crowd the CPU out from
+/// under a small urgent batch, which never waits for a turn.
+pub async fn bulk_turn(len: usize) -> Option<tokio::sync::SemaphorePermit<'static>> {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    if len <= SMALL_BATCH {
+        return None;
+    }
+    let turns = TURNS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    });
+    Some(turns.acquire().await.expect("never closed"))
+}
+
+impl Replica {
+    /// Offers entries from a peer or a bundle. Large batches take turns
+    /// process-wide (see [`bulk_turn`]). Each is decoded, validated,
+    /// trust-checked and signature-checked (as one batch) before the chain
+    /// check and the store; refusals change nothing stored.
+    pub async fn ingest(
+        self: &Arc<Self>,
+        batch: Vec<SignedEntry>,
+    ) -> Result<IngestReport, ReplicaError> {
+        let _turn = bulk_turn(batch.len()).await;
+        let this = self.clone();
+        let report = tokio::task::spawn_blocking(move || this.ingest_blocking(batch))
+            .await
+            .expect("ingest task panicked")?;
+        Ok(report)
+    }
+
+    /// Offers entries the operator brought (an offline bundle): checked
+    /// exactly as [`Replica::ingest`] checks them, but not held to the
+    /// per-author rate limit, which is for what peers push.
+    pub async fn import(
+        self: &Arc<Self>,
+        batch: Vec<SignedEntry>,
+    ) -> Result<IngestReport, ReplicaError> {
+        let _turn = bulk_turn(batch.len()).await;
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.ingest_inner(batch, false))
+            .await
+            .expect("import task panicked")
+    }
+
+    /// [`Replica::ingest`] for callers already off the async reactor.
+    pub fn ingest_blocking(&self, batch: Vec<SignedEntry>) -> Result<IngestReport, ReplicaError> {
+        self.ingest_inner(batch, true)
+    }
+
+    fn ingest_inner(
+        &self,
+        batch: Vec<SignedEntry>,
+        rate_limited: bool,
+    ) -> Result<IngestReport, ReplicaError> {
+        let mut report = IngestReport::default();
+        let now = now_ms();
+        let mut candidates = Vec::with_capacity(batch.len());
+        let mut verifier = BatchVerifier::new();
+        for signed in batch {
+            match self.classify(&signed, now) {
+                Ok((entry, verdict)) => {
+                    verifier.push(
+                        *entry.author.public_key(),
+                        entry_signing_message(&signed.entry),
+                        signed.signature,
+                    );
+                    candidates.push((entry, signed, verdict));
+                }
+                Err(r) => report.refused.push(r),
+            }
+        }
+        let started = std::time::Instant::now();
+        let verdicts = verifier.verify_parallel(self.verify_threads);
+        if !candidates.is_empty() {
+            self.counters.verify_seconds.observe(started.elapsed());
+        }
+        let mut seen: HashMap<NodeId, u64> = HashMap::new();
+        let mut verified = Vec::with_capacity(candidates.len());
+        // Entries refused or deferred only once their signature verified:
+        // a forger can neither decline nor delay an honest author's log.
+        let mut later: HashMap<NodeId, Duration> = HashMap::new();
+        let mut invalid: Vec<(NodeId, u64, ValidationError)> = Vec::new();
+        for ((entry, signed, checked), verdict) in candidates.into_iter().zip(verdicts) {
+            if let Err(error) = verdict {
+                report.refused.push(Refusal::Signature {
+                    author: entry.author,
+                    error,
+                });
+                continue;
+            }
+            match checked {
+                Checked::Valid => {
+                    let s = seen.entry(entry.author).or_default();
+                    *s = (*s).max(entry.seq);
+                    verified.push((entry, signed));
+                }
+                Checked::Later(wait) => {
+                    let w = later.entry(entry.author).or_insert(wait);
+                    *w = (*w).min(wait);
+                    report.refused.push(Refusal::NotYet {
+                        author: entry.author,
+                        wait,
+                    });
+                }
+                Checked::Invalid(e) => {
+                    invalid.push((entry.author, entry.seq, e.clone()));
+                    report.refused.push(Refusal::Invalid(e));
+                }
+            }
+        }
+        report.seen = seen.into_iter().collect();
+        // An author with an entry from the future waits whole: the rest of
+        // its run in this batch is not taken (no gap, so no resend), and
+        // the session asks again once the entry's time has come.
+        let verified: Vec<(Entry, SignedEntry)> = verified
+            .into_iter()
+            .filter(|(e, _)| {
+                let wait = later.contains_key(&e.author);
+                if wait {
+                    report.refused.push(Refusal::NotYet {
+                        author: e.author,
+                        wait: later[&e.author],
+                    });
+                }
+                !wait
+            })
+            .collect();
+
+        let started = std::time::Instant::now();
+        let any = !verified.is_empty();
+        let appended = self.apply_verified(verified, rate_limited, &mut report)?;
+        for (author, wait) in later {
+            let head = self.store.head(&author)?.map_or(0, |h| h.seq);
+            report.retry_later.push((author, head, wait));
+        }
+        // A signed entry that breaks a rule at the author's next seq: this
+        // node declines the author's log from there, and stops asking for
+        // it (gaps past it are not re-requested), so a peer offering it
+        // again and again costs one refusal per offer, never a loop.
+        for (author, seq, reason) in invalid {
+            let head = self.store.head(&author)?.map_or(0, |h| h.seq);
+            if seq == head + 1 {
+                let mut d = self.declined.lock().expect("declined");
+                if d.get(&author).is_none_or(|(at, _)| seq < *at) {
+                    tracing::warn!(author = %author, seq, %reason, "declining this author's log from this seq: a signed entry breaks a rule");
+                    d.insert(author, (seq, reason.to_string()));
+                }
+            }
+        }
+        {
+            // Gaps behind a declined seq are not asked for.
+            let d = self.declined.lock().expect("declined");
+            report
+                .gaps
+                .retain(|(a, head)| d.get(a).is_none_or(|(at, _)| *at != head + 1));
+        }
+        if any {
+            self.counters.store_seconds.observe(started.elapsed());
+        }
+        for r in &report.refused {
+            let c = &self.counters;
+            Counters::add(
+                match r {
+                    Refusal::Malformed(_) | Refusal::Invalid(_) => &c.refused_invalid,
+                    Refusal::Untrusted(_) => &c.refused_untrusted,
+                    Refusal::Signature { .. } => &c.refused_signature,
+                    Refusal::Forked { .. } | Refusal::Rotated { .. } => &c.refused_forked,
+                    Refusal::Chain { .. } => &c.refused_chain,
+                    Refusal::RateLimited { .. } => &c.refused_rate,
+                    Refusal::NotYet { .. } => &c.refused_invalid,
+                },
+                1,
+            );
+        }
+        Counters::add(&self.counters.accepted, report.accepted as u64);
+        Counters::add(&self.counters.duplicate, report.duplicates as u64);
+        Counters::add(&self.counters.forks_detected, report.forks as u64);
+        Counters::add(&self.counters.gaps, report.gaps.len() as u64);
+        for (author, seq, urgent) in appended {
+            let _ = self.events.send(ReplicaEvent::Head {
+                author,
+                seq,
+                urgent,
+            });
+        }
+        if report.trust_relevant {
+            self.recompute_trust()?;
+        }
+        if report.accepted > 0 && self.held.load(Ordering::SeqCst) {
+            self.check_hold()?;
+        }
+        for (author, seq) in &report.new_forks {
+            let _ = self.events.send(ReplicaEvent::Fork {
+                author: *author,
+                seq: *seq,
+            });
+        }
+        for (author, seq) in &report.recoveries {
+            let _ = self.events.send(ReplicaEvent::Recovery {
+                author: *author,
+                seq: *seq,
+            });
+        }
+        Ok(report)
+    }
+
+    /// [`Replica::precheck`] for ingest: an entry from the future, or one
+    /// that breaks a field rule, is still signature-checked (see
+    /// `ingest_inner`) before it is deferred or declined.
+    fn classify(&self, signed: &SignedEntry, now: UnixMillis) -> Result<(Entry, Checked), Refusal> {
+        match self.precheck(signed, now) {
+            Ok(e) => Ok((e, Checked::Valid)),
+            Err(Refusal::Invalid(v)) if signed.entry.len() <= self.limits.max_entry_bytes => {
+                let entry = self.codec.decode_entry(&signed.entry)?;
+                Ok(match v {
+                    ValidationError::FromTheFuture { ahead_ms, limit_ms } => {
+                        let ms = (ahead_ms - limit_ms).clamp(1_000, MAX_DEFER_MS);
+                        (entry, Checked::Later(Duration::from_millis(ms as u64)))
+                    }
+                    v => (entry, Checked::Invalid(v)),
+                })
+            }
+            Err(r) => Err(r),
+        }
+    }
+
+    /// Authors whose log this node declines from a seq (a signed entry that
+    /// breaks a rule there), with the reason. Shown in status.
+    pub fn declined(&self) -> Vec<(NodeId, u64, String)> {
+        let mut v: Vec<_> = self
+            .declined
+            .lock()
+            .expect("declined")
+            .iter()
+            .map(|(a, (s, r))| (*a, *s, r.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub(super) fn precheck(&self, signed: &SignedEntry, now: UnixMillis) -> Result<Entry, Refusal> {
+        if signed.entry.len() > self.limits.max_entry_bytes {
+            return Err(ValidationError::TooLarge {
+                size: signed.entry.len(),
+                limit: self.limits.max_entry_bytes,
+            }
+            .into());
+        }
+        let entry = self.codec.decode_entry(&signed.entry)?;
+        // Cheap checks first: an untrusted author's entry costs a lookup,
+        // not a walk over its fields.
+        if !self.is_trusted(&entry.author) {
+            return Err(Refusal::Untrusted(entry.author));
+        }
+        validate_entry(&entry, signed.entry.len(), now, &self.limits)?;
+        if let Some(at) = self.rotated_at(&entry.author).filter(|at| entry.seq > *at) {
+            return Err(Refusal::Rotated {
+                author: entry.author,
+                at,
+            });
+        }
+        Ok(entry)
+    }
+}

@@ -1,0 +1,81 @@
+//! `Replica::publish`: the node's own entries, durable before anyone hears of
+//! them.
+
+use super::*;
+
+impl Replica {
+    /// Publishes an entry in this node's own log. Returns once it is durable
+    /// on disk; only then is it announced to peers.
+    pub async fn publish(
+        self: &Arc<Self>,
+        object_id: String,
+        body: Body,
+        expires_at: Option<UnixMillis>,
+    ) -> Result<StoredEntry, PublishError> {
+        let this = self.clone();
+        let stored =
+            tokio::task::spawn_blocking(move || this.publish_blocking(object_id, body, expires_at))
+                .await
+                .expect("publish task panicked")?;
+        Counters::add(&self.counters.published, 1);
+        if affects_trust(stored.entry.kind()) {
+            self.recompute_trust()?;
+        }
+        let _ = self.events.send(ReplicaEvent::Head {
+            author: self.id,
+            seq: stored.entry.seq,
+            urgent: is_urgent(stored.entry.kind()),
+        });
+        Ok(stored)
+    }
+
+    fn publish_blocking(
+        &self,
+        object_id: String,
+        body: Body,
+        expires_at: Option<UnixMillis>,
+    ) -> Result<StoredEntry, PublishError> {
+        yui_core::validate::publishable(&body)?;
+        let _w = self.write.lock().expect("write lock");
+        if self.held.load(Ordering::SeqCst) {
+            return Err(PublishError::Held);
+        }
+        if let Some(at) = self.store.forked_at(&self.id)? {
+            // A rotation is how a forked node recovers its identity.
+            if !matches!(body, Body::KeyRotation(_)) {
+                return Err(PublishError::Forked(at));
+            }
+        }
+        if let Some(at) = self.rotated_at(&self.id) {
+            return Err(PublishError::Rotated(at));
+        }
+        let head = self.store.head(&self.id)?;
+        let entry = Entry {
+            author: self.id,
+            seq: head.map_or(1, |h| h.seq + 1),
+            prev: head.map(|h| h.id),
+            created_at: now_ms(),
+            expires_at,
+            object_id,
+            body,
+        };
+        let bytes = self.codec.encode_entry(&entry);
+        validate_entry(&entry, bytes.len(), now_ms(), &self.limits)?;
+        let signed = SignedEntry::sign(bytes, &self.key);
+        let id = signed.id();
+        self.store.append(&[IndexedEntry {
+            id,
+            author: self.id,
+            seq: entry.seq,
+            prev: entry.prev,
+            kind: entry.kind(),
+            object_id: entry.object_id.clone(),
+            created_at: entry.created_at,
+            signed: signed.clone(),
+        }])?;
+        // Durable before anyone hears of it: a crash after this point can
+        // never make the node reuse this seq.
+        self.store.flush()?;
+        Ok(StoredEntry { id, entry, signed })
+    }
+}
