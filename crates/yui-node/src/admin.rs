@@ -18,8 +18,8 @@ use yui_sync::{now_ms, PublishError, Replica};
 
 use crate::api::*;
 use crate::config::Config;
-use crate::export;
-use crate::query::{self, Context, Query, QueryError};
+use yui_read::export;
+use yui_read::query::{self, Context, Query, QueryError};
 
 /// Everything the handlers need.
 #[derive(Clone)]

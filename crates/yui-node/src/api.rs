@@ -184,38 +184,8 @@ pub struct Published {
     pub object_id: String,
 }
 
-/// An entry as queries return it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EntryView {
-    /// Author.
-    pub author: NodeId,
-    /// Author's trusted name.
-    pub author_name: Option<String>,
-    /// Seq.
-    pub seq: u64,
-    /// Entry id.
-    pub id: String,
-    /// Object id.
-    pub object_id: String,
-    /// Author's timestamp.
-    pub created_at: i64,
-    /// Stale after.
-    pub expires_at: Option<i64>,
-    /// Kind of body.
-    pub kind: String,
-    /// How many versions of this object exist (1 = never updated).
-    pub version: usize,
-    /// Past its valid-until or expiry.
-    pub stale: bool,
-    /// For partnerships: `active` when both sides stated it, else `pending`.
-    pub partnership: Option<String>,
-    /// Authors that acknowledged this entry.
-    pub acknowledged_by: Vec<NodeId>,
-    /// The author's key was revoked (the entry is kept, marked).
-    pub revoked: bool,
-    /// Content.
-    pub body: Body,
-}
+/// An entry as queries return it (the read model's type).
+pub use yui_read::EntryView;
 
 /// Error body of every non-2xx answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]

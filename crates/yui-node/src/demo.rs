@@ -16,8 +16,8 @@ use yui_sync::now_ms;
 use crate::config::Role;
 use crate::home::{Home, InitOptions};
 use crate::node::Node;
-use crate::query;
 use crate::samples;
+use yui_read::query;
 
 /// `yui demo`.
 #[derive(Debug, Args)]

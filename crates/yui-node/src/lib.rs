@@ -26,13 +26,11 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod demo;
-pub mod export;
 pub mod home;
 pub mod metrics;
 pub mod node;
 pub mod progress;
 pub mod public;
-pub mod query;
 pub mod samples;
 
 /// Installs the tracing subscriber: `filter` as for `RUST_LOG`, `format`

@@ -17,7 +17,7 @@ use yui_core::validate::parse_event_time;
 use yui_core::{Body, EntryId, Kind, LocalizedText, NodeId};
 use yui_sync::{Replica, ReplicaError, StoredEntry};
 
-use crate::api::EntryView;
+use crate::EntryView;
 
 /// Query parameters (also the admin API's query string).
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use yui_core::{Body, NodeId};
 
 use super::{cap, xml_escape as x};
-use crate::api::EntryView;
+use crate::EntryView;
 
 fn atom_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)

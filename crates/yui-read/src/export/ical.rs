@@ -10,7 +10,7 @@ use yui_core::content::{AttendanceMode, EventStatus};
 use yui_core::validate::parse_event_time;
 use yui_core::Body;
 
-use crate::api::EntryView;
+use crate::EntryView;
 
 /// Escapes a TEXT value.
 fn text(s: &str) -> String {

@@ -13,7 +13,7 @@ use yui_core::content::{OperationalStatus, Readiness, ResourceMessageType};
 use yui_core::{Body, LocalizedText};
 
 use super::{cap_time, xml_escape as x};
-use crate::api::EntryView;
+use crate::EntryView;
 
 /// The CAP 1.2 namespace.
 pub const NS: &str = "urn:oasis:names:tc:emergency:cap:1.2";
