@@ -14,7 +14,6 @@ use support::{wait_until, NodeProc};
 use yui_core::content::Event;
 use yui_core::{Body, Entry, EntryId, Limits, LocalizedText, NodeId, SecretKey, SignedEntry};
 use yui_net::client::Connection;
-use yui_net::codec::signed_to_pb;
 use yui_net::{ProtoCodec, Role};
 use yui_proto::v1 as pb;
 use yui_store::{KvStore, MemEngine};
@@ -35,16 +34,6 @@ fn entry(key: &SecretKey, seq: u64, prev: Option<EntryId>, title: &str) -> Signe
         }),
     };
     SignedEntry::sign(ProtoCodec.encode_entry(&e), key)
-}
-
-fn batch(entries: &[SignedEntry]) -> pb::SyncMessage {
-    raw_batch(entries.iter().map(signed_to_pb).collect())
-}
-
-fn raw_batch(entries: Vec<pb::SignedEntry>) -> pb::SyncMessage {
-    pb::SyncMessage {
-        kind: Some(pb::sync_message::Kind::Entries(pb::Entries { entries })),
-    }
 }
 
 struct Snapshot {
@@ -105,7 +94,7 @@ async fn bad_entries_are_refused_and_change_nothing() {
 
     // One good entry first.
     let e1 = entry(&evil_key, 1, None, "正規");
-    conn.send(batch(std::slice::from_ref(&e1))).await.unwrap();
+    conn.send_entries(std::slice::from_ref(&e1)).await.unwrap();
     wait_until("the good entry", 20, || {
         node.head_of(&evil_id.to_string()) == 1
     });
@@ -117,7 +106,7 @@ async fn bad_entries_are_refused_and_change_nothing() {
     // Bad signature.
     let mut forged = entry(&evil_key, 2, Some(e1.id()), "改ざん");
     forged.signature.0[5] ^= 0x40;
-    conn.send(batch(&[forged])).await.unwrap();
+    conn.send_entries(&[forged]).await.unwrap();
     wait_until("bad signature counted", 20, || {
         counter(&node, "refused_signature") == 1
     });
@@ -127,7 +116,7 @@ async fn bad_entries_are_refused_and_change_nothing() {
 
     // An author the node does not trust, relayed by a trusted peer.
     let stranger = SecretKey::from_seed(&[0x77; 32]);
-    conn.send(batch(&[entry(&stranger, 1, None, "不明")]))
+    conn.send_entries(&[entry(&stranger, 1, None, "不明")])
         .await
         .unwrap();
     wait_until("untrusted author counted", 20, || {
@@ -135,14 +124,9 @@ async fn bad_entries_are_refused_and_change_nothing() {
     });
 
     // Garbage bytes, a short signature, an oversized entry, a future timestamp.
-    let garbage = pb::SignedEntry {
-        entry: vec![0xff, 0x01, 0x02, 0x03],
-        signature: vec![0; 64],
-    };
-    let short_sig = pb::SignedEntry {
-        entry: e1.entry.clone(),
-        signature: vec![1; 10],
-    };
+    let garbage = (vec![0xff, 0x01, 0x02, 0x03], vec![0; 64]);
+    let short_sig = (e1.entry.clone(), vec![1; 10]);
+    let raw = |s: &SignedEntry| (s.entry.clone(), s.signature.0.to_vec());
     let mut big = pb::Entry::decode(e1.entry.as_slice()).unwrap();
     big.object_id = "x".repeat(70_000);
     let big = SignedEntry::sign(big.encode_to_vec(), &evil_key);
@@ -150,14 +134,9 @@ async fn bad_entries_are_refused_and_change_nothing() {
         pb::Entry::decode(entry(&evil_key, 2, Some(e1.id()), "未来").entry.as_slice()).unwrap();
     future.created_at = now_ms() + 24 * 3_600_000;
     let future = SignedEntry::sign(future.encode_to_vec(), &evil_key);
-    conn.send(raw_batch(vec![
-        garbage,
-        short_sig,
-        signed_to_pb(&big),
-        signed_to_pb(&future),
-    ]))
-    .await
-    .unwrap();
+    conn.send_raw_entries(vec![garbage, short_sig, raw(&big), raw(&future)])
+        .await
+        .unwrap();
     wait_until("malformed entries counted", 20, || {
         counter(&node, "refused_invalid") == 4
     });
@@ -175,7 +154,9 @@ async fn bad_entries_are_refused_and_change_nothing() {
 
     // A fork: a different entry at seq 1. Kept as evidence, log stopped.
     let fork = entry(&evil_key, 1, None, "二重署名");
-    conn.send(batch(std::slice::from_ref(&fork))).await.unwrap();
+    conn.send_entries(std::slice::from_ref(&fork))
+        .await
+        .unwrap();
     wait_until("fork recorded", 20, || {
         !node.json(&["status", "--json"])["forks"]
             .as_array()
@@ -193,7 +174,7 @@ async fn bad_entries_are_refused_and_change_nothing() {
         bystander.json(&["status", "--json"])["forks"][0]["other"] == fork.id().to_hex().as_str()
     });
     // Even a valid continuation is refused now.
-    conn.send(batch(&[entry(&evil_key, 2, Some(e1.id()), "続き")]))
+    conn.send_entries(&[entry(&evil_key, 2, Some(e1.id()), "続き")])
         .await
         .unwrap();
     wait_until("forked author refused", 20, || {
@@ -217,7 +198,7 @@ async fn bad_entries_are_refused_and_change_nothing() {
         body: Body::KeyRotation(yui_core::content::KeyRotation::new(&evil_id, &new_key)),
     };
     let rotation = SignedEntry::sign(ProtoCodec.encode_entry(&rotation), &evil_key);
-    conn.send(batch(&[rotation])).await.unwrap();
+    conn.send_entries(&[rotation]).await.unwrap();
     // Whoever holds a forked key can sign a recovery, a thief too: it
     // moves the identity only once the new key is vouched for. The forked
     // key is a root here, so that is each operator's own step.
@@ -251,7 +232,7 @@ async fn bad_entries_are_refused_and_change_nothing() {
         });
     }
     let fresh = entry(&new_key, 1, None, "新しい鍵で再開");
-    conn.send(batch(&[fresh])).await.unwrap();
+    conn.send_entries(&[fresh]).await.unwrap();
     wait_until("the new key's entry at the bystander", 20, || {
         bystander.head_of(&new_id.to_string()) == 1
     });

@@ -16,9 +16,7 @@ use support::NodeProc;
 use yui_core::content::Event;
 use yui_core::{Body, Entry, EntryId, Limits, LocalizedText, NodeId, SecretKey, SignedEntry};
 use yui_net::client::Connection;
-use yui_net::codec::signed_to_pb;
 use yui_net::{ProtoCodec, Role};
-use yui_proto::v1 as pb;
 use yui_store::{KvStore, MemEngine};
 use yui_sync::{Codec, Replica};
 
@@ -133,13 +131,7 @@ async fn many_peers_at_once_and_the_admin_api_stays_responsive() {
             .await
             .unwrap();
             for chunk in log.chunks(500) {
-                conn.send(pb::SyncMessage {
-                    kind: Some(pb::sync_message::Kind::Entries(pb::Entries {
-                        entries: chunk.iter().map(signed_to_pb).collect(),
-                    })),
-                })
-                .await
-                .unwrap();
+                conn.send_entries(chunk).await.unwrap();
             }
             conn
         }));

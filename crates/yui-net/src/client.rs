@@ -143,7 +143,7 @@ impl Connection {
         replica: &Replica,
         addr: &str,
         expected: Option<NodeId>,
-        role: pb::Role,
+        role: crate::handshake::Role,
         handshake_timeout: Duration,
     ) -> Result<Self, ConnectError> {
         let cfg = SessionConfig {
@@ -159,7 +159,7 @@ impl Connection {
         replica: &Replica,
         addr: &str,
         expected: Option<NodeId>,
-        role: pb::Role,
+        role: crate::handshake::Role,
         cfg: &SessionConfig,
     ) -> Result<Self, ConnectError> {
         let (channel, binding) = open_channel(addr).await?;
@@ -191,14 +191,59 @@ impl Connection {
         })
     }
 
-    /// Sends a raw message on the Sync stream (tools and tests).
-    pub async fn send(&self, m: pb::SyncMessage) -> Result<(), session::Closed> {
+    async fn send(&self, m: pb::SyncMessage) -> Result<(), session::Closed> {
         self.out.send(m).await
     }
 
-    /// Receives the next raw message (tools and tests).
-    pub async fn recv(&mut self) -> Result<Option<pb::SyncMessage>, tonic::Status> {
-        self.inbound.message().await
+    /// Sends entries on the Sync stream in one Entries message, as they
+    /// are, outside a session (bulk loads, tools and tests).
+    pub async fn send_entries(&self, entries: &[SignedEntry]) -> Result<(), session::Closed> {
+        self.send_raw_entries(
+            entries
+                .iter()
+                .map(|e| (e.entry.clone(), e.signature.0.to_vec()))
+                .collect(),
+        )
+        .await
+    }
+
+    /// Sends `(entry bytes, signature bytes)` pairs unchecked in one Entries
+    /// message: what a broken or hostile peer could send (tests, tools).
+    pub async fn send_raw_entries(
+        &self,
+        entries: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<(), session::Closed> {
+        self.send(pb::SyncMessage {
+            kind: Some(pb::sync_message::Kind::Entries(pb::Entries {
+                entries: entries
+                    .into_iter()
+                    .map(|(entry, signature)| pb::SignedEntry { entry, signature })
+                    .collect(),
+            })),
+        })
+        .await
+    }
+
+    /// Sends a Want naming `(author bytes, seq)` pairs unchecked (tests,
+    /// tools: the author bytes need not be keys at all).
+    pub async fn send_raw_want(&self, heads: Vec<(Vec<u8>, u64)>) -> Result<(), session::Closed> {
+        self.send(pb::SyncMessage {
+            kind: Some(pb::sync_message::Kind::Want(pb::Want {
+                heads: heads
+                    .into_iter()
+                    .map(|(author, seq)| pb::Head { author, seq })
+                    .collect(),
+                ..Default::default()
+            })),
+        })
+        .await
+    }
+
+    /// Reads the stream to its end, skipping messages: `Ok` if the peer
+    /// closed it, else the status it ended with.
+    pub async fn wait_end(&mut self) -> Result<(), tonic::Status> {
+        while self.inbound.message().await?.is_some() {}
+        Ok(())
     }
 
     /// Pulls up to `limit` entries of `author` from `from_seq` on.
@@ -251,7 +296,7 @@ pub async fn connect_and_run(
     replica: &Arc<Replica>,
     addr: &str,
     expected: Option<NodeId>,
-    role: pb::Role,
+    role: crate::handshake::Role,
     cfg: SessionConfig,
     status: &PeerStatusHandle,
     cancel: &CancellationToken,

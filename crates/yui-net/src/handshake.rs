@@ -38,13 +38,44 @@ pub const PROTOCOL_VERSION: u32 = 2;
 /// Oldest protocol version this build still speaks.
 pub const MIN_PROTOCOL_VERSION: u32 = 1;
 
+/// A node's role, as each side states it in its Hello (the wire enum stays
+/// inside this crate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Role {
+    /// A municipality's node.
+    Municipality,
+    /// A regional body's relay.
+    Relay,
+    /// A role this release does not know, or none stated.
+    Unknown,
+}
+
+impl Role {
+    fn to_pb(self) -> pb::Role {
+        match self {
+            Role::Municipality => pb::Role::Municipality,
+            Role::Relay => pb::Role::Relay,
+            Role::Unknown => pb::Role::Unspecified,
+        }
+    }
+
+    fn from_pb(v: i32) -> Self {
+        match pb::Role::try_from(v) {
+            Ok(pb::Role::Municipality) => Role::Municipality,
+            Ok(pb::Role::Relay) => Role::Relay,
+            _ => Role::Unknown,
+        }
+    }
+}
+
 /// What the handshake proved about the other side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerHello {
     /// Proved node id.
     pub node_id: NodeId,
     /// Stated role.
-    pub role: pb::Role,
+    pub role: Role,
     /// Protocol version both will speak.
     pub version: u32,
     /// The operator pinned this peer's id for the address dialled.
@@ -126,12 +157,12 @@ fn fresh_nonce() -> [u8; 32] {
     n
 }
 
-fn hello(replica: &Replica, role: pb::Role, nonce: [u8; 32]) -> pb::SyncMessage {
+fn hello(replica: &Replica, role: Role, nonce: [u8; 32]) -> pb::SyncMessage {
     pb::SyncMessage {
         kind: Some(pb::sync_message::Kind::Hello(pb::Hello {
             protocol_version: PROTOCOL_VERSION,
             node_id: replica.id().as_bytes().to_vec(),
-            role: role as i32,
+            role: role.to_pb() as i32,
             nonce: nonce.to_vec(),
             software: concat!("yui/", env!("CARGO_PKG_VERSION")).to_owned(),
         })),
@@ -181,7 +212,7 @@ pub(crate) fn read_hello(
     if h.protocol_version < MIN_PROTOCOL_VERSION {
         return Err(HandshakeError::Version(h.protocol_version));
     }
-    let role = pb::Role::try_from(h.role).unwrap_or(pb::Role::Unspecified);
+    let role = Role::from_pb(h.role);
     Ok((
         PeerHello {
             node_id,
@@ -213,7 +244,7 @@ pub(crate) fn check_proof(
 /// The dialling side. `expected` is the id configured for the address, if any.
 pub async fn dial<S>(
     replica: &Replica,
-    role: pb::Role,
+    role: Role,
     inbound: &mut S,
     out: &Outbound,
     binding: &Binding,
@@ -267,7 +298,7 @@ where
 /// reaches the dialer as a status instead of a completed handshake.
 pub async fn listen<S>(
     replica: &Replica,
-    role: pb::Role,
+    role: Role,
     inbound: &mut S,
     out: &Outbound,
     binding: &Binding,
@@ -361,7 +392,7 @@ mod tests {
         let mut inbound = ReceiverStream::new(in_rx);
         let run = listen(
             listener,
-            pb::Role::Municipality,
+            Role::Municipality,
             &mut inbound,
             &out,
             &BINDING,

@@ -31,10 +31,10 @@ pub mod session;
 pub mod tls;
 
 pub use codec::ProtoCodec;
+pub use handshake::Role;
 pub use peers::{Backoff, LinkState, PeerManager, PeerStatus, PeerTable};
 pub use server::{FederationService, ServerLimits};
 pub use session::SessionConfig;
-pub use yui_proto::v1::Role;
 
 /// Largest gRPC message accepted or sent.
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;

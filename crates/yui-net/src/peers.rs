@@ -16,7 +16,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use yui_core::NodeId;
-use yui_proto::v1 as pb;
 use yui_sync::{now_ms, Replica};
 
 use crate::client::{self, ConnectError};
@@ -276,7 +275,7 @@ impl Backoff {
 pub struct PeerManager {
     replica: Arc<Replica>,
     table: Arc<PeerTable>,
-    role: pb::Role,
+    role: crate::handshake::Role,
     session: SessionConfig,
     backoff: Backoff,
     cancel: CancellationToken,
@@ -288,7 +287,7 @@ impl PeerManager {
     pub fn new(
         replica: Arc<Replica>,
         table: Arc<PeerTable>,
-        role: pb::Role,
+        role: crate::handshake::Role,
         session: SessionConfig,
         backoff: Backoff,
         cancel: CancellationToken,
@@ -359,7 +358,7 @@ async fn dial_loop(
     replica: Arc<Replica>,
     addr: String,
     expected: Option<NodeId>,
-    role: pb::Role,
+    role: crate::handshake::Role,
     session: SessionConfig,
     backoff: Backoff,
     status: PeerStatusHandle,

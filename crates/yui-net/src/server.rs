@@ -351,7 +351,7 @@ impl Drop for SyncSlot {
 pub struct FederationService {
     replica: Arc<Replica>,
     table: Arc<PeerTable>,
-    role: pb::Role,
+    role: crate::handshake::Role,
     session: SessionConfig,
     /// Connections whose Sync handshake completed, with the proved peer.
     authed: Arc<Mutex<HashMap<u64, NodeId>>>,
@@ -363,7 +363,7 @@ impl FederationService {
     pub fn new(
         replica: Arc<Replica>,
         table: Arc<PeerTable>,
-        role: pb::Role,
+        role: crate::handshake::Role,
         session: SessionConfig,
         cancel: CancellationToken,
     ) -> Self {

@@ -478,7 +478,6 @@ async fn old_entries_are_backfill_and_not_rate_limited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_over_the_limit_ends_the_stream_with_resource_exhausted() {
-    use yui_proto::v1 as pb;
     let target = node(74).await;
     let evil = node(75).await;
     trust_each_other(&[&target, &evil]);
@@ -492,48 +491,26 @@ async fn a_batch_over_the_limit_ends_the_stream_with_resource_exhausted() {
     .await
     .unwrap();
     // A Want naming thousands of random authors is trimmed, not stored.
-    let junk: Vec<pb::Head> = (0..5000u32)
+    let junk: Vec<(Vec<u8>, u64)> = (0..5000u32)
         .map(|i| {
             let mut a = [0u8; 32];
             a[..4].copy_from_slice(&i.to_le_bytes());
-            pb::Head {
-                author: NodeId::new(SecretKey::from_seed(&a).public_key())
-                    .as_bytes()
-                    .to_vec(),
-                seq: 0,
-            }
+            let author = NodeId::new(SecretKey::from_seed(&a).public_key());
+            (author.as_bytes().to_vec(), 0)
         })
         .collect();
-    conn.send(pb::SyncMessage {
-        kind: Some(pb::sync_message::Kind::Want(pb::Want {
-            heads: junk,
-            ..Default::default()
-        })),
-    })
-    .await
-    .unwrap();
+    conn.send_raw_want(junk).await.unwrap();
     wait_for("untrusted want heads counted", || {
         target.replica.counters().snapshot().limit_want_heads == 5000
     })
     .await;
-    let empty = pb::SignedEntry {
-        entry: vec![1],
-        signature: vec![0; 64],
-    };
-    conn.send(pb::SyncMessage {
-        kind: Some(pb::sync_message::Kind::Entries(pb::Entries {
-            entries: vec![empty; 5000],
-        })),
-    })
-    .await
-    .unwrap();
-    let status = loop {
-        match conn.recv().await {
-            Ok(Some(_)) => continue,
-            Ok(None) => panic!("stream ended without a status"),
-            Err(s) => break s,
-        }
-    };
+    conn.send_raw_entries(vec![(vec![1], vec![0; 64]); 5000])
+        .await
+        .unwrap();
+    let status = conn
+        .wait_end()
+        .await
+        .expect_err("stream ended without a status");
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
     assert!(status.message().contains("max_batch_entries"), "{status:?}");
     assert_eq!(target.replica.counters().snapshot().limit_batch_entries, 1);
