@@ -415,7 +415,7 @@ fn a_restore_cut_short_never_leaves_a_home_that_publishes() {
 
     let mut cut = 0;
     let mut refused_start = false;
-    for i in 0..80u64 {
+    for i in 0..40i32 {
         let home = dir.path().join(format!("restored-{i}"));
         let mut child = Command::new(support::yui_bin())
             .args(["--home", home.to_str().unwrap(), "restore"])
@@ -424,8 +424,10 @@ fn a_restore_cut_short_never_leaves_a_home_that_publishes() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Later and later cuts, until one restore finishes first.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(40 * i);
+        // Later and later cuts (each a quarter later than the one before),
+        // until one restore finishes first.
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_secs_f64(0.02 * 1.25f64.powi(i));
         let finished = loop {
             if let Some(st) = child.try_wait().unwrap() {
                 break Some(st);
