@@ -99,15 +99,25 @@ const MAX_RUNNING_SMALL: usize = 4;
 /// Entries messages read ahead and waiting per session.
 const MAX_QUEUED: usize = 2;
 
-/// The authors of a batch, read from each entry's first field without
-/// decoding it (`None`: some entry does not start with its author, so the
-/// batch is treated as touching every author).
+/// `Entry` with only its author field: decoding it reads every field of the
+/// bytes and keeps field 1 as the full decode does (the last occurrence
+/// wins), so the author found here is the author ingest will see.
+#[derive(Clone, PartialEq, prost::Message)]
+struct AuthorOnly {
+    #[prost(bytes = "vec", tag = "1")]
+    author: Vec<u8>,
+}
+
+/// The authors of a batch, for scheduling only (`None`: some entry does not
+/// decode to a 32-byte author, so the batch is treated as touching every
+/// author). Bounded by the batch, which is bounded by `max_batch_entries`.
 fn authors_of(e: &pb::Entries) -> Option<HashSet<[u8; 32]>> {
     e.entries
         .iter()
-        .map(|s| match s.entry.get(..34) {
-            Some([0x0a, 0x20, rest @ ..]) => rest.try_into().ok(),
-            _ => None,
+        .map(|s| {
+            <AuthorOnly as prost::Message>::decode(s.entry.as_slice())
+                .ok()
+                .and_then(|a| a.author.try_into().ok())
         })
         .collect()
 }
@@ -816,6 +826,41 @@ mod tests {
             want.sort();
             prop_assert_eq!(got, want);
         }
+    }
+
+    /// The scheduling author is the author the full decode finds, even
+    /// when the bytes name one author first and another later.
+    #[test]
+    fn the_scheduling_author_is_the_decoded_author() {
+        use prost::Message;
+        let (a, b) = (id(1), id(2));
+        let mut bytes = pb::Entry {
+            author: a.as_bytes().to_vec(),
+            seq: 1,
+            ..Default::default()
+        }
+        .encode_to_vec();
+        // Field 1 again: protobuf keeps the last.
+        bytes.push(0x0a);
+        bytes.push(32);
+        bytes.extend_from_slice(b.as_bytes());
+        let full = pb::Entry::decode(bytes.as_slice()).unwrap();
+        assert_eq!(full.author, b.as_bytes().to_vec());
+        let e = pb::Entries {
+            entries: vec![pb::SignedEntry {
+                entry: bytes,
+                signature: vec![0; 64],
+            }],
+        };
+        let set = authors_of(&e).unwrap();
+        assert!(set.contains(b.as_bytes()) && !set.contains(a.as_bytes()));
+        let junk = pb::Entries {
+            entries: vec![pb::SignedEntry {
+                entry: vec![0xff; 10],
+                signature: vec![],
+            }],
+        };
+        assert!(authors_of(&junk).is_none());
     }
 
     #[test]
