@@ -472,3 +472,32 @@ async fn a_signed_invalid_entry_declines_the_log_without_a_resend_loop() {
     let r = node.ingest(vec![three]).await.unwrap();
     assert!(r.gaps.is_empty(), "{r:?}");
 }
+
+/// An endorser retracting its endorsement takes trust away at that entry:
+/// the member's entries after it in the same batch are refused, and a batch
+/// of many endorsements is still stored whole.
+#[tokio::test]
+async fn a_retracted_endorsement_takes_effect_inside_the_batch() {
+    let mut relay = Log::new(1);
+    let mut m = Log::new(2);
+    let node = replica(9);
+    node.trust_add(relay.id(), "関東広域連合").unwrap();
+    let mut batch = vec![relay.next("endorsement-m", endorse(m.id(), "杉並区"))];
+    for i in 0..50u8 {
+        let other = id(&key(100 + i));
+        batch.push(relay.next(&format!("endorsement-{i}"), endorse(other, "町")));
+    }
+    assert_eq!(node.ingest(batch).await.unwrap().accepted, 51);
+    let before = m.next("ev-1", event("交流会"));
+    node.ingest(vec![before]).await.unwrap();
+    let withdraw = relay.next("endorsement-m", retract());
+    let after = m.next("ev-2", event("取り消し後"));
+    // The relay's retraction and the member's entry arrive together.
+    let r = node.ingest(vec![withdraw, after]).await.unwrap();
+    assert_eq!(r.accepted, 1, "{r:?}");
+    assert!(
+        matches!(r.refused[..], [Refusal::Untrusted(a)] if a == m.id()),
+        "{r:?}"
+    );
+    assert!(!node.is_trusted(&m.id()));
+}

@@ -52,9 +52,10 @@ impl Replica {
     /// Returns the new head per author that moved.
     ///
     /// A trust change takes effect at the entry that makes it: the batch is
-    /// stored in segments that each end after an entry that may change
-    /// trust (endorsement, revocation, rotation, retraction); trust is then
-    /// recomputed and the rest of the batch is checked against the new set.
+    /// stored in segments that each end after an entry that may take trust
+    /// away (a revocation, a rotation, a retraction of an endorsement); trust
+    /// is then recomputed and the rest of the batch is checked against the
+    /// new set. Endorsement-heavy logs (a relay's) stay one segment.
     /// A revocation followed by entries of the revoked key in one batch
     /// stores the revocation and refuses the rest.
     pub(super) fn apply_verified(
@@ -86,10 +87,14 @@ impl Replica {
                 *m = (e.seq, m.1 || is_urgent(e.kind));
             }
             report.accepted += kept.len();
-            let trust_changed = kept.iter().any(|e| affects_trust(e.kind));
-            report.trust_relevant |= trust_changed;
+            report.trust_relevant |= kept.iter().any(|e| affects_trust(e.kind));
             self.store.append(&kept)?;
-            if trust_changed && !rest.is_empty() {
+            // The segment ended at an entry that may take trust away: the
+            // rest of the batch is checked against the set after it. (New
+            // trust needs no cut: entries of a newly endorsed author were
+            // refused before the batch was applied and are asked for again
+            // once trust changed.)
+            if !rest.is_empty() {
                 self.recompute_trust()?;
             }
         }
@@ -191,6 +196,7 @@ impl Replica {
                     b.heads.insert(author, Some(Head { seq: entry.seq, id }));
                     pending.insert((author, entry.seq), to_append.len());
                     let kind = entry.kind();
+                    let ends_segment = self.removes_trust(&entry, &to_append)?;
                     to_append.push(IndexedEntry {
                         id,
                         author,
@@ -201,7 +207,7 @@ impl Replica {
                         created_at: entry.created_at,
                         signed,
                     });
-                    if affects_trust(kind) {
+                    if ends_segment {
                         break;
                     }
                 }
@@ -282,6 +288,32 @@ impl Replica {
             }
         }
         Ok(kept)
+    }
+
+    /// Whether `entry` may take trust away, so that the rest of its batch
+    /// must be checked against the set after it: a revocation, a rotation
+    /// (it closes the old log), or a retraction of an endorsement (held, or
+    /// earlier in this segment, `pending`).
+    fn removes_trust(&self, entry: &Entry, pending: &[IndexedEntry]) -> Result<bool, ReplicaError> {
+        Ok(match entry.kind() {
+            Kind::Revocation | Kind::KeyRotation => true,
+            Kind::Retraction => {
+                let in_segment = pending
+                    .iter()
+                    .rev()
+                    .find(|e| e.author == entry.author && e.object_id == entry.object_id)
+                    .map(|e| e.kind);
+                let kind = match in_segment {
+                    Some(k) => Some(k),
+                    None => match self.store.history(&entry.author, &entry.object_id)?.last() {
+                        Some(seq) => self.read(&entry.author, *seq)?.map(|e| e.entry.kind()),
+                        None => None,
+                    },
+                };
+                kind == Some(Kind::Endorsement)
+            }
+            _ => false,
+        })
     }
 
     /// Records fork evidence found while ingesting and stops the author's
