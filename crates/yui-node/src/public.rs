@@ -2,7 +2,8 @@
 //! residents' and staff's tools subscribe to, and public metrics.
 //!
 //! Anyone who can reach the port can ask, so every request goes through a
-//! [`PublicGate`]: a token bucket per client address (governor), then a
+//! [`PublicGate`]: a token bucket per client address (governor; one for
+//! exports, one for metrics, so a scraper is not starved by a reader), then a
 //! few rendering turns for the whole node (more wait briefly, then get 503
 //! with `Retry-After`), then a cache keyed by the request and the store's
 //! state, so the same export is rendered once per change, not per request.
@@ -45,6 +46,9 @@ pub const MAX_PAGE: usize = 2000;
 /// Limits, turns and cache of the public routes (see the module notes).
 pub struct PublicGate {
     per_client: DefaultKeyedRateLimiter<IpAddr>,
+    /// Metrics have a budget of their own: a scraper behind the same
+    /// address as a reader of exports is not starved by it.
+    metrics_per_client: DefaultKeyedRateLimiter<IpAddr>,
     turns: Semaphore,
     cache: Mutex<HashMap<String, Cached>>,
 }
@@ -63,6 +67,7 @@ impl Default for PublicGate {
             .allow_burst(NonZeroU32::new(BURST).expect("non-zero"));
         Self {
             per_client: RateLimiter::keyed(quota),
+            metrics_per_client: RateLimiter::keyed(quota),
             turns: Semaphore::new(TURNS),
             cache: Mutex::default(),
         }
@@ -99,11 +104,11 @@ fn refuse(status: StatusCode, retry_secs: u64, msg: &str) -> Response {
     r
 }
 
-/// Spends the client's token; `Some` is the 429 answer.
-fn over_budget(gate: &PublicGate, ip: Option<IpAddr>) -> Option<Response> {
+/// Spends the client's token from `budget`; `Some` is the 429 answer.
+fn over_budget(budget: &DefaultKeyedRateLimiter<IpAddr>, ip: Option<IpAddr>) -> Option<Response> {
     // Requests without a connection (in-process tests) share one bucket.
     let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    gate.per_client.check_key(&ip).err().map(|_| {
+    budget.check_key(&ip).err().map(|_| {
         refuse(
             StatusCode::TOO_MANY_REQUESTS,
             1,
@@ -113,7 +118,7 @@ fn over_budget(gate: &PublicGate, ip: Option<IpAddr>) -> Option<Response> {
 }
 
 async fn metrics(State(s): State<AdminState>, req: Request) -> Response {
-    if let Some(r) = over_budget(&s.public, client(&req)) {
+    if let Some(r) = over_budget(&s.public.metrics_per_client, client(&req)) {
         return r;
     }
     (
@@ -132,7 +137,7 @@ async fn export(
     Query(q): Query<ExportQuery>,
     req: Request,
 ) -> Response {
-    if let Some(r) = over_budget(&s.public, client(&req)) {
+    if let Some(r) = over_budget(&s.public.per_client, client(&req)) {
         return r;
     }
     // Public answers are pages, never the whole store at once.
