@@ -66,6 +66,23 @@ impl Log {
     }
 }
 
+/// A node that trusts only a relay, which endorsed `members` keys (seeds 2,
+/// 3, …; object ids `endorsement-0`, `endorsement-1`, …), and their logs.
+async fn relay_endorsing(members: u8) -> (Log, Vec<Log>, Arc<Replica>) {
+    let mut relay = Log::new(1);
+    let node = replica(9);
+    node.trust_add(relay.id(), "関東広域連合").unwrap();
+    let logs: Vec<Log> = (0..members).map(|i| Log::new(2 + i)).collect();
+    let batch: Vec<SignedEntry> = logs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| relay.next(&format!("endorsement-{i}"), endorse(m.id(), "杉並区")))
+        .collect();
+    assert_eq!(node.ingest(batch).await.unwrap().accepted, members as usize);
+    assert!(logs.iter().all(|m| node.is_trusted(&m.id())));
+    (relay, logs, node)
+}
+
 /// A node that trusts one author (杉並区), and that author's log.
 fn one_author() -> (Log, Arc<Replica>) {
     let a = Log::new(2);
@@ -108,15 +125,8 @@ fn retract() -> Body {
 /// then revokes R and M2: nothing changes for anyone.
 #[tokio::test]
 async fn a_member_cannot_revoke_its_relay_or_another_member() {
-    let mut relay = Log::new(1);
-    let mut m1 = Log::new(2);
-    let m2 = Log::new(3);
-    let node = replica(9);
-    node.trust_add(relay.id(), "関東広域連合").unwrap();
-    let e1 = relay.next("endorsement-m1", endorse(m1.id(), "杉並区"));
-    let e2 = relay.next("endorsement-m2", endorse(m2.id(), "南伊豆町"));
-    assert_eq!(node.ingest(vec![e1, e2]).await.unwrap().accepted, 2);
-    assert!(node.is_trusted(&m1.id()) && node.is_trusted(&m2.id()));
+    let (mut relay, mut members, node) = relay_endorsing(2).await;
+    let (m2, mut m1) = (members.pop().unwrap(), members.pop().unwrap());
     let a = m1.next("endorsement-relay", endorse(relay.id(), "偽の名前"));
     let b = m1.next("endorsement-m2", endorse(m2.id(), "偽の町"));
     let c = m1.next("revocation-relay", revoke(relay.id()));
@@ -139,12 +149,8 @@ async fn a_member_cannot_revoke_its_relay_or_another_member() {
 /// revocation is stored, the entries after it are refused.
 #[tokio::test]
 async fn a_revocation_takes_effect_at_its_entry_inside_a_batch() {
-    let mut relay = Log::new(1);
-    let mut m = Log::new(2);
-    let node = replica(9);
-    node.trust_add(relay.id(), "関東広域連合").unwrap();
-    let e = relay.next("endorsement-m", endorse(m.id(), "杉並区"));
-    node.ingest(vec![e]).await.unwrap();
+    let (_relay, mut members, node) = relay_endorsing(1).await;
+    let mut m = members.pop().unwrap();
     let before = m.next("ev-1", event("交流会"));
     let rev = m.next("revocation-self", revoke(m.id()));
     let after = m.next("ev-2", event("盗んだ鍵で"));
@@ -164,14 +170,8 @@ async fn a_revocation_takes_effect_at_its_entry_inside_a_batch() {
 /// revocation stays when the endorser retracts or overwrites it.
 #[tokio::test]
 async fn revocations_are_final() {
-    let mut relay = Log::new(1);
-    let mut m = Log::new(2);
-    let m2 = Log::new(3);
-    let node = replica(9);
-    node.trust_add(relay.id(), "関東広域連合").unwrap();
-    let e = relay.next("endorsement-m", endorse(m.id(), "杉並区"));
-    let e2 = relay.next("endorsement-m2", endorse(m2.id(), "南伊豆町"));
-    node.ingest(vec![e, e2]).await.unwrap();
+    let (mut relay, mut members, node) = relay_endorsing(2).await;
+    let (m2, mut m) = (members.pop().unwrap(), members.pop().unwrap());
     // A relay (another node) stored the self-revocation and its undoing
     // before this node heard of them: it would pass both on.
     let rev = m.next("revocation-self", revoke(m.id()));
@@ -259,12 +259,8 @@ async fn a_prev_mismatch_at_the_next_seq_is_fork_evidence() {
 /// endorsed, does.
 #[tokio::test]
 async fn a_thief_cannot_win_or_flood_fork_recovery() {
-    let mut relay = Log::new(1);
-    let mut m = Log::new(2);
-    let node = replica(9);
-    node.trust_add(relay.id(), "関東広域連合").unwrap();
-    let e = relay.next("endorsement-m", endorse(m.id(), "杉並区"));
-    node.ingest(vec![e]).await.unwrap();
+    let (mut relay, mut members, node) = relay_endorsing(1).await;
+    let mut m = members.pop().unwrap();
     let one = m.next("ev-1", event("一"));
     node.ingest(vec![one.clone()]).await.unwrap();
     let fork = m.at(1, None, "ev-1", event("別の一"));
@@ -478,19 +474,18 @@ async fn a_signed_invalid_entry_declines_the_log_without_a_resend_loop() {
 /// of many endorsements is still stored whole.
 #[tokio::test]
 async fn a_retracted_endorsement_takes_effect_inside_the_batch() {
-    let mut relay = Log::new(1);
-    let mut m = Log::new(2);
-    let node = replica(9);
-    node.trust_add(relay.id(), "関東広域連合").unwrap();
-    let mut batch = vec![relay.next("endorsement-m", endorse(m.id(), "杉並区"))];
-    for i in 0..50u8 {
-        let other = id(&key(100 + i));
-        batch.push(relay.next(&format!("endorsement-{i}"), endorse(other, "町")));
-    }
-    assert_eq!(node.ingest(batch).await.unwrap().accepted, 51);
+    let (mut relay, mut members, node) = relay_endorsing(1).await;
+    let mut m = members.pop().unwrap();
+    let batch: Vec<SignedEntry> = (0..50u8)
+        .map(|i| {
+            let other = id(&key(100 + i));
+            relay.next(&format!("endorsement-other-{i}"), endorse(other, "町"))
+        })
+        .collect();
+    assert_eq!(node.ingest(batch).await.unwrap().accepted, 50);
     let before = m.next("ev-1", event("交流会"));
     node.ingest(vec![before]).await.unwrap();
-    let withdraw = relay.next("endorsement-m", retract());
+    let withdraw = relay.next("endorsement-0", retract());
     let after = m.next("ev-2", event("取り消し後"));
     // The relay's retraction and the member's entry arrive together.
     let r = node.ingest(vec![withdraw, after]).await.unwrap();

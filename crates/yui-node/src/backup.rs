@@ -133,10 +133,6 @@ fn create_file(path: &Path, secret: bool) -> Result<std::fs::File, BackupError> 
         .map_err(io(path))
 }
 
-fn home_durably(_home: &Home, path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
-    crate::home::write_durably(path, bytes).map_err(|e| crate::node::StartError::from(e).into())
-}
-
 fn sync_dir(path: &Path) -> Result<(), BackupError> {
     std::fs::File::open(path)
         .and_then(|d| d.sync_all())
@@ -336,12 +332,8 @@ pub fn restore(
     // Before anything else, durably: the marker that keeps a home cut short
     // from starting, and the publishing hold. Nothing written after them can
     // make a startable home that publishes (a self-fork).
-    home_durably(
-        home,
-        &home.restoring_path(),
-        b"yui restore is writing this home\n",
-    )?;
-    home.write_hold(None)
+    home.mark_restoring()
+        .and_then(|()| home.write_hold(None))
         .map_err(crate::node::StartError::from)?;
     if let Some(parent) = home.root().parent() {
         sync_dir(parent)?;

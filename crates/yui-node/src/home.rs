@@ -100,6 +100,14 @@ impl Home {
         self.root.join("restore.incomplete")
     }
 
+    /// Writes the restore marker durably (see [`Home::restoring_path`]).
+    pub fn mark_restoring(&self) -> Result<(), HomeError> {
+        write_durably(
+            &self.restoring_path(),
+            b"yui restore is writing this home\n",
+        )
+    }
+
     /// Writes the publishing hold durably (file and folder synced). `floor`
     /// is the own head the restored data holds (see
     /// `Replica::hold_publishing`); `None`: the own head in the store when

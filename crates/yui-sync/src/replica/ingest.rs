@@ -228,24 +228,20 @@ impl Replica {
         Ok(report)
     }
 
-    /// [`Replica::precheck`] for ingest: an entry from the future, or one
-    /// that breaks a field rule, is still signature-checked (see
-    /// `ingest_inner`) before it is deferred or declined.
+    /// The checks before the signature, for ingest: an entry from the
+    /// future, or one that breaks a field rule, is still signature-checked
+    /// (see `ingest_inner`) before it is deferred or declined.
     fn classify(&self, signed: &SignedEntry, now: UnixMillis) -> Result<(Entry, Checked), Refusal> {
-        match self.precheck(signed, now) {
-            Ok(e) => Ok((e, Checked::Valid)),
-            Err(Refusal::Invalid(v)) if signed.entry.len() <= self.limits.max_entry_bytes => {
-                let entry = self.codec.decode_entry(&signed.entry)?;
-                Ok(match v {
-                    ValidationError::FromTheFuture { ahead_ms, limit_ms } => {
-                        let ms = (ahead_ms - limit_ms).clamp(1_000, MAX_DEFER_MS);
-                        (entry, Checked::Later(Duration::from_millis(ms as u64)))
-                    }
-                    v => (entry, Checked::Invalid(v)),
-                })
+        let entry = self.admit(signed)?;
+        let checked = match validate_entry(&entry, signed.entry.len(), now, &self.limits) {
+            Ok(()) => Checked::Valid,
+            Err(ValidationError::FromTheFuture { ahead_ms, limit_ms }) => {
+                let ms = (ahead_ms - limit_ms).clamp(1_000, MAX_DEFER_MS);
+                Checked::Later(Duration::from_millis(ms as u64))
             }
-            Err(r) => Err(r),
-        }
+            Err(v) => Checked::Invalid(v),
+        };
+        Ok((entry, checked))
     }
 
     /// Authors whose log this node declines from a seq (a signed entry that
@@ -262,7 +258,16 @@ impl Replica {
         v
     }
 
+    /// Every check before the signature; any failure is a refusal.
     pub(super) fn precheck(&self, signed: &SignedEntry, now: UnixMillis) -> Result<Entry, Refusal> {
+        let entry = self.admit(signed)?;
+        validate_entry(&entry, signed.entry.len(), now, &self.limits)?;
+        Ok(entry)
+    }
+
+    /// Size, decode, trust, rotation: the cheap checks, before any walk
+    /// over the fields (an untrusted author's entry costs a lookup).
+    fn admit(&self, signed: &SignedEntry) -> Result<Entry, Refusal> {
         if signed.entry.len() > self.limits.max_entry_bytes {
             return Err(ValidationError::TooLarge {
                 size: signed.entry.len(),
@@ -271,12 +276,9 @@ impl Replica {
             .into());
         }
         let entry = self.codec.decode_entry(&signed.entry)?;
-        // Cheap checks first: an untrusted author's entry costs a lookup,
-        // not a walk over its fields.
         if !self.is_trusted(&entry.author) {
             return Err(Refusal::Untrusted(entry.author));
         }
-        validate_entry(&entry, signed.entry.len(), now, &self.limits)?;
         if let Some(at) = self.rotated_at(&entry.author).filter(|at| entry.seq > *at) {
             return Err(Refusal::Rotated {
                 author: entry.author,
