@@ -22,7 +22,7 @@ fn query(n: &NodeProc, args: &[&str]) -> Vec<serde_json::Value> {
     let mut a = vec!["query"];
     a.extend_from_slice(args);
     a.push("--json");
-    n.json(&a).as_array().unwrap().clone()
+    n.json(&a)["items"].as_array().unwrap().clone()
 }
 
 fn ids(list: &[serde_json::Value]) -> Vec<String> {

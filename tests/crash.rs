@@ -74,7 +74,7 @@ fn assert_whole(node: &NodeProc) {
 
 /// seq and id of every own event, by object id.
 fn own_entries(node: &NodeProc) -> HashMap<String, (u64, String)> {
-    node.json(&["query", "events", "--author", &node.id, "--json"])
+    node.json(&["query", "events", "--author", &node.id, "--json"])["items"]
         .as_array()
         .unwrap()
         .iter()

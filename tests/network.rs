@@ -279,7 +279,8 @@ fn a_relay_vouches_for_ten_members_and_revokes_one() {
             == serde_json::json!([bad.id])
     });
     bad.publish("after-revocation", "不正な投稿");
-    let entries = members[0].json(&["query", "events", "--author", &bad.id, "--json"]);
+    let entries =
+        members[0].json(&["query", "events", "--author", &bad.id, "--json"])["items"].clone();
     assert_eq!(
         entries[0]["revoked"], true,
         "old entries are kept and marked"
@@ -376,7 +377,7 @@ fn key_rotation_moves_the_identity_on_every_node() {
         "friendship",
     ]);
     wait_until("partnership active at B", 30, || {
-        let p = b.json(&["query", "partnerships", "--json"]);
+        let p = b.json(&["query", "partnerships", "--json"])["items"].clone();
         p.as_array().unwrap().len() == 2
             && p.as_array()
                 .unwrap()
@@ -783,12 +784,13 @@ fn a_remote_admin_api_speaks_only_tls() {
     let mut tcp = std::net::TcpStream::connect(addr.trim()).unwrap();
     tcp.set_read_timeout(Some(std::time::Duration::from_secs(15)))
         .unwrap();
-    write!(
-        tcp,
+    // The server may close as soon as it sees the bytes are not TLS: a
+    // broken pipe is an answer of no answer too.
+    let request = format!(
         "GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
         token.trim()
-    )
-    .unwrap();
+    );
+    let _ = tcp.write_all(request.as_bytes());
     let mut buf = Vec::new();
     let _ = tcp.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf);

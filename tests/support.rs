@@ -222,7 +222,7 @@ impl NodeProc {
 
     /// Object ids of the current events this node knows, sorted.
     pub fn event_ids(&self) -> Vec<String> {
-        let v = self.json(&["query", "events", "--json"]);
+        let v = self.json(&["query", "events", "--json"])["items"].clone();
         let mut ids: Vec<String> = v
             .as_array()
             .unwrap()

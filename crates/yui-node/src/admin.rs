@@ -19,7 +19,8 @@ use yui_sync::{now_ms, PublishError, Replica};
 use crate::api::*;
 use crate::config::Config;
 use yui_read::export;
-use yui_read::query::{self, Context, Query, QueryError};
+use yui_read::query::{Query, QueryError};
+use yui_read::{Page, ReadModel};
 
 /// Everything the handlers need.
 #[derive(Clone)]
@@ -42,6 +43,8 @@ pub struct AdminState {
     pub restart: Arc<tokio::sync::Notify>,
     /// Long work in progress (backups, imports).
     pub progress: crate::progress::Progress,
+    /// The read model: queries, search, exports.
+    pub read: Arc<ReadModel>,
     /// Rate limits, turns and cache of the public routes.
     pub public: Arc<crate::public::PublicGate>,
 }
@@ -319,73 +322,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Display names: an author's own profile, then the endorsements that gave
-/// it its trust here (edges of the trust walk: any other member's
-/// endorsement could rename anyone), then the operator's own names, which
-/// win. Several granting endorsers: the first in key order, so every call
-/// agrees.
-pub(crate) fn names(s: &AdminState) -> Result<HashMap<NodeId, String>, AppError> {
-    let mut m: HashMap<NodeId, String> = HashMap::new();
-    for e in s
-        .replica
-        .current(yui_core::Kind::Profile)
-        .map_err(internal)?
-    {
-        if let yui_core::Body::Profile(p) = &e.entry.body {
-            if let Some(n) = p
-                .name
-                .get("ja")
-                .or_else(|| p.name.0.first().map(|(_, v)| v.as_str()))
-            {
-                m.insert(e.entry.author, n.to_owned());
-            }
-        }
-    }
-    let mut granted: Vec<(NodeId, NodeId, String)> = Vec::new();
-    for e in s
-        .replica
-        .current(yui_core::Kind::Endorsement)
-        .map_err(internal)?
-    {
-        if let yui_core::Body::Endorsement(b) = &e.entry.body {
-            if !s.replica.trust_granted(&e.entry.author, &b.subject) {
-                continue;
-            }
-            if let Some(n) = b
-                .name
-                .get("ja")
-                .or_else(|| b.name.0.first().map(|(_, v)| v.as_str()))
-            {
-                granted.push((b.subject, e.entry.author, n.to_owned()));
-            }
-        }
-    }
-    granted.sort();
-    granted.dedup_by(|a, b| a.0 == b.0);
-    m.extend(granted.into_iter().map(|(subject, _, n)| (subject, n)));
-    m.extend(
-        s.replica
-            .store()
-            .trust_list()
-            .map_err(internal)?
-            .into_iter()
-            .filter(|(_, r)| !r.name.is_empty())
-            .map(|(id, r)| (id, r.name)),
-    );
-    m.insert(s.replica.id(), s.config.name.clone());
-    // A rotated identity keeps its name under the new key.
-    for e in s
-        .replica
-        .current(yui_core::Kind::KeyRotation)
-        .map_err(internal)?
-    {
-        if let yui_core::Body::KeyRotation(k) = &e.entry.body {
-            if let Some(n) = m.get(&e.entry.author).cloned() {
-                m.entry(k.new_key).or_insert(n);
-            }
-        }
-    }
-    Ok(m)
+/// Display names (see [`yui_read::ReadModel::names`]).
+pub(crate) fn names(s: &AdminState) -> Result<Arc<HashMap<NodeId, String>>, AppError> {
+    s.read.names().map_err(query_error)
 }
 
 async fn status(State(s): State<AdminState>) -> ApiResult<StatusView> {
@@ -673,19 +612,20 @@ fn query_error(e: QueryError) -> AppError {
     }
 }
 
-fn context(s: &AdminState) -> Result<Context, AppError> {
-    Context::gather(&s.replica, names(s)?, now_ms()).map_err(internal)
-}
-
+/// Every result of `q`, all pages (bounded exports).
 fn run_query(s: &AdminState, q: &Query) -> Result<Vec<EntryView>, AppError> {
-    query::run(&s.replica, q, &context(s)?).map_err(query_error)
+    s.read.all(q).map_err(query_error)
 }
 
-async fn entries(
-    State(s): State<AdminState>,
-    Query_(q): Query_<Query>,
-) -> ApiResult<Vec<EntryView>> {
-    Ok(Json(run_query(&s, &q)?))
+/// One page of results (`limit`, `cursor`), with the total and, when asked
+/// (`facets=true`), facet counts. Runs off the async workers: a query may
+/// first index what was stored a moment ago.
+async fn entries(State(s): State<AdminState>, Query_(q): Query_<Query>) -> ApiResult<Page> {
+    let page = tokio::task::spawn_blocking(move || s.read.query(&q))
+        .await
+        .map_err(internal)?
+        .map_err(query_error)?;
+    Ok(Json(page))
 }
 
 #[derive(Deserialize)]
@@ -698,17 +638,10 @@ async fn history(
     State(s): State<AdminState>,
     Query_(q): Query_<HistoryQuery>,
 ) -> ApiResult<Vec<EntryView>> {
-    let ctx = context(&s)?;
-    let versions = s
-        .replica
-        .history(&q.author, &q.object_id)
-        .map_err(internal)?;
     Ok(Json(
-        versions
-            .into_iter()
-            .enumerate()
-            .map(|(i, e)| ctx.view(e, i + 1))
-            .collect(),
+        s.read
+            .history(&q.author, &q.object_id)
+            .map_err(query_error)?,
     ))
 }
 

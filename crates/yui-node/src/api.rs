@@ -185,7 +185,7 @@ pub struct Published {
 }
 
 /// An entry as queries return it (the read model's type).
-pub use yui_read::EntryView;
+pub use yui_read::{EntryView, Page};
 
 /// Error body of every non-2xx answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -55,6 +55,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuild the search index of a stopped node from its logs (the node
+    /// also rebuilds it by itself when it finds it missing or damaged).
+    Reindex {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a consistent copy of the running node (entries, keys, config,
     /// trust, peers) into a new folder; default HOME/backups/<time>.
     Backup {
@@ -259,9 +266,30 @@ pub struct QueryArgs {
     /// Only entries that are not stale.
     #[arg(long)]
     pub fresh: bool,
-    /// Text to find, in any language (a Japanese word inside a sentence works).
+    /// Text to find, in any language (a Japanese word inside a sentence
+    /// works; every word must match; "quoted words" match as a phrase).
+    /// Results come by relevance, with the matching passage.
     #[arg(long)]
     pub search: Option<String>,
+    /// Cases with this tag, events of this category.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Entries with text in this language (ja, en, …).
+    #[arg(long = "in-lang")]
+    pub in_lang: Option<String>,
+    /// Events attended this way: offline, online or mixed.
+    #[arg(long)]
+    pub attendance: Option<String>,
+    /// At most this many results (one page; `--cursor` for the next).
+    /// Without it, every result.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Where to start: the `next` of an earlier page.
+    #[arg(long)]
+    pub cursor: Option<String>,
+    /// Count results by kind, policy area, municipality, language and month.
+    #[arg(long)]
+    pub facets: bool,
     /// Preferred language for display.
     #[arg(long, default_value = "ja")]
     pub lang: String,
@@ -413,6 +441,10 @@ fn query_path(q: &QueryArgs) -> anyhow::Result<String> {
         ("to", &q.to),
         ("policy_area", &q.policy_area),
         ("q", &q.search),
+        ("tag", &q.tag),
+        ("lang", &q.in_lang),
+        ("attendance", &q.attendance),
+        ("cursor", &q.cursor),
     ] {
         if let Some(v) = v {
             params.push((k, v.clone()));
@@ -423,6 +455,13 @@ fn query_path(q: &QueryArgs) -> anyhow::Result<String> {
     }
     if q.stale || q.fresh {
         params.push(("stale", q.stale.to_string()));
+    }
+    params.push((
+        "limit",
+        q.limit.unwrap_or(yui_read::query::MAX_LIMIT).to_string(),
+    ));
+    if q.facets {
+        params.push(("facets", "true".into()));
     }
     let qs: Vec<String> = params
         .iter()
@@ -532,9 +571,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Check { json } => {
-            let report = Node::check_store(&home)?;
+            let (report, index) = Node::check_store(&home)?;
+            let fine = report.problems.is_empty() && index.agrees();
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                let mut v = serde_json::to_value(&report)?;
+                v["index"] = serde_json::to_value(&index)?;
+                println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!(
                     "{} authors, {} entries checked: {}",
@@ -549,9 +591,53 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 for p in &report.problems {
                     println!("  {p}");
                 }
+                println!(
+                    "search index: {} documents for {} current objects: {}",
+                    index.documents,
+                    index.objects,
+                    if index.agrees() {
+                        "agrees with the logs".to_owned()
+                    } else {
+                        format!(
+                            "{} missing, {} extra; run `yui reindex`",
+                            index.missing.len(),
+                            index.extra.len()
+                        )
+                    }
+                );
+                for m in index.missing.iter().take(20) {
+                    println!("  not indexed: {m}");
+                }
+                for m in index.extra.iter().take(20) {
+                    println!("  indexed but not current: {m}");
+                }
             }
-            if !report.problems.is_empty() {
+            if !fine {
                 std::process::exit(1);
+            }
+        }
+        Command::Reindex { json } => {
+            let started = std::time::Instant::now();
+            let done = Node::reindex(&home, &mut |n| {
+                if !json {
+                    eprintln!(
+                        "indexed {n} entries ({:.1} s)",
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+            })?;
+            let secs = started.elapsed().as_secs_f64();
+            if json {
+                print_json(&serde_json::json!({
+                    "entries": done.entries,
+                    "objects": done.objects,
+                    "seconds": secs,
+                }))?;
+            } else {
+                println!(
+                    "search index rebuilt: {} entries, {} current objects, {secs:.1} s",
+                    done.entries, done.objects
+                );
             }
         }
         Command::Trust(t) => {
@@ -732,12 +818,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Query(q) => {
             let c = AdminClient::for_home(&home)?;
-            let list: Vec<EntryView> = c.get(&query_path(&q)?).await?;
+            let path = query_path(&q)?;
+            let mut page: Page = c.get(&path).await?;
+            // Without --limit: every page.
+            if q.limit.is_none() {
+                while let Some(next) = page.next.take() {
+                    let more: Page = c.get(&format!("{path}&cursor={}", encode(&next))).await?;
+                    page.items.extend(more.items);
+                    page.next = more.next;
+                }
+            }
             if q.json {
-                print_json(&list)?;
+                print_json(&page)?;
             } else {
-                for e in &list {
+                for e in &page.items {
                     println!("{}", show::line(e, &q.lang));
+                    if let Some(s) = &e.snippet {
+                        println!("    {}", show::snippet(s));
+                    }
+                }
+                let shown = page.items.len() as u64;
+                if shown < page.total || page.next.is_some() {
+                    println!("({shown} of {} shown)", page.total);
+                }
+                if let Some(next) = &page.next {
+                    println!("next page: --cursor {next}");
+                }
+                if let Some(f) = &page.facets {
+                    for (dim, counts) in f {
+                        let list: Vec<String> =
+                            counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                        println!("{dim}: {}", list.join(", "));
+                    }
+                }
+                if page.behind > 0 {
+                    println!(
+                        "(the search index is still {} entries behind the store)",
+                        page.behind
+                    );
                 }
             }
         }

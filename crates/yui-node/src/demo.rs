@@ -432,12 +432,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for (n, m) in nodes.iter().zip(&MEMBERS) {
         let count = |k: Kind| n.replica.current(k).map(|v| v.len()).unwrap_or(0);
         // The same derivation the query API uses (both sides stated it).
-        let ctx = query::Context::gather(&n.replica, Default::default(), now_ms())?;
         let partnerships = query::Query {
             kind: Some("partnership".into()),
             ..Default::default()
         };
-        let active = query::run(&n.replica, &partnerships, &ctx)?
+        let active = n
+            .read
+            .all(&partnerships)?
             .iter()
             .filter(|e| e.partnership.as_deref() == Some("active"))
             .count();

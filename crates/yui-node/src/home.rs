@@ -167,6 +167,10 @@ impl Home {
     pub fn data_path(&self) -> PathBuf {
         self.root.join("data")
     }
+    /// Search index folder (derived from the store; never backed up).
+    pub fn index_path(&self) -> PathBuf {
+        self.root.join("index")
+    }
     /// File holding the bound admin address while the node runs.
     pub fn admin_addr_path(&self) -> PathBuf {
         self.root.join("run").join("admin.addr")

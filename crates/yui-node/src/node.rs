@@ -16,6 +16,7 @@ use yui_core::NodeId;
 use yui_net::{
     Backoff, FederationService, PeerManager, PeerTable, ProtoCodec, ServerLimits, SessionConfig,
 };
+use yui_read::ReadModel;
 use yui_store::{Engine, KvStore, Store};
 use yui_sync::Replica;
 
@@ -36,6 +37,9 @@ pub enum StartError {
     /// Replica problem.
     #[error(transparent)]
     Replica(#[from] yui_sync::ReplicaError),
+    /// Search index problem.
+    #[error(transparent)]
+    Index(#[from] yui_read::IndexError),
     /// TLS material problem.
     #[error(transparent)]
     Tls(#[from] yui_net::tls::TlsError),
@@ -61,6 +65,8 @@ pub type NodeStore = KvStore<Box<dyn Engine>>;
 pub struct Node {
     /// The replica.
     pub replica: Arc<Replica>,
+    /// The read model over it (kept current by a task of the node).
+    pub read: Arc<ReadModel>,
     /// Link states.
     pub table: Arc<PeerTable>,
     /// Dial loops.
@@ -107,6 +113,23 @@ fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), HomeError>
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// Opens the read model of a node: its index in `HOME/index`, rebuilt from
+/// the logs when missing, damaged or of an older format.
+pub(crate) fn open_read_model(
+    home: &Home,
+    config: &Config,
+    replica: &Arc<Replica>,
+) -> Result<Arc<ReadModel>, StartError> {
+    let read = ReadModel::open(replica.clone(), Some(&home.index_path()), &config.name)?;
+    if read.index().rebuilt_at_open() {
+        tracing::warn!(
+            path = %home.index_path().display(),
+            "the search index was damaged or of another format; it is rebuilt from the logs"
+        );
+    }
+    Ok(Arc::new(read))
+}
+
 /// Opens the home's store and the replica over it with the node key.
 pub(crate) fn open_replica(
     home: &Home,
@@ -138,10 +161,42 @@ pub(crate) fn open_replica(
 }
 
 impl Node {
-    /// Opens the store of a stopped node and runs [`Replica::check`].
-    pub fn check_store(home: &Home) -> Result<yui_sync::CheckReport, StartError> {
-        let (_, replica) = open_replica(home, &home.load_config()?)?;
-        Ok(replica.check()?)
+    /// Opens the store of a stopped node and runs [`Replica::check`], then
+    /// checks that the search index agrees with the logs (indexing first
+    /// what the index lacks).
+    pub fn check_store(
+        home: &Home,
+    ) -> Result<(yui_sync::CheckReport, yui_read::IndexCheck), StartError> {
+        let config = home.load_config()?;
+        let (_, replica) = open_replica(home, &config)?;
+        let report = replica.check()?;
+        let read = open_read_model(home, &config, &replica)?;
+        read.catch_up(u64::MAX)?;
+        let index = read
+            .check()
+            .map_err(|e| yui_read::IndexError::Index(e.to_string()))?;
+        Ok((report, index))
+    }
+
+    /// Rebuilds the search index of a stopped node from its logs.
+    pub fn reindex(
+        home: &Home,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<yui_read::CatchUp, StartError> {
+        let config = home.load_config()?;
+        let (_, replica) = open_replica(home, &config)?;
+        let read = open_read_model(home, &config, &replica)?;
+        read.index().clear()?;
+        let mut total = yui_read::CatchUp::default();
+        loop {
+            let step = read.catch_up(100_000)?;
+            total.entries += step.entries;
+            total.objects += step.objects;
+            progress(total.entries);
+            if step.behind == 0 {
+                return Ok(total);
+            }
+        }
     }
 
     /// Starts the node of `home`. It runs until `cancel` fires; then call
@@ -259,8 +314,12 @@ impl Node {
             peers.add(p.addr.clone(), p.node_id);
         }
 
+        let read = open_read_model(&home, &config, &replica)?;
+        tasks.push(tokio::spawn(read.clone().follow(cancel.clone())));
+
         let restart = Arc::new(tokio::sync::Notify::new());
         let state = AdminState {
+            read: read.clone(),
             home: home.clone(),
             restart: restart.clone(),
             replica: replica.clone(),
@@ -317,6 +376,7 @@ impl Node {
         );
         Ok(Self {
             replica,
+            read,
             table,
             peers,
             federation_addr,

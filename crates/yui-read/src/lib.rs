@@ -5,16 +5,23 @@
 //! read (iCalendar, CAP 1.2, Atom). Pure over the replica's store: no HTTP,
 //! no CLI; the admin API, the public routes and the CLI all call it.
 //!
-//! Entry points: [`query::run`] with a [`query::Query`] and a
-//! [`query::Context`] (names, acknowledgements, partnerships gathered once
-//! per request), returning [`EntryView`]s; the `export` functions take those
-//! views.
+//! Entry points: [`ReadModel`] (open it over a replica, keep its index
+//! current with [`ReadModel::follow`], ask it [`ReadModel::query`] with a
+//! [`query::Query`]: a [`Page`] of [`EntryView`]s); the `export` functions
+//! take those views. [`analyzer`] is the dictionary-free text analysis for
+//! Japanese, Chinese, Korean and Latin text; [`index`] the tantivy index
+//! and its watermark.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod analyzer;
 pub mod export;
+pub mod index;
+mod model;
 pub mod query;
 mod view;
 
-pub use view::EntryView;
+pub use index::{CatchUp, IndexError, ReadIndex};
+pub use model::{IndexCheck, Page, ReadModel};
+pub use view::{EntryView, Snippet};

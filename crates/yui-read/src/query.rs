@@ -1,23 +1,32 @@
-//! Queries over what a node knows: current versions of objects, filtered by
-//! kind, author, time, policy area, alert level, staleness and text, with
-//! derived facts (partnership confirmed by both sides, acknowledgements).
+//! What a reader may ask: [`Query`], the parameters every caller shares
+//! (the admin API's query string, the CLI's flags, the pages' links), their
+//! checks, and the facts of an entry the index files it by (when it
+//! happens, when it goes stale, its texts).
 //!
-//! Full-text search normalises with NFKC and lower case and matches
-//! substrings, so it finds a Japanese word inside a sentence (no word
-//! boundaries needed) as well as English words and full-width/half-width
-//! variants.
-
-use std::collections::{HashMap, HashSet};
+//! Bad parameters are refused with a message naming the parameter; a text
+//! query of any size or mix of characters is bounded
+//! ([`MAX_Q_CHARS`], [`MAX_CLAUSES`]) before it reaches the index.
 
 use chrono::{DateTime, NaiveDate, TimeZone};
 use serde::Deserialize;
-use unicode_normalization::UnicodeNormalization;
-use yui_core::content::{PartnershipKind, PolicyArea};
+use yui_core::content::{AttendanceMode, PolicyArea};
 use yui_core::validate::parse_event_time;
-use yui_core::{Body, EntryId, Kind, LocalizedText, NodeId};
-use yui_sync::{Replica, ReplicaError, StoredEntry};
+use yui_core::{Body, Kind, LocalizedText, NodeId};
+use yui_sync::{ReplicaError, StoredEntry};
 
-use crate::EntryView;
+pub use crate::analyzer::normalize;
+
+/// Results per page when the caller does not say.
+pub const DEFAULT_LIMIT: usize = 50;
+/// Results per page at most.
+pub const MAX_LIMIT: usize = 500;
+/// How deep a ranked text search pages (the default order pages by a
+/// keyset cursor, without limit).
+pub const MAX_OFFSET: usize = 10_000;
+/// A text query longer than this is refused.
+pub const MAX_Q_CHARS: usize = 256;
+/// A text query with more words or phrases than this is refused.
+pub const MAX_CLAUSES: usize = 16;
 
 /// Query parameters (also the admin API's query string).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -43,8 +52,63 @@ pub struct Query {
     pub min_alert_level: Option<u32>,
     /// true: only stale entries; false: only fresh ones.
     pub stale: Option<bool>,
-    /// Text to find (any language).
+    /// Text to find (any language). Words must all match; "quoted words"
+    /// must match as a phrase; a Japanese or Chinese word matches inside a
+    /// sentence. Ranked by relevance.
     pub q: Option<String>,
+    /// Cases with this tag, events of this category.
+    pub tag: Option<String>,
+    /// Entries with text in this language (BCP 47 tag as published).
+    pub lang: Option<String>,
+    /// Events of this attendance mode (offline, online, mixed).
+    pub attendance: Option<AttendanceMode>,
+    /// Results per page ([`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]).
+    pub limit: Option<usize>,
+    /// Where the page starts: the `next` of the page before.
+    pub cursor: Option<String>,
+    /// Count results by kind, policy area, municipality, language and
+    /// month.
+    pub facets: Option<bool>,
+}
+
+/// Where a page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// The default order: after this `(order, tie)`.
+    After(u64, u64),
+    /// Ranked text search: after this many results.
+    Offset(usize),
+}
+
+impl Cursor {
+    /// Parses a cursor as [`Cursor::encode`] wrote it.
+    pub fn parse(s: &str) -> Result<Self, QueryError> {
+        let bad = || QueryError::Bad(format!("cursor: {s:?} is not a cursor this node gave"));
+        if let Some(rest) = s.strip_prefix('k') {
+            let (o, t) = rest.split_once('.').ok_or_else(bad)?;
+            let o = u64::from_str_radix(o, 16).map_err(|_| bad())?;
+            let t = u64::from_str_radix(t, 16).map_err(|_| bad())?;
+            Ok(Self::After(o, t))
+        } else if let Some(rest) = s.strip_prefix('o') {
+            let n: usize = rest.parse().map_err(|_| bad())?;
+            if n > MAX_OFFSET {
+                return Err(QueryError::Bad(format!(
+                    "cursor: a ranked search pages at most {MAX_OFFSET} results deep; narrow the query"
+                )));
+            }
+            Ok(Self::Offset(n))
+        } else {
+            Err(bad())
+        }
+    }
+
+    /// The cursor as text (opaque to callers).
+    pub fn encode(&self) -> String {
+        match self {
+            Self::After(o, t) => format!("k{o:x}.{t:x}"),
+            Self::Offset(n) => format!("o{n}"),
+        }
+    }
 }
 
 /// A query that cannot be run as asked.
@@ -57,11 +121,9 @@ pub enum QueryError {
     /// The store failed.
     #[error(transparent)]
     Replica(#[from] ReplicaError),
-}
-
-/// Normalises text for search: NFKC, lower case.
-pub fn normalize(s: &str) -> String {
-    s.nfkc().flat_map(char::to_lowercase).collect()
+    /// The search index failed.
+    #[error("search index: {0}")]
+    Index(String),
 }
 
 fn parse_time(field: &str, s: &str, tz: chrono_tz::Tz) -> Result<i64, QueryError> {
@@ -80,15 +142,71 @@ fn midnight(d: NaiveDate, tz: chrono_tz::Tz) -> i64 {
 }
 
 impl Query {
-    /// The kinds to look at.
-    pub fn kinds(&self) -> Result<Vec<Kind>, QueryError> {
-        match &self.kind {
-            Some(k) => Ok(vec![k.parse::<Kind>().map_err(QueryError::Bad)?]),
-            None => Ok(Kind::ALL
-                .into_iter()
-                .filter(|k| *k != Kind::Retraction)
-                .collect()),
+    /// The one kind asked for, if any.
+    pub fn kind(&self) -> Result<Option<Kind>, QueryError> {
+        self.kind
+            .as_deref()
+            .map(|k| {
+                k.parse::<Kind>()
+                    .map_err(|e| QueryError::Bad(format!("kind: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Results per page.
+    pub fn page_size(&self) -> Result<usize, QueryError> {
+        match self.limit {
+            None => Ok(DEFAULT_LIMIT),
+            Some(0) => Err(QueryError::Bad("limit: must be at least 1".into())),
+            Some(n) if n > MAX_LIMIT => Err(QueryError::Bad(format!(
+                "limit: at most {MAX_LIMIT} per page; follow `next` for more"
+            ))),
+            Some(n) => Ok(n),
         }
+    }
+
+    /// The text query's clauses: words and "quoted phrases".
+    pub fn clauses(&self) -> Result<Vec<String>, QueryError> {
+        let Some(q) = self.q.as_deref() else {
+            return Ok(Vec::new());
+        };
+        let chars = q.chars().count();
+        if chars > MAX_Q_CHARS {
+            return Err(QueryError::Bad(format!(
+                "q: {chars} characters; at most {MAX_Q_CHARS}"
+            )));
+        }
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let mut quoted = false;
+        for c in q.chars() {
+            match c {
+                '"' | '\u{201C}' | '\u{201D}' | '＂' => {
+                    if !cur.trim().is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                    cur.clear();
+                    quoted = !quoted;
+                }
+                c if c.is_whitespace() && !quoted => {
+                    if !cur.trim().is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                    cur.clear();
+                }
+                c => cur.push(c),
+            }
+        }
+        if !cur.trim().is_empty() {
+            out.push(cur);
+        }
+        if out.len() > MAX_CLAUSES {
+            return Err(QueryError::Bad(format!(
+                "q: {} words or phrases; at most {MAX_CLAUSES}",
+                out.len()
+            )));
+        }
+        Ok(out)
     }
 
     /// `[from, to)` in Unix ms.
@@ -159,19 +277,6 @@ pub fn body_texts(body: &Body) -> Vec<&LocalizedText> {
     }
 }
 
-fn matches_text(body: &Body, needle: &str) -> bool {
-    let tags: Vec<String> = match body {
-        Body::Case(c) => c.tags.clone(),
-        Body::Event(e) => vec![e.category.clone()],
-        _ => Vec::new(),
-    };
-    body_texts(body)
-        .into_iter()
-        .flat_map(|t| t.0.iter().map(|(_, s)| s.as_str()))
-        .chain(tags.iter().map(String::as_str))
-        .any(|s| normalize(s).contains(needle))
-}
-
 /// When an entry happens, for time filters: `[start, end)` in Unix ms.
 pub fn time_span(e: &StoredEntry) -> (i64, i64) {
     match &e.entry.body {
@@ -203,184 +308,6 @@ pub fn is_stale(e: &StoredEntry, now: i64) -> bool {
     }
 }
 
-/// Derived facts computed once per query.
-pub struct Context {
-    names: HashMap<NodeId, String>,
-    rotated: HashMap<NodeId, NodeId>,
-    revoked: HashSet<NodeId>,
-    acks: HashMap<EntryId, Vec<NodeId>>,
-    partnerships: HashSet<(NodeId, NodeId, PartnershipKind)>,
-    now: i64,
-}
-
-impl Context {
-    /// Gathers names, acknowledgements and partnership statements.
-    pub fn gather(
-        replica: &Replica,
-        names: HashMap<NodeId, String>,
-        now: i64,
-    ) -> Result<Self, ReplicaError> {
-        let mut acks: HashMap<EntryId, Vec<NodeId>> = HashMap::new();
-        for a in replica.current(Kind::Acknowledgement)? {
-            if let Body::Acknowledgement(ack) = &a.entry.body {
-                acks.entry(ack.entry_id).or_default().push(a.entry.author);
-            }
-        }
-        let partnerships = replica
-            .current(Kind::Partnership)?
-            .into_iter()
-            .filter_map(|e| match e.entry.body {
-                // Identities, not keys: a rotated key's statements still count.
-                Body::Partnership(p) => Some((
-                    replica.current_key(&e.entry.author),
-                    replica.current_key(&p.partner),
-                    p.kind,
-                )),
-                _ => None,
-            })
-            .collect();
-        let revoked = replica
-            .current(Kind::Revocation)?
-            .iter()
-            .filter_map(|e| match &e.entry.body {
-                Body::Revocation(r) if replica.is_revoked(&r.subject) => Some(r.subject),
-                _ => None,
-            })
-            .collect();
-        let rotated = replica
-            .current(Kind::KeyRotation)?
-            .into_iter()
-            .map(|e| (e.entry.author, replica.current_key(&e.entry.author)))
-            .collect();
-        Ok(Self {
-            names,
-            rotated,
-            revoked,
-            acks,
-            partnerships,
-            now,
-        })
-    }
-
-    fn key(&self, id: &NodeId) -> NodeId {
-        self.rotated.get(id).copied().unwrap_or(*id)
-    }
-
-    /// The API view of an entry with its derived facts.
-    pub fn view(&self, e: StoredEntry, version: usize) -> EntryView {
-        let stale = is_stale(&e, self.now);
-        let partnership = match &e.entry.body {
-            Body::Partnership(p) => Some(
-                if self.partnerships.contains(&(
-                    self.key(&p.partner),
-                    self.key(&e.entry.author),
-                    p.kind,
-                )) {
-                    "active"
-                } else {
-                    "pending"
-                }
-                .to_owned(),
-            ),
-            _ => None,
-        };
-        let mut acknowledged_by = self.acks.get(&e.id).cloned().unwrap_or_default();
-        acknowledged_by.sort();
-        EntryView {
-            author: e.entry.author,
-            author_name: self.names.get(&e.entry.author).cloned(),
-            seq: e.entry.seq,
-            id: e.id.to_hex(),
-            object_id: e.entry.object_id,
-            created_at: e.entry.created_at,
-            expires_at: e.entry.expires_at,
-            kind: e.entry.body.kind().name().to_owned(),
-            version,
-            stale,
-            partnership,
-            acknowledged_by,
-            revoked: self.revoked.contains(&e.entry.author),
-            body: e.entry.body,
-        }
-    }
-}
-
-/// The order of query results, a total order over any mix of kinds:
-/// events first, in calendar order (start, then author and object id);
-/// then everything else newest first (then author and object id). Sorting
-/// mixed results once compared events by start and the rest by creation,
-/// which is no order at all (the sort panicked).
-fn result_order(
-    start_a: i64,
-    a: &yui_core::Entry,
-    start_b: i64,
-    b: &yui_core::Entry,
-) -> std::cmp::Ordering {
-    let key = |start: i64, e: &yui_core::Entry| {
-        let event = matches!(e.body, Body::Event(_));
-        // Events: ascending start; others: descending creation time.
-        let when = if event { start } else { -e.created_at };
-        (!event, when, e.author, e.object_id.clone())
-    };
-    key(start_a, a).cmp(&key(start_b, b))
-}
-
-/// Runs `q` over the current versions of objects.
-pub fn run(replica: &Replica, q: &Query, ctx: &Context) -> Result<Vec<EntryView>, QueryError> {
-    let (from, to) = q.range()?;
-    let needle = q.q.as_deref().map(normalize).filter(|n| !n.is_empty());
-    let mut found: Vec<(i64, StoredEntry)> = Vec::new();
-    for kind in q.kinds()? {
-        for e in replica.current(kind)? {
-            if q.author.is_some_and(|a| a != e.entry.author) {
-                continue;
-            }
-            let (start, end) = time_span(&e);
-            if from.is_some_and(|f| end < f || (end == start && start < f))
-                || to.is_some_and(|t| start >= t)
-            {
-                continue;
-            }
-            if let Some(area) = q.policy_area {
-                let ok = match &e.entry.body {
-                    Body::Case(c) => c.policy_area == area,
-                    Body::CallForPartners(c) => c.policy_area == area,
-                    _ => false,
-                };
-                if !ok {
-                    continue;
-                }
-            }
-            if let Some(level) = q.min_alert_level {
-                if !matches!(&e.entry.body, Body::Readiness(r) if r.alert_level >= level) {
-                    continue;
-                }
-            }
-            if q.stale.is_some_and(|s| s != is_stale(&e, ctx.now)) {
-                continue;
-            }
-            if needle
-                .as_deref()
-                .is_some_and(|n| !matches_text(&e.entry.body, n))
-            {
-                continue;
-            }
-            found.push((start, e));
-        }
-    }
-    found.sort_by(|(sa, a), (sb, b)| result_order(*sa, &a.entry, *sb, &b.entry));
-    let mut out = Vec::with_capacity(found.len());
-    for (_, e) in found {
-        let version = replica
-            .store()
-            .history(&e.entry.author, &e.entry.object_id)
-            .map_err(ReplicaError::from)?
-            .len();
-        out.push(ctx.view(e, version));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,68 +321,30 @@ mod tests {
         assert!(normalize("ｶﾞｲﾄﾞ").contains(&normalize("ガイド")));
     }
 
-    proptest::proptest! {
-        /// Over random mixes of kinds, starts and creation times the result
-        /// order is a total order: sorting never panics, the result is
-        /// sorted, and any input order gives the same output.
-        #[test]
-        fn result_order_is_total_over_mixed_kinds(
-            items in proptest::collection::vec((0u8..4, 0i64..5, 0i64..5, 0u8..3, 0u8..3), 0..200),
-            seed in 0u64..1000,
-        ) {
-            use yui_core::content::{Case, Readiness};
-            let entries: Vec<(i64, yui_core::Entry)> = items
-                .iter()
-                .map(|(kind, start, created, author, object)| {
-                    let body = match kind {
-                        0 | 1 => Body::Event(Default::default()),
-                        2 => Body::Case(Case::default()),
-                        _ => Body::Readiness(Readiness::default()),
-                    };
-                    let author = yui_core::NodeId::new(
-                        yui_core::SecretKey::from_seed(&[*author + 1; 32]).public_key(),
-                    );
-                    (*start, yui_core::Entry {
-                        author,
-                        seq: 1,
-                        prev: None,
-                        created_at: *created,
-                        expires_at: None,
-                        object_id: format!("o{object}"),
-                        body,
-                    })
-                })
-                .collect();
-            let mut a = entries.clone();
-            a.sort_by(|(sa, x), (sb, y)| result_order(*sa, x, *sb, y));
-            for w in a.windows(2) {
-                proptest::prop_assert_ne!(
-                    result_order(w[0].0, &w[0].1, w[1].0, &w[1].1),
-                    std::cmp::Ordering::Greater
-                );
-            }
-            // Another input order: a seeded rotation and reversal.
-            let mut b = entries;
-            if !b.is_empty() {
-                let n = b.len();
-                b.rotate_left((seed as usize) % n);
-            }
-            b.reverse();
-            b.sort_by(|(sa, x), (sb, y)| result_order(*sa, x, *sb, y));
-            let keys = |v: &[(i64, yui_core::Entry)]| -> Vec<(i64, i64, String, String)> {
-                v.iter()
-                    .map(|(s, e)| (*s, e.created_at, e.author.to_string(), e.object_id.clone()))
-                    .collect()
-            };
-            let (ka, kb) = (keys(&a), keys(&b));
-            // Equal keys may tie (same author and object): compare as multisets of ties.
-            proptest::prop_assert_eq!(ka.len(), kb.len());
-            for (x, y) in a.iter().zip(b.iter()) {
-                proptest::prop_assert_eq!(
-                    result_order(x.0, &x.1, y.0, &y.1),
-                    std::cmp::Ordering::Equal
-                );
-            }
+    #[test]
+    fn clauses_split_words_and_quoted_phrases_and_bound_size() {
+        let q = |s: &str| Query {
+            q: Some(s.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            q("防災 \"winter cities\" 訓練").clauses().unwrap(),
+            ["防災", "winter cities", "訓練"]
+        );
+        assert_eq!(q("\"unbalanced").clauses().unwrap(), ["unbalanced"]);
+        assert!(q("").clauses().unwrap().is_empty());
+        assert!(q(&"あ".repeat(MAX_Q_CHARS + 1)).clauses().is_err());
+        assert!(q(&"a ".repeat(MAX_CLAUSES + 1)).clauses().is_err());
+        assert!(q(&"a ".repeat(MAX_CLAUSES)).clauses().is_ok());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_strangers_are_refused() {
+        for c in [Cursor::After(7, u64::MAX), Cursor::Offset(50)] {
+            assert_eq!(Cursor::parse(&c.encode()).unwrap(), c);
+        }
+        for bad in ["", "x", "k1", "kz.1", "o-1", "o99999999"] {
+            assert!(Cursor::parse(bad).is_err(), "{bad}");
         }
     }
 

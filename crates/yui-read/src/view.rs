@@ -32,6 +32,18 @@ pub struct EntryView {
     pub acknowledged_by: Vec<NodeId>,
     /// The author's key was revoked (the entry is kept, marked).
     pub revoked: bool,
+    /// For a text search: the passage that matched, with the hits marked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<Snippet>,
     /// Content.
     pub body: Body,
+}
+
+/// A passage of an entry's text with the search hits marked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snippet {
+    /// The passage, as the author wrote it.
+    pub text: String,
+    /// Byte ranges of `text` that matched (on character boundaries).
+    pub marks: Vec<(usize, usize)>,
 }

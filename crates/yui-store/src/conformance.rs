@@ -183,6 +183,15 @@ fn current_object_versions(s: &dyn Store) {
     assert_eq!(cur[0].object_id, "fair-2027");
     let gone = s.current(Kind::Retraction).unwrap();
     assert_eq!((gone.len(), gone[0].seq), (1, 4));
+    assert_eq!(
+        s.object(&author, "drill-2027").unwrap(),
+        Some((Kind::Retraction, 4))
+    );
+    assert_eq!(
+        s.object(&author, "fair-2027").unwrap(),
+        Some((Kind::Event, 2))
+    );
+    assert_eq!(s.object(&author, "drill").unwrap(), None);
     // History stays readable.
     assert!(s.get(&author, 1).unwrap().is_some());
     assert_eq!(s.history(&author, "drill-2027").unwrap(), vec![1, 3, 4]);
@@ -286,6 +295,10 @@ fn revocations_are_final(s: &dyn Store) {
     assert_eq!((cur.len(), cur[0].seq), (1, 1));
     assert!(s.current(Kind::Retraction).unwrap().is_empty());
     assert!(s.current(Kind::Event).unwrap().is_empty());
+    assert_eq!(
+        s.object(&r.author, "revocation-self").unwrap(),
+        Some((Kind::Revocation, 1))
+    );
     // Both later entries are in the log and the object's history.
     assert_eq!(s.head(&r.author).unwrap().unwrap().seq, 3);
     assert_eq!(

@@ -262,17 +262,7 @@ impl<E: Engine> Store for KvStore<E> {
             let okey = (e.author, e.object_id.as_str());
             let old = match objects.get(&okey) {
                 Some(v) => *v,
-                None => self
-                    .engine
-                    .get(&key(b'o', &[a, e.object_id.as_bytes()]))?
-                    .map(|v| {
-                        let kind = v
-                            .first()
-                            .and_then(|c| Kind::from_code(*c))
-                            .ok_or_else(|| corrupt("object kind"))?;
-                        Ok::<_, StoreError>((kind, u64_at(&v, 1)?))
-                    })
-                    .transpose()?,
+                None => self.object(&e.author, &e.object_id)?,
             };
             ops.push(Op::Put(
                 key(b'v', &[a, e.object_id.as_bytes(), &[0], &seq]),
@@ -387,6 +377,19 @@ impl<E: Engine> Store for KvStore<E> {
                 })
             })
             .collect()
+    }
+
+    fn object(&self, author: &NodeId, object_id: &str) -> Result<Option<(Kind, u64)>> {
+        self.engine
+            .get(&key(b'o', &[author.as_bytes(), object_id.as_bytes()]))?
+            .map(|v| {
+                let kind = v
+                    .first()
+                    .and_then(|c| Kind::from_code(*c))
+                    .ok_or_else(|| corrupt("object kind"))?;
+                Ok((kind, u64_at(&v, 1)?))
+            })
+            .transpose()
     }
 
     fn history(&self, author: &NodeId, object_id: &str) -> Result<Vec<u64>> {

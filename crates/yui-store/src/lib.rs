@@ -103,6 +103,8 @@ pub trait Store: Send + Sync + 'static {
     fn locate(&self, id: &EntryId) -> Result<Option<(NodeId, u64)>>;
     /// Current versions of every object whose newest entry has `kind`.
     fn current(&self, kind: Kind) -> Result<Vec<ObjectVersion>>;
+    /// The current version of one object: its kind and seq.
+    fn object(&self, author: &NodeId, object_id: &str) -> Result<Option<(Kind, u64)>>;
     /// Seqs of every version of one object, oldest first.
     fn history(&self, author: &NodeId, object_id: &str) -> Result<Vec<u64>>;
     /// Number of entries held.

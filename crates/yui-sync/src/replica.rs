@@ -279,6 +279,9 @@ pub struct Replica {
     /// Roots plus endorsed keys, minus revoked ones; recomputed whenever
     /// roots, endorsements, revocations or retractions change.
     trust: RwLock<TrustSet>,
+    /// Bumped whenever the trust set or an operator's name for a root
+    /// changes: readers cache what depends on trust (display names) by it.
+    trust_generation: AtomicU64,
     write: Mutex<()>,
     /// Publishing held (restored from a backup) until a peer shows this node
     /// holds the newest of its own log.
@@ -338,6 +341,7 @@ impl Replica {
             roots: RwLock::new(roots),
             policy,
             trust: RwLock::new(TrustSet::default()),
+            trust_generation: AtomicU64::new(0),
             write: Mutex::new(()),
             held: AtomicBool::new(false),
             own_claimed: AtomicU64::new(0),
@@ -404,6 +408,7 @@ impl Replica {
         }
         *cur = next;
         drop(cur);
+        self.trust_generation.fetch_add(1, Ordering::Release);
         let _ = self.events.send(ReplicaEvent::TrustChanged);
         Ok(true)
     }
@@ -516,6 +521,7 @@ impl Replica {
             )?;
             new += usize::from(self.roots.write().expect("trust lock").insert(*id));
         }
+        self.trust_generation.fetch_add(1, Ordering::Release);
         self.recompute_trust()?;
         Ok(new)
     }
@@ -524,6 +530,7 @@ impl Replica {
     pub fn trust_remove(&self, id: &NodeId) -> Result<bool, ReplicaError> {
         let was = self.store.trust_remove(id)?;
         self.roots.write().expect("trust lock").remove(id);
+        self.trust_generation.fetch_add(1, Ordering::Release);
         self.recompute_trust()?;
         Ok(was)
     }
@@ -548,7 +555,13 @@ impl Replica {
             .collect()
     }
 
-    fn decode_stored(&self, signed: SignedEntry) -> Result<StoredEntry, ReplicaError> {
+    /// Changes whenever trust or an operator's name for a root changes.
+    pub fn trust_generation(&self) -> u64 {
+        self.trust_generation.load(Ordering::Acquire)
+    }
+
+    /// Decodes an entry read from the store.
+    pub fn decode_stored(&self, signed: SignedEntry) -> Result<StoredEntry, ReplicaError> {
         let id = signed.id();
         let entry = self
             .codec

@@ -49,3 +49,21 @@ pub fn line(e: &EntryView, lang: &str) -> String {
     };
     format!("{what}{stale}  [{who}, {}]", e.object_id)
 }
+
+/// A search snippet for a terminal: the hits between 【 and 】.
+pub fn snippet(s: &yui_read::Snippet) -> String {
+    let mut out = String::new();
+    let mut at = 0;
+    for &(from, to) in &s.marks {
+        let (Some(before), Some(hit)) = (s.text.get(at..from), s.text.get(from..to)) else {
+            continue;
+        };
+        out.push_str(before);
+        out.push('【');
+        out.push_str(hit);
+        out.push('】');
+        at = to;
+    }
+    out.push_str(s.text.get(at..).unwrap_or_default());
+    out.replace('\n', " ")
+}

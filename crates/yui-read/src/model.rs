@@ -1,0 +1,803 @@
+//! [`ReadModel`]: the index, the replica it reads, and what readers ask of
+//! both — a page of results with its total, cursor and facets, entry views
+//! with their derived facts, display names, the check that the index
+//! agrees with the logs, and the task that keeps the index current.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Count, DocSetCollector, FacetCollector, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery, RegexQuery, TermQuery,
+};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
+use tokio_util::sync::CancellationToken;
+use yui_core::{Body, EntryId, Kind, NodeId};
+use yui_sync::{now_ms, Replica, StoredEntry};
+
+use crate::analyzer::{self, CjkTokenizer};
+use crate::index::{area_code, enum_name, CatchUp, Fields, IndexError, ReadIndex};
+use crate::query::{body_texts, is_stale, normalize, Cursor, Query, QueryError};
+use crate::view::{EntryView, Snippet};
+
+/// A query that lags by at most this many entries catches the index up
+/// before it answers (what the store acknowledged is what a reader sees);
+/// further behind, it answers from the index and says how far behind.
+const INLINE_CATCH_UP: u64 = 20_000;
+
+/// Entries one step of the background indexer takes before it lets
+/// readers in.
+const FOLLOW_STEP: u64 = 50_000;
+
+/// Facet dimensions, in the order pages show them.
+const FACETS: [&str; 5] = ["kind", "area", "author", "lang", "period"];
+
+/// One page of results.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Page {
+    /// Results matching, over all pages.
+    pub total: u64,
+    /// This page.
+    pub items: Vec<EntryView>,
+    /// The cursor of the next page, if there is one.
+    pub next: Option<String>,
+    /// Counts per facet value (when asked): dimension → value → count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facets: Option<BTreeMap<String, BTreeMap<String, u64>>>,
+    /// Entries stored but not yet indexed (0 when the index is current).
+    #[serde(default)]
+    pub behind: u64,
+}
+
+/// Whether the index agrees with the logs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IndexCheck {
+    /// Current objects in the store (of kinds the index holds).
+    pub objects: u64,
+    /// Documents in the index.
+    pub documents: u64,
+    /// Objects the index lacks or holds at another version.
+    pub missing: Vec<String>,
+    /// Documents for objects that are no longer current.
+    pub extra: Vec<String>,
+}
+
+impl IndexCheck {
+    /// Whether the index and the logs agree.
+    pub fn agrees(&self) -> bool {
+        self.missing.is_empty() && self.extra.is_empty()
+    }
+}
+
+type Names = Arc<HashMap<NodeId, String>>;
+
+/// The read model of one node (see the module documentation).
+pub struct ReadModel {
+    replica: Arc<Replica>,
+    index: ReadIndex,
+    own_name: String,
+    names: Mutex<Option<((u64, u64), Names)>>,
+}
+
+fn term_u64(field: tantivy::schema::Field, v: u64) -> Box<dyn TQuery> {
+    Box::new(TermQuery::new(
+        Term::from_field_u64(field, v),
+        IndexRecordOption::Basic,
+    ))
+}
+
+fn term_text(field: tantivy::schema::Field, v: &str) -> Box<dyn TQuery> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, v),
+        IndexRecordOption::Basic,
+    ))
+}
+
+fn i64_range(field: tantivy::schema::Field, lo: Bound<i64>, hi: Bound<i64>) -> Box<dyn TQuery> {
+    let t = |b: Bound<i64>| b.map(|v| Term::from_field_i64(field, v));
+    Box::new(RangeQuery::new(t(lo), t(hi)))
+}
+
+fn u64_range(field: tantivy::schema::Field, lo: Bound<u64>, hi: Bound<u64>) -> Box<dyn TQuery> {
+    let t = |b: Bound<u64>| b.map(|v| Term::from_field_u64(field, v));
+    Box::new(RangeQuery::new(t(lo), t(hi)))
+}
+
+fn all_of(mut parts: Vec<Box<dyn TQuery>>) -> Box<dyn TQuery> {
+    match parts.len() {
+        0 => Box::new(AllQuery),
+        1 => parts.pop().expect("one"),
+        _ => Box::new(BooleanQuery::new(
+            parts.into_iter().map(|q| (Occur::Must, q)).collect(),
+        )),
+    }
+}
+
+fn any_of(parts: Vec<Box<dyn TQuery>>) -> Box<dyn TQuery> {
+    Box::new(BooleanQuery::new(
+        parts.into_iter().map(|q| (Occur::Should, q)).collect(),
+    ))
+}
+
+/// The text query of one clause, and the terms to mark in snippets.
+fn clause_query(
+    f: &Fields,
+    clause: &str,
+    quoted_words: bool,
+    terms: &mut Vec<String>,
+) -> Option<Box<dyn TQuery>> {
+    let pieces = analyzer::pieces(clause);
+    let mut runs: BTreeMap<usize, Vec<analyzer::Piece>> = BTreeMap::new();
+    for p in pieces {
+        runs.entry(p.run).or_default().push(p);
+    }
+    let text_term = |s: &str| Term::from_field_text(f.text, s);
+    let mut parts: Vec<Box<dyn TQuery>> = Vec::new();
+    let mut words: Vec<Term> = Vec::new();
+    for (_, run) in runs {
+        let first = &run[0];
+        if first.single {
+            // One CJK character: the end of a run, or the start of a bigram.
+            terms.push(first.text.clone());
+            let pattern = format!("{}.", regex_escape(&first.text));
+            let mut either = vec![term_text(f.text, &first.text)];
+            if let Ok(r) = RegexQuery::from_pattern(&pattern, f.text) {
+                either.push(Box::new(r));
+            }
+            parts.push(any_of(either));
+            continue;
+        }
+        if !first.cjk {
+            // A word.
+            terms.push(first.text.clone());
+            words.push(text_term(&first.text));
+            if !quoted_words {
+                parts.push(term_text(f.text, &first.text));
+            }
+            continue;
+        }
+        let grams: Vec<&analyzer::Piece> = run.iter().filter(|p| !p.tail).collect();
+        terms.extend(grams.iter().map(|p| p.text.clone()));
+        if grams.len() == 1 {
+            parts.push(term_text(f.text, &grams[0].text));
+        } else {
+            parts.push(Box::new(PhraseQuery::new(
+                grams.iter().map(|p| text_term(&p.text)).collect(),
+            )));
+        }
+    }
+    if quoted_words {
+        match words.len() {
+            0 => {}
+            1 => parts.push(Box::new(TermQuery::new(
+                words.pop().expect("one"),
+                IndexRecordOption::WithFreqs,
+            ))),
+            _ => parts.push(Box::new(PhraseQuery::new(words))),
+        }
+    }
+    (!parts.is_empty()).then(|| all_of(parts))
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~\"<>@".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
+}
+
+impl ReadModel {
+    /// Opens the read model of `replica`, its index in `dir` (None: in
+    /// memory). `own_name` is this node's display name. The index is not
+    /// caught up here: call [`ReadModel::catch_up`] or run
+    /// [`ReadModel::follow`].
+    pub fn open(
+        replica: Arc<Replica>,
+        dir: Option<&Path>,
+        own_name: &str,
+    ) -> Result<Self, IndexError> {
+        let index = match dir {
+            Some(d) => ReadIndex::open(d)?,
+            None => ReadIndex::in_memory()?,
+        };
+        Ok(Self {
+            replica,
+            index,
+            own_name: own_name.to_owned(),
+            names: Mutex::new(None),
+        })
+    }
+
+    /// The index.
+    pub fn index(&self) -> &ReadIndex {
+        &self.index
+    }
+
+    /// The replica read.
+    pub fn replica(&self) -> &Arc<Replica> {
+        &self.replica
+    }
+
+    /// Indexes what the store holds beyond the index, at most about
+    /// `budget` entries.
+    pub fn catch_up(&self, budget: u64) -> Result<CatchUp, IndexError> {
+        self.index.catch_up(&self.replica, budget)
+    }
+
+    /// Throws the index away and builds it again from the logs.
+    pub fn rebuild(&self) -> Result<CatchUp, IndexError> {
+        self.index.clear()?;
+        self.catch_up(u64::MAX)
+    }
+
+    /// Keeps the index current until `cancel`: wakes on new heads (at most
+    /// a few times a second, so a backfill is indexed in large batches) and
+    /// once a second in case a notice was missed.
+    pub async fn follow(self: Arc<Self>, cancel: CancellationToken) {
+        let mut events = self.replica.subscribe();
+        loop {
+            let me = self.clone();
+            let step = tokio::task::spawn_blocking(move || me.catch_up(FOLLOW_STEP)).await;
+            let behind = match step {
+                Ok(Ok(c)) => c.behind,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "indexing failed; the next step tries again");
+                    0
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "indexing task failed");
+                    0
+                }
+            };
+            if behind > 0 {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::task::yield_now() => continue,
+                }
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                ev = events.recv() => {
+                    if matches!(ev, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                        return;
+                    }
+                    // Gather what else arrives in the next moment.
+                    tokio::select! {
+                        () = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    }
+                    while events.try_recv().is_ok() {}
+                }
+            }
+        }
+    }
+
+    /// Display names: an author's own profile, then the endorsements that
+    /// gave it its trust here (edges of the trust walk: any other member's
+    /// endorsement could rename anyone), then the operator's own names,
+    /// which win, then this node's own name. Several granting endorsers:
+    /// the first in key order, so every call agrees. Cached until trust or
+    /// an indexed profile, endorsement or rotation changes.
+    pub fn names(&self) -> Result<Names, QueryError> {
+        let key = (
+            self.index.directory_generation(),
+            self.replica.trust_generation(),
+        );
+        if let Some((k, names)) = &*self.names.lock().expect("names lock") {
+            if *k == key {
+                return Ok(names.clone());
+            }
+        }
+        let names = Arc::new(self.compute_names()?);
+        *self.names.lock().expect("names lock") = Some((key, names.clone()));
+        Ok(names)
+    }
+
+    fn compute_names(&self) -> Result<HashMap<NodeId, String>, QueryError> {
+        let r = &self.replica;
+        let first = |t: &yui_core::LocalizedText| {
+            t.get("ja")
+                .or_else(|| t.0.first().map(|(_, v)| v.as_str()))
+                .map(str::to_owned)
+        };
+        let mut m: HashMap<NodeId, String> = HashMap::new();
+        for e in r.current(Kind::Profile)? {
+            if let Body::Profile(p) = &e.entry.body {
+                if let Some(n) = first(&p.name) {
+                    m.insert(e.entry.author, n);
+                }
+            }
+        }
+        let mut granted: Vec<(NodeId, NodeId, String)> = Vec::new();
+        for e in r.current(Kind::Endorsement)? {
+            if let Body::Endorsement(b) = &e.entry.body {
+                if !r.trust_granted(&e.entry.author, &b.subject) {
+                    continue;
+                }
+                if let Some(n) = first(&b.name) {
+                    granted.push((b.subject, e.entry.author, n));
+                }
+            }
+        }
+        granted.sort();
+        granted.dedup_by(|a, b| a.0 == b.0);
+        m.extend(granted.into_iter().map(|(subject, _, n)| (subject, n)));
+        m.extend(
+            r.store()
+                .trust_list()
+                .map_err(yui_sync::ReplicaError::from)?
+                .into_iter()
+                .filter(|(_, t)| !t.name.is_empty())
+                .map(|(id, t)| (id, t.name)),
+        );
+        m.insert(r.id(), self.own_name.clone());
+        // A rotated identity keeps its name under the new key.
+        for e in r.current(Kind::KeyRotation)? {
+            if let Body::KeyRotation(k) = &e.entry.body {
+                if let Some(n) = m.get(&e.entry.author).cloned() {
+                    m.entry(k.new_key).or_insert(n);
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    /// Catches the index up when it may lag by a little; returns how many
+    /// entries it is still behind.
+    fn fresh_enough(&self) -> Result<u64, QueryError> {
+        if !self.index.may_lag(&self.replica).map_err(index_error)? {
+            return Ok(0);
+        }
+        Ok(self
+            .index
+            .catch_up(&self.replica, INLINE_CATCH_UP)
+            .map_err(index_error)?
+            .behind)
+    }
+
+    /// The index query for `q`'s filters and text, and the snippet terms.
+    fn build(&self, q: &Query, now: i64) -> Result<(Box<dyn TQuery>, Vec<String>), QueryError> {
+        let f = self.index.fields();
+        let mut must: Vec<Box<dyn TQuery>> = Vec::new();
+        if let Some(kind) = q.kind()? {
+            must.push(term_u64(f.kind, u64::from(kind.code())));
+        }
+        if let Some(a) = q.author {
+            must.push(term_text(f.author, &hex::encode(a.as_bytes())));
+        }
+        let (from, to) = q.range()?;
+        if let Some(from) = from {
+            must.push(i64_range(f.end, Bound::Included(from), Bound::Unbounded));
+        }
+        if let Some(to) = to {
+            must.push(i64_range(f.start, Bound::Unbounded, Bound::Excluded(to)));
+        }
+        if let Some(area) = q.policy_area {
+            must.push(term_u64(f.area, area_code(area)));
+        }
+        if let Some(level) = q.min_alert_level {
+            let lo = u64::from(level).saturating_add(1);
+            must.push(u64_range(f.alert, Bound::Included(lo), Bound::Unbounded));
+        }
+        match q.stale {
+            Some(true) => must.push(i64_range(
+                f.stale_at,
+                Bound::Unbounded,
+                Bound::Included(now),
+            )),
+            Some(false) => must.push(i64_range(
+                f.stale_at,
+                Bound::Excluded(now),
+                Bound::Unbounded,
+            )),
+            None => {}
+        }
+        if let Some(tag) = q.tag.as_deref() {
+            must.push(term_text(f.tag, &normalize(tag)));
+        }
+        if let Some(lang) = q.lang.as_deref() {
+            must.push(term_text(f.lang, lang));
+        }
+        if let Some(mode) = q.attendance {
+            must.push(term_text(f.attendance, &enum_name(&mode)));
+        }
+        let mut terms = Vec::new();
+        for clause in q.clauses()? {
+            let quoted = clause.contains(char::is_whitespace);
+            if let Some(t) = clause_query(f, &clause, quoted, &mut terms) {
+                must.push(t);
+            }
+        }
+        Ok((all_of(must), terms))
+    }
+
+    /// Runs `q`: one page of results, their total, the next cursor and,
+    /// when asked, facet counts.
+    pub fn query(&self, q: &Query) -> Result<Page, QueryError> {
+        let now = now_ms();
+        let limit = q.page_size()?;
+        let cursor = q.cursor.as_deref().map(Cursor::parse).transpose()?;
+        let (query, terms) = self.build(q, now)?;
+        let behind = self.fresh_enough()?;
+        let searcher = self.index.searcher();
+        let f = *self.index.fields();
+        let ranked = !terms.is_empty();
+        let total = searcher.search(&*query, &Count).map_err(tantivy_error)? as u64;
+        let (addresses, next) = if ranked {
+            let offset = match cursor {
+                None => 0,
+                Some(Cursor::Offset(n)) => n,
+                Some(Cursor::After(..)) => {
+                    return Err(QueryError::Bad(
+                        "cursor: this cursor belongs to a query without text".into(),
+                    ))
+                }
+            };
+            let top = TopDocs::with_limit(limit)
+                .and_offset(offset)
+                .order_by_score();
+            let hits = searcher.search(&*query, &top).map_err(tantivy_error)?;
+            let end = offset + hits.len();
+            let next = ((end as u64) < total && end < crate::query::MAX_OFFSET)
+                .then(|| Cursor::Offset(end).encode());
+            (hits.into_iter().map(|(_, a)| a).collect::<Vec<_>>(), next)
+        } else {
+            let keyed: Box<dyn TQuery> = match cursor {
+                None => query.box_clone(),
+                Some(Cursor::After(o, t)) => all_of(vec![
+                    query.box_clone(),
+                    any_of(vec![
+                        u64_range(f.order, Bound::Excluded(o), Bound::Unbounded),
+                        all_of(vec![
+                            u64_range(f.order, Bound::Included(o), Bound::Included(o)),
+                            u64_range(f.tie, Bound::Excluded(t), Bound::Unbounded),
+                        ]),
+                    ]),
+                ]),
+                Some(Cursor::Offset(_)) => {
+                    return Err(QueryError::Bad(
+                        "cursor: this cursor belongs to a text search".into(),
+                    ))
+                }
+            };
+            let top =
+                TopDocs::with_limit(limit + 1).tweak_score(|segment: &tantivy::SegmentReader| {
+                    let ff = segment.fast_fields();
+                    let order = ff
+                        .u64("order")
+                        .ok()
+                        .map(|c| c.first_or_default_col(u64::MAX));
+                    let tie = ff.u64("tie").ok().map(|c| c.first_or_default_col(u64::MAX));
+                    move |doc: tantivy::DocId, _score: tantivy::Score| {
+                        Reverse((
+                            order.as_ref().map_or(u64::MAX, |c| c.get_val(doc)),
+                            tie.as_ref().map_or(u64::MAX, |c| c.get_val(doc)),
+                        ))
+                    }
+                });
+            let mut hits = searcher.search(&*keyed, &top).map_err(tantivy_error)?;
+            let more = hits.len() > limit;
+            hits.truncate(limit);
+            let next = more
+                .then(|| {
+                    hits.last()
+                        .map(|(Reverse((o, t)), _)| Cursor::After(*o, *t).encode())
+                })
+                .flatten();
+            (hits.into_iter().map(|(_, a)| a).collect(), next)
+        };
+        let facets = if q.facets == Some(true) {
+            Some(self.facets(&searcher, &*query)?)
+        } else {
+            None
+        };
+        let mut entries = Vec::with_capacity(addresses.len());
+        for a in addresses {
+            if let Some(e) = self.load(&searcher, a)? {
+                entries.push(e);
+            }
+        }
+        let mut items = self.views(&searcher, entries)?;
+        if ranked {
+            let mut gen = SnippetGenerator::new(
+                terms.iter().map(|t| (t.clone(), 1.0)).collect(),
+                TextAnalyzer::from(CjkTokenizer),
+                f.text,
+                160,
+            );
+            gen.set_max_num_chars(160);
+            for v in &mut items {
+                v.snippet = snippet(&gen, &v.body);
+            }
+        }
+        Ok(Page {
+            total,
+            items,
+            next,
+            facets,
+            behind,
+        })
+    }
+
+    fn facets(
+        &self,
+        searcher: &Searcher,
+        query: &dyn TQuery,
+    ) -> Result<BTreeMap<String, BTreeMap<String, u64>>, QueryError> {
+        let mut fc = FacetCollector::for_field("facet");
+        for d in FACETS {
+            fc.add_facet(format!("/{d}").as_str());
+        }
+        let counts = searcher.search(query, &fc).map_err(tantivy_error)?;
+        let mut out = BTreeMap::new();
+        for d in FACETS {
+            let mut m = BTreeMap::new();
+            for (facet, n) in counts.get(format!("/{d}").as_str()) {
+                if let Some(last) = facet.to_path().last() {
+                    m.insert((*last).to_owned(), n);
+                }
+            }
+            out.insert(d.to_owned(), m);
+        }
+        Ok(out)
+    }
+
+    fn load(&self, searcher: &Searcher, a: DocAddress) -> Result<Option<StoredEntry>, QueryError> {
+        let Some((author, seq)) = self.index.version_of(searcher, a).map_err(index_error)? else {
+            return Ok(None);
+        };
+        Ok(self.replica.read(&author, seq)?)
+    }
+
+    /// Views with their derived facts: names, acknowledgements, whether a
+    /// partnership is confirmed by both sides, versions, staleness.
+    fn views(
+        &self,
+        searcher: &Searcher,
+        entries: Vec<StoredEntry>,
+    ) -> Result<Vec<EntryView>, QueryError> {
+        let names = self.names()?;
+        let now = now_ms();
+        let acks = self.acks_of(searcher, &entries)?;
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            let version = self
+                .replica
+                .store()
+                .history(&e.entry.author, &e.entry.object_id)
+                .map_err(yui_sync::ReplicaError::from)?
+                .len();
+            let partnership =
+                match &e.entry.body {
+                    Body::Partnership(p) => Some(
+                        if self.confirmed(
+                            searcher,
+                            &e.entry.author,
+                            &p.partner,
+                            &enum_name(&p.kind),
+                        )? {
+                            "active"
+                        } else {
+                            "pending"
+                        }
+                        .to_owned(),
+                    ),
+                    _ => None,
+                };
+            let mut acknowledged_by = acks.get(&e.id).cloned().unwrap_or_default();
+            acknowledged_by.sort();
+            out.push(EntryView {
+                author: e.entry.author,
+                author_name: names.get(&e.entry.author).cloned(),
+                seq: e.entry.seq,
+                id: e.id.to_hex(),
+                object_id: e.entry.object_id.clone(),
+                created_at: e.entry.created_at,
+                expires_at: e.entry.expires_at,
+                kind: e.entry.body.kind().name().to_owned(),
+                version,
+                stale: is_stale(&e, now),
+                partnership,
+                acknowledged_by,
+                revoked: self.replica.is_revoked(&e.entry.author),
+                snippet: None,
+                body: e.entry.body,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Who acknowledged each of `entries`.
+    fn acks_of(
+        &self,
+        searcher: &Searcher,
+        entries: &[StoredEntry],
+    ) -> Result<HashMap<EntryId, Vec<NodeId>>, QueryError> {
+        let f = self.index.fields();
+        if entries.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: HashMap<String, EntryId> = entries.iter().map(|e| (e.id.to_hex(), e.id)).collect();
+        let q = all_of(vec![
+            term_u64(f.kind, u64::from(Kind::Acknowledgement.code())),
+            any_of(ids.keys().map(|id| term_text(f.ack_of, id)).collect()),
+        ]);
+        let mut out: HashMap<EntryId, Vec<NodeId>> = HashMap::new();
+        for a in searcher
+            .search(&*q, &DocSetCollector)
+            .map_err(tantivy_error)?
+        {
+            let doc: TantivyDocument = searcher.doc(a).map_err(tantivy_error)?;
+            let target = doc
+                .get_first(f.ack_of)
+                .and_then(|v| v.as_str())
+                .and_then(|s| ids.get(s));
+            let who = self.index.version_of(searcher, a).map_err(index_error)?;
+            if let (Some(t), Some((author, _))) = (target, who) {
+                out.entry(*t).or_default().push(author);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether `partner` stated the same partnership with `author`
+    /// (identities, not keys: a rotated key's statements still count).
+    fn confirmed(
+        &self,
+        searcher: &Searcher,
+        author: &NodeId,
+        partner: &NodeId,
+        kind: &str,
+    ) -> Result<bool, QueryError> {
+        let f = self.index.fields();
+        let r = &self.replica;
+        let me = r.current_key(author);
+        let them = r.current_key(partner);
+        // Every key of the author's identity: old keys rotated into it too.
+        let mut aliases: HashSet<NodeId> = HashSet::from([*author, me]);
+        let rotations = term_u64(f.kind, u64::from(Kind::KeyRotation.code()));
+        for a in searcher
+            .search(&*rotations, &DocSetCollector)
+            .map_err(tantivy_error)?
+        {
+            if let Some((old, _)) = self.index.version_of(searcher, a).map_err(index_error)? {
+                if r.current_key(&old) == me {
+                    aliases.insert(old);
+                }
+            }
+        }
+        let q = all_of(vec![
+            term_u64(f.kind, u64::from(Kind::Partnership.code())),
+            term_text(f.pkind, kind),
+            any_of(
+                aliases
+                    .iter()
+                    .map(|a| term_text(f.partner, &hex::encode(a.as_bytes())))
+                    .collect(),
+            ),
+        ]);
+        for a in searcher
+            .search(&*q, &DocSetCollector)
+            .map_err(tantivy_error)?
+        {
+            if let Some((stated_by, _)) = self.index.version_of(searcher, a).map_err(index_error)? {
+                if r.current_key(&stated_by) == them {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Every version of one object, oldest first, as views.
+    pub fn history(&self, author: &NodeId, object_id: &str) -> Result<Vec<EntryView>, QueryError> {
+        let versions = self.replica.history(author, object_id)?;
+        let searcher = self.index.searcher();
+        let mut views = self.views(&searcher, versions)?;
+        for (i, v) in views.iter_mut().enumerate() {
+            v.version = i + 1;
+        }
+        Ok(views)
+    }
+
+    /// Every result of `q` (all pages), in order. For exports of bounded
+    /// size (one author's readiness, a feed); large exports page.
+    pub fn all(&self, q: &Query) -> Result<Vec<EntryView>, QueryError> {
+        let mut q = q.clone();
+        q.limit = Some(crate::query::MAX_LIMIT);
+        q.facets = None;
+        let mut out = Vec::new();
+        loop {
+            let page = self.query(&q)?;
+            out.extend(page.items);
+            match page.next {
+                Some(n) => q.cursor = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Compares the index with the store's current objects.
+    pub fn check(&self) -> Result<IndexCheck, QueryError> {
+        self.fresh_enough()?;
+        let store = self.replica.store();
+        let mut want: HashSet<(NodeId, u64)> = HashSet::new();
+        for kind in Kind::ALL {
+            if kind == Kind::Retraction {
+                continue;
+            }
+            for v in store.current(kind).map_err(yui_sync::ReplicaError::from)? {
+                want.insert((v.author, v.seq));
+            }
+        }
+        let have: Vec<(NodeId, u64)> = self.index.all_versions().map_err(index_error)?;
+        let have_set: HashSet<(NodeId, u64)> = have.iter().copied().collect();
+        let show = |(a, s): &(NodeId, u64)| format!("{a} seq {s}");
+        let mut missing: Vec<String> = want.difference(&have_set).map(show).collect();
+        let mut extra: Vec<String> = have_set.difference(&want).map(show).collect();
+        if have.len() != have_set.len() {
+            extra.push(format!(
+                "{} documents stand for the same version",
+                have.len() - have_set.len()
+            ));
+        }
+        missing.sort();
+        extra.sort();
+        Ok(IndexCheck {
+            objects: want.len() as u64,
+            documents: have.len() as u64,
+            missing,
+            extra,
+        })
+    }
+}
+
+/// The best snippet among a body's texts: the one with the most marks.
+fn snippet(gen: &SnippetGenerator, body: &Body) -> Option<Snippet> {
+    let mut best: Option<Snippet> = None;
+    for t in body_texts(body) {
+        for (_, text) in &t.0 {
+            let s = gen.snippet(text);
+            // Overlapping bigrams mark one word: merge touching ranges.
+            let mut marks: Vec<(usize, usize)> = Vec::new();
+            for r in s.highlighted() {
+                match marks.last_mut() {
+                    Some(last) if r.start <= last.1 => last.1 = last.1.max(r.end),
+                    _ => marks.push((r.start, r.end)),
+                }
+            }
+            if marks.is_empty() {
+                continue;
+            }
+            if best.as_ref().is_none_or(|b| b.marks.len() < marks.len()) {
+                best = Some(Snippet {
+                    text: s.fragment().to_owned(),
+                    marks,
+                });
+            }
+        }
+    }
+    best
+}
+
+fn tantivy_error(e: tantivy::TantivyError) -> QueryError {
+    QueryError::Index(e.to_string())
+}
+
+fn index_error(e: IndexError) -> QueryError {
+    match e {
+        IndexError::Replica(r) => QueryError::Replica(r),
+        other => QueryError::Index(other.to_string()),
+    }
+}

@@ -1,0 +1,393 @@
+//! The read model over a real replica: what it finds, in which order, how it
+//! pages, what it derives, and that the index survives a reopen and agrees
+//! with the logs.
+
+use std::sync::Arc;
+
+use yui_core::content::{
+    Acknowledgement, AttendanceMode, Case, Event, PolicyArea, Readiness, Retraction,
+};
+use yui_core::{Body, Limits, LocalizedText, SecretKey};
+use yui_net::ProtoCodec;
+use yui_read::query::Query;
+use yui_read::{Page, ReadModel};
+use yui_store::{KvStore, MemEngine};
+use yui_sync::Replica;
+
+fn text(ja: &str, en: &str) -> LocalizedText {
+    LocalizedText(vec![("ja".into(), ja.into()), ("en".into(), en.into())])
+}
+
+fn replica() -> Arc<Replica> {
+    let store = Arc::new(KvStore::open(MemEngine::new()).unwrap());
+    Replica::open(
+        store,
+        SecretKey::from_seed(&[7; 32]),
+        Arc::new(ProtoCodec),
+        Limits::default(),
+    )
+    .unwrap()
+}
+
+fn event(title: LocalizedText, start: &str) -> Body {
+    Body::Event(Event {
+        title,
+        start: start.into(),
+        time_zone: "Asia/Tokyo".into(),
+        attendance: AttendanceMode::Online,
+        category: "防災".into(),
+        ..Default::default()
+    })
+}
+
+fn case(title: LocalizedText, area: PolicyArea) -> Body {
+    Body::Case(Case {
+        title,
+        policy_area: area,
+        tags: vec!["介護".into()],
+        ..Default::default()
+    })
+}
+
+async fn publish(r: &Arc<Replica>, id: &str, body: Body) -> yui_sync::StoredEntry {
+    r.publish(id.into(), body, None).await.unwrap()
+}
+
+fn ask(m: &ReadModel, q: Query) -> Page {
+    m.query(&q).unwrap()
+}
+
+fn search(m: &ReadModel, s: &str) -> Vec<String> {
+    let mut v: Vec<String> = ask(
+        m,
+        Query {
+            q: Some(s.into()),
+            ..Default::default()
+        },
+    )
+    .items
+    .into_iter()
+    .map(|e| e.object_id)
+    .collect();
+    v.sort();
+    v
+}
+
+async fn sample(r: &Arc<Replica>) {
+    publish(
+        r,
+        "case-nursing",
+        case(
+            text(
+                "区外での特別養護老人ホーム共同整備",
+                "A nursing home built together",
+            ),
+            PolicyArea::Welfare,
+        ),
+    )
+    .await;
+    publish(
+        r,
+        "drill",
+        event(
+            text("南伊豆町・杉並区 合同防災訓練", "Joint disaster drill"),
+            "2027-02-20T09:00:00+09:00",
+        ),
+    )
+    .await;
+    publish(
+        r,
+        "summit",
+        event(
+            text("世界冬の都市市長会議", "World Winter Cities Mayors Summit"),
+            "2027-02-10T10:00:00+09:00",
+        ),
+    )
+    .await;
+    publish(
+        r,
+        "guide",
+        case(
+            text("ｶﾞｲﾄﾞ養成講座", "ＡＢＣ guide training"),
+            PolicyArea::Tourism,
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn search_finds_japanese_inside_words_english_words_and_width_variants() {
+    let r = replica();
+    sample(&r).await;
+    let m = ReadModel::open(r.clone(), None, "南伊豆町").unwrap();
+    assert_eq!(search(&m, "老人ホーム"), ["case-nursing"]);
+    assert_eq!(search(&m, "防災"), ["drill"]);
+    assert_eq!(search(&m, "winter"), ["summit"]);
+    assert_eq!(search(&m, "WINTER cities"), ["summit"]);
+    assert_eq!(search(&m, "ガイド"), ["guide"]);
+    assert_eq!(search(&m, "ｶﾞｲﾄﾞ"), ["guide"]);
+    assert_eq!(search(&m, "abc"), ["guide"]);
+    assert_eq!(search(&m, "ＡＢＣ"), ["guide"]);
+    // One character: a bigram it starts, or the end of a run.
+    assert_eq!(search(&m, "訓"), ["drill"]);
+    assert_eq!(search(&m, "練"), ["drill"]);
+    // Bigrams must be adjacent: 老人 and ホーム both occur, 老ホ does not.
+    assert!(search(&m, "老ホーム").is_empty());
+    // Every word must match; a quoted phrase must match in order.
+    assert!(search(&m, "winter drill").is_empty());
+    assert_eq!(search(&m, "\"mayors summit\""), ["summit"]);
+    assert!(search(&m, "\"summit mayors\"").is_empty());
+    // The snippet marks what the author wrote.
+    let page = ask(
+        &m,
+        Query {
+            q: Some("老人ホーム".into()),
+            ..Default::default()
+        },
+    );
+    let s = page.items[0].snippet.as_ref().expect("snippet");
+    let marked: Vec<&str> = s.marks.iter().map(|(a, b)| &s.text[*a..*b]).collect();
+    assert_eq!(marked, ["老人ホーム"]);
+}
+
+#[tokio::test]
+async fn hostile_search_text_is_answered_or_refused_never_a_panic() {
+    let r = replica();
+    sample(&r).await;
+    let m = ReadModel::open(r, None, "x").unwrap();
+    for s in [
+        "\"",
+        "\"\"\"",
+        "((",
+        "AND OR NOT",
+        "*",
+        "field:value",
+        "-",
+        "\u{0}\u{7}",
+        "町\"",
+        ".*",
+        "[",
+        "\\",
+        "ﾞ",
+        "a\u{0301}",
+    ] {
+        let _ = m.query(&Query {
+            q: Some(s.into()),
+            ..Default::default()
+        });
+    }
+    let long = Query {
+        q: Some("防".repeat(10_000)),
+        ..Default::default()
+    };
+    let e = m.query(&long).unwrap_err().to_string();
+    assert!(e.starts_with("q:"), "{e}");
+}
+
+#[tokio::test]
+async fn filters_total_facets_and_keyset_pages_cover_everything_once() {
+    let r = replica();
+    for i in 0..37u32 {
+        publish(
+            &r,
+            &format!("ev-{i:02}"),
+            event(
+                text(&format!("交流会 第{i}回"), "Exchange"),
+                &format!("2027-03-{:02}T10:00:00+09:00", 1 + i % 28),
+            ),
+        )
+        .await;
+    }
+    publish(&r, "c1", case(text("事例", "case"), PolicyArea::Welfare)).await;
+    let m = ReadModel::open(r.clone(), None, "x").unwrap();
+    let mut q = Query {
+        kind: Some("event".into()),
+        limit: Some(10),
+        facets: Some(true),
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    let mut starts = Vec::new();
+    loop {
+        let p = ask(&m, q.clone());
+        assert_eq!(p.total, 37);
+        let f = p.facets.as_ref().unwrap();
+        assert_eq!(f["kind"]["event"], 37);
+        for e in &p.items {
+            seen.push(e.object_id.clone());
+            if let Body::Event(ev) = &e.body {
+                starts.push(ev.start.clone());
+            }
+        }
+        match p.next {
+            Some(n) => q.cursor = Some(n),
+            None => break,
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (37, 37));
+    let mut sorted = starts.clone();
+    sorted.sort();
+    assert_eq!(starts, sorted, "events come in calendar order");
+
+    let march = ask(
+        &m,
+        Query {
+            month: Some("2027-03".into()),
+            kind: Some("event".into()),
+            attendance: Some(AttendanceMode::Online),
+            tag: Some("防災".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(march.total, 37);
+    let none = ask(
+        &m,
+        Query {
+            month: Some("2027-04".into()),
+            kind: Some("event".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(none.total, 0);
+    let welfare = ask(
+        &m,
+        Query {
+            policy_area: Some(PolicyArea::Welfare),
+            ..Default::default()
+        },
+    );
+    assert_eq!(welfare.items.len(), 1);
+    assert!(m
+        .query(&Query {
+            limit: Some(0),
+            ..Default::default()
+        })
+        .is_err());
+    assert!(m
+        .query(&Query {
+            cursor: Some("nonsense".into()),
+            ..Default::default()
+        })
+        .is_err());
+}
+
+#[tokio::test]
+async fn updates_retractions_acks_and_readiness_follow_the_logs() {
+    let r = replica();
+    let first = publish(
+        &r,
+        "drill",
+        event(text("訓練", "Drill"), "2027-02-20T09:00:00+09:00"),
+    )
+    .await;
+    let m = ReadModel::open(r.clone(), None, "x").unwrap();
+    assert_eq!(search(&m, "訓練"), ["drill"]);
+    publish(
+        &r,
+        "drill",
+        event(text("避難所運営", "Shelter"), "2027-02-20T09:00:00+09:00"),
+    )
+    .await;
+    assert!(search(&m, "訓練").is_empty(), "the old version is gone");
+    let p = ask(&m, Query::default());
+    assert_eq!((p.total, p.items[0].version), (1, 2));
+    publish(
+        &r,
+        "ack-1",
+        Body::Acknowledgement(Acknowledgement {
+            entry_id: p.items[0].id.parse().unwrap_or(first.id),
+            note: text("受領", "received"),
+        }),
+    )
+    .await;
+    let p = ask(
+        &m,
+        Query {
+            kind: Some("event".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(p.items[0].acknowledged_by, [r.id()]);
+    let now = yui_sync::now_ms();
+    publish(
+        &r,
+        "status",
+        Body::Readiness(Readiness {
+            as_of: now,
+            valid_until: now + 3_600_000,
+            alert_level: 3,
+            headline: text("警戒レベル3", "Level 3"),
+            ..Default::default()
+        }),
+    )
+    .await;
+    let level = |n| {
+        ask(
+            &m,
+            Query {
+                min_alert_level: Some(n),
+                ..Default::default()
+            },
+        )
+        .total
+    };
+    assert_eq!((level(3), level(4)), (1, 0));
+    let fresh = ask(
+        &m,
+        Query {
+            stale: Some(false),
+            kind: Some("readiness".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(fresh.total, 1);
+    publish(
+        &r,
+        "drill",
+        Body::Retraction(Retraction {
+            reason: text("中止", "cancelled"),
+        }),
+    )
+    .await;
+    assert_eq!(
+        ask(
+            &m,
+            Query {
+                kind: Some("event".into()),
+                ..Default::default()
+            }
+        )
+        .total,
+        0
+    );
+    assert!(m.check().unwrap().agrees());
+}
+
+#[tokio::test]
+async fn the_index_on_disk_survives_a_reopen_and_a_damaged_one_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = replica();
+    sample(&r).await;
+    {
+        let m = ReadModel::open(r.clone(), Some(dir.path()), "x").unwrap();
+        let c = m.catch_up(u64::MAX).unwrap();
+        assert_eq!((c.entries, c.behind), (4, 0));
+    }
+    let m = ReadModel::open(r.clone(), Some(dir.path()), "x").unwrap();
+    assert_eq!(m.index().indexed(), 4);
+    assert!(!m.index().rebuilt_at_open());
+    assert_eq!(
+        m.catch_up(u64::MAX).unwrap().entries,
+        0,
+        "nothing indexed twice"
+    );
+    drop(m);
+    std::fs::write(dir.path().join("meta.json"), b"{ damaged").unwrap();
+    let m = ReadModel::open(r.clone(), Some(dir.path()), "x").unwrap();
+    assert!(m.index().rebuilt_at_open());
+    assert_eq!(search(&m, "老人ホーム"), ["case-nursing"]);
+    assert!(m.check().unwrap().agrees());
+}
