@@ -29,6 +29,7 @@ for n in $NODES; do
   run propagation --nodes "$n" --relays "$r" --samples 30 --backfill $(( 80 * n ))
 done
 run node --entries "$BIG" --authors 2000
+run query --entries "$BIG" --authors 2000
 run relay --members 500
 if [ -n "${QUICK:-}" ]; then
   run simulate --municipalities 200 --relays 10 --burst 20

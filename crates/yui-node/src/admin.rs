@@ -674,6 +674,14 @@ async fn export(
     Path(format): Path<String>,
     Query_(q): Query_<ExportQuery>,
 ) -> Result<Response, AppError> {
+    let whole = match format.as_str() {
+        "ical" | "calendar.ics" => Some(true),
+        "json" | "entries.json" if q.limit.is_none() && q.offset.is_none() => Some(false),
+        _ => None,
+    };
+    if let Some(ical) = whole {
+        return Ok(stream_export(s, ical, q));
+    }
     let r = tokio::task::spawn_blocking(move || render_export(&s, &format, &q))
         .await
         .map_err(internal)??;
@@ -684,6 +692,81 @@ async fn export(
         }
     }
     Ok(resp)
+}
+
+/// A whole export (every event as iCalendar, or every entry as JSON),
+/// streamed page by page from the index: memory stays that of one page
+/// however many entries the node holds. A failure mid-way ends the body
+/// early (the client sees a truncated transfer, never a partial file that
+/// looks whole).
+fn stream_export(s: AdminState, ical: bool, q: ExportQuery) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let lang = q.lang.clone().unwrap_or_else(|| "ja".into());
+        let send = |chunk: String| tx.blocking_send(Ok(bytes::Bytes::from(chunk))).is_ok();
+        let mut query = Query {
+            kind: ical.then(|| "event".to_owned()),
+            author: q.author,
+            limit: Some(yui_read::query::MAX_LIMIT),
+            ..Default::default()
+        };
+        let opened = if ical {
+            export::ical::begin(&format!("yui: {}", s.config.name))
+        } else {
+            "[".to_owned()
+        };
+        if !send(opened) {
+            return;
+        }
+        let mut first = true;
+        loop {
+            let page = match s.read.query(&query) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "export stopped");
+                    let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                    return;
+                }
+            };
+            let mut chunk = String::new();
+            for v in &page.items {
+                if ical {
+                    chunk.push_str(&export::ical::vevent(v, &lang));
+                } else {
+                    if !first {
+                        chunk.push_str(",\n");
+                    }
+                    first = false;
+                    match serde_json::to_string(v) {
+                        Ok(j) => chunk.push_str(&j),
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(std::io::Error::other(e)));
+                            return;
+                        }
+                    }
+                }
+            }
+            if !send(chunk) {
+                return;
+            }
+            match page.next {
+                Some(n) => query.cursor = Some(n),
+                None => break,
+            }
+        }
+        let _ = send(if ical {
+            export::ical::end()
+        } else {
+            "]\n".to_owned()
+        });
+    });
+    let content_type = if ical {
+        "text/calendar; charset=utf-8"
+    } else {
+        "application/json"
+    };
+    let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    ([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 /// Renders one export (blocking: call off the async workers). `json` is

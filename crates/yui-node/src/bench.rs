@@ -14,6 +14,7 @@ use yui_sync::{now_ms, Codec, Replica};
 
 pub mod node;
 pub mod propagation;
+pub mod query;
 pub mod simulate;
 pub mod sync;
 
@@ -78,6 +79,20 @@ pub enum BenchCmd {
         /// Authors they come from.
         #[arg(long, default_value_t = 2_000)]
         authors: usize,
+    },
+    /// The read model of a node holding many entries: every query kind and
+    /// searches, p50 and p99 at full size beside the same at 10,000
+    /// entries; index build rate and size; what indexing costs ingest.
+    Query {
+        /// Entries the node holds.
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: usize,
+        /// Authors they come from.
+        #[arg(long, default_value_t = 2_000)]
+        authors: usize,
+        /// Runs of each query.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
     },
     /// Ingest (decode + verify + store) of signed entries, against the raw
     /// ed25519 verify rate.
@@ -197,6 +212,20 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         } => {
             tokio::task::spawn_blocking(move || ingest(entries, authors.max(1), batch.max(1)))
                 .await?
+        }
+        BenchCmd::Query {
+            entries,
+            authors,
+            runs,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                query::run(
+                    entries.max(100),
+                    authors.clamp(1, entries.max(100) / 3),
+                    runs.max(1),
+                )
+            })
+            .await?
         }
         BenchCmd::Sync { entries, authors } => sync::run(entries, authors.max(1)).await,
         BenchCmd::Node { entries, authors } => node::run_node(entries, authors.max(1)).await,

@@ -280,10 +280,13 @@ pub struct QueryArgs {
     /// Events attended this way: offline, online or mixed.
     #[arg(long)]
     pub attendance: Option<String>,
-    /// At most this many results (one page; `--cursor` for the next).
-    /// Without it, every result.
+    /// Results per page (default 50, at most 500); `--cursor` for the
+    /// next page.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Every result: follow the pages to the end.
+    #[arg(long, conflicts_with = "cursor")]
+    pub all: bool,
     /// Where to start: the `next` of an earlier page.
     #[arg(long)]
     pub cursor: Option<String>,
@@ -456,10 +459,14 @@ fn query_path(q: &QueryArgs) -> anyhow::Result<String> {
     if q.stale || q.fresh {
         params.push(("stale", q.stale.to_string()));
     }
-    params.push((
-        "limit",
-        q.limit.unwrap_or(yui_read::query::MAX_LIMIT).to_string(),
-    ));
+    let limit = match (q.limit, q.all) {
+        (Some(l), _) => Some(l),
+        (None, true) => Some(yui_read::query::MAX_LIMIT),
+        (None, false) => None,
+    };
+    if let Some(l) = limit {
+        params.push(("limit", l.to_string()));
+    }
     if q.facets {
         params.push(("facets", "true".into()));
     }
@@ -820,8 +827,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let c = AdminClient::for_home(&home)?;
             let path = query_path(&q)?;
             let mut page: Page = c.get(&path).await?;
-            // Without --limit: every page.
-            if q.limit.is_none() {
+            if q.all {
                 while let Some(next) = page.next.take() {
                     let more: Page = c.get(&format!("{path}&cursor={}", encode(&next))).await?;
                     page.items.extend(more.items);
@@ -842,7 +848,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("({shown} of {} shown)", page.total);
                 }
                 if let Some(next) = &page.next {
-                    println!("next page: --cursor {next}");
+                    println!("next page: --cursor {next} (or --all for every result)");
                 }
                 if let Some(f) = &page.facets {
                     for (dim, counts) in f {

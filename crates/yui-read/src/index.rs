@@ -39,10 +39,13 @@ const STEP: usize = 2_000;
 
 /// Entries indexed between two commits during a long catch-up (the
 /// watermark moves in steps this size: a crash redoes at most one).
-const COMMIT_EVERY: usize = 100_000;
+const COMMIT_EVERY: usize = 50_000;
+
+/// Segments this large are not merged further.
+const MERGE_DOCS: usize = 200_000;
 
 /// Memory the index writer buffers before it writes a segment.
-const WRITER_BYTES: usize = 64 << 20;
+const WRITER_BYTES: usize = 16 << 20;
 
 /// What went wrong in the index.
 #[derive(Debug, thiserror::Error)]
@@ -393,7 +396,12 @@ impl ReadIndex {
         rebuilt: bool,
     ) -> Result<Self, IndexError> {
         register(&index);
-        let writer = index.writer_with_num_threads(1, WRITER_BYTES)?;
+        let writer: IndexWriter = index.writer_with_num_threads(1, WRITER_BYTES)?;
+        // Merges stop at segments of MERGE_DOCS: a merge's memory stays
+        // bounded however large the index grows.
+        let mut policy = tantivy::merge_policy::LogMergePolicy::default();
+        policy.set_max_docs_before_merge(MERGE_DOCS);
+        writer.set_merge_policy(Box::new(policy));
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)

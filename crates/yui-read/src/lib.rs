@@ -23,5 +23,5 @@ pub mod query;
 mod view;
 
 pub use index::{CatchUp, IndexError, ReadIndex};
-pub use model::{IndexCheck, Page, ReadModel};
+pub use model::{IndexCheck, Page, ReadModel, FOLLOW_GATHER, FOLLOW_STEP};
 pub use view::{EntryView, Snippet};

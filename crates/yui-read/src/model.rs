@@ -31,11 +31,14 @@ use crate::view::{EntryView, Snippet};
 /// A query that lags by at most this many entries catches the index up
 /// before it answers (what the store acknowledged is what a reader sees);
 /// further behind, it answers from the index and says how far behind.
-const INLINE_CATCH_UP: u64 = 20_000;
+const INLINE_CATCH_UP: u64 = 10_000;
 
 /// Entries one step of the background indexer takes before it lets
 /// readers in.
-const FOLLOW_STEP: u64 = 50_000;
+pub const FOLLOW_STEP: u64 = 10_000;
+
+/// How long the background indexer gathers new heads before a step.
+pub const FOLLOW_GATHER: Duration = Duration::from_secs(1);
 
 /// Facet dimensions, in the order pages show them.
 const FACETS: [&str; 5] = ["kind", "area", "author", "lang", "period"];
@@ -241,8 +244,8 @@ impl ReadModel {
     }
 
     /// Keeps the index current until `cancel`: wakes on new heads (at most
-    /// a few times a second, so a backfill is indexed in large batches) and
-    /// once a second in case a notice was missed.
+    /// once per [`FOLLOW_GATHER`], so a backfill is indexed in large
+    /// batches) and once a second in case a notice was missed.
     pub async fn follow(self: Arc<Self>, cancel: CancellationToken) {
         let mut events = self.replica.subscribe();
         loop {
@@ -272,10 +275,13 @@ impl ReadModel {
                     if matches!(ev, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
                         return;
                     }
-                    // Gather what else arrives in the next moment.
+                    // Gather what else arrives in the next second: a backfill
+                    // is indexed in large batches (each commit costs a
+                    // sync), and readers do not wait for it (a query first
+                    // indexes what it lacks).
                     tokio::select! {
                         () = cancel.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                        _ = tokio::time::sleep(FOLLOW_GATHER) => {}
                     }
                     while events.try_recv().is_ok() {}
                 }

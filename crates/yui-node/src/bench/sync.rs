@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
-use yui_core::{Body, Entry, EntryId, Kind, Limits, NodeId, SecretKey};
+use yui_core::{Body, Entry, EntryId, Limits, NodeId, SecretKey};
 use yui_net::{
     Backoff, FederationService, PeerManager, PeerTable, ProtoCodec, Role, ServerLimits,
     SessionConfig,
@@ -41,6 +41,18 @@ fn event(author: usize, seq: u64) -> Body {
 /// two hours ago: a backlog, not a flood (the per-author rate limit is for
 /// fresh entries).
 pub fn make_chains(n: usize, authors: usize) -> Vec<Chain> {
+    sign_chains(n, authors, &|a, seq, _| {
+        (format!("drill-{seq}"), event(a, seq))
+    })
+}
+
+/// What author `a` signs at `seq` (given the id of its entry before):
+/// object id and body.
+pub type Content<'a> = dyn Fn(usize, u64, Option<EntryId>) -> (String, Body) + Sync + 'a;
+
+/// `n` entries of `content` over `authors` chains, signed on every core,
+/// created two hours ago (a backlog; seq adds a millisecond each).
+pub fn sign_chains(n: usize, authors: usize, content: &Content<'_>) -> Vec<Chain> {
     let created_at = now_ms() - 2 * 3600 * 1000;
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let per_author = |a: usize| n / authors + usize::from(a < n % authors);
@@ -56,14 +68,16 @@ pub fn make_chains(n: usize, authors: usize) -> Vec<Chain> {
                             let mut prev: Option<EntryId> = None;
                             let entries = (1..=per_author(a) as u64)
                                 .map(|seq| {
+                                    let (object_id, body) = content(a, seq, prev);
+                                    let kind = body.kind();
                                     let entry = Entry {
                                         author,
                                         seq,
                                         prev,
-                                        created_at,
+                                        created_at: created_at + seq as i64,
                                         expires_at: None,
-                                        object_id: format!("drill-{seq}"),
-                                        body: event(a, seq),
+                                        object_id,
+                                        body,
                                     };
                                     let signed = yui_core::SignedEntry::sign(
                                         ProtoCodec.encode_entry(&entry),
@@ -76,9 +90,9 @@ pub fn make_chains(n: usize, authors: usize) -> Vec<Chain> {
                                         author,
                                         seq,
                                         prev: entry.prev,
-                                        kind: Kind::Event,
+                                        kind,
                                         object_id: entry.object_id,
-                                        created_at,
+                                        created_at: entry.created_at,
                                         signed,
                                     }
                                 })

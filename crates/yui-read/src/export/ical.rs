@@ -57,6 +57,17 @@ fn date(s: &str) -> String {
 
 /// The calendar of `events` (other kinds are skipped), texts in `lang`.
 pub fn calendar(events: &[EntryView], lang: &str, name: &str) -> String {
+    let mut out = begin(name);
+    for e in events {
+        out.push_str(&vevent(e, lang));
+    }
+    out.push_str(&end());
+    out
+}
+
+/// The lines that open a calendar named `name` (a streamed export writes
+/// these, then [`vevent`] per event, then [`end`]).
+pub fn begin(name: &str) -> String {
     let mut out = String::new();
     let mut line = |l: String| fold(&l, &mut out);
     line("BEGIN:VCALENDAR".into());
@@ -68,8 +79,22 @@ pub fn calendar(events: &[EntryView], lang: &str, name: &str) -> String {
     line("CALSCALE:GREGORIAN".into());
     line("METHOD:PUBLISH".into());
     line(format!("X-WR-CALNAME:{}", text(name)));
-    for e in events {
-        let Body::Event(ev) = &e.body else { continue };
+    out
+}
+
+/// The line that closes a calendar.
+pub fn end() -> String {
+    "END:VCALENDAR\r\n".into()
+}
+
+/// One VEVENT for `e`, texts in `lang` (empty for other kinds).
+pub fn vevent(e: &EntryView, lang: &str) -> String {
+    let mut out = String::new();
+    let mut line = |l: String| fold(&l, &mut out);
+    {
+        let Body::Event(ev) = &e.body else {
+            return out;
+        };
         line("BEGIN:VEVENT".into());
         line(format!("UID:{}@{}", e.object_id, e.author));
         line(format!("DTSTAMP:{}", utc(e.created_at)));
@@ -157,7 +182,6 @@ pub fn calendar(events: &[EntryView], lang: &str, name: &str) -> String {
         }
         line("END:VEVENT".into());
     }
-    line("END:VCALENDAR".into());
     out
 }
 
