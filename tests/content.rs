@@ -10,7 +10,7 @@ mod support;
 use std::path::Path;
 
 use support::{wait_until, NodeProc};
-use yui_node::samples;
+use yui_lab::samples;
 
 fn write_json<T: serde::Serialize>(dir: &Path, name: &str, v: &T) -> String {
     let p = dir.join(name);

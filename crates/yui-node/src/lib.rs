@@ -1,5 +1,6 @@
-//! yui-node: one municipality's node — config, home folder, wiring, the local
-//! admin API and the `yui` command line.
+//! yui-node: one municipality's node — config, home folder, wiring, the
+//! admin API, the public routes and backups. The `yui` command line is the
+//! `yui` crate; benchmarks, the demo and sample content are `yui-lab`.
 //!
 //! # Layout
 //! - [`config`]: the typed `config.toml` with defaults and `YUI_*` overrides.
@@ -7,31 +8,27 @@
 //! - [`node`]: [`Node::start`](node::Node::start) wires store, replica,
 //!   federation server, dial loops and admin API; `shutdown` drains them.
 //! - [`admin`] and [`api`]: the loopback JSON API the CLI speaks.
-//! - [`query`]: filters and derived facts over current objects.
-//! - [`export`]: iCalendar, CAP 1.2, Atom.
+//! - [`public`]: the public routes on the federation port.
+//! - Queries, search and exports: the `yui-read` crate
+//!   ([`yui_read::ReadModel`], held in [`admin::AdminState`]).
 //! - [`metrics`]: Prometheus text for `/metrics`.
 //! - [`client`]: the CLI's admin API client.
 //! - [`backup`]: `yui backup` (consistent copy of a running node) and
 //!   `yui restore` (never forks: publishing held until peers confirm).
 //! - [`progress`]: entries done, rate and time left of long work.
-//! - [`cli`], [`demo`], [`bench`]: the commands.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod admin;
 pub mod api;
 pub mod backup;
-pub mod bench;
-pub mod cli;
 pub mod client;
 pub mod config;
-pub mod demo;
 pub mod home;
 pub mod metrics;
 pub mod node;
 pub mod progress;
 pub mod public;
-pub mod samples;
 
 /// Installs the tracing subscriber: `filter` as for `RUST_LOG`, `format`
 /// `text` or `json`. Logs go to standard error.

@@ -131,7 +131,7 @@ pub(crate) fn open_read_model(
 }
 
 /// Opens the home's store and the replica over it with the node key.
-pub(crate) fn open_replica(
+pub fn open_replica(
     home: &Home,
     config: &Config,
 ) -> Result<(Arc<NodeStore>, Arc<Replica>), StartError> {

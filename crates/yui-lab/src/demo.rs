@@ -13,10 +13,10 @@ use yui_core::{Body, Kind, NodeId};
 use yui_store::PeerRecord;
 use yui_sync::now_ms;
 
-use crate::config::Role;
-use crate::home::{Home, InitOptions};
-use crate::node::Node;
 use crate::samples;
+use yui_node::config::Role;
+use yui_node::home::{Home, InitOptions};
+use yui_node::node::Node;
 use yui_read::query;
 
 /// `yui demo`.
@@ -232,14 +232,14 @@ async fn prepare(root: &std::path::Path, relay_addr: &str, listen: &str) -> anyh
         let mut config = home.load_config()?;
         for (i, m) in MEMBERS.iter().enumerate() {
             if i != n {
-                config.trust.push(crate::config::TrustEntry {
+                config.trust.push(yui_node::config::TrustEntry {
                     node_id: ids[i],
                     name: m.name.into(),
                 });
             }
         }
         if MEMBERS[n].role == Role::Municipality {
-            config.peers.push(crate::config::PeerEntry {
+            config.peers.push(yui_node::config::PeerEntry {
                 addr: relay_addr.into(),
                 node_id: Some(ids[0]),
             });
@@ -251,7 +251,7 @@ async fn prepare(root: &std::path::Path, relay_addr: &str, listen: &str) -> anyh
     // The sample entries, signed now; they spread once the nodes run.
     let mut replicas = Vec::new();
     for home in &homes {
-        replicas.push(crate::node::open_replica(home, &home.load_config()?)?.1);
+        replicas.push(yui_node::node::open_replica(home, &home.load_config()?)?.1);
     }
     for (i, object_id, body) in plan(&ids, now_ms()) {
         replicas[i].publish(object_id.into(), body, None).await?;
@@ -275,7 +275,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         return prepare(dir, &args.relay_addr, &args.listen).await;
     }
     if std::env::var_os("RUST_LOG").is_some() {
-        crate::init_tracing(&std::env::var("RUST_LOG").unwrap_or_default(), "text");
+        yui_node::init_tracing(&std::env::var("RUST_LOG").unwrap_or_default(), "text");
     }
     let temp;
     let root = match &args.dir {

@@ -1,8 +1,9 @@
-//! The `yui` binary: parses the command line and hands over to
-//! `yui_node::cli`.
+//! The `yui` binary: parses the command line and hands over to [`cli`].
 #![forbid(unsafe_code)]
 
 use clap::Parser;
+
+mod cli;
 
 /// Exit code for bad usage or configuration (sysexits EX_USAGE).
 const EX_USAGE: i32 = 64;
@@ -27,12 +28,12 @@ fn main() {
         }
         default_hook(info);
     }));
-    let cli = yui_node::cli::Cli::parse();
+    let cli = cli::Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    if let Err(e) = rt.block_on(yui_node::cli::run(cli)) {
+    if let Err(e) = rt.block_on(cli::run(cli)) {
         eprintln!("yui: {e:#}");
         let usage = e.chain().any(|c| {
             c.downcast_ref::<yui_node::home::HomeError>().is_some()

@@ -13,9 +13,9 @@ use yui_store::{KvStore, MemEngine};
 use yui_sync::Replica;
 
 use super::sync::{fill, make_chains, BenchNode};
-use crate::client::AdminClient;
-use crate::config::{Role as ConfigRole, TrustEntry};
-use crate::home::{Home, InitOptions};
+use yui_node::client::AdminClient;
+use yui_node::config::{Role as ConfigRole, TrustEntry};
+use yui_node::home::{Home, InitOptions};
 
 /// Resident and peak resident memory of `pid`, in MB (Linux).
 fn memory_mb(pid: u32) -> (f64, f64) {
@@ -71,7 +71,10 @@ impl Running {
             }
             if home.admin_addr_path().exists() {
                 let c = AdminClient::for_home(home)?;
-                if c.get::<crate::api::StatusView>("/v1/status").await.is_ok() {
+                if c.get::<yui_node::api::StatusView>("/v1/status")
+                    .await
+                    .is_ok()
+                {
                     break;
                 }
             }
@@ -154,7 +157,7 @@ pub async fn run_node(n: usize, authors: usize) -> anyhow::Result<()> {
     {
         let h = home.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let (store, _) = crate::node::open_replica(&h, &h.load_config()?)?;
+            let (store, _) = yui_node::node::open_replica(&h, &h.load_config()?)?;
             fill(store.as_ref(), &chains)
         })
         .await??;
@@ -274,7 +277,7 @@ pub async fn run_relay(members: usize) -> anyhow::Result<()> {
     }
     let c = AdminClient::for_home(&home)?;
     loop {
-        let s: crate::api::StatusView = c.get("/v1/status").await?;
+        let s: yui_node::api::StatusView = c.get("/v1/status").await?;
         if s.peers_connected >= members && s.entries >= members as u64 {
             break;
         }

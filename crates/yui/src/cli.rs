@@ -7,11 +7,11 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use yui_core::NodeId;
 
-use crate::api::*;
-use crate::client::AdminClient;
-use crate::config::Role;
-use crate::home::{Home, InitOptions};
-use crate::node::Node;
+use yui_node::api::*;
+use yui_node::client::AdminClient;
+use yui_node::config::Role;
+use yui_node::home::{Home, InitOptions};
+use yui_node::node::Node;
 
 mod publish;
 mod show;
@@ -141,10 +141,10 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCmd),
     /// Start a local demo network (three municipalities and a relay).
-    Demo(crate::demo::DemoArgs),
+    Demo(yui_lab::demo::DemoArgs),
     /// Measure this machine.
     #[command(subcommand)]
-    Bench(crate::bench::BenchCmd),
+    Bench(yui_lab::bench::BenchCmd),
 }
 
 /// `yui init`.
@@ -530,7 +530,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 dir
             };
-            let m: crate::backup::Manifest = with_progress(
+            let m: yui_node::backup::Manifest = with_progress(
                 &c,
                 "backup",
                 c.post(
@@ -556,7 +556,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { dir, json } => {
             let h = home.clone();
             let r = tokio::task::spawn_blocking(move || {
-                crate::backup::restore(&dir, &h, &mut |p| eprintln!("{p}"))
+                yui_node::backup::restore(&dir, &h, &mut |p| eprintln!("{p}"))
             })
             .await??;
             if json {
@@ -956,16 +956,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bundle(b) => bundle(&home, b).await?,
         Command::Config(ConfigCmd::Check { file }) => {
             let path = file.unwrap_or_else(|| home.config_path());
-            let cfg = crate::config::Config::load(&path).map_err(|e| {
-                anyhow::Error::new(crate::home::HomeError::Bad {
+            let cfg = yui_node::config::Config::load(&path).map_err(|e| {
+                anyhow::Error::new(yui_node::home::HomeError::Bad {
                     path: path.clone(),
                     reason: format!("\n{e}"),
                 })
             })?;
             println!("{}: ok ({}, {:?})", path.display(), cfg.name, cfg.role);
         }
-        Command::Demo(a) => crate::demo::run(a).await?,
-        Command::Bench(b) => crate::bench::run(b).await?,
+        Command::Demo(a) => yui_lab::demo::run(a).await?,
+        Command::Bench(b) => yui_lab::bench::run(b).await?,
     }
     Ok(())
 }
@@ -1067,7 +1067,7 @@ async fn bundle(home: &Home, cmd: BundleCmd) -> anyhow::Result<()> {
 
 async fn run_node(home: Home) -> anyhow::Result<()> {
     let config = home.load_config()?;
-    crate::init_tracing(&config.log.level, &config.log.format);
+    yui_node::init_tracing(&config.log.level, &config.log.format);
     // One signal watcher for the whole run: a restart (after a key rotation)
     // must not miss a SIGTERM that arrives meanwhile.
     let stop = tokio_util::sync::CancellationToken::new();

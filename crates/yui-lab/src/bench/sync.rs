@@ -273,7 +273,7 @@ pub async fn run(n: usize, authors: usize) -> anyhow::Result<()> {
             break;
         }
         if last_print.elapsed() > Duration::from_secs(5) {
-            let v = crate::progress::ProgressView::new("  sync", have, Some(total), t.elapsed());
+            let v = yui_node::progress::ProgressView::new("  sync", have, Some(total), t.elapsed());
             println!("{v}");
             last_print = Instant::now();
         }

@@ -2,7 +2,7 @@
 
 use yui_core::Body;
 
-use crate::api::EntryView;
+use yui_node::api::EntryView;
 
 fn lower<T: std::fmt::Debug>(v: T) -> String {
     format!("{v:?}").to_lowercase()
