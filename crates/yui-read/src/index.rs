@@ -32,7 +32,10 @@ use crate::query::{body_texts, time_span};
 
 /// Version of the index layout. An index of another format is rebuilt at
 /// start. Bump on any change to the schema or to what a document holds.
-pub const FORMAT: u32 = 1;
+///
+/// - 1: first release.
+/// - 2: `order` indexed (windowed pages), `month` buckets.
+pub const FORMAT: u32 = 2;
 
 /// Entries read from the store per step of a catch-up.
 const STEP: usize = 2_000;
@@ -91,6 +94,9 @@ pub(crate) struct Fields {
     pub kind: Field,
     /// Default order (see `order_key`).
     pub order: Field,
+    /// Months (Asia/Tokyo) the span touches, as `year × 12 + month`;
+    /// [`MONTH_LONG`] for a span of more than [`MAX_MONTHS`] months.
+    pub month: Field,
     /// Tie-break of the default order: a hash of the key, so that
     /// `(order, tie)` is a keyset cursor.
     pub tie: Field,
@@ -136,7 +142,8 @@ fn schema() -> (Schema, Fields) {
         author_raw: b.add_bytes_field("author_raw", STORED),
         seq: b.add_u64_field("seq", STORED),
         kind: b.add_u64_field("kind", INDEXED | FAST),
-        order: b.add_u64_field("order", FAST),
+        order: b.add_u64_field("order", INDEXED | FAST),
+        month: b.add_u64_field("month", INDEXED),
         tie: b.add_u64_field("tie", FAST),
         start: b.add_i64_field("start", num()),
         end: b.add_i64_field("end", num()),
@@ -179,6 +186,21 @@ pub(crate) fn area_code(a: PolicyArea) -> u64 {
 /// The upsert key of an object.
 pub(crate) fn object_key(author: &NodeId, object_id: &str) -> String {
     format!("{}/{object_id}", hex::encode(author.as_bytes()))
+}
+
+/// The `month` term of a span longer than [`MAX_MONTHS`]: such entries are
+/// found by their time range.
+pub const MONTH_LONG: u64 = 0;
+
+/// Spans up to this many months get a `month` term per month.
+pub const MAX_MONTHS: u64 = 36;
+
+/// The `month` term of a time: `year × 12 + month` in Asia/Tokyo.
+pub fn month_of(ms: i64) -> Option<u64> {
+    use chrono::Datelike;
+    let t = chrono_tz::Asia::Tokyo.timestamp_millis_opt(ms).single()?;
+    let y = u64::try_from(t.year()).ok()?;
+    Some(y * 12 + u64::from(t.month()))
 }
 
 /// FNV-1a of an object key: the default order's tie-break.
@@ -229,6 +251,14 @@ fn document(f: &Fields, e: &StoredEntry) -> TantivyDocument {
     d.add_i64(f.start, start);
     d.add_i64(f.end, end.max(start));
     d.add_i64(f.stale_at, stale_at(entry));
+    match (month_of(start), month_of(end.max(start))) {
+        (Some(a), Some(b)) if b - a < MAX_MONTHS => {
+            for m in a..=b {
+                d.add_u64(f.month, m);
+            }
+        }
+        _ => d.add_u64(f.month, MONTH_LONG),
+    }
     d.add_facet(f.facet, Facet::from_path(["kind", kind.name()]));
     d.add_facet(f.facet, Facet::from_path(["author", author_hex.as_str()]));
     if let Some(t) = chrono_tz::Asia::Tokyo.timestamp_millis_opt(start).single() {
@@ -396,7 +426,15 @@ impl ReadIndex {
         rebuilt: bool,
     ) -> Result<Self, IndexError> {
         register(&index);
-        let writer: IndexWriter = index.writer_with_num_threads(1, WRITER_BYTES)?;
+        // One indexing thread and one merge at a time: a node's index
+        // work stays beside its sessions, and its memory bounded.
+        let writer: IndexWriter = index.writer_with_options(
+            tantivy::indexer::IndexWriterOptions::builder()
+                .memory_budget_per_thread(WRITER_BYTES)
+                .num_worker_threads(1)
+                .num_merge_threads(1)
+                .build(),
+        )?;
         // Merges stop at segments of MERGE_DOCS: a merge's memory stays
         // bounded however large the index grows.
         let mut policy = tantivy::merge_policy::LogMergePolicy::default();

@@ -13,7 +13,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, DocSetCollector, FacetCollector, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery, RegexQuery, TermQuery,
+    AllQuery, BooleanQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query as TQuery,
+    RangeQuery, RegexQuery, TermQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
@@ -24,7 +25,7 @@ use yui_core::{Body, EntryId, Kind, NodeId};
 use yui_sync::{now_ms, Replica, StoredEntry};
 
 use crate::analyzer::{self, CjkTokenizer};
-use crate::index::{area_code, enum_name, CatchUp, Fields, IndexError, ReadIndex};
+use crate::index::{area_code, enum_name, CatchUp, Fields, IndexError, ReadIndex, MONTH_LONG};
 use crate::query::{body_texts, is_stale, normalize, Cursor, Query, QueryError};
 use crate::view::{EntryView, Snippet};
 
@@ -383,11 +384,21 @@ impl ReadModel {
             must.push(term_text(f.author, &hex::encode(a.as_bytes())));
         }
         let (from, to) = q.range()?;
+        let mut span: Vec<Box<dyn TQuery>> = Vec::new();
         if let Some(from) = from {
-            must.push(i64_range(f.end, Bound::Included(from), Bound::Unbounded));
+            span.push(i64_range(f.end, Bound::Included(from), Bound::Unbounded));
         }
         if let Some(to) = to {
-            must.push(i64_range(f.start, Bound::Unbounded, Bound::Excluded(to)));
+            span.push(i64_range(f.start, Bound::Unbounded, Bound::Excluded(to)));
+        }
+        match q.tokyo_month() {
+            // A month in Japan time: its bucket term, or a long span that
+            // overlaps it (checked by range).
+            Some(m) => {
+                span.push(term_u64(f.month, MONTH_LONG));
+                must.push(any_of(vec![term_u64(f.month, m), all_of(span)]));
+            }
+            None => must.extend(span),
         }
         if let Some(area) = q.policy_area {
             must.push(term_u64(f.area, area_code(area)));
@@ -477,22 +488,32 @@ impl ReadModel {
                     ))
                 }
             };
-            let top =
-                TopDocs::with_limit(limit + 1).tweak_score(|segment: &tantivy::SegmentReader| {
-                    let ff = segment.fast_fields();
-                    let order = ff
-                        .u64("order")
-                        .ok()
-                        .map(|c| c.first_or_default_col(u64::MAX));
-                    let tie = ff.u64("tie").ok().map(|c| c.first_or_default_col(u64::MAX));
-                    move |doc: tantivy::DocId, _score: tantivy::Score| {
-                        Reverse((
-                            order.as_ref().map_or(u64::MAX, |c| c.get_val(doc)),
-                            tie.as_ref().map_or(u64::MAX, |c| c.get_val(doc)),
-                        ))
-                    }
-                });
-            let mut hits = searcher.search(&*keyed, &top).map_err(tantivy_error)?;
+            // Windows pay off when matches are dense in the order key from
+            // where the page starts: no time filter (a time filter bounds
+            // the matches anyway), within the kind's own part of the key.
+            let timed = q.month.is_some() || q.from.is_some() || q.to.is_some();
+            let (lo, hi) = match q.kind()? {
+                Some(Kind::Event) => (0, EVENTS_END),
+                Some(_) => (EVENTS_END, u64::MAX),
+                None => (0, u64::MAX),
+            };
+            let from = match cursor {
+                Some(Cursor::After(o, _)) => o.max(lo),
+                _ => lo,
+            };
+            // Start at the first key held there: a kind's part of the key
+            // may begin far below its first document.
+            let from = first_order(&searcher, f.order, from);
+            // Dense matches (a quarter of the index or more): windows; else
+            // the matches directly (counting them costs as much anyway).
+            let dense = total.saturating_mul(4) >= searcher.num_docs();
+            let mut hits = if total > DIRECT_TOP && dense && !timed {
+                top_windowed(&searcher, &f, &*keyed, limit + 1, from, hi)?
+            } else {
+                searcher
+                    .search(&*keyed, &top_by_order(limit + 1))
+                    .map_err(tantivy_error)?
+            };
             let more = hits.len() > limit;
             hits.truncate(limit);
             let next = more
@@ -766,6 +787,130 @@ impl ReadModel {
             missing,
             extra,
         })
+    }
+}
+
+/// Order keys of events are below this; everything else at or above
+/// (see `index::order_key`).
+const EVENTS_END: u64 = 1 << 63;
+
+/// Above this many matches, if they are dense, a page in the default order
+/// is found in windows of the order key (see [`top_windowed`]); else
+/// directly. Measured (`yui bench query`): windows make the first page of
+/// everything at 1M entries 1.4 ms instead of 7 ms, but a sparse filter
+/// (one policy area's cases) 25 ms instead of 4.
+const DIRECT_TOP: u64 = 2_000;
+
+type Ordered = Vec<(Reverse<(u64, u64)>, DocAddress)>;
+
+/// The first `n` matches in the default order, `(order, tie)` ascending.
+fn top_by_order(n: usize) -> impl tantivy::collector::Collector<Fruit = Ordered> {
+    TopDocs::with_limit(n).tweak_score(|segment: &tantivy::SegmentReader| {
+        let ff = segment.fast_fields();
+        let order = ff
+            .u64("order")
+            .ok()
+            .map(|c| c.first_or_default_col(u64::MAX));
+        let tie = ff.u64("tie").ok().map(|c| c.first_or_default_col(u64::MAX));
+        move |doc: tantivy::DocId, _score: tantivy::Score| {
+            Reverse((
+                order.as_ref().map_or(u64::MAX, |c| c.get_val(doc)),
+                tie.as_ref().map_or(u64::MAX, |c| c.get_val(doc)),
+            ))
+        }
+    })
+}
+
+/// The smallest order key at or above `at` that the index holds (a term of
+/// a deleted document may count: the start is only a lower bound); `at`
+/// if none.
+fn first_order(searcher: &Searcher, field: tantivy::schema::Field, at: u64) -> u64 {
+    searcher
+        .segment_readers()
+        .iter()
+        .filter_map(|s| {
+            let inverted = s.inverted_index(field).ok()?;
+            let mut terms = inverted
+                .terms()
+                .range()
+                .ge(at.to_be_bytes())
+                .into_stream()
+                .ok()?;
+            terms
+                .advance()
+                .then(|| {
+                    <[u8; 8]>::try_from(terms.key())
+                        .ok()
+                        .map(u64::from_be_bytes)
+                })
+                .flatten()
+        })
+        .min()
+        .unwrap_or(at)
+}
+
+/// The key `k` terms of the order field past `at` (the least over
+/// segments that have that many): the end of a window holding about `k`
+/// documents per segment. None: fewer than `k` remain in every segment.
+fn kth_order(searcher: &Searcher, field: tantivy::schema::Field, at: u64, k: usize) -> Option<u64> {
+    searcher
+        .segment_readers()
+        .iter()
+        .filter_map(|s| {
+            let inverted = s.inverted_index(field).ok()?;
+            let mut terms = inverted
+                .terms()
+                .range()
+                .ge(at.to_be_bytes())
+                .into_stream()
+                .ok()?;
+            for _ in 0..k {
+                if !terms.advance() {
+                    return None;
+                }
+            }
+            <[u8; 8]>::try_from(terms.key())
+                .ok()
+                .map(u64::from_be_bytes)
+        })
+        .min()
+}
+
+/// The first `n` matches in the default order without visiting them all:
+/// the query runs inside a window of the order key from `from` that holds
+/// about `k` documents per segment, `k` growing sixteenfold until the
+/// window holds `n` matches or reaches `end`. A window starting at `from`
+/// is a prefix of what remains, so its first `n` are the first `n`
+/// overall. Each probe costs the documents in its window (found by walking
+/// the key's term dictionary), not the matches of the whole index.
+fn top_windowed(
+    searcher: &Searcher,
+    f: &Fields,
+    query: &dyn TQuery,
+    n: usize,
+    from: u64,
+    end: u64,
+) -> Result<Ordered, QueryError> {
+    let mut k = (n * 4).max(256);
+    loop {
+        let hi = kth_order(searcher, f.order, from, k).filter(|h| *h < end);
+        let upper = match hi {
+            Some(h) => Bound::Excluded(Term::from_field_u64(f.order, h)),
+            None if end < u64::MAX => Bound::Excluded(Term::from_field_u64(f.order, end)),
+            None => Bound::Unbounded,
+        };
+        let window: Box<dyn TQuery> = Box::new(InvertedIndexRangeQuery::new(
+            Bound::Included(Term::from_field_u64(f.order, from)),
+            upper,
+        ));
+        let q = all_of(vec![query.box_clone(), window]);
+        let hits = searcher
+            .search(&*q, &top_by_order(n))
+            .map_err(tantivy_error)?;
+        if hits.len() >= n || hi.is_none() {
+            return Ok(hits);
+        }
+        k = k.saturating_mul(16);
     }
 }
 

@@ -209,6 +209,19 @@ impl Query {
         Ok(out)
     }
 
+    /// The month asked for, when the index's month buckets answer it: a
+    /// `month` read in Asia/Tokyo with no other bound. `year × 12 + month`.
+    pub fn tokyo_month(&self) -> Option<u64> {
+        let tz_ok = self.tz.as_deref().is_none_or(|t| t == "Asia/Tokyo");
+        if !tz_ok || self.from.is_some() || self.to.is_some() {
+            return None;
+        }
+        let m = self.month.as_deref()?;
+        let d = NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok()?;
+        use chrono::Datelike;
+        Some(u64::try_from(d.year()).ok()? * 12 + u64::from(d.month()))
+    }
+
     /// `[from, to)` in Unix ms.
     pub fn range(&self) -> Result<(Option<i64>, Option<i64>), QueryError> {
         let tz: chrono_tz::Tz = self

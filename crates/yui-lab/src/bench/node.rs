@@ -32,7 +32,7 @@ fn memory_mb(pid: u32) -> (f64, f64) {
 
 /// Resident memory of `pid` that is its own (anonymous), in MB: without the
 /// pages of files it maps (the search index), which the kernel can drop.
-fn anon_mb(pid: u32) -> f64 {
+pub(crate) fn anon_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()

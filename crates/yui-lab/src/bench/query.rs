@@ -203,6 +203,8 @@ fn make_mix(n: usize, authors: usize) -> Vec<Chain> {
 
 struct Held {
     model: Arc<ReadModel>,
+    /// Peak memory of its own the build added, MB.
+    build_mb: f64,
     build: Duration,
     index_bytes: u64,
     log_bytes: u64,
@@ -226,10 +228,27 @@ fn hold(chains: &[Chain]) -> anyhow::Result<Held> {
         Some(&dir.path().join("index")),
         "bench",
     )?);
+    let me = std::process::id();
+    let before = super::node::anon_mb(me);
+    let building = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let building = building.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0.0f64;
+            while building.load(std::sync::atomic::Ordering::Acquire) {
+                peak = peak.max(super::node::anon_mb(me));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
     let t = Instant::now();
     let done = model.catch_up(u64::MAX)?;
     let build = t.elapsed();
+    building.store(false, std::sync::atomic::Ordering::Release);
+    let peak = sampler.join().expect("sampler");
     Ok(Held {
+        build_mb: (peak - before).max(0.0),
         index_bytes: model.index().size_on_disk(),
         log_bytes: store.entry_bytes()?,
         objects: done.objects,
@@ -431,6 +450,10 @@ pub fn run(n: usize, authors: usize, runs: usize) -> anyhow::Result<()> {
         "  index build      {n} entries ({} current objects) in {:.1} s = {rate:.0} entries/s (target: {n} in under 60 s at 1M)",
         big.objects,
         big.build.as_secs_f64()
+    );
+    println!(
+        "  index memory     {:.0} MB more of its own at most while building (the process holds the signed entries too)",
+        big.build_mb
     );
     println!(
         "  index size       {:.1} MB for {:.1} MB of log = {:.2} × (target ≤ 0.5 ×)",
