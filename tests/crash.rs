@@ -66,10 +66,18 @@ fn assert_whole(node: &NodeProc) {
         )
     });
     assert!(
-        out.status.success() && report["problems"].as_array().unwrap().is_empty(),
+        report["problems"].as_array().unwrap().is_empty(),
         "the store of {} is damaged after a crash: {report}",
         node.name
     );
+    let index = &report["index"];
+    assert!(
+        index["missing"].as_array().unwrap().is_empty()
+            && index["extra"].as_array().unwrap().is_empty(),
+        "the search index of {} disagrees with its logs after a crash: {index}",
+        node.name
+    );
+    assert!(out.status.success(), "yui check failed: {report}");
 }
 
 /// seq and id of every own event, by object id.
@@ -220,6 +228,17 @@ fn kill9_during_a_large_sync_then_catch_up() {
     );
     wait_until("B to catch up after the crashes", 120, || {
         b.head_of(&author) == n
+    });
+    // The search index was indexing while B was killed: the next start
+    // continues from its last commit (never a damaged index to rebuild),
+    // and the running node's queries see every entry.
+    assert!(
+        !b.log().contains("search index was damaged"),
+        "a kill -9 damaged the search index"
+    );
+    wait_until("B's index to hold the author's entries", 60, || {
+        let p = b.json(&["query", "all", "--author", &author, "--limit", "1", "--json"]);
+        p["total"].as_u64().unwrap_or(0) > 0 && p["behind"] == 0
     });
     b.stop();
     assert_whole(&b);

@@ -31,7 +31,8 @@ use crate::view::{EntryView, Snippet};
 
 /// A query that lags by at most this many entries catches the index up
 /// before it answers (what the store acknowledged is what a reader sees);
-/// further behind, it answers from the index and says how far behind.
+/// further behind, it answers from the index at once and says how far
+/// behind.
 const INLINE_CATCH_UP: u64 = 10_000;
 
 /// Entries one step of the background indexer takes before it lets
@@ -360,11 +361,22 @@ impl ReadModel {
         Ok(m)
     }
 
-    /// Catches the index up when it may lag by a little; returns how many
-    /// entries it is still behind.
+    /// Catches the index up when it lags by a little; returns how many
+    /// entries it is still behind. Far behind (a first build), it answers
+    /// at once and leaves the work to [`ReadModel::follow`]: readers never
+    /// queue behind a rebuild.
     fn fresh_enough(&self) -> Result<u64, QueryError> {
         if !self.index.may_lag(&self.replica).map_err(index_error)? {
             return Ok(0);
+        }
+        let count = self
+            .replica
+            .store()
+            .entry_count()
+            .map_err(yui_sync::ReplicaError::from)?;
+        let lag = count.saturating_sub(self.index.indexed());
+        if lag > INLINE_CATCH_UP {
+            return Ok(lag);
         }
         Ok(self
             .index
@@ -755,9 +767,10 @@ impl ReadModel {
         }
     }
 
-    /// Compares the index with the store's current objects.
+    /// Compares the index with the store's current objects, after indexing
+    /// what it lacks.
     pub fn check(&self) -> Result<IndexCheck, QueryError> {
-        self.fresh_enough()?;
+        self.catch_up(u64::MAX).map_err(index_error)?;
         let store = self.replica.store();
         let mut want: HashSet<(NodeId, u64)> = HashSet::new();
         for kind in Kind::ALL {
