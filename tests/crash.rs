@@ -237,7 +237,9 @@ fn kill9_during_a_large_sync_then_catch_up() {
         "a kill -9 damaged the search index"
     );
     wait_until("B's index to hold the author's entries", 60, || {
-        let p = b.json(&["query", "all", "--author", &author, "--limit", "1", "--json"]);
+        let p = b.json(&[
+            "query", "all", "--author", &author, "--limit", "1", "--json",
+        ]);
         p["total"].as_u64().unwrap_or(0) > 0 && p["behind"] == 0
     });
     b.stop();

@@ -93,6 +93,10 @@ pub enum BenchCmd {
         /// Runs of each query.
         #[arg(long, default_value_t = 200)]
         runs: usize,
+        /// Build the full-size node as a real home in this new folder and
+        /// keep it (for `yui --home DIR run` and timing the CLI).
+        #[arg(long)]
+        home: Option<std::path::PathBuf>,
     },
     /// Ingest (decode + verify + store) of signed entries, against the raw
     /// ed25519 verify rate.
@@ -217,12 +221,14 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
             entries,
             authors,
             runs,
+            home,
         } => {
             tokio::task::spawn_blocking(move || {
                 query::run(
                     entries.max(100),
                     authors.clamp(1, entries.max(100) / 3),
                     runs.max(1),
+                    home.as_deref(),
                 )
             })
             .await?

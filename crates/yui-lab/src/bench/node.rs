@@ -112,7 +112,7 @@ impl Drop for Running {
     }
 }
 
-fn new_home(
+pub(crate) fn new_home(
     dir: &Path,
     name: &str,
     role: ConfigRole,

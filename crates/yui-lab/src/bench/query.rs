@@ -4,6 +4,7 @@
 //! the ratio shows how it scales; the index build rate and size; and what
 //! indexing costs ingest.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,7 @@ use yui_store::{FjallEngine, KvStore, Store};
 use yui_sync::{now_ms, Replica};
 
 use super::sync::{author_key, sign_chains, Chain};
+use yui_node::config::{Role as ConfigRole, TrustEntry};
 
 const PLACES: [&str; 12] = [
     "杉並区",
@@ -212,22 +214,42 @@ struct Held {
     _dir: tempfile::TempDir,
 }
 
-/// A replica on fjall holding the mix, and its index built from the logs.
-fn hold(chains: &[Chain]) -> anyhow::Result<Held> {
+/// A replica on fjall holding the mix, and its index built from the logs:
+/// in a temporary folder, or in a real node home at `keep` (left for
+/// `yui --home KEEP run`, with every author trusted).
+fn hold(chains: &[Chain], keep: Option<&Path>) -> anyhow::Result<Held> {
     let dir = tempfile::tempdir()?;
-    let store = Arc::new(KvStore::open(FjallEngine::open(&dir.path().join("data"))?)?);
+    let (store, replica, index_dir): (Arc<dyn Store>, Arc<Replica>, PathBuf) = match keep {
+        Some(root) => {
+            let trust = chains
+                .iter()
+                .map(|c| TrustEntry {
+                    node_id: NodeId::new(c.key.public_key()),
+                    name: String::new(),
+                })
+                .collect();
+            let parent = root.parent().unwrap_or(Path::new("."));
+            let name = root
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| anyhow::anyhow!("--home {}: not a folder name", root.display()))?;
+            let home = super::node::new_home(parent, name, ConfigRole::Municipality, trust)?;
+            let (store, replica) = yui_node::node::open_replica(&home, &home.load_config()?)?;
+            (store, replica, home.index_path())
+        }
+        None => {
+            let store = Arc::new(KvStore::open(FjallEngine::open(&dir.path().join("data"))?)?);
+            let replica = Replica::open(
+                store.clone(),
+                SecretKey::from_seed(&[0xee; 32]),
+                Arc::new(ProtoCodec),
+                Limits::default(),
+            )?;
+            (store, replica, dir.path().join("index"))
+        }
+    };
     super::sync::fill(store.as_ref(), chains)?;
-    let replica = Replica::open(
-        store.clone(),
-        SecretKey::from_seed(&[0xee; 32]),
-        Arc::new(ProtoCodec),
-        Limits::default(),
-    )?;
-    let model = Arc::new(ReadModel::open(
-        replica,
-        Some(&dir.path().join("index")),
-        "bench",
-    )?);
+    let model = Arc::new(ReadModel::open(replica, Some(&index_dir), "bench")?);
     let me = std::process::id();
     let before = super::node::anon_mb(me);
     let building = Arc::new(std::sync::atomic::AtomicBool::new(true));
@@ -433,7 +455,7 @@ fn ingest_rate(chains: &[Chain], indexing: bool) -> anyhow::Result<f64> {
 }
 
 /// Runs `yui bench query`.
-pub fn run(n: usize, authors: usize, runs: usize) -> anyhow::Result<()> {
+pub fn run(n: usize, authors: usize, runs: usize, keep: Option<&Path>) -> anyhow::Result<()> {
     println!(
         "yui bench query: a node holding {n} entries from {authors} authors (events, readiness, cases, calls, partnerships, acknowledgements), {runs} runs of each query, pages of 50"
     );
@@ -443,8 +465,8 @@ pub fn run(n: usize, authors: usize, runs: usize) -> anyhow::Result<()> {
     let big_chains = make_mix(n, authors);
     let small_chains = make_mix(small_n, small_authors);
     println!("  signed           {:.1} s", t.elapsed().as_secs_f64());
-    let small = hold(&small_chains)?;
-    let big = hold(&big_chains)?;
+    let small = hold(&small_chains, None)?;
+    let big = hold(&big_chains, keep)?;
     let rate = n as f64 / big.build.as_secs_f64();
     println!(
         "  index build      {n} entries ({} current objects) in {:.1} s = {rate:.0} entries/s (target: {n} in under 60 s at 1M)",
@@ -493,6 +515,12 @@ pub fn run(n: usize, authors: usize, runs: usize) -> anyhow::Result<()> {
     let sample_chains = make_mix(sample_n, authors.min(sample_n / 50).max(1));
     let alone = ingest_rate(&sample_chains, false)?;
     let beside = ingest_rate(&sample_chains, true)?;
+    if let Some(home) = keep {
+        println!(
+            "  the full-size node is kept: yui --home {} run",
+            home.display()
+        );
+    }
     println!(
         "  ingest           {alone:.0} /s alone, {beside:.0} /s with the indexer beside it: {:.0} % slower (target ≤ 10 %)",
         100.0 * (1.0 - beside / alone)
