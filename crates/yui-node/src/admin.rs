@@ -653,8 +653,9 @@ pub(crate) struct ExportQuery {
     /// `entries.json`: entries per page (public routes: at most
     /// [`crate::public::MAX_PAGE`], [`crate::public::PAGE`] by default).
     pub(crate) limit: Option<usize>,
-    /// `entries.json`: entries to skip.
-    pub(crate) offset: Option<usize>,
+    /// `entries.json`: where the page starts (the `next` cursor of the page
+    /// before, as in the `Link` header).
+    pub(crate) cursor: Option<String>,
 }
 
 /// A rendered export.
@@ -676,7 +677,7 @@ async fn export(
 ) -> Result<Response, AppError> {
     let whole = match format.as_str() {
         "ical" | "calendar.ics" => Some(true),
-        "json" | "entries.json" if q.limit.is_none() && q.offset.is_none() => Some(false),
+        "json" | "entries.json" if q.limit.is_none() && q.cursor.is_none() => Some(false),
         _ => None,
     };
     if let Some(ical) = whole {
@@ -832,34 +833,29 @@ pub(crate) fn render_export(
             ),
         ),
         "json" | "entries.json" => {
-            let all = run_query(
-                s,
-                &Query {
+            let page = s
+                .read
+                .query(&Query {
                     author: q.author,
+                    limit: q.limit,
+                    cursor: q.cursor.clone(),
                     ..Default::default()
-                },
-            )?;
-            let total = all.len();
-            let offset = q.offset.unwrap_or(0).min(total);
-            let mut headers = vec![("x-total-count", total.to_string())];
-            let page = match q.limit {
-                Some(limit) => {
-                    let limit = limit.max(1);
-                    let end = offset.saturating_add(limit).min(total);
-                    if end < total {
-                        let mut next = format!("?offset={end}&limit={limit}");
-                        if let Some(a) = q.author {
-                            next.push_str(&format!("&author={a}"));
-                        }
-                        headers.push(("link", format!("<{next}>; rel=\"next\"")));
-                    }
-                    &all[offset..end]
+                })
+                .map_err(query_error)?;
+            let mut headers = vec![("x-total-count", page.total.to_string())];
+            if let Some(cursor) = &page.next {
+                let mut next = format!("?cursor={cursor}");
+                if let Some(l) = q.limit {
+                    next.push_str(&format!("&limit={l}"));
                 }
-                None => &all[offset..],
-            };
+                if let Some(a) = q.author {
+                    next.push_str(&format!("&author={a}"));
+                }
+                headers.push(("link", format!("<{next}>; rel=\"next\"")));
+            }
             Rendered {
                 content_type: "application/json",
-                body: serde_json::to_string_pretty(page).map_err(internal)?,
+                body: serde_json::to_string_pretty(&page.items).map_err(internal)?,
                 headers,
             }
         }

@@ -5,11 +5,11 @@
 //! [`PublicGate`]: a token bucket per client address (governor; one for
 //! exports, one for metrics, so a scraper is not starved by a reader), then a
 //! few rendering turns for the whole node (more wait briefly, then get 503
-//! with `Retry-After`), then a cache keyed by the request and the store's
-//! state, so the same export is rendered once per change, not per request.
+//! with `Retry-After`), then a cache keyed by the request, the store's
+//! state and how far the index has got, so the same export is rendered once per change, not per request.
 //! Rendering runs on the blocking pool: it never holds an async worker, so
 //! sessions keep being served while exports are built. `entries.json` is
-//! paginated (`limit`, `offset`; `Link: rel="next"` and `X-Total-Count`).
+//! paginated (`limit`, `cursor`; `Link: rel="next"` and `X-Total-Count`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -41,7 +41,7 @@ const CACHE_ENTRIES: usize = 64;
 /// Default and largest page of `entries.json`.
 pub const PAGE: usize = 500;
 /// Largest page a client may ask for.
-pub const MAX_PAGE: usize = 2000;
+pub const MAX_PAGE: usize = yui_read::query::MAX_LIMIT;
 
 /// Limits, turns and cache of the public routes (see the module notes).
 pub struct PublicGate {
@@ -55,7 +55,7 @@ pub struct PublicGate {
 
 #[derive(Clone)]
 struct Cached {
-    stamp: (u64, usize),
+    stamp: (u64, usize, u64),
     content_type: &'static str,
     body: Arc<String>,
     headers: Vec<(&'static str, String)>,
@@ -147,7 +147,7 @@ async fn export(
     };
     let key = format!(
         "{format}|{:?}|{:?}|{:?}|{:?}",
-        q.lang, q.author, q.limit, q.offset
+        q.lang, q.author, q.limit, q.cursor
     );
     let stamp = match stamp(&s) {
         Ok(st) => st,
@@ -196,11 +196,13 @@ async fn export(
 
 /// What the cache is valid for: the entries held and the operator's
 /// roots (names and trust come from both).
-fn stamp(s: &AdminState) -> Result<(u64, usize), admin::AppError> {
+fn stamp(s: &AdminState) -> Result<(u64, usize, u64), admin::AppError> {
     let store = s.replica.store();
     let entries = store.entry_count().map_err(admin::internal)?;
     let roots = store.trust_list().map_err(admin::internal)?.len();
-    Ok((entries, roots))
+    // An answer made while the index was still being built goes stale as
+    // it catches up, even if the store holds nothing new.
+    Ok((entries, roots, s.read.index().indexed()))
 }
 
 fn answer(c: Cached) -> Response {
