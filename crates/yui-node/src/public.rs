@@ -6,7 +6,8 @@
 //! exports, one for metrics, so a scraper is not starved by a reader), then a
 //! few rendering turns for the whole node (more wait briefly, then get 503
 //! with `Retry-After`), then a cache keyed by the request, the store's
-//! state and how far the index has got, so the same export is rendered once per change, not per request.
+//! state and how far the index has got, so the same export is rendered
+//! once per change, not per request.
 //! Rendering runs on the blocking pool: it never holds an async worker, so
 //! sessions keep being served while exports are built. `entries.json` is
 //! paginated (`limit`, `cursor`; `Link: rel="next"` and `X-Total-Count`).
