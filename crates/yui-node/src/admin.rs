@@ -658,6 +658,14 @@ pub(crate) struct ExportQuery {
     pub(crate) cursor: Option<String>,
 }
 
+/// Events in a rendered calendar (the public `calendar.ics`): the first in
+/// calendar order from a month ago.
+pub(crate) const RENDERED_CALENDAR_EVENTS: usize = 2_000;
+
+/// Readiness statuses in a rendered feed (the public `cap.atom`): the
+/// newest.
+pub(crate) const RENDERED_FEED_ENTRIES: usize = 500;
+
 /// A rendered export.
 pub(crate) struct Rendered {
     pub(crate) content_type: &'static str,
@@ -778,15 +786,26 @@ pub(crate) fn render_export(
     q: &ExportQuery,
 ) -> Result<Rendered, AppError> {
     let lang = q.lang.clone().unwrap_or_else(|| "ja".into());
-    let of_kind = |kind: &str| {
-        run_query(
-            s,
-            &Query {
-                kind: Some(kind.into()),
-                author: q.author,
-                ..Default::default()
-            },
-        )
+    // A rendered export is bounded: the first `cap` results in the default
+    // order (the whole calendar of a national relay streams from the admin
+    // API instead).
+    let first = |query: Query, cap: usize| -> Result<Vec<EntryView>, AppError> {
+        let mut query = Query {
+            limit: Some(yui_read::query::MAX_LIMIT.min(cap)),
+            ..query
+        };
+        let mut out = Vec::new();
+        loop {
+            let page = s.read.query(&query).map_err(query_error)?;
+            out.extend(page.items);
+            match page.next {
+                Some(n) if out.len() < cap => query.cursor = Some(n),
+                _ => {
+                    out.truncate(cap);
+                    return Ok(out);
+                }
+            }
+        }
     };
     let plain = |content_type, body| Rendered {
         content_type,
@@ -797,7 +816,20 @@ pub(crate) fn render_export(
         "ical" | "calendar.ics" => plain(
             "text/calendar; charset=utf-8",
             export::ical::calendar(
-                &of_kind("event")?,
+                &first(
+                    Query {
+                        kind: Some("event".into()),
+                        author: q.author,
+                        // From a month ago: what a calendar subscriber needs.
+                        from: Some(
+                            chrono::DateTime::from_timestamp_millis(now_ms() - 30 * 86_400_000)
+                                .unwrap_or_default()
+                                .to_rfc3339(),
+                        ),
+                        ..Default::default()
+                    },
+                    RENDERED_CALENDAR_EVENTS,
+                )?,
                 &lang,
                 &format!("yui: {}", s.config.name),
             ),
@@ -826,7 +858,14 @@ pub(crate) fn render_export(
         "atom" | "cap.atom" => plain(
             "application/atom+xml; charset=utf-8",
             export::atom::feed(
-                &of_kind("readiness")?,
+                &first(
+                    Query {
+                        kind: Some("readiness".into()),
+                        author: q.author,
+                        ..Default::default()
+                    },
+                    RENDERED_FEED_ENTRIES,
+                )?,
                 &s.replica.id(),
                 &s.config.name,
                 &lang,
