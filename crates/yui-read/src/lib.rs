@@ -19,6 +19,7 @@ pub mod analyzer;
 pub mod export;
 pub mod index;
 mod model;
+mod plan;
 pub mod query;
 mod view;
 

@@ -12,20 +12,21 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, DocSetCollector, FacetCollector, TopDocs};
-use tantivy::query::{
-    AllQuery, BooleanQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query as TQuery,
-    RangeQuery, RegexQuery, TermQuery,
-};
-use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::query::Query as TQuery;
+use tantivy::schema::Value;
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
+use tantivy::{DocAddress, Searcher, TantivyDocument};
 use tokio_util::sync::CancellationToken;
 use yui_core::{Body, EntryId, Kind, NodeId};
 use yui_sync::{now_ms, Replica, StoredEntry};
 
-use crate::analyzer::{self, CjkTokenizer};
-use crate::index::{area_code, enum_name, CatchUp, Fields, IndexError, ReadIndex, MONTH_LONG};
+use crate::analyzer::CjkTokenizer;
+use crate::index::{area_code, enum_name, CatchUp, IndexError, ReadIndex, MONTH_LONG};
+use crate::plan::{
+    all_of, any_of, clause_query, first_order, i64_range, term_text, term_u64, top_by_order,
+    top_windowed, u64_range, DIRECT_TOP, EVENTS_END,
+};
 use crate::query::{body_texts, is_stale, normalize, Cursor, Query, QueryError};
 use crate::view::{EntryView, Snippet};
 
@@ -90,115 +91,6 @@ pub struct ReadModel {
     index: ReadIndex,
     own_name: String,
     names: Mutex<Option<((u64, u64), Names)>>,
-}
-
-fn term_u64(field: tantivy::schema::Field, v: u64) -> Box<dyn TQuery> {
-    Box::new(TermQuery::new(
-        Term::from_field_u64(field, v),
-        IndexRecordOption::Basic,
-    ))
-}
-
-fn term_text(field: tantivy::schema::Field, v: &str) -> Box<dyn TQuery> {
-    Box::new(TermQuery::new(
-        Term::from_field_text(field, v),
-        IndexRecordOption::Basic,
-    ))
-}
-
-fn i64_range(field: tantivy::schema::Field, lo: Bound<i64>, hi: Bound<i64>) -> Box<dyn TQuery> {
-    let t = |b: Bound<i64>| b.map(|v| Term::from_field_i64(field, v));
-    Box::new(RangeQuery::new(t(lo), t(hi)))
-}
-
-fn u64_range(field: tantivy::schema::Field, lo: Bound<u64>, hi: Bound<u64>) -> Box<dyn TQuery> {
-    let t = |b: Bound<u64>| b.map(|v| Term::from_field_u64(field, v));
-    Box::new(RangeQuery::new(t(lo), t(hi)))
-}
-
-fn all_of(mut parts: Vec<Box<dyn TQuery>>) -> Box<dyn TQuery> {
-    match parts.len() {
-        0 => Box::new(AllQuery),
-        1 => parts.pop().expect("one"),
-        _ => Box::new(BooleanQuery::new(
-            parts.into_iter().map(|q| (Occur::Must, q)).collect(),
-        )),
-    }
-}
-
-fn any_of(parts: Vec<Box<dyn TQuery>>) -> Box<dyn TQuery> {
-    Box::new(BooleanQuery::new(
-        parts.into_iter().map(|q| (Occur::Should, q)).collect(),
-    ))
-}
-
-/// The text query of one clause, and the terms to mark in snippets.
-fn clause_query(
-    f: &Fields,
-    clause: &str,
-    quoted_words: bool,
-    terms: &mut Vec<String>,
-) -> Option<Box<dyn TQuery>> {
-    let pieces = analyzer::pieces(clause);
-    let mut runs: BTreeMap<usize, Vec<analyzer::Piece>> = BTreeMap::new();
-    for p in pieces {
-        runs.entry(p.run).or_default().push(p);
-    }
-    let text_term = |s: &str| Term::from_field_text(f.text, s);
-    let mut parts: Vec<Box<dyn TQuery>> = Vec::new();
-    let mut words: Vec<Term> = Vec::new();
-    for (_, run) in runs {
-        let first = &run[0];
-        if first.single {
-            // One CJK character: the end of a run, or the start of a bigram.
-            terms.push(first.text.clone());
-            let pattern = format!("{}.", regex_escape(&first.text));
-            let mut either = vec![term_text(f.text, &first.text)];
-            if let Ok(r) = RegexQuery::from_pattern(&pattern, f.text) {
-                either.push(Box::new(r));
-            }
-            parts.push(any_of(either));
-            continue;
-        }
-        if !first.cjk {
-            // A word.
-            terms.push(first.text.clone());
-            words.push(text_term(&first.text));
-            if !quoted_words {
-                parts.push(term_text(f.text, &first.text));
-            }
-            continue;
-        }
-        let grams: Vec<&analyzer::Piece> = run.iter().filter(|p| !p.tail).collect();
-        terms.extend(grams.iter().map(|p| p.text.clone()));
-        if grams.len() == 1 {
-            parts.push(term_text(f.text, &grams[0].text));
-        } else {
-            parts.push(Box::new(PhraseQuery::new(
-                grams.iter().map(|p| text_term(&p.text)).collect(),
-            )));
-        }
-    }
-    if quoted_words {
-        match words.len() {
-            0 => {}
-            1 => parts.push(Box::new(TermQuery::new(
-                words.pop().expect("one"),
-                IndexRecordOption::WithFreqs,
-            ))),
-            _ => parts.push(Box::new(PhraseQuery::new(words))),
-        }
-    }
-    (!parts.is_empty()).then(|| all_of(parts))
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            let special = "\\.+*?()|[]{}^$#&-~\"<>@".contains(c);
-            special.then_some('\\').into_iter().chain([c])
-        })
-        .collect()
 }
 
 impl ReadModel {
@@ -803,130 +695,6 @@ impl ReadModel {
     }
 }
 
-/// Order keys of events are below this; everything else at or above
-/// (see `index::order_key`).
-const EVENTS_END: u64 = 1 << 63;
-
-/// Above this many matches, if they are dense, a page in the default order
-/// is found in windows of the order key (see [`top_windowed`]); else
-/// directly. Measured (`yui bench query`): windows make the first page of
-/// everything at 1M entries 1.4 ms instead of 7 ms, but a sparse filter
-/// (one policy area's cases) 25 ms instead of 4.
-const DIRECT_TOP: u64 = 2_000;
-
-type Ordered = Vec<(Reverse<(u64, u64)>, DocAddress)>;
-
-/// The first `n` matches in the default order, `(order, tie)` ascending.
-fn top_by_order(n: usize) -> impl tantivy::collector::Collector<Fruit = Ordered> {
-    TopDocs::with_limit(n).tweak_score(|segment: &tantivy::SegmentReader| {
-        let ff = segment.fast_fields();
-        let order = ff
-            .u64("order")
-            .ok()
-            .map(|c| c.first_or_default_col(u64::MAX));
-        let tie = ff.u64("tie").ok().map(|c| c.first_or_default_col(u64::MAX));
-        move |doc: tantivy::DocId, _score: tantivy::Score| {
-            Reverse((
-                order.as_ref().map_or(u64::MAX, |c| c.get_val(doc)),
-                tie.as_ref().map_or(u64::MAX, |c| c.get_val(doc)),
-            ))
-        }
-    })
-}
-
-/// The smallest order key at or above `at` that the index holds (a term of
-/// a deleted document may count: the start is only a lower bound); `at`
-/// if none.
-fn first_order(searcher: &Searcher, field: tantivy::schema::Field, at: u64) -> u64 {
-    searcher
-        .segment_readers()
-        .iter()
-        .filter_map(|s| {
-            let inverted = s.inverted_index(field).ok()?;
-            let mut terms = inverted
-                .terms()
-                .range()
-                .ge(at.to_be_bytes())
-                .into_stream()
-                .ok()?;
-            terms
-                .advance()
-                .then(|| {
-                    <[u8; 8]>::try_from(terms.key())
-                        .ok()
-                        .map(u64::from_be_bytes)
-                })
-                .flatten()
-        })
-        .min()
-        .unwrap_or(at)
-}
-
-/// The key `k` terms of the order field past `at` (the least over
-/// segments that have that many): the end of a window holding about `k`
-/// documents per segment. None: fewer than `k` remain in every segment.
-fn kth_order(searcher: &Searcher, field: tantivy::schema::Field, at: u64, k: usize) -> Option<u64> {
-    searcher
-        .segment_readers()
-        .iter()
-        .filter_map(|s| {
-            let inverted = s.inverted_index(field).ok()?;
-            let mut terms = inverted
-                .terms()
-                .range()
-                .ge(at.to_be_bytes())
-                .into_stream()
-                .ok()?;
-            for _ in 0..k {
-                if !terms.advance() {
-                    return None;
-                }
-            }
-            <[u8; 8]>::try_from(terms.key())
-                .ok()
-                .map(u64::from_be_bytes)
-        })
-        .min()
-}
-
-/// The first `n` matches in the default order without visiting them all:
-/// the query runs inside a window of the order key from `from` that holds
-/// about `k` documents per segment, `k` growing sixteenfold until the
-/// window holds `n` matches or reaches `end`. A window starting at `from`
-/// is a prefix of what remains, so its first `n` are the first `n`
-/// overall. Each probe costs the documents in its window (found by walking
-/// the key's term dictionary), not the matches of the whole index.
-fn top_windowed(
-    searcher: &Searcher,
-    f: &Fields,
-    query: &dyn TQuery,
-    n: usize,
-    from: u64,
-    end: u64,
-) -> Result<Ordered, QueryError> {
-    let mut k = (n * 4).max(256);
-    loop {
-        let hi = kth_order(searcher, f.order, from, k).filter(|h| *h < end);
-        let upper = match hi {
-            Some(h) => Bound::Excluded(Term::from_field_u64(f.order, h)),
-            None if end < u64::MAX => Bound::Excluded(Term::from_field_u64(f.order, end)),
-            None => Bound::Unbounded,
-        };
-        let window: Box<dyn TQuery> = Box::new(InvertedIndexRangeQuery::new(
-            Bound::Included(Term::from_field_u64(f.order, from)),
-            upper,
-        ));
-        let q = all_of(vec![query.box_clone(), window]);
-        let hits = searcher
-            .search(&*q, &top_by_order(n))
-            .map_err(tantivy_error)?;
-        if hits.len() >= n || hi.is_none() {
-            return Ok(hits);
-        }
-        k = k.saturating_mul(16);
-    }
-}
-
 /// The best snippet among a body's texts: the one with the most marks.
 fn snippet(gen: &SnippetGenerator, body: &Body) -> Option<Snippet> {
     let mut best: Option<Snippet> = None;
@@ -955,7 +723,7 @@ fn snippet(gen: &SnippetGenerator, body: &Body) -> Option<Snippet> {
     best
 }
 
-fn tantivy_error(e: tantivy::TantivyError) -> QueryError {
+pub(crate) fn tantivy_error(e: tantivy::TantivyError) -> QueryError {
     QueryError::Index(e.to_string())
 }
 
