@@ -362,6 +362,7 @@ async fn status(State(s): State<AdminState>) -> ApiResult<StatusView> {
         federation_addr: s.federation_addr.clone(),
         entries: store.entry_count().map_err(internal)?,
         entry_bytes: store.entry_bytes().map_err(internal)?,
+        indexed: s.read.index().indexed(),
         heads,
         peers_connected: s.table.connected(),
         publishing_held: s.replica.is_held(),

@@ -24,6 +24,10 @@ pub struct StatusView {
     /// Their total size in bytes.
     #[serde(default)]
     pub entry_bytes: u64,
+    /// Entries the search index holds (behind by `entries` minus this
+    /// while it builds).
+    #[serde(default)]
+    pub indexed: u64,
     /// Per-author heads.
     pub heads: Vec<HeadView>,
     /// Links with a running session.

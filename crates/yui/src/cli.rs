@@ -912,6 +912,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     s.heads.len(),
                     fmt_bytes(s.entry_bytes)
                 );
+                if s.indexed < s.entries {
+                    println!(
+                        "index     {} of {} entries indexed (queries answer from what is indexed until it catches up)",
+                        s.indexed, s.entries
+                    );
+                }
                 println!("peers     {} connected", s.peers_connected);
                 if let Some(c) = &s.catch_up {
                     println!("catch-up  {c}");
