@@ -225,3 +225,11 @@ fn peer_part(o: &mut String, table: &PeerTable) {
         }
     }
 }
+
+/// The search index's gauge: entries indexed (behind the store by
+/// `yui_entries` minus this while it builds).
+pub fn index_part(indexed: u64) -> String {
+    format!(
+        "# HELP yui_index_entries Entries the search index holds.\n# TYPE yui_index_entries gauge\nyui_index_entries {indexed}\n"
+    )
+}

@@ -127,7 +127,8 @@ async fn metrics(State(s): State<AdminState>, req: Request) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::metrics::render_public(&s.replica, &s.table),
+        crate::metrics::render_public(&s.replica, &s.table)
+            + &crate::metrics::index_part(s.read.index().indexed()),
     )
         .into_response()
 }

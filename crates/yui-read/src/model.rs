@@ -142,17 +142,30 @@ impl ReadModel {
     /// batches) and once a second in case a notice was missed.
     pub async fn follow(self: Arc<Self>, cancel: CancellationToken) {
         let mut events = self.replica.subscribe();
+        // A failure that persists (a full disk) is logged once a minute.
+        let mut last_error: Option<std::time::Instant> = None;
         loop {
             let me = self.clone();
             let step = tokio::task::spawn_blocking(move || me.catch_up(FOLLOW_STEP)).await;
+            let failed = |e: &dyn std::fmt::Display, last: &mut Option<std::time::Instant>| {
+                if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                    tracing::error!(error = %e, "indexing failed; queries answer from what is indexed, and the indexer tries again every second");
+                    *last = Some(std::time::Instant::now());
+                }
+            };
             let behind = match step {
-                Ok(Ok(c)) => c.behind,
+                Ok(Ok(c)) => {
+                    if last_error.take().is_some() {
+                        tracing::info!("indexing works again");
+                    }
+                    c.behind
+                }
                 Ok(Err(e)) => {
-                    tracing::error!(error = %e, "indexing failed; the next step tries again");
+                    failed(&e, &mut last_error);
                     0
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "indexing task failed");
+                    failed(&e, &mut last_error);
                     0
                 }
             };
