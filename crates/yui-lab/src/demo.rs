@@ -438,7 +438,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         };
         let active = n
             .read
-            .all(&partnerships)?
+            .first(&partnerships, usize::MAX)?
             .iter()
             .filter(|e| e.partnership.as_deref() == Some("active"))
             .count();

@@ -614,11 +614,6 @@ fn query_error(e: QueryError) -> AppError {
     }
 }
 
-/// Every result of `q`, all pages (bounded exports).
-fn run_query(s: &AdminState, q: &Query) -> Result<Vec<EntryView>, AppError> {
-    s.read.all(q).map_err(query_error)
-}
-
 /// One page of results (`limit`, `cursor`), with the total and, when asked
 /// (`facets=true`), facet counts. Runs off the async workers: a query may
 /// first index what was stored a moment ago.
@@ -791,24 +786,7 @@ pub(crate) fn render_export(
     // A rendered export is bounded: the first `cap` results in the default
     // order (the whole calendar of a national relay streams from the admin
     // API instead).
-    let first = |query: Query, cap: usize| -> Result<Vec<EntryView>, AppError> {
-        let mut query = Query {
-            limit: Some(yui_read::query::MAX_LIMIT.min(cap)),
-            ..query
-        };
-        let mut out = Vec::new();
-        loop {
-            let page = s.read.query(&query).map_err(query_error)?;
-            out.extend(page.items);
-            match page.next {
-                Some(n) if out.len() < cap => query.cursor = Some(n),
-                _ => {
-                    out.truncate(cap);
-                    return Ok(out);
-                }
-            }
-        }
-    };
+    let first = |query: Query, cap: usize| s.read.first(&query, cap).map_err(query_error);
     let plain = |content_type, body| Rendered {
         content_type,
         body,
@@ -838,15 +816,15 @@ pub(crate) fn render_export(
         ),
         "cap" | "cap.xml" => {
             let author = q.author.unwrap_or(s.replica.id());
-            let list = run_query(
-                s,
-                &Query {
+            let list = first(
+                Query {
                     kind: Some("readiness".into()),
                     author: Some(author),
                     ..Default::default()
                 },
+                1,
             )?;
-            let first = list.first().ok_or_else(|| {
+            let newest = list.first().ok_or_else(|| {
                 AppError(
                     StatusCode::NOT_FOUND,
                     format!("{author} has published no readiness status"),
@@ -854,7 +832,7 @@ pub(crate) fn render_export(
             })?;
             plain(
                 "application/cap+xml; charset=utf-8",
-                export::cap::document(first).expect("readiness"),
+                export::cap::document(newest).expect("readiness"),
             )
         }
         "atom" | "cap.atom" => plain(

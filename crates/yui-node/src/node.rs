@@ -171,7 +171,6 @@ impl Node {
         let (_, replica) = open_replica(home, &config)?;
         let report = replica.check()?;
         let read = open_read_model(home, &config, &replica)?;
-        read.catch_up(u64::MAX)?;
         let index = read
             .check()
             .map_err(|e| yui_read::IndexError::Index(e.to_string()))?;

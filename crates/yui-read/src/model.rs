@@ -131,12 +131,6 @@ impl ReadModel {
         self.index.catch_up(&self.replica, budget)
     }
 
-    /// Throws the index away and builds it again from the logs.
-    pub fn rebuild(&self) -> Result<CatchUp, IndexError> {
-        self.index.clear()?;
-        self.catch_up(u64::MAX)
-    }
-
     /// Keeps the index current until `cancel`: wakes on new heads (at most
     /// once per [`FOLLOW_GATHER`], so a backfill is indexed in large
     /// batches) and once a second in case a notice was missed.
@@ -655,19 +649,25 @@ impl ReadModel {
         Ok(views)
     }
 
-    /// Every result of `q` (all pages), in order. For exports of bounded
-    /// size (one author's readiness, a feed); large exports page.
-    pub fn all(&self, q: &Query) -> Result<Vec<EntryView>, QueryError> {
-        let mut q = q.clone();
-        q.limit = Some(crate::query::MAX_LIMIT);
-        q.facets = None;
+    /// The first `cap` results of `q` (following its pages), in order: for
+    /// exports of bounded size (one author's readiness, a feed, the public
+    /// calendar). Whole exports stream page by page instead.
+    pub fn first(&self, q: &Query, cap: usize) -> Result<Vec<EntryView>, QueryError> {
+        let mut q = Query {
+            limit: Some(crate::query::MAX_LIMIT.min(cap.max(1))),
+            facets: None,
+            ..q.clone()
+        };
         let mut out = Vec::new();
         loop {
             let page = self.query(&q)?;
             out.extend(page.items);
             match page.next {
-                Some(n) => q.cursor = Some(n),
-                None => return Ok(out),
+                Some(n) if out.len() < cap => q.cursor = Some(n),
+                _ => {
+                    out.truncate(cap);
+                    return Ok(out);
+                }
             }
         }
     }

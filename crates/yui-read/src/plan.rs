@@ -172,31 +172,10 @@ pub(crate) fn top_by_order(n: usize) -> impl tantivy::collector::Collector<Fruit
 /// a deleted document may count: the start is only a lower bound); `at`
 /// if none.
 pub(crate) fn first_order(searcher: &Searcher, field: tantivy::schema::Field, at: u64) -> u64 {
-    searcher
-        .segment_readers()
-        .iter()
-        .filter_map(|s| {
-            let inverted = s.inverted_index(field).ok()?;
-            let mut terms = inverted
-                .terms()
-                .range()
-                .ge(at.to_be_bytes())
-                .into_stream()
-                .ok()?;
-            terms
-                .advance()
-                .then(|| {
-                    <[u8; 8]>::try_from(terms.key())
-                        .ok()
-                        .map(u64::from_be_bytes)
-                })
-                .flatten()
-        })
-        .min()
-        .unwrap_or(at)
+    kth_order(searcher, field, at, 1).unwrap_or(at)
 }
 
-/// The key `k` terms of the order field past `at` (the least over
+/// The `k`-th key of the order field at or above `at` (the least over
 /// segments that have that many): the end of a window holding about `k`
 /// documents per segment. None: fewer than `k` remain in every segment.
 pub(crate) fn kth_order(

@@ -57,6 +57,20 @@ fn ask(m: &ReadModel, q: Query) -> Page {
     m.query(&q).unwrap()
 }
 
+/// Every page of `q`, following the cursors.
+fn pages(m: &ReadModel, mut q: Query) -> Vec<Page> {
+    let mut out = Vec::new();
+    loop {
+        let p = ask(m, q.clone());
+        let next = p.next.clone();
+        out.push(p);
+        match next {
+            Some(n) => q.cursor = Some(n),
+            None => return out,
+        }
+    }
+}
+
 fn search(m: &ReadModel, s: &str) -> Vec<String> {
     let mut v: Vec<String> = ask(
         m,
@@ -200,7 +214,7 @@ async fn filters_total_facets_and_keyset_pages_cover_everything_once() {
     }
     publish(&r, "c1", case(text("事例", "case"), PolicyArea::Welfare)).await;
     let m = ReadModel::open(r.clone(), None, "x").unwrap();
-    let mut q = Query {
+    let q = Query {
         kind: Some("event".into()),
         limit: Some(10),
         facets: Some(true),
@@ -208,8 +222,7 @@ async fn filters_total_facets_and_keyset_pages_cover_everything_once() {
     };
     let mut seen = Vec::new();
     let mut starts = Vec::new();
-    loop {
-        let p = ask(&m, q.clone());
+    for p in pages(&m, q) {
         assert_eq!(p.total, 37);
         let f = p.facets.as_ref().unwrap();
         assert_eq!(f["kind"]["event"], 37);
@@ -218,10 +231,6 @@ async fn filters_total_facets_and_keyset_pages_cover_everything_once() {
             if let Body::Event(ev) = &e.body {
                 starts.push(ev.start.clone());
             }
-        }
-        match p.next {
-            Some(n) => q.cursor = Some(n),
-            None => break,
         }
     }
     let mut unique = seen.clone();
@@ -428,25 +437,20 @@ async fn windowed_pages_over_thousands_cover_everything_once_in_order() {
     )
     .await;
     let m = ReadModel::open(r.clone(), None, "x").unwrap();
-    let mut q = Query {
+    let q = Query {
         kind: Some("event".into()),
         limit: Some(500),
         ..Default::default()
     };
     let mut seen = Vec::new();
     let mut starts = Vec::new();
-    loop {
-        let p = ask(&m, q.clone());
+    for p in pages(&m, q) {
         assert_eq!(p.total, 2_601);
         for e in p.items {
             if let Body::Event(ev) = &e.body {
                 starts.push(yui_core::validate::parse_event_time(&ev.start, ev.all_day).unwrap());
             }
             seen.push(e.object_id);
-        }
-        match p.next {
-            Some(n) => q.cursor = Some(n),
-            None => break,
         }
     }
     let mut unique = seen.clone();
@@ -491,24 +495,17 @@ async fn windowed_pages_over_thousands_cover_everything_once_in_order() {
         .await;
     }
     for kind in [None, Some("case")] {
-        let mut q = Query {
+        let q = Query {
             kind: kind.map(str::to_owned),
             limit: Some(500),
             ..Default::default()
         };
         let mut kinds = Vec::new();
         let mut cases = Vec::new();
-        loop {
-            let p = ask(&m, q.clone());
-            for e in p.items {
-                kinds.push(e.kind.clone());
-                if e.kind == "case" {
-                    cases.push((e.created_at, e.object_id));
-                }
-            }
-            match p.next {
-                Some(n) => q.cursor = Some(n),
-                None => break,
+        for e in pages(&m, q).into_iter().flat_map(|p| p.items) {
+            kinds.push(e.kind.clone());
+            if e.kind == "case" {
+                cases.push((e.created_at, e.object_id));
             }
         }
         let expected = if kind.is_none() { 2_601 + 2_050 } else { 2_050 };
