@@ -520,6 +520,8 @@ pub struct Readiness {
     pub area_codes: Vec<String>,
     /// Who to call.
     pub contact: Contact,
+    /// A drill (訓練), not a real situation (CAP status `Exercise`).
+    pub exercise: bool,
 }
 
 /// Policy areas cases and calls are sorted by.

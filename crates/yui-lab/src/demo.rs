@@ -182,10 +182,22 @@ fn plan(ids: &[NodeId], now: i64) -> Vec<(usize, &'static str, Body)> {
             "readiness",
             Body::Readiness(samples::heavy_rain_readiness(now, "131156")),
         ),
+        (1, "readiness", Body::Readiness(samples::ready_to_help(now))),
+        (3, "readiness", Body::Readiness(samples::snow_drill(now))),
         (
             1,
             "case-nursing-home",
             Body::Case(samples::nursing_home_case()),
+        ),
+        (
+            2,
+            "case-joint-drill",
+            Body::Case(samples::joint_drill_case()),
+        ),
+        (
+            1,
+            "offer-tourism-promotion",
+            Body::CallForPartners(samples::tourism_offer()),
         ),
         (
             3,
@@ -345,7 +357,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .replica
             .publish(object_id.into(), body, None)
             .await?;
-        if kind == Kind::Readiness {
+        // The acknowledgement below answers Minami-Izu's readiness.
+        if kind == Kind::Readiness && i == 2 {
             readiness_id = Some(stored.id);
         }
         println!(
@@ -455,8 +468,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             n.table.connected()
         );
     }
+    println!("\npages (self-signed certificates: the browser asks once per node):");
+    for (n, m) in nodes.iter().zip(&MEMBERS) {
+        println!("  {} https://{}/", pad(m.name, 22), n.federation_addr);
+    }
     if args.stay {
-        println!("\nthe network keeps running; try in another terminal:");
+        println!("\nthe network keeps running; open a page above, or try in another terminal:");
         println!(
             "  yui --home {} query events",
             root.join("sapporo").display()

@@ -1,7 +1,9 @@
 //! Realistic sample content, in Japanese and English, for the demo and the
 //! tests: a winter-cities summit, a disaster mutual-aid drill between a Tokyo
 //! ward and a rural town, an elderly-care cooperation case, readiness during
-//! heavy rain, a call for tourism partners, a mutual-aid agreement.
+//! heavy rain, a ward ready to help and a snow drill, a joint drill case, a
+//! call for tourism partners and an offer that fits it, a mutual-aid
+//! agreement.
 
 use yui_core::content::{
     AttendanceMode, CallForPartners, CallKind, Case, Contact, Event, EventStatus,
@@ -182,6 +184,133 @@ pub fn heavy_rain_readiness(now: i64, partner_code: &str) -> Readiness {
         contact: Contact {
             department: ja_en("総務課 防災係", "General Affairs, Disaster Prevention"),
             phone: "+81-558-00-0000".into(),
+            ..Default::default()
+        },
+        exercise: false,
+    }
+}
+
+/// Readiness of a ward with nothing to report (level 0), ready to help:
+/// supplies, staff and places for evacuees from outside.
+pub fn ready_to_help(now: i64) -> Readiness {
+    Readiness {
+        as_of: now,
+        valid_until: now + 24 * 3_600_000,
+        alert_level: 0,
+        headline: ja_en("平常時。応援の準備あり", "Normal. Ready to send help"),
+        communications: OperationalStatus::Normal,
+        supplies: vec![Supply {
+            item: ja_en("簡易トイレ", "Portable toilets"),
+            quantity: 300.0,
+            unit: "pcs".into(),
+            available_from: now,
+        }],
+        staff: vec![
+            StaffOffer {
+                skill: ja_en("保健師", "Public health nurses"),
+                count: 4,
+                days: 5,
+                self_sufficient: true,
+            },
+            StaffOffer {
+                skill: ja_en("土木技師", "Civil engineers"),
+                count: 2,
+                days: 7,
+                self_sufficient: true,
+            },
+        ],
+        shelter: Some(Shelter {
+            capacity: 400,
+            available: 350,
+            accepts_outside_evacuees: true,
+            location: ja_en("区立体育館", "Ward gymnasium"),
+        }),
+        area_codes: vec!["131156".into()],
+        contact: Contact {
+            department: ja_en(
+                "危機管理室 防災課",
+                "Crisis Management, Disaster Prevention",
+            ),
+            phone: "+81-3-0000-0000".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// A heavy-snow drill (訓練): readiness marked as an exercise.
+pub fn snow_drill(now: i64) -> Readiness {
+    Readiness {
+        as_of: now,
+        valid_until: now + 12 * 3_600_000,
+        alert_level: 2,
+        headline: ja_en(
+            "【訓練】大雪に備えた広域応援の図上訓練",
+            "[Drill] Tabletop drill for wide-area support in heavy snow",
+        ),
+        description: ja_en(
+            "本日の表示は訓練です。除雪車の相互派遣の手順を確認しています。",
+            "Today's status is a drill: checking how snowploughs are lent between cities.",
+        ),
+        communications: OperationalStatus::Normal,
+        staff: vec![StaffOffer {
+            skill: ja_en("除雪オペレーター", "Snowplough operators"),
+            count: 6,
+            days: 3,
+            self_sufficient: true,
+        }],
+        area_codes: vec!["011002".into()],
+        exercise: true,
+        ..Default::default()
+    }
+}
+
+/// A joint disaster drill case (disaster prevention).
+pub fn joint_drill_case() -> Case {
+    Case {
+        title: ja_en(
+            "都市と地方の合同防災訓練による受援体制づくり",
+            "Joint disaster drills between a city ward and a rural town",
+        ),
+        summary: ja_en(
+            "杉並区と南伊豆町は毎年合同防災訓練を行い、災害時の職員派遣と物資輸送の手順を共有している。",
+            "Suginami and Minami-Izu drill together every year and share how staff and supplies are sent after a disaster.",
+        ),
+        outcomes: ja_en(
+            "応援職員の受け入れ手順書を共同で作成。訓練参加者は延べ300人。",
+            "A shared handbook for receiving support staff; 300 participants so far.",
+        ),
+        policy_area: PolicyArea::DisasterPrevention,
+        tags: vec!["防災".into(), "相互応援".into(), "訓練".into()],
+        participants: vec!["131156".into(), "223042".into()],
+        period_start: "2019-04-01".into(),
+        period_end: String::new(),
+        contact: Contact {
+            name: ja_en("佐藤 健", "Ken Sato"),
+            department: ja_en("総務課 防災係", "General Affairs, Disaster Prevention"),
+            phone: "+81-558-00-0000".into(),
+            ..Default::default()
+        },
+        attachments: Vec::new(),
+    }
+}
+
+/// An offer of tourism cooperation (fits the winter tourism call).
+pub fn tourism_offer() -> CallForPartners {
+    CallForPartners {
+        kind: CallKind::Offer,
+        policy_area: PolicyArea::Tourism,
+        title: ja_en(
+            "区内アンテナショップで連携自治体の観光プロモーションに協力します",
+            "Our ward's shop promotes partner towns' tourism",
+        ),
+        description: ja_en(
+            "区の施設でパンフレット配布や観光物産展を開催できます。冬の観光キャンペーンにも参加可能です。",
+            "Brochures and tourism fairs at ward facilities, including winter campaigns.",
+        ),
+        deadline: String::new(),
+        contact: Contact {
+            email: "kouryu@example.jp".into(),
             ..Default::default()
         },
     }

@@ -308,6 +308,7 @@ fn readiness_to_pb(r: &Readiness) -> pb::Readiness {
             .collect(),
         area_codes: r.area_codes.clone(),
         contact: contact_to_pb(&r.contact),
+        exercise: r.exercise,
     }
 }
 
@@ -374,6 +375,7 @@ fn readiness_from_pb(r: pb::Readiness) -> Result<Readiness, DecodeError> {
             .collect::<Result<_, DecodeError>>()?,
         area_codes: r.area_codes,
         contact: contact_from_pb(r.contact),
+        exercise: r.exercise,
     })
 }
 
@@ -798,6 +800,7 @@ mod every_kind {
                 }],
                 area_codes: vec!["223042".into()],
                 contact: Contact::default(),
+                exercise: true,
             }),
             Body::Case(Case {
                 title: t("特別養護老人ホームの共同整備"),

@@ -319,6 +319,11 @@ async fn authorize(token: &str, req: Request, next: Next) -> Response {
     }
 }
 
+/// Whether `given` is the admin token (compared in constant time).
+pub(crate) fn token_matches(given: &str, token: &str) -> bool {
+    constant_time_eq(given.as_bytes(), token.as_bytes())
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -737,7 +742,7 @@ fn stream_export(s: AdminState, ical: bool, q: ExportQuery) -> Response {
             let mut chunk = String::new();
             for v in &page.items {
                 if ical {
-                    chunk.push_str(&export::ical::vevent(v, &lang));
+                    chunk.push_str(&export::ical::vevent(v, &lang, None));
                 } else {
                     if !first {
                         chunk.push_str(",\n");

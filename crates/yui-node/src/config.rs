@@ -125,19 +125,43 @@ impl Default for Admin {
     }
 }
 
-/// `[http]`.
+/// `[http]`: what the federation TLS port serves to people, without a
+/// token. Restricted content never appears on these routes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Http {
-    /// Serve the exports (iCalendar, CAP, Atom, JSON) without a token on the
-    /// federation TLS port, under /export/.
+    /// Serve the exports (iCalendar, CAP, Atom, JSON) under /export/.
     pub public_exports: bool,
+    /// Serve the pages (calendar, board, cases, calls, network) and their
+    /// JSON API under /api/.
+    pub pages: bool,
+    /// The address people reach this node at (`https://yui.city.example.jp`):
+    /// calendar subscriptions and each event's link in iCalendar use it.
+    /// Empty: the request's `Host`, over https.
+    pub public_url: String,
+    /// Also serve the pages and exports over plain HTTP here (for a
+    /// reverse proxy on the same host that terminates TLS), e.g.
+    /// `127.0.0.1:8080`. Empty: none. Off loopback it needs
+    /// `plain_allow_remote`.
+    pub plain_listen: String,
+    /// Let `plain_listen` be off loopback (traffic in clear).
+    pub plain_allow_remote: bool,
+    /// Page requests per second one client address may make (0: 20).
+    pub page_rate: u32,
+    /// Page requests one client address may make at once (0: 60).
+    pub page_burst: u32,
 }
 
 impl Default for Http {
     fn default() -> Self {
         Self {
             public_exports: true,
+            pages: true,
+            public_url: String::new(),
+            plain_listen: String::new(),
+            plain_allow_remote: false,
+            page_rate: 0,
+            page_burst: 0,
         }
     }
 }
@@ -388,6 +412,26 @@ impl Config {
                 "admin.listen: {a} is not a loopback address; set admin.allow_remote = true to expose the admin API"
             )),
             Ok(_) => {}
+        }
+        let h = &self.http;
+        if !h.plain_listen.is_empty() {
+            match h.plain_listen.parse::<SocketAddr>() {
+                Err(e) => p.push(format!(
+                    "http.plain_listen: {:?} is not HOST:PORT ({e})",
+                    h.plain_listen
+                )),
+                Ok(a) if !a.ip().is_loopback() && !h.plain_allow_remote => p.push(format!(
+                    "http.plain_listen: {a} is not a loopback address; plain HTTP is for a reverse proxy on this host (set http.plain_allow_remote = true to serve it in clear)"
+                )),
+                Ok(_) => {}
+            }
+        }
+        let web = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+        if !h.public_url.is_empty() && !web(&h.public_url) {
+            p.push(format!(
+                "http.public_url: {:?} must start with https:// (the address people reach this node at)",
+                h.public_url
+            ));
         }
         if self.endorsement_depth > 8 {
             p.push("endorsement_depth: at most 8".into());

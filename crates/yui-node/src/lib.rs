@@ -27,6 +27,7 @@ pub mod config;
 pub mod home;
 pub mod metrics;
 pub mod node;
+pub mod pages;
 pub mod progress;
 pub mod public;
 

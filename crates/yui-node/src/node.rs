@@ -330,10 +330,27 @@ impl Node {
             progress: crate::progress::Progress::default(),
             public: Arc::default(),
         };
-        let public = config
-            .http
-            .public_exports
-            .then(|| crate::public::router(state.clone()));
+        let public = Some(crate::public::router(state.clone()));
+        if !config.http.plain_listen.is_empty() {
+            let plain = tokio::net::TcpListener::bind(&config.http.plain_listen)
+                .await
+                .map_err(|error| StartError::Bind {
+                    addr: config.http.plain_listen.clone(),
+                    what: "http.plain_listen",
+                    error,
+                })?;
+            let app = crate::public::router(state.clone());
+            let c = cancel.clone();
+            tracing::info!(addr = %config.http.plain_listen, "pages over plain HTTP (for a reverse proxy)");
+            tasks.push(tokio::spawn(async move {
+                let r = axum::serve(plain, app)
+                    .with_graceful_shutdown(async move { c.cancelled().await })
+                    .await;
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "plain HTTP listener failed");
+                }
+            }));
+        }
         let c = cancel.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) =

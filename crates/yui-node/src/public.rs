@@ -81,13 +81,43 @@ impl std::fmt::Debug for PublicGate {
     }
 }
 
-/// The public routes.
+/// The public routes: the exports (when `[http] public_exports`), public
+/// metrics, and the pages (when `[http] pages`), each page request within
+/// the client address's page budget.
 pub fn router(state: AdminState) -> Router {
-    Router::new()
-        .route("/", get(|| async { "yui node: /export/calendar.ics /export/cap.atom /export/cap.xml /export/entries.json /metrics\n" }))
-        .route("/export/{format}", get(export))
-        .route("/metrics", get(metrics))
-        .with_state(state)
+    let http = state.config.http.clone();
+    let mut r = Router::new().route("/metrics", get(metrics));
+    if http.public_exports {
+        r = r.route("/export/{format}", get(export));
+    }
+    let mut r = r.with_state(state.clone());
+    if http.pages {
+        let site = yui_web::Site::new(
+            state.read.clone(),
+            yui_web::SiteOptions {
+                name: state.config.name.clone(),
+                public_url: http.public_url.clone(),
+            },
+            Arc::new(crate::pages::NodeOperator(state.clone())),
+        );
+        let budget = crate::pages::PageBudget::new(http.page_rate, http.page_burst);
+        r = r.merge(
+            yui_web::router(site).layer(axum::middleware::from_fn_with_state(
+                budget,
+                crate::pages::limit,
+            )),
+        );
+    }
+    r
+}
+
+/// The answer past a client's budget.
+pub(crate) fn too_many() -> Response {
+    refuse(
+        StatusCode::TOO_MANY_REQUESTS,
+        1,
+        "too many requests from this address: retry later",
+    )
 }
 
 fn client(req: &Request) -> Option<IpAddr> {
@@ -109,13 +139,7 @@ fn refuse(status: StatusCode, retry_secs: u64, msg: &str) -> Response {
 fn over_budget(budget: &DefaultKeyedRateLimiter<IpAddr>, ip: Option<IpAddr>) -> Option<Response> {
     // Requests without a connection (in-process tests) share one bucket.
     let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    budget.check_key(&ip).err().map(|_| {
-        refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            1,
-            "too many requests from this address: retry later",
-        )
-    })
+    budget.check_key(&ip).err().map(|_| too_many())
 }
 
 async fn metrics(State(s): State<AdminState>, req: Request) -> Response {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use chrono::TimeZone;
+use chrono::{Datelike, TimeZone};
 use serde::{Deserialize, Serialize};
 use tantivy::schema::{
     Facet, FacetOptions, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing,
@@ -35,7 +35,10 @@ use crate::query::{body_texts, time_span};
 ///
 /// - 1: first release.
 /// - 2: `order` indexed (windowed pages), `month` buckets.
-pub const FORMAT: u32 = 2;
+/// - 3: a case's time span (filters, `period` facet) is its period; the
+///   `period` facet is `/period/<year>/<month>` for every month a span
+///   touches (counted per year).
+pub const FORMAT: u32 = 3;
 
 /// Entries read from the store per step of a catch-up.
 const STEP: usize = 2_000;
@@ -197,7 +200,6 @@ pub const MAX_MONTHS: u64 = 36;
 
 /// The `month` term of a time: `year × 12 + month` in Asia/Tokyo.
 pub fn month_of(ms: i64) -> Option<u64> {
-    use chrono::Datelike;
     let t = chrono_tz::Asia::Tokyo.timestamp_millis_opt(ms).single()?;
     let y = u64::try_from(t.year()).ok()?;
     Some(y * 12 + u64::from(t.month()))
@@ -261,11 +263,27 @@ fn document(f: &Fields, e: &StoredEntry) -> TantivyDocument {
     }
     d.add_facet(f.facet, Facet::from_path(["kind", kind.name()]));
     d.add_facet(f.facet, Facet::from_path(["author", author_hex.as_str()]));
-    if let Some(t) = chrono_tz::Asia::Tokyo.timestamp_millis_opt(start).single() {
-        d.add_facet(
-            f.facet,
-            Facet::from_path(["period", t.format("%Y-%m").to_string().as_str()]),
-        );
+    // `/period/<year>/<month>` for every month the span touches (a case
+    // of 2015-2018 counts in each year, once), as the time filters match; a
+    // span too long for buckets, its first months.
+    let tokyo = |ms: i64| chrono_tz::Asia::Tokyo.timestamp_millis_opt(ms).single();
+    if let Some(first) = tokyo(start) {
+        let last = tokyo(end.max(start)).unwrap_or(first);
+        let (mut y, mut m) = (first.year(), first.month());
+        for _ in 0..MAX_MONTHS {
+            d.add_facet(
+                f.facet,
+                Facet::from_path([
+                    "period",
+                    format!("{y:04}").as_str(),
+                    format!("{m:02}").as_str(),
+                ]),
+            );
+            if (y, m) >= (last.year(), last.month()) {
+                break;
+            }
+            (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+        }
     }
     let area = match &entry.body {
         Body::Case(c) => Some(c.policy_area),

@@ -47,7 +47,7 @@ pub const FOLLOW_GATHER: Duration = Duration::from_secs(1);
 const FACETS: [&str; 5] = ["kind", "area", "author", "lang", "period"];
 
 /// One page of results.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page {
     /// Results matching, over all pages.
     pub total: u64,
@@ -636,6 +636,27 @@ impl ReadModel {
             }
         }
         Ok(false)
+    }
+
+    /// The current version of one object (a retraction when it was
+    /// withdrawn), or `None` when this node holds no such object.
+    pub fn object(
+        &self,
+        author: &NodeId,
+        object_id: &str,
+    ) -> Result<Option<EntryView>, QueryError> {
+        let store = self.replica.store();
+        let Some((_, seq)) = store
+            .object(author, object_id)
+            .map_err(yui_sync::ReplicaError::from)?
+        else {
+            return Ok(None);
+        };
+        let Some(e) = self.replica.read(author, seq)? else {
+            return Ok(None);
+        };
+        let searcher = self.index.searcher();
+        Ok(self.views(&searcher, vec![e])?.pop())
     }
 
     /// Every version of one object, oldest first, as views.

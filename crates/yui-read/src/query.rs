@@ -29,14 +29,16 @@ pub const MAX_Q_CHARS: usize = 256;
 pub const MAX_CLAUSES: usize = 16;
 
 /// Query parameters (also the admin API's query string).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Query {
     /// One kind (`event`, `readiness`, `case`, `call_for_partners`,
     /// `partnership`, `profile`, `acknowledgement`); all but retractions when
     /// absent.
     pub kind: Option<String>,
     /// Only this author.
+    #[param(value_type = Option<String>)]
     pub author: Option<NodeId>,
     /// A month `YYYY-MM`: shorthand for from/to.
     pub month: Option<String>,
@@ -47,6 +49,7 @@ pub struct Query {
     /// Time zone dates are read in (default Asia/Tokyo).
     pub tz: Option<String>,
     /// Cases and calls of this policy area.
+    #[param(value_type = Option<String>)]
     pub policy_area: Option<PolicyArea>,
     /// Readiness at or above this alert level.
     pub min_alert_level: Option<u32>,
@@ -61,6 +64,7 @@ pub struct Query {
     /// Entries with text in this language (BCP 47 tag as published).
     pub lang: Option<String>,
     /// Events of this attendance mode (offline, online, mixed).
+    #[param(value_type = Option<String>)]
     pub attendance: Option<AttendanceMode>,
     /// Results per page ([`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]).
     pub limit: Option<usize>,
@@ -307,6 +311,16 @@ pub fn time_span(e: &StoredEntry) -> (i64, i64) {
             (start, end.max(start))
         }
         Body::Readiness(r) => (r.as_of, r.valid_until),
+        // A case happens over its period (whole days, Japan time); one
+        // without a period, when it was published.
+        Body::Case(c) => match parse_event_time(&c.period_start, true) {
+            Ok(start) => {
+                let end =
+                    parse_event_time(&c.period_end, true).map_or(start, |end| end + 86_400_000 - 1);
+                (start, end.max(start))
+            }
+            Err(_) => (e.entry.created_at, e.entry.created_at),
+        },
         _ => (e.entry.created_at, e.entry.created_at),
     }
 }

@@ -4,9 +4,10 @@ use serde::{Deserialize, Serialize};
 use yui_core::{Body, NodeId};
 
 /// An entry as queries return it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntryView {
-    /// Author.
+    /// Author (node id, `yui1…`).
+    #[schema(value_type = String)]
     pub author: NodeId,
     /// Author's trusted name.
     pub author_name: Option<String>,
@@ -29,21 +30,24 @@ pub struct EntryView {
     /// For partnerships: `active` when both sides stated it, else `pending`.
     pub partnership: Option<String>,
     /// Authors that acknowledged this entry.
+    #[schema(value_type = Vec<String>)]
     pub acknowledged_by: Vec<NodeId>,
     /// The author's key was revoked (the entry is kept, marked).
     pub revoked: bool,
     /// For a text search: the passage that matched, with the hits marked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snippet: Option<Snippet>,
-    /// Content.
+    /// Content: the body's fields (see docs/ and the CLI's `--json`).
+    #[schema(value_type = Object)]
     pub body: Body,
 }
 
 /// A passage of an entry's text with the search hits marked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Snippet {
     /// The passage, as the author wrote it.
     pub text: String,
     /// Byte ranges of `text` that matched (on character boundaries).
+    #[schema(value_type = Vec<Vec<u64>>)]
     pub marks: Vec<(usize, usize)>,
 }

@@ -143,7 +143,11 @@ pub fn alert(e: &EntryView) -> Option<String> {
     let _ = write!(o, "<identifier>{}</identifier>", e.id);
     let _ = write!(o, "<sender>{}</sender>", e.author);
     let _ = write!(o, "<sent>{}</sent>", cap_time(e.created_at));
-    o.push_str("<status>Actual</status>");
+    o.push_str(if r.exercise {
+        "<status>Exercise</status>"
+    } else {
+        "<status>Actual</status>"
+    });
     let _ = write!(
         o,
         "<msgType>{}</msgType>",

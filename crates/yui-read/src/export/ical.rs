@@ -59,7 +59,7 @@ fn date(s: &str) -> String {
 pub fn calendar(events: &[EntryView], lang: &str, name: &str) -> String {
     let mut out = begin(name);
     for e in events {
-        out.push_str(&vevent(e, lang));
+        out.push_str(&vevent(e, lang, None));
     }
     out.push_str(&end());
     out
@@ -87,8 +87,11 @@ pub fn end() -> String {
     "END:VCALENDAR\r\n".into()
 }
 
-/// One VEVENT for `e`, texts in `lang` (empty for other kinds).
-pub fn vevent(e: &EntryView, lang: &str) -> String {
+/// One VEVENT for `e`, texts in `lang` (empty for other kinds). With
+/// `page`, the event's `URL` is its page on the node (a calendar app links
+/// back to it) and the online meeting link is a `CONFERENCE` (RFC 7986);
+/// without, the online link is the `URL`.
+pub fn vevent(e: &EntryView, lang: &str, page: Option<&str>) -> String {
     let mut out = String::new();
     let mut line = |l: String| fold(&l, &mut out);
     {
@@ -150,8 +153,18 @@ pub fn vevent(e: &EntryView, lang: &str) -> String {
         if let Some(l) = localized("LOCATION", &ev.location) {
             line(l);
         }
-        if !ev.online_url.is_empty() {
-            line(format!("URL:{}", ev.online_url));
+        match page {
+            Some(page) => {
+                line(format!("URL:{page}"));
+                if !ev.online_url.is_empty() {
+                    line(format!(
+                        "CONFERENCE;VALUE=URI;FEATURE=VIDEO:{}",
+                        ev.online_url
+                    ));
+                }
+            }
+            None if !ev.online_url.is_empty() => line(format!("URL:{}", ev.online_url)),
+            None => {}
         }
         if !ev.category.is_empty() {
             line(format!("CATEGORIES:{}", text(&ev.category)));

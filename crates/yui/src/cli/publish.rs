@@ -114,6 +114,9 @@ pub struct ReadinessArgs {
     /// Evacuation alert level 0-5.
     #[arg(long, default_value_t = 0)]
     alert_level: u32,
+    /// A drill (訓練): shown as an exercise, CAP status Exercise.
+    #[arg(long)]
+    exercise: bool,
     /// One-line summary.
     #[arg(long)]
     headline: Option<String>,
@@ -404,6 +407,7 @@ pub fn build(cmd: PublishCmd) -> anyhow::Result<(Body, Option<String>, Option<i6
                         as_of: now,
                         valid_until: now + i64::from(a.valid_hours.max(1)) * 3_600_000,
                         alert_level: a.alert_level,
+                        exercise: a.exercise,
                         headline: text(&c.lang, &a.headline),
                         description: text(&c.lang, &a.description),
                         communications: parse_enum::<OperationalStatus>(

@@ -1,0 +1,206 @@
+//! What every page has around its content: the language, the navigation,
+//! the language switcher, the alert banner, the stylesheet link.
+
+use yui_core::content::ProfileKind;
+
+use crate::i18n::{Lang, Words, LANGS};
+use crate::text::Text;
+use crate::{Req, Site, WebError};
+
+/// One link of the navigation.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    /// Where it goes.
+    pub href: String,
+    /// What it says.
+    pub label: String,
+    /// This page.
+    pub current: bool,
+}
+
+/// One language of the switcher.
+#[derive(Debug, Clone)]
+pub struct LangLink {
+    /// This page in that language.
+    pub href: String,
+    /// BCP 47 tag.
+    pub tag: &'static str,
+    /// Its own name.
+    pub name: &'static str,
+    /// The language shown.
+    pub current: bool,
+}
+
+/// A municipality at alert level 3 or above (the banner).
+#[derive(Debug, Clone)]
+pub struct Alerting {
+    /// Its name.
+    pub name: Text,
+    /// Its page.
+    pub href: String,
+    /// Level.
+    pub level: u32,
+    /// The level's CSS class.
+    pub class: &'static str,
+    /// The level's name.
+    pub level_name: String,
+    /// A drill.
+    pub exercise: bool,
+}
+
+/// The frame of a page.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    /// The reader's language.
+    pub lang: Lang,
+    /// Words in it.
+    pub words: Words,
+    /// The page's title.
+    pub title: String,
+    /// The node's name.
+    pub site: String,
+    /// The navigation.
+    pub nav: Vec<NavItem>,
+    /// The language switcher.
+    pub langs: Vec<LangLink>,
+    /// Fresh readiness at level 3 or above, most urgent first.
+    pub alerts: Vec<Alerting>,
+    /// Refresh the page after this many seconds (the board).
+    pub refresh: Option<u32>,
+    /// The stylesheet's URL.
+    pub css: String,
+    /// Carry `lang=` on links.
+    explicit: bool,
+}
+
+impl Chrome {
+    /// The frame of a page titled `title` at navigation section `section`,
+    /// with the alert banner.
+    pub fn new(site: &Site, req: &Req, section: &str, title: String) -> Result<Self, WebError> {
+        let mut c = Self::framed(site, req, section, title);
+        c.alerts = alerting(site, req.lang, &c)?;
+        Ok(c)
+    }
+
+    /// The frame without the banner (error pages: the store may be what
+    /// failed).
+    pub fn bare(site: &Site, req: &Req, title: String) -> Self {
+        Self::framed(site, req, "", title)
+    }
+
+    fn framed(site: &Site, req: &Req, section: &str, title: String) -> Self {
+        let w = req.words();
+        let sections = [
+            ("/", "nav-home"),
+            ("/calendar", "nav-calendar"),
+            ("/board", "nav-board"),
+            ("/cases", "nav-cases"),
+            ("/calls", "nav-calls"),
+            ("/network", "nav-network"),
+        ];
+        let mut c = Chrome {
+            lang: req.lang,
+            words: w,
+            title,
+            site: site.options.name.clone(),
+            nav: Vec::new(),
+            langs: Vec::new(),
+            alerts: Vec::new(),
+            refresh: None,
+            css: format!("/assets/yui.css?v={}", crate::assets::version()),
+            explicit: req.explicit,
+        };
+        c.nav = sections
+            .iter()
+            .map(|(path, id)| NavItem {
+                href: c.href(path),
+                label: w.get(id),
+                current: *path == section,
+            })
+            .collect();
+        c.langs = LANGS
+            .iter()
+            .map(|l| {
+                let mut pairs: Vec<(&str, &str)> = req
+                    .params
+                    .iter()
+                    .filter(|(k, _)| k != "lang" && k != "cursor")
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                pairs.push(("lang", l.tag()));
+                LangLink {
+                    href: format!("{}{}", req.path, crate::text::query_string(&pairs)),
+                    tag: l.tag(),
+                    name: l.native_name(),
+                    current: *l == req.lang,
+                }
+            })
+            .collect();
+        c
+    }
+
+    /// The reader chose the language (`?lang=`): forms carry it on.
+    pub fn explicit(&self) -> bool {
+        self.explicit
+    }
+
+    /// Message `id` in the reader's language.
+    pub fn t(&self, id: &str) -> String {
+        self.words.get(id)
+    }
+
+    /// Message `id` with a count `$n` (templates pass references).
+    pub fn n(&self, id: &str, n: impl std::borrow::Borrow<i64>) -> String {
+        self.words.n(id, *n.borrow())
+    }
+
+    /// A link to `path` on this node, carrying the chosen language.
+    pub fn href(&self, path: &str) -> String {
+        if !self.explicit {
+            return path.to_owned();
+        }
+        let sep = if path.contains('?') { '&' } else { '?' };
+        format!("{path}{sep}lang={}", self.lang.tag())
+    }
+}
+
+/// Fresh readiness at level 3 or above, most urgent first (bounded: the
+/// banner lists a handful and links to the board).
+fn alerting(site: &Site, lang: Lang, c: &Chrome) -> Result<Vec<Alerting>, WebError> {
+    let q = yui_read::query::Query {
+        kind: Some("readiness".into()),
+        min_alert_level: Some(3),
+        stale: Some(false),
+        limit: Some(50),
+        ..Default::default()
+    };
+    let page = site.read.query(&q)?;
+    let dir = site.directory()?;
+    let w = Words(lang);
+    let mut out: Vec<Alerting> = page
+        .items
+        .iter()
+        .filter_map(|e| match &e.body {
+            yui_core::Body::Readiness(r) => Some(Alerting {
+                name: dir.name(&e.author, lang),
+                href: c.href(&format!("/m/{}", e.author)),
+                level: r.alert_level,
+                class: crate::format::alert_class(r.alert_level),
+                level_name: crate::format::alert_name(&w, r.alert_level),
+                exercise: r.exercise,
+            }),
+            _ => None,
+        })
+        .collect();
+    out.sort_by_key(|a| std::cmp::Reverse(a.level));
+    out.truncate(8);
+    Ok(out)
+}
+
+/// The message id of a profile kind.
+pub fn profile_kind_id(k: Option<ProfileKind>) -> String {
+    k.map_or_else(
+        || "kind-unknown".to_owned(),
+        |k| format!("kind-{}", crate::text::wire(&k)),
+    )
+}

@@ -1,0 +1,281 @@
+//! `/board`: the readiness board. One card per municipality, most urgent
+//! first: fresh before stale, then alert level, then the newest. Refreshes
+//! itself every minute without script (`<meta http-equiv="refresh">`).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use yui_core::content::{OperationalStatus, Readiness};
+use yui_core::Body;
+use yui_read::query::Query;
+use yui_read::EntryView;
+
+use super::Who;
+use crate::chrome::Chrome;
+use crate::directory::Directory;
+use crate::format;
+use crate::text::{wire, Text};
+use crate::{html, Req, Site, WebError};
+
+/// Readiness objects on the board at most (every municipality of Japan
+/// fits: ~1,800).
+pub const CAP: usize = 2_000;
+/// Seconds between refreshes.
+pub const REFRESH: u32 = 60;
+
+/// One line of supplies, staff or facilities.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// What.
+    pub what: Text,
+    /// How much / how many / its state.
+    pub detail: String,
+}
+
+/// A request or offer (EDXL-RM) with who acknowledged it.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// Request, offer, ….
+    pub kind: String,
+    /// Wire name (CSS).
+    pub class: String,
+    /// What.
+    pub item: Text,
+    /// Quantity and unit.
+    pub quantity: String,
+    /// Addressed to.
+    pub to: Vec<Who>,
+    /// Note.
+    pub note: Text,
+}
+
+/// One municipality's card.
+#[derive(Debug, Clone)]
+pub struct Card {
+    /// Who.
+    pub by: Who,
+    /// The entry's page.
+    pub href: String,
+    /// Level.
+    pub level: u32,
+    /// The level's CSS class (official colour).
+    pub class: &'static str,
+    /// The level's name.
+    pub level_name: String,
+    /// A drill.
+    pub exercise: bool,
+    /// Past valid-until.
+    pub stale: bool,
+    /// Headline.
+    pub headline: Text,
+    /// Details.
+    pub description: Text,
+    /// As of, as the reader writes it.
+    pub as_of: String,
+    /// How long ago.
+    pub age: String,
+    /// Valid until, as the reader writes it.
+    pub valid_until: String,
+    /// Communications' state.
+    pub communications: String,
+    /// Wire name of it (CSS).
+    pub communications_class: String,
+    /// Shelter: places available of capacity (words), accepts evacuees
+    /// from outside, where.
+    pub shelter: Option<(String, bool, Text)>,
+    /// Supplies.
+    pub supplies: Vec<Line>,
+    /// Staff deployable.
+    pub staff: Vec<Line>,
+    /// Facilities.
+    pub facilities: Vec<Line>,
+    /// Requests and offers.
+    pub resources: Vec<Resource>,
+    /// Who acknowledged this status.
+    pub acknowledged: Vec<Who>,
+    /// Department and phone.
+    pub contact: String,
+}
+
+fn status_id(s: OperationalStatus) -> String {
+    format!("status-{}", wire(&s))
+}
+
+/// A readiness entry as a card.
+pub fn card(c: &Chrome, dir: &Directory, e: &EntryView, r: &Readiness, now: i64) -> Card {
+    let lang = c.lang;
+    let tz = format::TOKYO;
+    let line = |what: &yui_core::LocalizedText, detail: String| Line {
+        what: Text::of(what, lang),
+        detail,
+    };
+    Card {
+        by: Who::of(c, dir, &e.author),
+        href: super::entry_href(c, e),
+        level: r.alert_level,
+        class: format::alert_class(r.alert_level),
+        level_name: format::alert_name(&c.words, r.alert_level),
+        exercise: r.exercise,
+        stale: e.stale,
+        headline: Text::of(&r.headline, lang),
+        description: Text::of(&r.description, lang),
+        as_of: format::date_time(lang, r.as_of, tz),
+        age: format::age(&c.words, now, r.as_of),
+        valid_until: format::date_time(lang, r.valid_until, tz),
+        communications: c.t(&status_id(r.communications)),
+        communications_class: wire(&r.communications),
+        shelter: r.shelter.as_ref().map(|s| {
+            (
+                c.words.with(
+                    "board-shelter-line",
+                    &[
+                        ("available", i64::from(s.available).into()),
+                        ("capacity", i64::from(s.capacity).into()),
+                    ],
+                ),
+                s.accepts_outside_evacuees,
+                Text::of(&s.location, lang),
+            )
+        }),
+        supplies: r
+            .supplies
+            .iter()
+            .map(|s| {
+                line(
+                    &s.item,
+                    format!("{} {}", format::quantity(s.quantity), s.unit),
+                )
+            })
+            .collect(),
+        staff: r
+            .staff
+            .iter()
+            .map(|s| {
+                line(
+                    &s.skill,
+                    c.words.with(
+                        "board-staff-line",
+                        &[
+                            ("count", i64::from(s.count).into()),
+                            ("days", i64::from(s.days).into()),
+                        ],
+                    ),
+                )
+            })
+            .collect(),
+        facilities: r
+            .facilities
+            .iter()
+            .map(|f| {
+                let note = Text::of(&f.note, lang);
+                let mut d = c.t(&status_id(f.status));
+                if !note.is_empty() {
+                    d = format!("{d} — {note}");
+                }
+                line(&f.name, d)
+            })
+            .collect(),
+        resources: r
+            .resources
+            .iter()
+            .map(|m| {
+                let k = wire(&m.kind);
+                Resource {
+                    kind: c.t(&format!("rm-{k}")),
+                    class: k,
+                    item: Text::of(&m.item, lang),
+                    quantity: if m.quantity > 0.0 {
+                        format!("{} {}", format::quantity(m.quantity), m.unit)
+                    } else {
+                        String::new()
+                    },
+                    to: m.to.iter().map(|code| Who::of_code(c, dir, code)).collect(),
+                    note: Text::of(&m.note, lang),
+                }
+            })
+            .collect(),
+        acknowledged: e
+            .acknowledged_by
+            .iter()
+            .map(|id| Who::of(c, dir, id))
+            .collect(),
+        contact: [
+            Text::of(&r.contact.department, lang).text,
+            r.contact.phone.clone(),
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · "),
+    }
+}
+
+/// Most urgent first: fresh before stale, higher level, newer.
+pub fn urgency(a: &Card, a_as_of: i64, b: &Card, b_as_of: i64) -> std::cmp::Ordering {
+    a.stale
+        .cmp(&b.stale)
+        .then(b.level.cmp(&a.level))
+        .then(b_as_of.cmp(&a_as_of))
+}
+
+/// The board's cards, most urgent first, and the members without one.
+pub fn cards(site: &Site, c: &Chrome, q: Query) -> Result<(Vec<Card>, Vec<Who>), WebError> {
+    let dir = site.directory()?;
+    let views = site.read.first(&q, CAP)?;
+    let now = yui_sync::now_ms();
+    let mut with: Vec<(i64, Card)> = views
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Readiness(r) => Some((r.as_of, card(c, &dir, e, r, now))),
+            _ => None,
+        })
+        .collect();
+    with.sort_by(|(ta, a), (tb, b)| urgency(a, *ta, b, *tb));
+    let reported: HashSet<_> = views.iter().map(|e| e.author).collect();
+    let mut without: Vec<Who> = dir
+        .all()
+        .filter(|m| !m.relay)
+        .filter_map(|m| m.id)
+        .filter(|id| !reported.contains(id))
+        .map(|id| Who::of(c, &dir, &id))
+        .collect();
+    without.sort_by(|a, b| a.name.text.cmp(&b.name.text));
+    Ok((with.into_iter().map(|(_, c)| c).collect(), without))
+}
+
+#[derive(Template)]
+#[template(path = "board.html")]
+struct Board {
+    c: Chrome,
+    cards: Vec<Card>,
+    without: Vec<Who>,
+    updated: String,
+}
+
+/// `GET /board`.
+pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
+    crate::render(site, req, |site, req| {
+        req.only(&[])?;
+        let mut c = Chrome::new(site, req, "/board", req.words().get("board-title"))?;
+        c.refresh = Some(REFRESH);
+        let (cards, without) = cards(
+            site,
+            &c,
+            Query {
+                kind: Some("readiness".into()),
+                ..Default::default()
+            },
+        )?;
+        let page = Board {
+            updated: format::date_time(req.lang, yui_sync::now_ms(), format::TOKYO),
+            cards,
+            without,
+            c,
+        };
+        Ok(html(req.lang, page.render()?))
+    })
+    .await
+}

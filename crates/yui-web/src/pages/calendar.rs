@@ -1,0 +1,422 @@
+//! `/calendar`: events as a list or a month grid, filtered by municipality,
+//! category, attendance and period; `/calendar.ics` subscribes to the same
+//! filters.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{Datelike, Duration, NaiveDate, TimeZone};
+use yui_core::content::AttendanceMode;
+use yui_read::export::ical;
+use yui_read::query::Query;
+
+use super::{event_item, node_param, EventItem};
+use crate::chrome::Chrome;
+use crate::format::{self, TOKYO};
+use crate::text::{query_string, Text};
+use crate::{html, Req, Site, WebError};
+
+/// Events per list page.
+const PAGE: usize = 50;
+/// Events a month grid shows at most.
+const MONTH_CAP: usize = 1_000;
+/// Events in a subscription at most (from a month ago on), as the public
+/// calendar export.
+pub const ICS_CAP: usize = 2_000;
+
+/// The filters of the calendar, as given.
+#[derive(Debug, Clone, Default)]
+struct Filters {
+    m: String,
+    category: String,
+    attendance: String,
+    within: String,
+}
+
+impl Filters {
+    fn read(req: &Req) -> Result<(Filters, Query), WebError> {
+        let w = req.words();
+        let f = Filters {
+            m: req.param("m").unwrap_or("").to_owned(),
+            category: req.param("category").unwrap_or("").trim().to_owned(),
+            attendance: req.param("attendance").unwrap_or("").to_owned(),
+            within: req.param("within").unwrap_or("").to_owned(),
+        };
+        let mut q = Query {
+            kind: Some("event".into()),
+            ..Default::default()
+        };
+        if !f.m.is_empty() {
+            q.author = Some(node_param(&w, &f.m)?);
+        }
+        if !f.category.is_empty() {
+            if f.category.chars().count() > 64 {
+                return Err(WebError::Bad(w.get("error-category")));
+            }
+            q.tag = Some(f.category.clone());
+        }
+        if !f.attendance.is_empty() {
+            q.attendance = Some(match f.attendance.as_str() {
+                "offline" => AttendanceMode::Offline,
+                "online" => AttendanceMode::Online,
+                "mixed" => AttendanceMode::Mixed,
+                _ => return Err(WebError::Bad(w.named("error-attendance", &f.attendance))),
+            });
+        }
+        if !f.within.is_empty() {
+            let span = match f.within.as_str() {
+                "48h" => Duration::hours(48),
+                "week" => Duration::days(7),
+                "month" => Duration::days(31),
+                _ => return Err(WebError::Bad(w.named("error-within", &f.within))),
+            };
+            let now = chrono::Utc::now();
+            q.from = Some(now.to_rfc3339());
+            q.to = Some((now + span).to_rfc3339());
+        }
+        Ok((f, q))
+    }
+
+    /// The filters as query pairs (links, the subscription).
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("m", self.m.as_str()),
+            ("category", self.category.as_str()),
+            ("attendance", self.attendance.as_str()),
+        ]
+    }
+}
+
+/// A choice in a filter.
+#[derive(Debug, Clone)]
+struct Choice {
+    value: String,
+    label: Text,
+    selected: bool,
+}
+
+/// One day of the month grid.
+#[derive(Debug, Clone)]
+struct Day {
+    /// Day of the month (0: outside the month).
+    day: u32,
+    /// `YYYY-MM-DD`.
+    date: String,
+    /// The date, said in full (screen readers).
+    label: String,
+    today: bool,
+    events: Vec<EventItem>,
+}
+
+#[derive(Template)]
+#[template(path = "calendar.html")]
+struct Calendar {
+    c: Chrome,
+    month_view: bool,
+    heading: String,
+    events: Vec<EventItem>,
+    weeks: Vec<Vec<Day>>,
+    weekdays: Vec<&'static str>,
+    prev: String,
+    next: String,
+    more: Option<String>,
+    total: u64,
+    members: Vec<Choice>,
+    attendances: Vec<Choice>,
+    withins: Vec<Choice>,
+    category: String,
+    month: String,
+    list_href: String,
+    month_href: String,
+    subscribe: String,
+    subscribe_webcal: String,
+}
+
+/// `https://host` for links that leave the page.
+pub fn base_url(site: &Site, req: &Req) -> String {
+    if !site.options.public_url.is_empty() {
+        return site.options.public_url.trim_end_matches('/').to_owned();
+    }
+    format!("https://{}", req.host.as_deref().unwrap_or("localhost"))
+}
+
+fn this_month() -> (i32, u32) {
+    let now = chrono::Utc::now().with_timezone(&TOKYO);
+    (now.year(), now.month())
+}
+
+fn parse_month(w: &crate::i18n::Words, s: &str) -> Result<(i32, u32), WebError> {
+    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+        .ok()
+        .filter(|d| (1970..=2500).contains(&d.year()))
+        .map(|d| (d.year(), d.month()))
+        .ok_or_else(|| WebError::Bad(w.named("error-month", s)))
+}
+
+/// `GET /calendar`.
+pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
+    crate::render(site, req, |site, req| {
+        req.only(&[
+            "view",
+            "month",
+            "m",
+            "category",
+            "attendance",
+            "within",
+            "cursor",
+        ])?;
+        let w = req.words();
+        let (f, mut q) = Filters::read(req)?;
+        let month_view = match req.param("view") {
+            None | Some("list") => false,
+            Some("month") => true,
+            Some(v) => return Err(WebError::Bad(w.named("error-view", v))),
+        };
+        let (year, month) = match req.param("month") {
+            Some(m) => parse_month(&w, m)?,
+            None => this_month(),
+        };
+        let month_s = format!("{year:04}-{month:02}");
+        let c = Chrome::new(site, req, "/calendar", w.get("calendar-title"))?;
+        let dir = site.directory()?;
+
+        let mut pairs = f.pairs();
+        pairs.push(("within", f.within.as_str()));
+        let link = |extra: &[(&str, &str)]| {
+            let mut p = pairs.clone();
+            p.extend_from_slice(extra);
+            c.href(&format!("/calendar{}", query_string(&p)))
+        };
+        let (py, pm) = if month == 1 {
+            (year - 1, 12)
+        } else {
+            (year, month - 1)
+        };
+        let (ny, nm) = if month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, month + 1)
+        };
+        let prev_s = format!("{py:04}-{pm:02}");
+        let next_s = format!("{ny:04}-{nm:02}");
+
+        let mut events = Vec::new();
+        let mut weeks = Vec::new();
+        let mut more = None;
+        let total;
+        let heading;
+        if month_view {
+            q.month = Some(month_s.clone());
+            q.from = None;
+            q.to = None;
+            let views = site.read.first(&q, MONTH_CAP)?;
+            total = views.len() as u64;
+            let items: Vec<EventItem> = views
+                .iter()
+                .filter_map(|e| super::event_item(&c, &dir, e))
+                .collect();
+            weeks = grid(req.lang, year, month, &items);
+            heading = format::month(req.lang, year, month);
+        } else {
+            if req.param("month").is_some() && f.within.is_empty() {
+                q.month = Some(month_s.clone());
+                heading = format::month(req.lang, year, month);
+            } else {
+                if f.within.is_empty() {
+                    q.from = Some(
+                        chrono::Utc::now()
+                            .with_timezone(&TOKYO)
+                            .format("%Y-%m-%d")
+                            .to_string(),
+                    );
+                }
+                heading = w.get(match f.within.as_str() {
+                    "48h" => "within-48h",
+                    "week" => "within-week",
+                    "month" => "within-month",
+                    _ => "calendar-upcoming",
+                });
+            }
+            q.limit = Some(PAGE);
+            q.cursor = req.param("cursor").map(str::to_owned);
+            let page = site.read.query(&q)?;
+            total = page.total;
+            events = page
+                .items
+                .iter()
+                .filter_map(|e| event_item(&c, &dir, e))
+                .collect();
+            more = page.next.map(|n| {
+                let mut extra = vec![("cursor", n.as_str())];
+                if q.month.is_some() {
+                    extra.push(("month", month_s.as_str()));
+                }
+                link(&extra)
+            });
+        }
+        let mut members: Vec<Choice> = dir
+            .all()
+            .filter_map(|m| m.id.map(|id| (id, m)))
+            .filter(|(_, m)| !m.relay || m.kind.is_some())
+            .map(|(id, _)| Choice {
+                value: id.to_string(),
+                label: dir.name(&id, req.lang),
+                selected: f.m == id.to_string(),
+            })
+            .collect();
+        members.sort_by(|a, b| a.label.text.cmp(&b.label.text));
+        let choices = |opts: &[(&str, &str)], chosen: &str| -> Vec<Choice> {
+            opts.iter()
+                .map(|(v, id)| Choice {
+                    value: (*v).to_owned(),
+                    label: Text::plain(w.get(id), req.lang),
+                    selected: chosen == *v,
+                })
+                .collect()
+        };
+        let base = base_url(site, req);
+        let sub_q = query_string(&f.pairs());
+        let subscribe = format!("{base}/calendar.ics{sub_q}");
+        let page = Calendar {
+            month_view,
+            heading,
+            events,
+            weeks,
+            weekdays: (0..7).map(|i| format::weekday_name(req.lang, i)).collect(),
+            prev: link(&[
+                ("view", if month_view { "month" } else { "list" }),
+                ("month", &prev_s),
+            ]),
+            next: link(&[
+                ("view", if month_view { "month" } else { "list" }),
+                ("month", &next_s),
+            ]),
+            more,
+            total,
+            members,
+            attendances: choices(
+                &[
+                    ("", "filter-any"),
+                    ("offline", "attendance-offline"),
+                    ("online", "attendance-online"),
+                    ("mixed", "attendance-mixed"),
+                ],
+                &f.attendance,
+            ),
+            withins: choices(
+                &[
+                    ("", "filter-any"),
+                    ("48h", "within-48h"),
+                    ("week", "within-week"),
+                    ("month", "within-month"),
+                ],
+                &f.within,
+            ),
+            category: f.category.clone(),
+            month: month_s.clone(),
+            list_href: link(&[("view", "list")]),
+            month_href: link(&[("view", "month"), ("month", &month_s)]),
+            subscribe_webcal: subscribe.replacen("https://", "webcal://", 1).replacen(
+                "http://",
+                "webcal://",
+                1,
+            ),
+            subscribe,
+            c,
+        };
+        Ok(html(req.lang, page.render()?))
+    })
+    .await
+}
+
+/// The weeks (Monday first) of a month, each day with the events that
+/// touch it.
+fn grid(lang: crate::i18n::Lang, year: i32, month: u32, events: &[EventItem]) -> Vec<Vec<Day>> {
+    let first = NaiveDate::from_ymd_opt(year, month, 1).expect("valid month");
+    let today = chrono::Utc::now().with_timezone(&TOKYO).date_naive();
+    let lead = first.weekday().num_days_from_monday() as i64;
+    let mut weeks = Vec::new();
+    let mut d = first - Duration::days(lead);
+    loop {
+        let mut week = Vec::with_capacity(7);
+        for _ in 0..7 {
+            let inside = d.month() == month;
+            let start = TOKYO
+                .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+                .earliest()
+                .map_or(0, |t| t.timestamp_millis());
+            let end = start + 86_400_000;
+            let on_day: Vec<EventItem> = if inside {
+                events
+                    .iter()
+                    .filter(|e| e.start < end && (e.end > start || e.start >= start))
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let noon = d.and_hms_opt(12, 0, 0).expect("noon").and_utc();
+            week.push(Day {
+                day: if inside { d.day() } else { 0 },
+                date: d.format("%Y-%m-%d").to_string(),
+                label: format::date(lang, &noon),
+                today: d == today,
+                events: on_day,
+            });
+            d += Duration::days(1);
+        }
+        weeks.push(week);
+        if d.month() != month || d.year() != year {
+            break;
+        }
+    }
+    weeks
+}
+
+/// `GET /calendar.ics`: the calendar's filters as a subscription. Events
+/// from a month ago on, at most [`ICS_CAP`]; each carries the URL of its
+/// page here.
+pub async fn ics(State(site): State<Arc<Site>>, req: Req) -> Response {
+    crate::render(site, req, |site, req| {
+        req.only(&["m", "category", "attendance", "within"])?;
+        let (_, mut q) = Filters::read(req)?;
+        if q.from.is_none() {
+            let month_ago = chrono::Utc::now() - Duration::days(31);
+            q.from = Some(month_ago.to_rfc3339());
+        }
+        let views = site.read.first(&q, ICS_CAP)?;
+        let base = base_url(site, req);
+        Ok(calendar_response(site, req, &base, &views))
+    })
+    .await
+}
+
+/// An iCalendar answer of `views`, each VEVENT linking back to its page.
+pub fn calendar_response(
+    site: &Site,
+    req: &Req,
+    base: &str,
+    views: &[yui_read::EntryView],
+) -> Response {
+    let mut out = ical::begin(&format!("yui: {}", site.options.name));
+    for v in views {
+        let page = format!(
+            "{base}/events/{}/{}",
+            v.author,
+            crate::text::segment(&v.object_id)
+        );
+        out.push_str(&ical::vevent(v, req.lang.tag(), Some(&page)));
+    }
+    out.push_str(&ical::end());
+    (
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        out,
+    )
+        .into_response()
+}

@@ -1,0 +1,350 @@
+//! One entry's page: `/events/{author}/{object}` (and `….ics`),
+//! `/cases/{author}/{object}`, `/entries/{author}/{object}` for any kind.
+//! Each shows the entry's provenance: who signed it with which key, that
+//! its signature was verified, its id and sequence, every version, and a
+//! link to its JSON.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use yui_core::Body;
+use yui_read::EntryView;
+
+use super::board::Card;
+use super::{event_when, node_param, Who};
+use crate::chrome::Chrome;
+use crate::directory::Directory;
+use crate::format;
+use crate::text::{segment, wire, Text};
+use crate::{html, status, Req, Site, WebError};
+
+/// One version in the history.
+#[derive(Debug, Clone)]
+struct Version {
+    n: usize,
+    seq: u64,
+    when: String,
+    id: String,
+    retraction: bool,
+}
+
+/// Where an entry comes from and how it is known to be genuine.
+#[derive(Debug, Clone)]
+struct Provenance {
+    by: Who,
+    key: String,
+    id: String,
+    seq: u64,
+    created: String,
+    version: usize,
+    history: Vec<Version>,
+    json: String,
+    revoked: bool,
+}
+
+fn provenance(
+    site: &Site,
+    c: &Chrome,
+    dir: &Directory,
+    e: &EntryView,
+) -> Result<Provenance, WebError> {
+    let history = site.read.history(&e.author, &e.object_id)?;
+    Ok(Provenance {
+        by: Who::of(c, dir, &e.author),
+        key: e.author.to_string(),
+        id: e.id.clone(),
+        seq: e.seq,
+        created: format::date_time(c.lang, e.created_at, format::TOKYO),
+        version: history.len(),
+        history: history
+            .iter()
+            .rev()
+            .map(|v| Version {
+                n: v.version,
+                seq: v.seq,
+                when: format::date_time(c.lang, v.created_at, format::TOKYO),
+                id: v.id.clone(),
+                retraction: v.kind == "retraction",
+            })
+            .collect(),
+        json: format!("/api/v1/entries/{}/{}", e.author, segment(&e.object_id)),
+        revoked: e.revoked,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "event.html")]
+struct EventPage {
+    c: Chrome,
+    title: Text,
+    description: Text,
+    when: String,
+    zone: String,
+    status: String,
+    cancelled: bool,
+    attendance: String,
+    location: Text,
+    online_url: String,
+    category: String,
+    organisers: Vec<Who>,
+    partners: Vec<Who>,
+    contact: Vec<(String, String)>,
+    ics: String,
+    p: Provenance,
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CasePage {
+    c: Chrome,
+    title: Text,
+    summary: Text,
+    outcomes: Text,
+    area: String,
+    area_href: String,
+    tags: Vec<String>,
+    participants: Vec<Who>,
+    period: String,
+    contact: Vec<(String, String)>,
+    attachments: Vec<[String; 5]>,
+    p: Provenance,
+}
+
+#[derive(Template)]
+#[template(path = "entry.html")]
+struct AnyPage {
+    c: Chrome,
+    heading: String,
+    readiness: Vec<Card>,
+    withdrawn: Option<Text>,
+    body: String,
+    p: Provenance,
+}
+
+fn contact_rows(c: &Chrome, k: &yui_core::content::Contact) -> Vec<(String, String)> {
+    [
+        ("contact-name", Text::of(&k.name, c.lang).text),
+        ("contact-department", Text::of(&k.department, c.lang).text),
+        ("contact-email", k.email.clone()),
+        ("contact-phone", k.phone.clone()),
+        ("contact-url", k.url.clone()),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(l, v)| (c.t(l), v))
+    .collect()
+}
+
+/// The object asked for, or the page's error.
+fn load(site: &Site, req: &Req, author: &str, object: &str) -> Result<EntryView, WebError> {
+    let w = req.words();
+    let author = node_param(&w, author)?;
+    if object.is_empty() || object.len() > 256 {
+        return Err(WebError::NotFound);
+    }
+    site.read.object(&author, object)?.ok_or(WebError::NotFound)
+}
+
+/// A withdrawn object: its page says so, with the reason (410 Gone).
+fn withdrawn(site: &Site, req: &Req, e: &EntryView) -> Result<Response, WebError> {
+    let Body::Retraction(r) = &e.body else {
+        return Err(WebError::Internal("not a retraction".into()));
+    };
+    let c = Chrome::new(site, req, "", req.words().get("entry-withdrawn"))?;
+    let dir = site.directory()?;
+    let page = AnyPage {
+        heading: req.words().get("entry-withdrawn"),
+        readiness: Vec::new(),
+        withdrawn: Some(Text::of(&r.reason, req.lang)),
+        body: String::new(),
+        p: provenance(site, &c, &dir, e)?,
+        c,
+    };
+    Ok(status(StatusCode::GONE, html(req.lang, page.render()?)))
+}
+
+/// `GET /events/{author}/{object}`; `…/{object}.ics` is the event alone as
+/// iCalendar.
+pub async fn event(
+    State(site): State<Arc<Site>>,
+    Path((author, object)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    crate::render(site, req, move |site, req| {
+        req.only(&[])?;
+        let found = load(site, req, &author, &object);
+        let (e, ics) = match (found, object.strip_suffix(".ics")) {
+            (Ok(e), _) => (e, false),
+            (Err(WebError::NotFound), Some(stem)) => (load(site, req, &author, stem)?, true),
+            (Err(err), _) => return Err(err),
+        };
+        if e.kind == "retraction" {
+            return withdrawn(site, req, &e);
+        }
+        let Body::Event(ev) = &e.body else {
+            return Err(WebError::NotFound);
+        };
+        if ics {
+            let base = super::calendar::base_url(site, req);
+            return Ok(super::calendar::calendar_response(
+                site,
+                req,
+                &base,
+                std::slice::from_ref(&e),
+            ));
+        }
+        let title = Text::of(&ev.title, req.lang);
+        let c = Chrome::new(site, req, "/calendar", title.text.clone())?;
+        let dir = site.directory()?;
+        let (when, _, _) = event_when(req.lang, ev);
+        let mut organisers = vec![Who::of(&c, &dir, &e.author)];
+        for code in &ev.organisers {
+            let w = Who::of_code(&c, &dir, code);
+            if !organisers.iter().any(|o| o.name == w.name) {
+                organisers.push(w);
+            }
+        }
+        let page = EventPage {
+            description: Text::of(&ev.description, req.lang),
+            when,
+            zone: if ev.time_zone.is_empty() {
+                "Asia/Tokyo".into()
+            } else {
+                ev.time_zone.clone()
+            },
+            status: c.t(&format!("status-event-{}", wire(&ev.status))),
+            cancelled: ev.status == yui_core::content::EventStatus::Cancelled,
+            attendance: c.t(&super::attendance_id(ev.attendance)),
+            location: Text::of(&ev.location, req.lang),
+            online_url: if ev.online_url.starts_with("https://")
+                || ev.online_url.starts_with("http://")
+            {
+                ev.online_url.clone()
+            } else {
+                String::new()
+            },
+            category: ev.category.clone(),
+            organisers,
+            partners: ev
+                .partners
+                .iter()
+                .map(|p| Who::of_code(&c, &dir, p))
+                .collect(),
+            contact: contact_rows(&c, &ev.contact),
+            ics: format!("/events/{}/{}.ics", e.author, segment(&e.object_id)),
+            p: provenance(site, &c, &dir, &e)?,
+            title,
+            c,
+        };
+        Ok(html(req.lang, page.render()?))
+    })
+    .await
+}
+
+/// `GET /cases/{author}/{object}`.
+pub async fn case(
+    State(site): State<Arc<Site>>,
+    Path((author, object)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    crate::render(site, req, move |site, req| {
+        req.only(&[])?;
+        let e = load(site, req, &author, &object)?;
+        if e.kind == "retraction" {
+            return withdrawn(site, req, &e);
+        }
+        let Body::Case(k) = &e.body else {
+            return Err(WebError::NotFound);
+        };
+        let title = Text::of(&k.title, req.lang);
+        let c = Chrome::new(site, req, "/cases", title.text.clone())?;
+        let dir = site.directory()?;
+        let area = wire(&k.policy_area);
+        let page = CasePage {
+            summary: Text::of(&k.summary, req.lang),
+            outcomes: Text::of(&k.outcomes, req.lang),
+            area: c.t(&format!("area-{area}")),
+            area_href: c.href(&format!("/cases?area={area}")),
+            tags: k.tags.clone(),
+            participants: k
+                .participants
+                .iter()
+                .map(|p| Who::of_code(&c, &dir, p))
+                .collect(),
+            period: super::period(req.lang, &k.period_start, &k.period_end),
+            contact: contact_rows(&c, &k.contact),
+            attachments: k
+                .attachments
+                .iter()
+                .map(|a| {
+                    [
+                        a.name.clone(),
+                        a.media_type.clone(),
+                        size(a.size),
+                        a.sha256.clone(),
+                        if a.url.starts_with("https://") {
+                            a.url.clone()
+                        } else {
+                            String::new()
+                        },
+                    ]
+                })
+                .collect(),
+            p: provenance(site, &c, &dir, &e)?,
+            title,
+            c,
+        };
+        Ok(html(req.lang, page.render()?))
+    })
+    .await
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / f64::from(1 << 20)),
+        b if b >= 1 << 10 => format!("{:.0} KB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+/// `GET /entries/{author}/{object}`: any kind.
+pub async fn any(
+    State(site): State<Arc<Site>>,
+    Path((author, object)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    crate::render(site, req, move |site, req| {
+        req.only(&[])?;
+        let e = load(site, req, &author, &object)?;
+        if e.kind == "retraction" {
+            return withdrawn(site, req, &e);
+        }
+        let w = req.words();
+        let kind = w.get(&format!("kind-entry-{}", e.kind));
+        let c = Chrome::new(site, req, "", kind.clone())?;
+        let dir = site.directory()?;
+        let now = yui_sync::now_ms();
+        let readiness = match &e.body {
+            Body::Readiness(r) => vec![super::board::card(&c, &dir, &e, r, now)],
+            _ => Vec::new(),
+        };
+        let body = if readiness.is_empty() {
+            serde_json::to_string_pretty(&e.body).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let page = AnyPage {
+            heading: format!("{kind}: {}", dir.name(&e.author, req.lang)),
+            readiness,
+            withdrawn: None,
+            body,
+            p: provenance(site, &c, &dir, &e)?,
+            c,
+        };
+        Ok(html(req.lang, page.render()?))
+    })
+    .await
+}
