@@ -315,6 +315,11 @@ impl ReadModel {
             must.push(term_u64(f.area, area_code(area)));
         }
         if let Some(level) = q.min_alert_level {
+            if level > 5 {
+                return Err(QueryError::Bad(format!(
+                    "min_alert_level: {level} is not an alert level 0-5"
+                )));
+            }
             let lo = u64::from(level).saturating_add(1);
             must.push(u64_range(f.alert, Bound::Included(lo), Bound::Unbounded));
         }

@@ -36,11 +36,15 @@ pub struct Query {
     /// One kind (`event`, `readiness`, `case`, `call_for_partners`,
     /// `partnership`, `profile`, `acknowledgement`); all but retractions when
     /// absent.
+    #[param(
+        pattern = "^(event|readiness|case|call_for_partners|partnership|profile|acknowledgement|endorsement|revocation|key_rotation)$"
+    )]
     pub kind: Option<String>,
     /// Only this author.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^yui1[02-9ac-hj-np-z]{58}$")]
     pub author: Option<NodeId>,
     /// A month `YYYY-MM`: shorthand for from/to.
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
     pub month: Option<String>,
     /// From (date `YYYY-MM-DD` in `tz`, or RFC 3339).
     pub from: Option<String>,
@@ -49,24 +53,27 @@ pub struct Query {
     /// Time zone dates are read in (default Asia/Tokyo).
     pub tz: Option<String>,
     /// Cases and calls of this policy area.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^(tourism|disaster_prevention|education|welfare|economy|culture|other)$")]
     pub policy_area: Option<PolicyArea>,
     /// Readiness at or above this alert level.
+    #[param(minimum = 0, maximum = 5)]
     pub min_alert_level: Option<u32>,
     /// true: only stale entries; false: only fresh ones.
     pub stale: Option<bool>,
     /// Text to find (any language). Words must all match; "quoted words"
     /// must match as a phrase; a Japanese or Chinese word matches inside a
     /// sentence. Ranked by relevance.
+    #[param(max_length = 256)]
     pub q: Option<String>,
     /// Cases with this tag, events of this category.
     pub tag: Option<String>,
     /// Entries with text in this language (BCP 47 tag as published).
     pub lang: Option<String>,
     /// Events of this attendance mode (offline, online, mixed).
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^(offline|online|mixed)$")]
     pub attendance: Option<AttendanceMode>,
     /// Results per page ([`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// Where the page starts: the `next` of the page before.
     pub cursor: Option<String>,

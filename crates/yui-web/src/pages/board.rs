@@ -1,6 +1,8 @@
 //! `/board`: the readiness board. One card per municipality, most urgent
-//! first: fresh before stale, then alert level, then the newest. Refreshes
-//! itself every minute without script (`<meta http-equiv="refresh">`).
+//! first: fresh before stale, then alert level, then the newest. On the
+//! reader's request (`?refresh=on`, a link on the page) it refreshes itself
+//! every minute without script (`<meta http-equiv="refresh">`); never by
+//! default, as WCAG 2.2.1 asks of a page that changes by itself.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -253,14 +255,28 @@ struct Board {
     cards: Vec<Card>,
     without: Vec<Who>,
     updated: String,
+    refreshing: bool,
+    toggle: String,
 }
 
 /// `GET /board`.
 pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
     crate::render(site, req, |site, req| {
-        req.only(&[])?;
+        req.only(&["refresh"])?;
+        let refreshing = match req.param("refresh") {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(v) => return Err(WebError::Bad(req.words().named("error-refresh", v))),
+        };
         let mut c = Chrome::new(site, req, "/board", req.words().get("board-title"))?;
-        c.refresh = Some(REFRESH);
+        if refreshing {
+            c.refresh = Some(REFRESH);
+        }
+        let toggle = c.href(if refreshing {
+            "/board"
+        } else {
+            "/board?refresh=on"
+        });
         let (cards, without) = cards(
             site,
             &c,
@@ -273,6 +289,8 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
             updated: format::date_time(req.lang, yui_sync::now_ms(), format::TOKYO),
             cards,
             without,
+            refreshing,
+            toggle,
             c,
         };
         Ok(html(req.lang, page.render()?))
