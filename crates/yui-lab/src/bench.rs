@@ -13,6 +13,7 @@ use yui_store::{FjallEngine, KvStore, MemEngine, SledEngine, Store};
 use yui_sync::{now_ms, Codec, Replica};
 
 pub mod node;
+pub mod pages;
 pub mod propagation;
 pub mod query;
 pub mod simulate;
@@ -97,6 +98,19 @@ pub enum BenchCmd {
         /// keep it (for `yui --home DIR run` and timing the CLI).
         #[arg(long)]
         home: Option<std::path::PathBuf>,
+    },
+    /// The pages of a node holding many entries: each page's p50 and p99
+    /// and its size (HTML + stylesheet), against the targets.
+    Pages {
+        /// Entries the node holds.
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: usize,
+        /// Authors they come from.
+        #[arg(long, default_value_t = 2_000)]
+        authors: usize,
+        /// Runs of each page.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
     },
     /// Ingest (decode + verify + store) of signed entries, against the raw
     /// ed25519 verify rate.
@@ -232,6 +246,18 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
                 )
             })
             .await?
+        }
+        BenchCmd::Pages {
+            entries,
+            authors,
+            runs,
+        } => {
+            pages::run(
+                entries.max(100),
+                authors.clamp(1, entries.max(100) / 3),
+                runs.max(1),
+            )
+            .await
         }
         BenchCmd::Sync { entries, authors } => sync::run(entries, authors.max(1)).await,
         BenchCmd::Node { entries, authors } => node::run_node(entries, authors.max(1)).await,

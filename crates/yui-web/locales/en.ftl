@@ -315,3 +315,21 @@ error-category = A category is at most 64 characters.
 error-area = There is no policy area "{ $name }".
 error-period = "{ $name }" is not a year (for example 2026).
 error-refresh = refresh: "{ $name }" is neither on nor off.
+
+pager-label = Pages
+pager-prev = Previous
+pager-next = Next
+pager-of = Page { $page } of { $pages }
+error-page = There is no page "{ $name }" (1 to { $pages }).
+board-summary = Municipalities by alert level
+board-count = { $n ->
+    [one] 1 municipality
+   *[other] { $n } municipalities
+}
+calendar-more-day = { $n } more
+calendar-day = Events on { $name }
+filter-municipality-help = Name or code (for example Sapporo, 011002)
+error-municipality = No municipality matches "{ $name }". Type its name or its code.
+error-day = "{ $name }" is not a date (for example 2027-02-10).
+network-members-all = Every municipality as JSON
+facet-more = { $n } more

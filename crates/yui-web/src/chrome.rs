@@ -149,6 +149,21 @@ impl Chrome {
         self.words.get(id)
     }
 
+    /// "Page 2 of 5".
+    pub fn page_of(
+        &self,
+        page: impl std::borrow::Borrow<usize>,
+        pages: impl std::borrow::Borrow<usize>,
+    ) -> String {
+        self.words.with(
+            "pager-of",
+            &[
+                ("page", (*page.borrow() as i64).into()),
+                ("pages", (*pages.borrow() as i64).into()),
+            ],
+        )
+    }
+
     /// Message `id` with a count `$n` (templates pass references).
     pub fn n(&self, id: &str, n: impl std::borrow::Borrow<i64>) -> String {
         self.words.n(id, *n.borrow())

@@ -349,6 +349,12 @@ fn status(code: StatusCode, r: Response) -> Response {
     r
 }
 
+/// Bytes of the stylesheet every page links (benchmarks add it to a page's
+/// weight).
+pub fn stylesheet_bytes() -> usize {
+    assets::CSS.len()
+}
+
 mod assets {
     use super::*;
     use sha2::Digest;

@@ -333,6 +333,57 @@ pub async fn not_found(State(site): State<Arc<Site>>, req: Req) -> Response {
     crate::render(site, req, |_, _| Err(WebError::NotFound)).await
 }
 
+/// Numbered pages of a list held in memory (the board, the network's
+/// tables, calls): which slice to show and the links around it.
+#[derive(Debug, Clone, Default)]
+pub struct Pager {
+    /// This page, from 1.
+    pub page: usize,
+    /// Pages in all.
+    pub pages: usize,
+    /// The page before.
+    pub prev: Option<String>,
+    /// The page after.
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// Page `param` of `total` items, `per` a page; `link(n)` is page n's
+    /// URL. Returns the pager and the range of items to show.
+    pub fn new(
+        req: &Req,
+        param: &str,
+        total: usize,
+        per: usize,
+        link: impl Fn(usize) -> String,
+    ) -> Result<(Pager, std::ops::Range<usize>), WebError> {
+        let pages = total.div_ceil(per).max(1);
+        let page = match req.param(param) {
+            None => 1,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=pages).contains(n))
+                .ok_or_else(|| {
+                    WebError::Bad(req.words().with(
+                        "error-page",
+                        &[("name", v.into()), ("pages", (pages as i64).into())],
+                    ))
+                })?,
+        };
+        let from = (page - 1) * per;
+        Ok((
+            Pager {
+                page,
+                pages,
+                prev: (page > 1).then(|| link(page - 1)),
+                next: (page < pages).then(|| link(page + 1)),
+            },
+            from..(from + per).min(total),
+        ))
+    }
+}
+
 /// Parses a node id from a path.
 pub fn node_param(w: &Words, s: &str) -> Result<NodeId, WebError> {
     s.parse()

@@ -193,7 +193,7 @@ fn body(a: usize, seq: u64, partner: NodeId, prev: Option<EntryId>, now: i64) ->
 }
 
 /// `n` entries of the mix over `authors` chains, signed on every core.
-fn make_mix(n: usize, authors: usize) -> Vec<Chain> {
+pub(crate) fn make_mix(n: usize, authors: usize) -> Vec<Chain> {
     let now = now_ms();
     let ids: Vec<NodeId> = (0..authors)
         .map(|a| NodeId::new(author_key(a).public_key()))
@@ -203,21 +203,21 @@ fn make_mix(n: usize, authors: usize) -> Vec<Chain> {
     })
 }
 
-struct Held {
-    model: Arc<ReadModel>,
+pub(crate) struct Held {
+    pub(crate) model: Arc<ReadModel>,
     /// Peak memory of its own the build added, MB.
     build_mb: f64,
     build: Duration,
     index_bytes: u64,
     log_bytes: u64,
-    objects: u64,
+    pub(crate) objects: u64,
     _dir: tempfile::TempDir,
 }
 
 /// A replica on fjall holding the mix, and its index built from the logs:
 /// in a temporary folder, or in a real node home at `keep` (left for
 /// `yui --home KEEP run`, with every author trusted).
-fn hold(chains: &[Chain], keep: Option<&Path>) -> anyhow::Result<Held> {
+pub(crate) fn hold(chains: &[Chain], keep: Option<&Path>) -> anyhow::Result<Held> {
     let dir = tempfile::tempdir()?;
     let (store, replica, index_dir): (Arc<dyn Store>, Arc<Replica>, PathBuf) = match keep {
         Some(root) => {
@@ -366,7 +366,7 @@ fn queries() -> Vec<(&'static str, MakeQuery)> {
     ]
 }
 
-fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
+pub(crate) fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
     v.sort();
     let at = |p: f64| {
         let i = ((v.len() as f64 - 1.0) * p).round() as usize;

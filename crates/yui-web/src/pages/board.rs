@@ -215,27 +215,67 @@ pub fn card(c: &Chrome, dir: &Directory, e: &EntryView, r: &Readiness, now: i64)
     }
 }
 
-/// Most urgent first: fresh before stale, higher level, newer.
-pub fn urgency(a: &Card, a_as_of: i64, b: &Card, b_as_of: i64) -> std::cmp::Ordering {
-    a.stale
-        .cmp(&b.stale)
-        .then(b.level.cmp(&a.level))
-        .then(b_as_of.cmp(&a_as_of))
+/// Cards on one page of the board.
+pub const PER_PAGE: usize = 24;
+/// Names listed as "without readiness" at most.
+const WITHOUT_SHOWN: usize = 200;
+
+/// The board: the readiness of everyone, most urgent first.
+pub struct Cards {
+    /// This page's cards.
+    pub cards: Vec<Card>,
+    /// The pages.
+    pub pager: super::Pager,
+    /// Municipalities with readiness, by level (0-5), and stale ones.
+    pub levels: [usize; 6],
+    /// Stale statuses.
+    pub stale: usize,
+    /// Members without readiness here (the first [`WITHOUT_SHOWN`]).
+    pub without: Vec<Who>,
+    /// How many there are in all.
+    pub without_total: usize,
 }
 
-/// The board's cards, most urgent first, and the members without one.
-pub fn cards(site: &Site, c: &Chrome, q: Query) -> Result<(Vec<Card>, Vec<Who>), WebError> {
+/// The board's cards of page `page` (see [`Pager`](super::Pager)), most
+/// urgent first, and the members without one. Only the page's cards are
+/// rendered; the order is decided over every readiness object held.
+pub fn cards(
+    site: &Site,
+    c: &Chrome,
+    req: &Req,
+    q: Query,
+    link: impl Fn(usize) -> String,
+) -> Result<Cards, WebError> {
     let dir = site.directory()?;
     let views = site.read.first(&q, CAP)?;
     let now = yui_sync::now_ms();
-    let mut with: Vec<(i64, Card)> = views
+    let mut order: Vec<(&EntryView, &Readiness)> = views
         .iter()
         .filter_map(|e| match &e.body {
-            Body::Readiness(r) => Some((r.as_of, card(c, &dir, e, r, now))),
+            Body::Readiness(r) => Some((e, r)),
             _ => None,
         })
         .collect();
-    with.sort_by(|(ta, a), (tb, b)| urgency(a, *ta, b, *tb));
+    order.sort_by(|(ea, a), (eb, b)| {
+        ea.stale
+            .cmp(&eb.stale)
+            .then(b.alert_level.cmp(&a.alert_level))
+            .then(b.as_of.cmp(&a.as_of))
+    });
+    let mut levels = [0; 6];
+    let mut stale = 0;
+    for (e, r) in &order {
+        if e.stale {
+            stale += 1;
+        } else {
+            levels[r.alert_level.min(5) as usize] += 1;
+        }
+    }
+    let (pager, range) = super::Pager::new(req, "page", order.len(), PER_PAGE, link)?;
+    let cards = order[range]
+        .iter()
+        .map(|(e, r)| card(c, &dir, e, r, now))
+        .collect();
     let reported: HashSet<_> = views.iter().map(|e| e.author).collect();
     let mut without: Vec<Who> = dir
         .all()
@@ -245,15 +285,24 @@ pub fn cards(site: &Site, c: &Chrome, q: Query) -> Result<(Vec<Card>, Vec<Who>),
         .map(|id| Who::of(c, &dir, &id))
         .collect();
     without.sort_by(|a, b| a.name.text.cmp(&b.name.text));
-    Ok((with.into_iter().map(|(_, c)| c).collect(), without))
+    let without_total = without.len();
+    without.truncate(WITHOUT_SHOWN);
+    Ok(Cards {
+        cards,
+        pager,
+        levels,
+        stale,
+        without,
+        without_total,
+    })
 }
 
 #[derive(Template)]
 #[template(path = "board.html")]
 struct Board {
     c: Chrome,
-    cards: Vec<Card>,
-    without: Vec<Who>,
+    board: Cards,
+    summary: Vec<(String, &'static str, usize)>,
     updated: String,
     refreshing: bool,
     toggle: String,
@@ -262,7 +311,7 @@ struct Board {
 /// `GET /board`.
 pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
     crate::render(site, req, |site, req| {
-        req.only(&["refresh"])?;
+        req.only(&["refresh", "page"])?;
         let refreshing = match req.param("refresh") {
             None | Some("off") => false,
             Some("on") => true,
@@ -272,23 +321,54 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
         if refreshing {
             c.refresh = Some(REFRESH);
         }
-        let toggle = c.href(if refreshing {
-            "/board"
-        } else {
-            "/board?refresh=on"
-        });
-        let (cards, without) = cards(
+        let page_n = req.param("page").unwrap_or("1").to_owned();
+        let with_page = |n: &str| {
+            let refresh = if refreshing { "on" } else { "" };
+            let page = if n == "1" { "" } else { n };
+            c.href(&format!(
+                "/board{}",
+                crate::text::query_string(&[("refresh", refresh), ("page", page)])
+            ))
+        };
+        let toggle = c.href(&format!(
+            "/board{}",
+            crate::text::query_string(&[
+                ("refresh", if refreshing { "" } else { "on" }),
+                ("page", if page_n == "1" { "" } else { &page_n }),
+            ])
+        ));
+        let board = cards(
             site,
             &c,
+            req,
             Query {
                 kind: Some("readiness".into()),
                 ..Default::default()
             },
+            |n| with_page(&n.to_string()),
         )?;
+        let mut summary: Vec<(String, &'static str, usize)> = (0..=5u32)
+            .rev()
+            .filter(|l| board.levels[*l as usize] > 0)
+            .map(|l| {
+                (
+                    format!(
+                        "{} {l} {}",
+                        c.t("alert-level"),
+                        format::alert_name(&c.words, l)
+                    ),
+                    format::alert_class(l),
+                    board.levels[l as usize],
+                )
+            })
+            .collect();
+        if board.stale > 0 {
+            summary.push((c.t("board-stale"), "stale", board.stale));
+        }
         let page = Board {
             updated: format::date_time(req.lang, yui_sync::now_ms(), format::TOKYO),
-            cards,
-            without,
+            board,
+            summary,
             refreshing,
             toggle,
             c,

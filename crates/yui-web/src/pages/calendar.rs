@@ -13,7 +13,7 @@ use yui_core::content::AttendanceMode;
 use yui_read::export::ical;
 use yui_read::query::Query;
 
-use super::{event_item, node_param, EventItem};
+use super::{event_item, EventItem};
 use crate::chrome::Chrome;
 use crate::format::{self, TOKYO};
 use crate::text::{query_string, Text};
@@ -36,8 +36,34 @@ struct Filters {
     within: String,
 }
 
+/// Municipalities listed in a choice at most; past it the filter is a text
+/// field taking a name or a code (a national relay knows ~1,800).
+const SELECT_MAX: usize = 200;
+/// Events a day of the month grid lists; more are a link to that day.
+const PER_DAY: usize = 4;
+
+/// The member a filter names: a node id, a local government code or a
+/// name in any language.
+pub fn member_named(
+    dir: &crate::directory::Directory,
+    w: &crate::i18n::Words,
+    s: &str,
+) -> Result<yui_core::NodeId, WebError> {
+    let s = s.trim();
+    if let Ok(id) = s.parse() {
+        return Ok(id);
+    }
+    if let Some(id) = dir.by_code(s).and_then(|m| m.id) {
+        return Ok(id);
+    }
+    dir.all()
+        .find(|m| m.name.0.iter().any(|(_, n)| n == s))
+        .and_then(|m| m.id)
+        .ok_or_else(|| WebError::Bad(w.named("error-municipality", s)))
+}
+
 impl Filters {
-    fn read(req: &Req) -> Result<(Filters, Query), WebError> {
+    fn read(req: &Req, dir: &crate::directory::Directory) -> Result<(Filters, Query), WebError> {
         let w = req.words();
         let f = Filters {
             m: req.param("m").unwrap_or("").to_owned(),
@@ -50,7 +76,7 @@ impl Filters {
             ..Default::default()
         };
         if !f.m.is_empty() {
-            q.author = Some(node_param(&w, &f.m)?);
+            q.author = Some(member_named(dir, &w, &f.m)?);
         }
         if !f.category.is_empty() {
             if f.category.chars().count() > 64 {
@@ -109,6 +135,9 @@ struct Day {
     label: String,
     today: bool,
     events: Vec<EventItem>,
+    /// Events past [`PER_DAY`], and the link to the day's list.
+    more: usize,
+    more_href: String,
 }
 
 #[derive(Template)]
@@ -125,6 +154,8 @@ struct Calendar {
     more: Option<String>,
     total: u64,
     members: Vec<Choice>,
+    /// The municipality filter is a text field (too many for a choice).
+    member_text: String,
     attendances: Vec<Choice>,
     withins: Vec<Choice>,
     category: String,
@@ -167,9 +198,20 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
             "attendance",
             "within",
             "cursor",
+            "day",
         ])?;
         let w = req.words();
-        let (f, mut q) = Filters::read(req)?;
+        let dir = site.directory()?;
+        let (f, mut q) = Filters::read(req, &dir)?;
+        let day = match req.param("day") {
+            Some(d) => Some(
+                NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .ok()
+                    .filter(|d| (1970..=2500).contains(&d.year()))
+                    .ok_or_else(|| WebError::Bad(w.named("error-day", d)))?,
+            ),
+            None => None,
+        };
         let month_view = match req.param("view") {
             None | Some("list") => false,
             Some("month") => true,
@@ -181,7 +223,6 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
         };
         let month_s = format!("{year:04}-{month:02}");
         let c = Chrome::new(site, req, "/calendar", w.get("calendar-title"))?;
-        let dir = site.directory()?;
 
         let mut pairs = f.pairs();
         pairs.push(("within", f.within.as_str()));
@@ -218,10 +259,17 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
                 .iter()
                 .filter_map(|e| super::event_item(&c, &dir, e))
                 .collect();
-            weeks = grid(req.lang, year, month, &items);
+            weeks = grid(req.lang, year, month, &items, &|date: &str| {
+                link(&[("day", date)])
+            });
             heading = format::month(req.lang, year, month);
         } else {
-            if req.param("month").is_some() && f.within.is_empty() {
+            if let Some(d) = day {
+                q.from = Some(d.format("%Y-%m-%d").to_string());
+                q.to = Some((d + Duration::days(1)).format("%Y-%m-%d").to_string());
+                let noon = d.and_hms_opt(12, 0, 0).expect("noon").and_utc();
+                heading = w.named("calendar-day", &format::date(req.lang, &noon));
+            } else if req.param("month").is_some() && f.within.is_empty() {
                 q.month = Some(month_s.clone());
                 heading = format::month(req.lang, year, month);
             } else {
@@ -254,11 +302,21 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
                 if q.month.is_some() {
                     extra.push(("month", month_s.as_str()));
                 }
+                if let Some(d) = req.param("day") {
+                    extra.push(("day", d));
+                }
                 link(&extra)
             });
         }
+        let known = dir.all().filter(|m| m.id.is_some()).count();
+        let member_text = if known > SELECT_MAX {
+            f.m.clone()
+        } else {
+            String::new()
+        };
         let mut members: Vec<Choice> = dir
             .all()
+            .filter(|_| known <= SELECT_MAX)
             .filter_map(|m| m.id.map(|id| (id, m)))
             .filter(|(_, m)| !m.relay || m.kind.is_some())
             .map(|(id, _)| Choice {
@@ -297,6 +355,7 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
             more,
             total,
             members,
+            member_text,
             attendances: choices(
                 &[
                     ("", "filter-any"),
@@ -334,7 +393,13 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
 
 /// The weeks (Monday first) of a month, each day with the events that
 /// touch it.
-fn grid(lang: crate::i18n::Lang, year: i32, month: u32, events: &[EventItem]) -> Vec<Vec<Day>> {
+fn grid(
+    lang: crate::i18n::Lang,
+    year: i32,
+    month: u32,
+    events: &[EventItem],
+    day_link: &dyn Fn(&str) -> String,
+) -> Vec<Vec<Day>> {
     let first = NaiveDate::from_ymd_opt(year, month, 1).expect("valid month");
     let today = chrono::Utc::now().with_timezone(&TOKYO).date_naive();
     let lead = first.weekday().num_days_from_monday() as i64;
@@ -349,7 +414,7 @@ fn grid(lang: crate::i18n::Lang, year: i32, month: u32, events: &[EventItem]) ->
                 .earliest()
                 .map_or(0, |t| t.timestamp_millis());
             let end = start + 86_400_000;
-            let on_day: Vec<EventItem> = if inside {
+            let mut on_day: Vec<EventItem> = if inside {
                 events
                     .iter()
                     .filter(|e| e.start < end && (e.end > start || e.start >= start))
@@ -358,13 +423,22 @@ fn grid(lang: crate::i18n::Lang, year: i32, month: u32, events: &[EventItem]) ->
             } else {
                 Vec::new()
             };
+            let more = on_day.len().saturating_sub(PER_DAY);
+            on_day.truncate(PER_DAY);
             let noon = d.and_hms_opt(12, 0, 0).expect("noon").and_utc();
+            let date = d.format("%Y-%m-%d").to_string();
             week.push(Day {
                 day: if inside { d.day() } else { 0 },
-                date: d.format("%Y-%m-%d").to_string(),
+                more_href: if more > 0 {
+                    day_link(&date)
+                } else {
+                    String::new()
+                },
+                date,
                 label: format::date(lang, &noon),
                 today: d == today,
                 events: on_day,
+                more,
             });
             d += Duration::days(1);
         }
@@ -382,7 +456,8 @@ fn grid(lang: crate::i18n::Lang, year: i32, month: u32, events: &[EventItem]) ->
 pub async fn ics(State(site): State<Arc<Site>>, req: Req) -> Response {
     crate::render(site, req, |site, req| {
         req.only(&["m", "category", "attendance", "within"])?;
-        let (_, mut q) = Filters::read(req)?;
+        let dir = site.directory()?;
+        let (_, mut q) = Filters::read(req, &dir)?;
         if q.from.is_none() {
             let month_ago = chrono::Utc::now() - Duration::days(31);
             q.from = Some(month_ago.to_rfc3339());

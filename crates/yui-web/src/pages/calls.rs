@@ -20,6 +20,8 @@ use crate::{html, Req, Site};
 pub const CAP: usize = 500;
 /// Offers shown beside a need at most.
 const MATCHES: usize = 3;
+/// Needs, and offers, on one page.
+const PER_PAGE: usize = 20;
 
 /// A need and the offers that fit it.
 #[derive(Debug, Clone)]
@@ -33,7 +35,9 @@ struct Need {
 struct Calls {
     c: Chrome,
     needs: Vec<Need>,
+    needs_pager: super::Pager,
     offers: Vec<CallItem>,
+    offers_pager: super::Pager,
     closed: usize,
     areas: Vec<(String, Text, bool)>,
 }
@@ -72,7 +76,7 @@ fn fit(
 /// `GET /calls`.
 pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
     crate::render(site, req, |site, req| {
-        req.only(&["area"])?;
+        req.only(&["area", "page", "offers"])?;
         let w = req.words();
         let area = req.param("area").unwrap_or("").to_owned();
         let mut q = Query {
@@ -104,9 +108,30 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
             .iter()
             .filter(|(_, k, _)| k.kind == CallKind::Offer)
             .collect();
-        let needs = open
+        let link = |key: &str, n: usize| {
+            let mut page = req.param("page").unwrap_or("").to_owned();
+            let mut op = req.param("offers").unwrap_or("").to_owned();
+            let v = if n == 1 { String::new() } else { n.to_string() };
+            if key == "page" {
+                page = v;
+            } else {
+                op = v;
+            }
+            c.href(&format!(
+                "/calls{}",
+                query_string(&[("area", &area), ("page", &page), ("offers", &op)])
+            ))
+        };
+        let all_needs: Vec<_> = open
             .iter()
             .filter(|(_, k, _)| k.kind == CallKind::Need)
+            .collect();
+        let (needs_pager, range) =
+            super::Pager::new(req, "page", all_needs.len(), PER_PAGE, |n| link("page", n))?;
+        let (offers_pager, offers_range) =
+            super::Pager::new(req, "offers", offers.len(), PER_PAGE, |n| link("offers", n))?;
+        let needs = all_needs[range]
+            .iter()
             .filter_map(|(v, k, p)| {
                 let mut m: Vec<_> = offers
                     .iter()
@@ -133,7 +158,7 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
                 })
             })
             .collect();
-        let offers = offers
+        let offers = offers[offers_range]
             .iter()
             .filter_map(|(v, _, _)| call_item(&c, &dir, v))
             .collect();
@@ -152,7 +177,9 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
         }
         let page = Calls {
             needs,
+            needs_pager,
             offers,
+            offers_pager,
             closed,
             areas,
             c,

@@ -18,6 +18,9 @@ use crate::{html, Req, Site, WebError};
 
 /// Results per page.
 const PAGE: usize = 20;
+/// Municipalities the facet lists (the most cases first, the chosen one
+/// always).
+const FACET_SHOWN: usize = 15;
 /// Policy areas, in the order the facet lists them.
 pub const AREAS: [PolicyArea; 7] = [
     PolicyArea::DisasterPrevention,
@@ -48,6 +51,7 @@ struct Cases {
     more: Option<String>,
     areas: Vec<FacetValue>,
     members: Vec<FacetValue>,
+    members_more: usize,
     periods: Vec<FacetValue>,
     filtered: bool,
     clear: String,
@@ -150,7 +154,14 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
                 })
             })
             .collect();
-        members.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.text.cmp(&b.label.text)));
+        members.sort_by(|a, b| {
+            b.selected
+                .cmp(&a.selected)
+                .then(b.count.cmp(&a.count))
+                .then(a.label.text.cmp(&b.label.text))
+        });
+        let members_more = members.len().saturating_sub(FACET_SHOWN);
+        members.truncate(FACET_SHOWN);
         let years = counts("period");
         let periods = years
             .iter()
@@ -178,6 +189,7 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
             more,
             areas,
             members,
+            members_more,
             periods,
             filtered: !(text.is_empty() && area.is_empty() && m.is_empty() && period.is_empty()),
             clear: c.href("/cases"),

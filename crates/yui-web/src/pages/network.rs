@@ -110,13 +110,20 @@ struct MemberRow {
     endorsed_by: Vec<Who>,
 }
 
+/// Rows of a table on one page.
+const ROWS: usize = 50;
+
 #[derive(Template)]
 #[template(path = "network.html")]
 struct Network {
     c: Chrome,
     members: Vec<MemberRow>,
+    members_total: usize,
+    members_pager: super::Pager,
     relays: Vec<MemberRow>,
     ties: Vec<TieRow>,
+    ties_total: usize,
+    ties_pager: super::Pager,
     svg: String,
     legend: Vec<(String, &'static str, &'static str)>,
     drawn: usize,
@@ -125,9 +132,25 @@ struct Network {
 /// `GET /network`.
 pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
     crate::render(site, req, |site, req| {
-        req.only(&[])?;
+        req.only(&["page", "ties"])?;
         let w = req.words();
         let c = Chrome::new(site, req, "/network", w.get("network-title"))?;
+        let link = |key: &str, n: usize| {
+            let (mut page, mut tp) = (
+                req.param("page").unwrap_or("").to_owned(),
+                req.param("ties").unwrap_or("").to_owned(),
+            );
+            let v = if n == 1 { String::new() } else { n.to_string() };
+            if key == "page" {
+                page = v;
+            } else {
+                tp = v;
+            }
+            c.href(&format!(
+                "/network{}",
+                crate::text::query_string(&[("page", &page), ("ties", &tp)])
+            ))
+        };
         let dir = site.directory()?;
         let ties = ties(site, None)?;
         let row = |id: NodeId| {
@@ -141,17 +164,20 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
                     .unwrap_or_default(),
             }
         };
-        let mut members: Vec<MemberRow> = dir
+        // Rows are made for the page shown only.
+        let mut ids: Vec<(String, NodeId)> = dir
             .all()
             .filter(|m| !m.relay)
-            .filter_map(|m| m.id)
-            .map(row)
+            .filter_map(|m| m.id.map(|id| (m.code.clone(), id)))
             .collect();
-        members.sort_by(|a, b| {
-            a.code
-                .cmp(&b.code)
-                .then(a.who.name.text.cmp(&b.who.name.text))
-        });
+        ids.sort();
+        let members_total = ids.len();
+        let (members_pager, range) =
+            super::Pager::new(req, "page", ids.len(), ROWS, |n| link("page", n))?;
+        let members: Vec<MemberRow> = ids[range].iter().map(|(_, id)| row(*id)).collect();
+        let ties_total = ties.len();
+        let (ties_pager, ties_range) =
+            super::Pager::new(req, "ties", ties.len(), ROWS, |n| link("ties", n))?;
         let relays: Vec<MemberRow> = dir
             .all()
             .filter(|m| m.relay)
@@ -198,8 +224,12 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
             .collect();
         let page = Network {
             members,
+            members_total,
+            members_pager,
             relays,
-            ties: tie_rows(&c, &dir, &ties),
+            ties: tie_rows(&c, &dir, &ties[ties_range]),
+            ties_total,
+            ties_pager,
             svg,
             legend,
             drawn: drawn.len(),
