@@ -363,6 +363,7 @@ where
         cfg,
         opening: Mutex::new(if dialer && delta { opening } else { None }),
         answer_opening: std::sync::atomic::AtomicBool::new(!dialer && delta),
+        passed_over: Mutex::default(),
     };
     tokio::select! {
         r = ctx.reader(inbound, control_tx) => r,
@@ -387,7 +388,16 @@ struct Ctx<'a> {
     opening: Mutex<Option<Vec<(NodeId, u64)>>>,
     /// Listener, protocol 2: the dialer's opening Want is still to answer.
     answer_opening: std::sync::atomic::AtomicBool,
+    /// Authors the peer asked for that this node neither trusted nor held
+    /// then (at most [`MAX_PASSED_OVER`]), with the peer's seq: taken up
+    /// when trust changes here. Without it, a peer that learnt of a new key
+    /// (a rotation, an endorsement) a moment before this node did would
+    /// never get that author's entries over this link.
+    passed_over: Mutex<HashMap<NodeId, u64>>,
 }
+
+/// Authors a session remembers having passed over (see `Ctx::passed_over`).
+const MAX_PASSED_OVER: usize = 4096;
 
 impl Ctx<'_> {
     async fn reader<S>(
@@ -498,6 +508,10 @@ impl Ctx<'_> {
                         } else {
                             ignored += 1;
                             ignored_ids.push(a);
+                            let mut passed = self.passed_over.lock().expect("passed over");
+                            if passed.len() < MAX_PASSED_OVER || passed.contains_key(&a) {
+                                passed.insert(a, h.seq);
+                            }
                         }
                     }
                     if w.reply {
@@ -690,6 +704,22 @@ impl Ctx<'_> {
             }
             ReplicaEvent::TrustChanged => {
                 self.check_peer_trusted()?;
+                // What the peer asked for before this node trusted it.
+                let taken: Vec<(NodeId, u64)> = {
+                    let mut passed = self.passed_over.lock().expect("passed over");
+                    let now: Vec<NodeId> = passed
+                        .keys()
+                        .filter(|a| self.replica.is_trusted(a))
+                        .copied()
+                        .collect();
+                    now.into_iter()
+                        .filter_map(|a| passed.remove(&a).map(|seq| (a, seq)))
+                        .collect()
+                };
+                if !taken.is_empty() {
+                    self.state.lock().expect("peer state").on_want(taken);
+                    self.wake.notify_one();
+                }
                 Ok(vec![want(self.replica.want_list()?)])
             }
             ReplicaEvent::Recovery { author, seq } => Ok(self

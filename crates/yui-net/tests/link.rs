@@ -184,6 +184,45 @@ async fn entries_travel_along_a_line() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_author_trusted_after_the_peer_asked_for_it_still_flows() {
+    // C trusts X and asks B for it; B trusts X only later (as when C
+    // learns of a rotated key a moment before B does). B must then send
+    // X's entries to C without C asking again.
+    let x = node(21).await;
+    let b = node(22).await;
+    let c = node(23).await;
+    trust_each_other(&[&b, &c]);
+    c.replica.trust_add(x.replica.id(), "x").unwrap();
+    for i in 0..3 {
+        x.replica
+            .publish(format!("x-{i}"), event("姉妹都市交流会"), None)
+            .await
+            .unwrap();
+    }
+    c.peers.add(b.addr.clone(), Some(b.replica.id()));
+    c.replica
+        .publish("hello".into(), event("接続確認"), None)
+        .await
+        .unwrap();
+    wait_for("the link up both ways", || {
+        head(&b.replica, c.replica.id()) == 1
+    })
+    .await;
+    assert_eq!(head(&b.replica, x.replica.id()), 0);
+    b.replica.trust_add(x.replica.id(), "x").unwrap();
+    let xs = x.replica.store().range(&x.replica.id(), 1, 10).unwrap();
+    let r = b.replica.import(xs).await.unwrap();
+    assert!(r.refused.is_empty());
+    wait_for("X's entries at C through B", || {
+        head(&c.replica, x.replica.id()) == 3
+    })
+    .await;
+    for n in [&x, &b, &c] {
+        n.cancel.cancel();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untrusted_and_impostor_peers_are_refused() {
     let a = node(21).await;
     let b = node(22).await;
