@@ -626,7 +626,7 @@ impl Ctx<'_> {
             }
         }
         self.replica.count_malformed(malformed);
-        let report = self.replica.ingest(batch).await?;
+        let report = self.replica.ingest_from(self.peer, batch).await?;
         {
             let mut st = self.state.lock().expect("peer state");
             for (author, seq) in &report.seen {

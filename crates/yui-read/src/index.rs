@@ -376,9 +376,12 @@ pub struct ReadIndex {
     seen: AtomicU64,
     /// Entries indexed, the sum of the marks.
     indexed: AtomicU64,
-    /// Bumped when a profile, endorsement or key rotation is indexed
-    /// (display names depend on them).
+    /// Bumped when a commit made visible a profile, endorsement, key
+    /// rotation, partnership or retraction (display names and the
+    /// network's ties depend on them).
     directory_generation: AtomicU64,
+    /// Such a document was written since the last commit.
+    directory_dirty: std::sync::atomic::AtomicBool,
     path: Option<PathBuf>,
     /// The index was rebuilt at open (missing, damaged or another format).
     rebuilt: bool,
@@ -478,6 +481,7 @@ impl ReadIndex {
             seen: AtomicU64::new(0),
             indexed: AtomicU64::new(indexed),
             directory_generation: AtomicU64::new(1),
+            directory_dirty: std::sync::atomic::AtomicBool::new(false),
             path,
             rebuilt,
         })
@@ -507,7 +511,8 @@ impl ReadIndex {
         self.indexed.load(Ordering::Acquire)
     }
 
-    /// Changes when something display names depend on was indexed.
+    /// Changes when something display names or ties depend on became
+    /// visible to searches.
     pub fn directory_generation(&self) -> u64 {
         self.directory_generation.load(Ordering::Acquire)
     }
@@ -610,15 +615,22 @@ impl ReadIndex {
         let Some((kind, seq)) = replica.store().object(author, object_id)? else {
             return Ok(false);
         };
+        if matches!(
+            kind,
+            Kind::Profile
+                | Kind::Endorsement
+                | Kind::KeyRotation
+                | Kind::Partnership
+                | Kind::Retraction
+        ) {
+            self.directory_dirty.store(true, Ordering::Release);
+        }
         if kind == Kind::Retraction {
             return Ok(false);
         }
         let Some(e) = replica.read(author, seq)? else {
             return Ok(false);
         };
-        if matches!(kind, Kind::Profile | Kind::Endorsement | Kind::KeyRotation) {
-            self.directory_generation.fetch_add(1, Ordering::AcqRel);
-        }
         writer.add_document(document(f, &e))?;
         Ok(true)
     }
@@ -638,6 +650,11 @@ impl ReadIndex {
         self.reader.reload()?;
         self.indexed
             .store(w.marks.values().sum(), Ordering::Release);
+        // After the reload: a cache keyed by the new generation is built
+        // from a searcher that sees the change.
+        if self.directory_dirty.swap(false, Ordering::AcqRel) {
+            self.directory_generation.fetch_add(1, Ordering::AcqRel);
+        }
         Ok(())
     }
 

@@ -314,6 +314,14 @@ impl ReadModel {
         if let Some(area) = q.policy_area {
             must.push(term_u64(f.area, area_code(area)));
         }
+        if let Some(level) = q.alert_level {
+            if level > 5 {
+                return Err(QueryError::Bad(format!(
+                    "alert_level: {level} is not an alert level 0-5"
+                )));
+            }
+            must.push(term_u64(f.alert, u64::from(level) + 1));
+        }
         if let Some(level) = q.min_alert_level {
             if level > 5 {
                 return Err(QueryError::Bad(format!(
@@ -385,6 +393,24 @@ impl ReadModel {
             let next = ((end as u64) < total && end < crate::query::MAX_OFFSET)
                 .then(|| Cursor::Offset(end).encode());
             (hits.into_iter().map(|(_, a)| a).collect::<Vec<_>>(), next)
+        } else if let Some(Cursor::Offset(n)) = cursor {
+            // An offset without text: a page of a list kept in another
+            // order than the index's (the board's segments): the first
+            // offset + limit by the key, bounded like a ranked search.
+            let top = searcher
+                .search(&*query, &top_by_order(n + limit + 1))
+                .map_err(tantivy_error)?;
+            let more = top.len() > n + limit;
+            let addresses: Vec<_> = top
+                .into_iter()
+                .skip(n)
+                .take(limit)
+                .map(|(_, a)| a)
+                .collect();
+            let end = n + addresses.len();
+            let next =
+                (more && end < crate::query::MAX_OFFSET).then(|| Cursor::Offset(end).encode());
+            (addresses, next)
         } else {
             let keyed: Box<dyn TQuery> = match cursor {
                 None => query.box_clone(),
@@ -398,11 +424,7 @@ impl ReadModel {
                         ]),
                     ]),
                 ]),
-                Some(Cursor::Offset(_)) => {
-                    return Err(QueryError::Bad(
-                        "cursor: this cursor belongs to a text search".into(),
-                    ))
-                }
+                Some(Cursor::Offset(_)) => unreachable!("offsets are paged above"),
             };
             // Windows pay off when matches are dense in the order key from
             // where the page starts: no time filter (a time filter bounds
@@ -641,6 +663,45 @@ impl ReadModel {
             }
         }
         Ok(false)
+    }
+
+    /// How this node came to hold `author`'s entry `seq`: when, and from
+    /// which peer (or published here, or imported), if noted.
+    pub fn arrival(
+        &self,
+        author: &NodeId,
+        seq: u64,
+    ) -> Result<Option<yui_store::Arrival>, QueryError> {
+        Ok(self
+            .replica
+            .store()
+            .arrival(author, seq)
+            .map_err(yui_sync::ReplicaError::from)?)
+    }
+
+    /// How many matches of `q` start in each window `[edges[i],
+    /// edges[i + 1])` (Unix ms, ascending): a month's events per day, say,
+    /// without loading any of them.
+    pub fn start_histogram(&self, q: &Query, edges: &[i64]) -> Result<Vec<u64>, QueryError> {
+        let (query, _) = self.build(q, now_ms())?;
+        self.fresh_enough()?;
+        let searcher = self.index.searcher();
+        searcher
+            .search(
+                &*query,
+                &crate::plan::StartBuckets {
+                    edges: edges.to_vec(),
+                },
+            )
+            .map_err(tantivy_error)
+    }
+
+    /// How many current objects match `q` (no page is loaded).
+    pub fn count(&self, q: &Query) -> Result<u64, QueryError> {
+        let (query, _) = self.build(q, now_ms())?;
+        self.fresh_enough()?;
+        let searcher = self.index.searcher();
+        Ok(searcher.search(&*query, &Count).map_err(tantivy_error)? as u64)
     }
 
     /// The current version of one object (a retraction when it was

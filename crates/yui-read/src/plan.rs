@@ -244,3 +244,66 @@ pub(crate) fn top_windowed(
         k = k.saturating_mul(16);
     }
 }
+
+/// Counts matches by the window their `start` falls in: `edges` are
+/// ascending window bounds, `[edges[i], edges[i + 1])` is window `i`.
+/// Reads one fast field per match, loads no document.
+pub(crate) struct StartBuckets {
+    pub(crate) edges: Vec<i64>,
+}
+
+pub(crate) struct StartBucketsSegment {
+    edges: Vec<i64>,
+    start: Option<tantivy::columnar::Column<i64>>,
+    counts: Vec<u64>,
+}
+
+impl tantivy::collector::Collector for StartBuckets {
+    type Fruit = Vec<u64>;
+    type Child = StartBucketsSegment;
+
+    fn for_segment(
+        &self,
+        _: tantivy::SegmentOrdinal,
+        segment: &tantivy::SegmentReader,
+    ) -> tantivy::Result<StartBucketsSegment> {
+        Ok(StartBucketsSegment {
+            edges: self.edges.clone(),
+            start: segment.fast_fields().i64("start").ok(),
+            counts: vec![0; self.edges.len().saturating_sub(1)],
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<u64>>) -> tantivy::Result<Vec<u64>> {
+        let mut out = vec![0; self.edges.len().saturating_sub(1)];
+        for f in fruits {
+            for (o, n) in out.iter_mut().zip(f) {
+                *o += n;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl tantivy::collector::SegmentCollector for StartBucketsSegment {
+    type Fruit = Vec<u64>;
+
+    fn collect(&mut self, doc: tantivy::DocId, _: tantivy::Score) {
+        let Some(t) = self.start.as_ref().and_then(|c| c.first(doc)) else {
+            return;
+        };
+        // The window whose lower edge is the last at or below t.
+        let i = self.edges.partition_point(|e| *e <= t);
+        if i > 0 && i < self.edges.len() {
+            self.counts[i - 1] += 1;
+        }
+    }
+
+    fn harvest(self) -> Vec<u64> {
+        self.counts
+    }
+}

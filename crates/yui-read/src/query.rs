@@ -58,6 +58,9 @@ pub struct Query {
     /// Readiness at or above this alert level.
     #[param(minimum = 0, maximum = 5)]
     pub min_alert_level: Option<u32>,
+    /// Readiness at exactly this alert level.
+    #[param(minimum = 0, maximum = 5)]
+    pub alert_level: Option<u32>,
     /// true: only stale entries; false: only fresh ones.
     pub stale: Option<bool>,
     /// Text to find (any language). Words must all match; "quoted words"
@@ -104,12 +107,23 @@ impl Cursor {
             let n: usize = rest.parse().map_err(|_| bad())?;
             if n > MAX_OFFSET {
                 return Err(QueryError::Bad(format!(
-                    "cursor: a ranked search pages at most {MAX_OFFSET} results deep; narrow the query"
+                    "cursor: pages go at most {MAX_OFFSET} results deep; narrow the query"
                 )));
             }
             Ok(Self::Offset(n))
         } else {
             Err(bad())
+        }
+    }
+
+    /// Where a page of events starting at `ms` or later begins, in the
+    /// default order (events by start): to jump to a day of a calendar.
+    pub fn events_from(ms: i64) -> Self {
+        // The order key of an event is `start << 19 | tie` (see the index).
+        let at = (ms.max(0) as u64) << 19;
+        match at.checked_sub(1) {
+            Some(o) => Self::After(o, u64::MAX),
+            None => Self::After(0, 0),
         }
     }
 

@@ -555,3 +555,50 @@ async fn a_reader_never_waits_for_a_rebuild_and_never_misses_a_recent_entry() {
     .await;
     assert_eq!(search(&m, "防災訓練"), ["new"]);
 }
+
+#[tokio::test]
+async fn a_calendar_day_is_counted_and_reached_without_loading_the_month() {
+    let r = replica();
+    // Three events on the 10th, one on the 11th, one on the 12th (Japan
+    // time), published out of order.
+    for (id, start) in [
+        ("d", "2027-02-11T09:00:00+09:00"),
+        ("a", "2027-02-10T08:00:00+09:00"),
+        ("e", "2027-02-12T23:30:00+09:00"),
+        ("c", "2027-02-10T21:00:00+09:00"),
+        ("b", "2027-02-10T12:00:00+09:00"),
+    ] {
+        publish(&r, id, event(text(id, id), start)).await;
+    }
+    let m = ReadModel::open(r, None, "x").unwrap();
+    let month = Query {
+        kind: Some("event".into()),
+        month: Some("2027-02".into()),
+        ..Default::default()
+    };
+    let day = |d: u32| {
+        chrono::DateTime::parse_from_rfc3339(&format!("2027-02-{d:02}T00:00:00+09:00"))
+            .unwrap()
+            .timestamp_millis()
+    };
+    let edges: Vec<i64> = (10..=13).map(day).collect();
+    assert_eq!(m.start_histogram(&month, &edges).unwrap(), vec![3, 1, 1]);
+    let from = |d: u32, n: usize| -> Vec<String> {
+        ask(
+            &m,
+            Query {
+                limit: Some(n),
+                cursor: Some(yui_read::query::Cursor::events_from(day(d)).encode()),
+                ..month.clone()
+            },
+        )
+        .items
+        .into_iter()
+        .map(|v| v.object_id)
+        .collect()
+    };
+    assert_eq!(from(10, 3), ["a", "b", "c"]);
+    assert_eq!(from(11, 1), ["d"]);
+    assert_eq!(from(12, 5), ["e"]);
+    assert!(from(13, 5).is_empty());
+}

@@ -49,6 +49,51 @@ pub fn run<S: Store>(fresh: impl Fn() -> S) {
     forks(&fresh());
     revocations_are_final(&fresh());
     trust_and_peers(&fresh());
+    arrivals(&fresh());
+}
+
+/// How runs of entries arrived: the run holding a seq is found, whatever
+/// its neighbours, and seqs outside every run have none.
+fn arrivals<S: Store>(s: &S) {
+    use crate::records::{Arrival, ArrivalSource};
+    let key = SecretKey::from_seed(&[8; 32]);
+    let other = SecretKey::from_seed(&[9; 32]);
+    let author = NodeId::new(key.public_key());
+    let peer = NodeId::new(other.public_key());
+    s.append(&chain(&key, 30)).unwrap();
+    s.record_arrivals(&[
+        Arrival {
+            author,
+            first_seq: 1,
+            last_seq: 10,
+            at: 100,
+            source: ArrivalSource::Published,
+        },
+        Arrival {
+            author,
+            first_seq: 11,
+            last_seq: 20,
+            at: 200,
+            source: ArrivalSource::Peer(peer),
+        },
+        Arrival {
+            author,
+            first_seq: 25,
+            last_seq: 30,
+            at: 300,
+            source: ArrivalSource::Import,
+        },
+    ])
+    .unwrap();
+    let a = |seq| s.arrival(&author, seq).unwrap();
+    assert_eq!(a(1).unwrap().source, ArrivalSource::Published);
+    assert_eq!(a(10).unwrap().at, 100);
+    assert_eq!(a(11).unwrap().source, ArrivalSource::Peer(peer));
+    assert_eq!(a(20).unwrap().first_seq, 11);
+    assert_eq!(a(22), None, "no run holds 21-24");
+    assert_eq!(a(30).unwrap().source, ArrivalSource::Import);
+    assert_eq!(a(31), None);
+    assert_eq!(s.arrival(&peer, 1).unwrap(), None);
 }
 
 /// Checks that what was appended and flushed survives a reopen.

@@ -15,6 +15,10 @@
 //! - `R` + author(32) + seq(8) → recovery statement of a forked author
 //! - `T` + author(32) → trust record (JSON)
 //! - `P` + address → peer record (JSON)
+//! - `r` + author(32) + last seq(8) → first seq(8) + at(8) + source(1:
+//!   0 published, 1 peer, 2 import) [+ peer(32)]: how a run arrived (keyed
+//!   by its last seq, so the run holding a seq is the first key at or
+//!   after it)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -22,7 +26,9 @@ use std::sync::Mutex;
 use yui_core::{EntryId, Head, Kind, NodeId, SignedEntry};
 
 use crate::engine::{Engine, Op};
-use crate::records::{ForkRecord, IndexedEntry, ObjectVersion, PeerRecord, TrustRecord};
+use crate::records::{
+    Arrival, ArrivalSource, ForkRecord, IndexedEntry, ObjectVersion, PeerRecord, TrustRecord,
+};
 use crate::{Result, Store, StoreError, FORMAT_VERSION, OLDEST_MIGRATABLE};
 
 /// Where a store migration stands.
@@ -477,6 +483,60 @@ impl<E: Engine> Store for KvStore<E> {
                 })
             })
             .collect()
+    }
+
+    fn record_arrivals(&self, arrivals: &[Arrival]) -> Result<()> {
+        if arrivals.is_empty() {
+            return Ok(());
+        }
+        let ops = arrivals
+            .iter()
+            .map(|a| {
+                let mut v = Vec::with_capacity(49);
+                v.extend_from_slice(&a.first_seq.to_be_bytes());
+                v.extend_from_slice(&a.at.to_be_bytes());
+                match a.source {
+                    ArrivalSource::Published => v.push(0),
+                    ArrivalSource::Peer(p) => {
+                        v.push(1);
+                        v.extend_from_slice(p.as_bytes());
+                    }
+                    ArrivalSource::Import => v.push(2),
+                }
+                Op::Put(
+                    key(b'r', &[a.author.as_bytes(), &a.last_seq.to_be_bytes()]),
+                    v,
+                )
+            })
+            .collect();
+        self.engine.apply(ops)
+    }
+
+    fn arrival(&self, author: &NodeId, seq: u64) -> Result<Option<Arrival>> {
+        let start = key(b'r', &[author.as_bytes(), &seq.to_be_bytes()]);
+        let end = prefix_end(&key(b'r', &[author.as_bytes()]));
+        let Some((k, v)) = self.engine.range(&start, &end, 1)?.into_iter().next() else {
+            return Ok(None);
+        };
+        let last_seq = u64_at(&k, 33)?;
+        let first_seq = u64_at(&v, 0)?;
+        if first_seq > seq {
+            return Ok(None);
+        }
+        let at = u64_at(&v, 8)? as i64;
+        let source = match v.get(16) {
+            Some(0) => ArrivalSource::Published,
+            Some(1) => ArrivalSource::Peer(node_at(&v, 17)?),
+            Some(2) => ArrivalSource::Import,
+            _ => return Err(corrupt("arrival source")),
+        };
+        Ok(Some(Arrival {
+            author: *author,
+            first_seq,
+            last_seq,
+            at,
+            source,
+        }))
     }
 
     fn record_recovery(&self, author: &NodeId, seq: u64, signed: &SignedEntry) -> Result<bool> {

@@ -25,7 +25,9 @@ mod records;
 
 pub use engine::{open_dir, Engine, EngineKind, FjallEngine, MemEngine, Op, SledEngine};
 pub use kv::{KvStore, Migration};
-pub use records::{ForkRecord, IndexedEntry, ObjectVersion, PeerRecord, TrustRecord};
+pub use records::{
+    Arrival, ArrivalSource, ForkRecord, IndexedEntry, ObjectVersion, PeerRecord, TrustRecord,
+};
 
 use yui_core::{EntryId, Head, Kind, NodeId, SignedEntry};
 
@@ -111,6 +113,13 @@ pub trait Store: Send + Sync + 'static {
     fn entry_count(&self) -> Result<u64>;
     /// Total size in bytes of the entries held (their signed encoding).
     fn entry_bytes(&self) -> Result<u64>;
+
+    /// Notes how runs of entries already appended arrived (provenance for
+    /// readers). Written after the entries, not with them: a crash between
+    /// loses only the note.
+    fn record_arrivals(&self, arrivals: &[Arrival]) -> Result<()>;
+    /// How `author`'s entry `seq` arrived, if noted.
+    fn arrival(&self, author: &NodeId, seq: u64) -> Result<Option<Arrival>>;
 
     /// Keeps evidence of a fork (two entries by one author at one seq, or an
     /// entry and the next one whose `prev` names another) and marks the

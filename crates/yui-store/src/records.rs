@@ -58,6 +58,34 @@ pub struct TrustRecord {
     pub added_at: UnixMillis,
 }
 
+/// How a run of an author's entries came to be stored here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "source", content = "peer")]
+pub enum ArrivalSource {
+    /// This node published them (its own log).
+    Published,
+    /// A peer sent them over a link.
+    Peer(NodeId),
+    /// The operator brought them (a bundle import, a restore).
+    Import,
+}
+
+/// A run of one author's entries stored together: which seqs, when, how.
+/// Provenance for readers; not part of any entry, never sent to peers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Arrival {
+    /// The author.
+    pub author: NodeId,
+    /// First seq of the run.
+    pub first_seq: u64,
+    /// Last seq of the run (inclusive).
+    pub last_seq: u64,
+    /// When this node stored them (Unix ms).
+    pub at: UnixMillis,
+    /// Where they came from.
+    pub source: ArrivalSource,
+}
+
 /// A peer this node dials.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerRecord {

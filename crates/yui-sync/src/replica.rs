@@ -25,7 +25,7 @@ use yui_core::{
     Body, ChainCheck, Entry, EntryId, Head, Kind, Limits, NodeId, SecretKey, Signature,
     SignedEntry, UnixMillis, ValidationError, VerifyError,
 };
-use yui_store::{ForkRecord, IndexedEntry, Store, StoreError, TrustRecord};
+use yui_store::{Arrival, ArrivalSource, ForkRecord, IndexedEntry, Store, StoreError, TrustRecord};
 
 use crate::metrics::Counters;
 use crate::trust::{self, TrustPolicy, TrustSet};

@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
-use yui_core::Body;
 use yui_read::query::{Query, MAX_LIMIT};
 use yui_read::{EntryView, Page, Snippet};
 
@@ -182,36 +181,52 @@ pub async fn entry(
     .await
 }
 
+/// Readiness statuses per page of the board's JSON.
+const BOARD_PAGE: usize = 100;
+
+/// Query of `/api/v1/board`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BoardQuery {
+    /// Page, from 1 (100 statuses a page).
+    #[param(minimum = 1)]
+    page: Option<usize>,
+}
+
 /// Current readiness of every municipality, most urgent first (fresh
-/// before stale, then alert level, then the newest).
+/// before stale, then alert level, then the newest), 100 a page.
 #[utoipa::path(
     get,
     path = "/api/v1/board",
+    params(BoardQuery),
     responses(
-        (status = 200, description = "Readiness entries", body = Vec<EntryView>),
+        (status = 200, description = "Readiness entries of this page", body = Vec<EntryView>),
+        (status = 400, description = "A parameter is malformed", body = ApiError),
         (status = 429, description = "Too many requests from this address"),
         (status = 503, description = "The node is busy"),
     )
 )]
-pub async fn board(State(site): State<Arc<Site>>) -> Response {
+pub async fn board(State(site): State<Arc<Site>>, RawQuery(raw): RawQuery) -> Response {
+    let q: BoardQuery = match serde_urlencoded::from_str(raw.as_deref().unwrap_or("")) {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("query: {e}")),
+    };
+    let page = q.page.unwrap_or(1);
+    if page == 0 {
+        return error(StatusCode::BAD_REQUEST, "page: from 1");
+    }
     blocking(move || {
-        let mut v = site.read.first(
-            &Query {
-                kind: Some("readiness".into()),
-                ..Default::default()
-            },
-            crate::pages::board::CAP,
-        )?;
-        let key = |e: &EntryView| match &e.body {
-            Body::Readiness(r) => (
-                e.stale,
-                std::cmp::Reverse(r.alert_level),
-                std::cmp::Reverse(r.as_of),
-            ),
-            _ => (true, std::cmp::Reverse(0), std::cmp::Reverse(0)),
-        };
-        v.sort_by_key(key);
-        Ok(v)
+        let counts = crate::pages::board::counts(&site)?;
+        let from = (page - 1).saturating_mul(BOARD_PAGE);
+        let total: u64 = counts.iter().sum();
+        if from as u64 >= total.max(1) && page > 1 {
+            return Err(WebError::Bad(format!(
+                "page: {page} is past the last ({})",
+                (total as usize).div_ceil(BOARD_PAGE).max(1)
+            )));
+        }
+        crate::pages::board::slice(&site, &counts, from..from + BOARD_PAGE)
     })
     .await
 }

@@ -65,6 +65,8 @@ pub struct Chrome {
     pub langs: Vec<LangLink>,
     /// Fresh readiness at level 3 or above, most urgent first.
     pub alerts: Vec<Alerting>,
+    /// More of them than the banner names.
+    pub alerts_more: u64,
     /// Refresh the page after this many seconds (the board).
     pub refresh: Option<u32>,
     /// The stylesheet's URL.
@@ -78,7 +80,7 @@ impl Chrome {
     /// with the alert banner.
     pub fn new(site: &Site, req: &Req, section: &str, title: String) -> Result<Self, WebError> {
         let mut c = Self::framed(site, req, section, title);
-        c.alerts = alerting(site, req.lang, &c)?;
+        (c.alerts, c.alerts_more) = alerting(site, req.lang, &c)?;
         Ok(c)
     }
 
@@ -106,6 +108,7 @@ impl Chrome {
             nav: Vec::new(),
             langs: Vec::new(),
             alerts: Vec::new(),
+            alerts_more: 0,
             refresh: None,
             css: format!("/assets/yui.css?v={}", crate::assets::version()),
             explicit: req.explicit,
@@ -179,37 +182,45 @@ impl Chrome {
     }
 }
 
+/// Municipalities the banner names at most (it links to the board).
+const BANNER: usize = 8;
+
 /// Fresh readiness at level 3 or above, most urgent first (bounded: the
-/// banner lists a handful and links to the board).
-fn alerting(site: &Site, lang: Lang, c: &Chrome) -> Result<Vec<Alerting>, WebError> {
-    let q = yui_read::query::Query {
-        kind: Some("readiness".into()),
-        min_alert_level: Some(3),
-        stale: Some(false),
-        limit: Some(50),
-        ..Default::default()
-    };
-    let page = site.read.query(&q)?;
+/// banner lists a handful and links to the board). The highest levels are
+/// asked for first, so a level 5 is never left out for level 3s.
+fn alerting(site: &Site, lang: Lang, c: &Chrome) -> Result<(Vec<Alerting>, u64), WebError> {
     let dir = site.directory()?;
     let w = Words(lang);
-    let mut out: Vec<Alerting> = page
-        .items
-        .iter()
-        .filter_map(|e| match &e.body {
-            yui_core::Body::Readiness(r) => Some(Alerting {
-                name: dir.name(&e.author, lang),
-                href: c.href(&format!("/m/{}", e.author)),
-                level: r.alert_level,
-                class: crate::format::alert_class(r.alert_level),
-                level_name: crate::format::alert_name(&w, r.alert_level),
-                exercise: r.exercise,
-            }),
-            _ => None,
-        })
-        .collect();
-    out.sort_by_key(|a| std::cmp::Reverse(a.level));
-    out.truncate(8);
-    Ok(out)
+    let mut out = Vec::new();
+    let mut total = 0;
+    for level in [5, 4, 3] {
+        let q = yui_read::query::Query {
+            kind: Some("readiness".into()),
+            alert_level: Some(level),
+            stale: Some(false),
+            limit: Some(BANNER.saturating_sub(out.len()).max(1)),
+            ..Default::default()
+        };
+        let page = site.read.query(&q)?;
+        total += page.total;
+        for e in &page.items {
+            if out.len() >= BANNER {
+                break;
+            }
+            if let yui_core::Body::Readiness(r) = &e.body {
+                out.push(Alerting {
+                    name: dir.name(&e.author, lang),
+                    href: c.href(&format!("/m/{}", e.author)),
+                    level: r.alert_level,
+                    class: crate::format::alert_class(r.alert_level),
+                    level_name: crate::format::alert_name(&w, r.alert_level),
+                    exercise: r.exercise,
+                });
+            }
+        }
+    }
+    let more = total.saturating_sub(out.len() as u64);
+    Ok((out, more))
 }
 
 /// The message id of a profile kind.

@@ -92,6 +92,9 @@ pub struct SiteOptions {
 /// The directory and what it was built from (index directory generation,
 /// trust generation).
 type CachedDirectory = ((u64, u64), Arc<directory::Directory>);
+/// Every tie, keyed the same way (partnerships and retractions move the
+/// directory generation).
+type CachedTies = ((u64, u64), Arc<Vec<pages::network::Tie>>);
 
 /// What the pages read.
 pub struct Site {
@@ -99,6 +102,7 @@ pub struct Site {
     options: SiteOptions,
     operator: Arc<dyn Operator>,
     directory: Mutex<Option<CachedDirectory>>,
+    ties: Mutex<Option<CachedTies>>,
 }
 
 impl std::fmt::Debug for Site {
@@ -121,12 +125,34 @@ impl Site {
             options,
             operator,
             directory: Mutex::default(),
+            ties: Mutex::default(),
         })
     }
 
     /// The read model pages query.
     pub fn read(&self) -> &ReadModel {
         &self.read
+    }
+
+    fn generation(&self) -> (u64, u64) {
+        (
+            self.read.index().directory_generation(),
+            self.read.replica().trust_generation(),
+        )
+    }
+
+    /// Every tie once per pair and kind, cached until a partnership, a
+    /// retraction or trust changes (a national relay holds thousands).
+    fn ties(&self) -> Result<Arc<Vec<pages::network::Tie>>, WebError> {
+        let key = self.generation();
+        if let Some((k, t)) = &*self.ties.lock().expect("ties lock") {
+            if *k == key {
+                return Ok(t.clone());
+            }
+        }
+        let t = Arc::new(pages::network::all_ties(self)?);
+        *self.ties.lock().expect("ties lock") = Some((key, t.clone()));
+        Ok(t)
     }
 
     /// Who is who, cached until profiles, endorsements or trust change.

@@ -124,10 +124,11 @@ async fn the_board_pages_most_urgent_first() {
         one.contains("href=\"/board?page=2\""),
         "a link to the next page"
     );
-    // Fresh level 5 first (i = 5, 11, 17, 23, 29: the newest is 5), stale last.
+    // Fresh level 5 first (i = 5, 11, 17, 23, 29: the newest published is
+    // 29), stale last.
     let first = one.find("<article").unwrap();
     assert!(one[first..].starts_with("<article class=\"readiness alert-5\""));
-    assert!(one[first..first + 2000].contains("状況05"));
+    assert!(one[first..first + 2000].contains("状況29"));
     let (_, _, two) = get(&app, "/board?page=2", "ja").await;
     assert_eq!(two.matches("<article class=\"readiness").count(), 6);
     assert_eq!(

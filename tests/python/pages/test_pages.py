@@ -74,7 +74,9 @@ def test_every_page_says_what_a_person_looks_for_and_passes_axe(browser, reader,
     pages += [
         (f"/m/{minami}", "member", ["南伊豆町" if lang == "ja" else "Minami-Izu Town"]),
         (f"/events/{minami}/joint-drill-2026-12", "event", ["合同防災図上訓練" if lang == "ja" else "joint disaster tabletop drill"]),
-        (f"/cases/{suginami}/case-nursing-home", "case", ["山田 花子" if lang == "ja" else "Hanako Yamada", "report-2018.pdf", "3f5a0c1d"]),
+        (f"/cases/{suginami}/case-nursing-home", "case", ["山田 花子" if lang == "ja" else "Hanako Yamada", "report-2018.pdf", "3f5a0c1d",
+                                                         # provenance: stored here from the relay's link
+                                                         "から届きました" if lang == "ja" else "· from "]),
     ]
     problems = []
     for path, name, texts in pages:

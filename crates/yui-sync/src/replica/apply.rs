@@ -62,6 +62,7 @@ impl Replica {
         &self,
         verified: Vec<(Entry, SignedEntry)>,
         rate_limited: bool,
+        source: Option<ArrivalSource>,
         report: &mut IngestReport,
     ) -> Result<Vec<(NodeId, u64, bool)>, ReplicaError> {
         let _w = self.write.lock().expect("write lock");
@@ -89,6 +90,10 @@ impl Replica {
             report.accepted += kept.len();
             report.trust_relevant |= kept.iter().any(|e| affects_trust(e.kind));
             self.store.append(&kept)?;
+            if let Some(source) = source {
+                self.store
+                    .record_arrivals(&arrivals_of(&kept, source, now_ms()))?;
+            }
             // The segment ended at an entry that may take trust away: the
             // rest of the batch is checked against the set after it. (New
             // trust needs no cut: entries of a newly endorsed author were
@@ -390,4 +395,23 @@ impl Replica {
         }
         Ok(())
     }
+}
+
+/// The runs of `kept` (entries appended together, each author's in seq
+/// order) as arrivals from `source` at `at`.
+fn arrivals_of(kept: &[IndexedEntry], source: ArrivalSource, at: i64) -> Vec<Arrival> {
+    let mut runs: Vec<Arrival> = Vec::new();
+    for e in kept {
+        match runs.iter_mut().find(|r| r.author == e.author) {
+            Some(r) => r.last_seq = r.last_seq.max(e.seq),
+            None => runs.push(Arrival {
+                author: e.author,
+                first_seq: e.seq,
+                last_seq: e.seq,
+                at,
+                source,
+            }),
+        }
+    }
+    runs
 }

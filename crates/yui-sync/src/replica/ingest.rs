@@ -52,6 +52,22 @@ impl Replica {
         Ok(report)
     }
 
+    /// [`Replica::ingest`] of entries `peer` sent over a link: what is
+    /// stored is noted as having come from it (`Store::arrival`).
+    pub async fn ingest_from(
+        self: &Arc<Self>,
+        peer: NodeId,
+        batch: Vec<SignedEntry>,
+    ) -> Result<IngestReport, ReplicaError> {
+        let _turn = bulk_turn(batch.len()).await;
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            this.ingest_inner(batch, true, Some(ArrivalSource::Peer(peer)))
+        })
+        .await
+        .expect("ingest task panicked")
+    }
+
     /// Offers entries the operator brought (an offline bundle): checked
     /// exactly as [`Replica::ingest`] checks them, but not held to the
     /// per-author rate limit, which is for what peers push.
@@ -61,20 +77,23 @@ impl Replica {
     ) -> Result<IngestReport, ReplicaError> {
         let _turn = bulk_turn(batch.len()).await;
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.ingest_inner(batch, false))
-            .await
-            .expect("import task panicked")
+        tokio::task::spawn_blocking(move || {
+            this.ingest_inner(batch, false, Some(ArrivalSource::Import))
+        })
+        .await
+        .expect("import task panicked")
     }
 
     /// [`Replica::ingest`] for callers already off the async reactor.
     pub fn ingest_blocking(&self, batch: Vec<SignedEntry>) -> Result<IngestReport, ReplicaError> {
-        self.ingest_inner(batch, true)
+        self.ingest_inner(batch, true, None)
     }
 
     fn ingest_inner(
         &self,
         batch: Vec<SignedEntry>,
         rate_limited: bool,
+        source: Option<ArrivalSource>,
     ) -> Result<IngestReport, ReplicaError> {
         let mut report = IngestReport::default();
         let now = now_ms();
@@ -152,7 +171,7 @@ impl Replica {
 
         let started = std::time::Instant::now();
         let any = !verified.is_empty();
-        let appended = self.apply_verified(verified, rate_limited, &mut report)?;
+        let appended = self.apply_verified(verified, rate_limited, source, &mut report)?;
         for (author, wait) in later {
             let head = self.store.head(&author)?.map_or(0, |h| h.seq);
             report.retry_later.push((author, head, wait));

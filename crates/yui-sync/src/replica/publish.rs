@@ -73,6 +73,13 @@ impl Replica {
             created_at: entry.created_at,
             signed: signed.clone(),
         }])?;
+        self.store.record_arrivals(&[Arrival {
+            author: self.id,
+            first_seq: entry.seq,
+            last_seq: entry.seq,
+            at: entry.created_at,
+            source: ArrivalSource::Published,
+        }])?;
         // Durable before anyone hears of it: a crash after this point can
         // never make the node reuse this seq.
         self.store.flush()?;

@@ -22,9 +22,6 @@ use crate::format;
 use crate::text::{wire, Text};
 use crate::{html, Req, Site, WebError};
 
-/// Readiness objects on the board at most (every municipality of Japan
-/// fits: ~1,800).
-pub const CAP: usize = 2_000;
 /// Seconds between refreshes.
 pub const REFRESH: u32 = 60;
 
@@ -226,62 +223,113 @@ pub struct Cards {
     pub cards: Vec<Card>,
     /// The pages.
     pub pager: super::Pager,
-    /// Municipalities with readiness, by level (0-5), and stale ones.
-    pub levels: [usize; 6],
+    /// Fresh statuses by level (0-5).
+    pub levels: [u64; 6],
     /// Stale statuses.
-    pub stale: usize,
+    pub stale: u64,
     /// Members without readiness here (the first [`WITHOUT_SHOWN`]).
     pub without: Vec<Who>,
     /// How many there are in all.
     pub without_total: usize,
 }
 
-/// The board's cards of page `page` (see [`Pager`](super::Pager)), most
-/// urgent first, and the members without one. Only the page's cards are
-/// rendered; the order is decided over every readiness object held.
+/// The board's order as segments of the index: fresh statuses at level
+/// 5, 4, … 0, then the stale ones; each segment newest first (the index's
+/// own order for readiness). Counting them is cheap, and a page loads only
+/// its own entries, whatever the node holds.
+fn segments() -> Vec<Query> {
+    let q = |alert_level: Option<u32>, stale: bool| Query {
+        kind: Some("readiness".into()),
+        alert_level,
+        stale: Some(stale),
+        ..Default::default()
+    };
+    (0..=5u32)
+        .rev()
+        .map(|l| q(Some(l), false))
+        .chain(std::iter::once(q(None, true)))
+        .collect()
+}
+
+/// The counts of the board's segments (levels 5…0 fresh, then stale).
+pub fn counts(site: &Site) -> Result<Vec<u64>, WebError> {
+    segments()
+        .iter()
+        .map(|q| site.read.count(q).map_err(WebError::from))
+        .collect()
+}
+
+/// Entries `range` of the board's order, given the segments' `counts`.
+pub fn slice(
+    site: &Site,
+    counts: &[u64],
+    range: std::ops::Range<usize>,
+) -> Result<Vec<EntryView>, WebError> {
+    let mut out = Vec::with_capacity(range.len());
+    let mut start = 0usize;
+    for (q, &n) in segments().iter().zip(counts) {
+        let seg = start..start + n as usize;
+        start = seg.end;
+        let from = range.start.max(seg.start);
+        let to = range.end.min(seg.end);
+        if from >= to {
+            continue;
+        }
+        let page = site.read.query(&Query {
+            limit: Some(to - from),
+            cursor: (from > seg.start)
+                .then(|| yui_read::query::Cursor::Offset(from - seg.start).encode()),
+            ..q.clone()
+        })?;
+        out.extend(page.items);
+    }
+    Ok(out)
+}
+
+/// The board's cards of the page asked for (`page`), most urgent first,
+/// and the members without readiness.
 pub fn cards(
     site: &Site,
     c: &Chrome,
     req: &Req,
-    q: Query,
     link: impl Fn(usize) -> String,
 ) -> Result<Cards, WebError> {
     let dir = site.directory()?;
-    let views = site.read.first(&q, CAP)?;
+    let counts = counts(site)?;
+    let total: u64 = counts.iter().sum();
+    let (pager, range) = super::Pager::new(req, "page", total as usize, PER_PAGE, link)?;
     let now = yui_sync::now_ms();
-    let mut order: Vec<(&EntryView, &Readiness)> = views
+    let cards = slice(site, &counts, range)?
         .iter()
         .filter_map(|e| match &e.body {
-            Body::Readiness(r) => Some((e, r)),
+            Body::Readiness(r) => Some(card(c, &dir, e, r, now)),
             _ => None,
         })
         .collect();
-    order.sort_by(|(ea, a), (eb, b)| {
-        ea.stale
-            .cmp(&eb.stale)
-            .then(b.alert_level.cmp(&a.alert_level))
-            .then(b.as_of.cmp(&a.as_of))
-    });
     let mut levels = [0; 6];
-    let mut stale = 0;
-    for (e, r) in &order {
-        if e.stale {
-            stale += 1;
-        } else {
-            levels[r.alert_level.min(5) as usize] += 1;
-        }
+    for (i, n) in counts.iter().take(6).enumerate() {
+        levels[5 - i] = *n;
     }
-    let (pager, range) = super::Pager::new(req, "page", order.len(), PER_PAGE, link)?;
-    let cards = order[range]
-        .iter()
-        .map(|(e, r)| card(c, &dir, e, r, now))
-        .collect();
-    let reported: HashSet<_> = views.iter().map(|e| e.author).collect();
+    // Who has readiness here: the author facet of every readiness object.
+    let facets = site
+        .read
+        .query(&Query {
+            kind: Some("readiness".into()),
+            limit: Some(1),
+            facets: Some(true),
+            ..Default::default()
+        })?
+        .facets
+        .unwrap_or_default();
+    let reported: HashSet<String> = facets
+        .get("author")
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
     let mut without: Vec<Who> = dir
         .all()
         .filter(|m| !m.relay)
         .filter_map(|m| m.id)
-        .filter(|id| !reported.contains(id))
+        .filter(|id| !reported.contains(&hex::encode(id.as_bytes())))
         .map(|id| Who::of(c, &dir, &id))
         .collect();
     without.sort_by(|a, b| a.name.text.cmp(&b.name.text));
@@ -291,7 +339,7 @@ pub fn cards(
         cards,
         pager,
         levels,
-        stale,
+        stale: counts[6],
         without,
         without_total,
     })
@@ -337,16 +385,7 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
                 ("page", if page_n == "1" { "" } else { &page_n }),
             ])
         ));
-        let board = cards(
-            site,
-            &c,
-            req,
-            Query {
-                kind: Some("readiness".into()),
-                ..Default::default()
-            },
-            |n| with_page(&n.to_string()),
-        )?;
+        let board = cards(site, &c, req, |n| with_page(&n.to_string()))?;
         let mut summary: Vec<(String, &'static str, usize)> = (0..=5u32)
             .rev()
             .filter(|l| board.levels[*l as usize] > 0)
@@ -358,12 +397,12 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
                         format::alert_name(&c.words, l)
                     ),
                     format::alert_class(l),
-                    board.levels[l as usize],
+                    board.levels[l as usize] as usize,
                 )
             })
             .collect();
         if board.stale > 0 {
-            summary.push((c.t("board-stale"), "stale", board.stale));
+            summary.push((c.t("board-stale"), "stale", board.stale as usize));
         }
         let page = Board {
             updated: format::date_time(req.lang, yui_sync::now_ms(), format::TOKYO),

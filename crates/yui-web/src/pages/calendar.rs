@@ -21,8 +21,10 @@ use crate::{html, Req, Site, WebError};
 
 /// Events per list page.
 const PAGE: usize = 50;
-/// Events a month grid shows at most.
-const MONTH_CAP: usize = 1_000;
+/// A month with at most this many events is read at once and laid out in
+/// memory; a busier one is asked day by day ([`PER_DAY`] each), so a grid
+/// costs the same however many events a month holds.
+const MONTH_CAP: usize = 300;
 /// Events in a subscription at most (from a month ago on), as the public
 /// calendar export.
 pub const ICS_CAP: usize = 2_000;
@@ -253,15 +255,66 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
             q.month = Some(month_s.clone());
             q.from = None;
             q.to = None;
-            let views = site.read.first(&q, MONTH_CAP)?;
-            total = views.len() as u64;
-            let items: Vec<EventItem> = views
-                .iter()
-                .filter_map(|e| super::event_item(&c, &dir, e))
-                .collect();
-            weeks = grid(req.lang, year, month, &items, &|date: &str| {
+            total = site.read.count(&q)?;
+            let all: Option<Vec<EventItem>> = if total as usize <= MONTH_CAP {
+                Some(
+                    site.read
+                        .first(&q, MONTH_CAP)?
+                        .iter()
+                        .filter_map(|e| super::event_item(&c, &dir, e))
+                        .collect(),
+                )
+            } else {
+                None
+            };
+            // A busy month: how many events start on each day (one fast
+            // field read per event, nothing loaded), then each day's first
+            // few from where that day starts in the index's order. Each
+            // event is listed on the day it starts.
+            let first_day = NaiveDate::from_ymd_opt(year, month, 1).expect("valid month");
+            let days_in_month = first_day
+                .iter_days()
+                .take_while(|d| d.month() == month)
+                .count();
+            let per_day = if all.is_none() {
+                let edges: Vec<i64> = (0..=days_in_month)
+                    .map(|i| midnight(first_day + Duration::days(i as i64)))
+                    .collect();
+                site.read.start_histogram(&q, &edges)?
+            } else {
+                Vec::new()
+            };
+            let on_day =
+                |d: NaiveDate, start: i64, end: i64| -> Result<(Vec<EventItem>, usize), WebError> {
+                    if let Some(all) = &all {
+                        let mut items: Vec<EventItem> = all
+                            .iter()
+                            .filter(|e| e.start < end && (e.end > start || e.start >= start))
+                            .cloned()
+                            .collect();
+                        let more = items.len().saturating_sub(PER_DAY);
+                        items.truncate(PER_DAY);
+                        return Ok((items, more));
+                    }
+                    let n = per_day.get((d.day() - 1) as usize).copied().unwrap_or(0) as usize;
+                    if n == 0 {
+                        return Ok((Vec::new(), 0));
+                    }
+                    let page = site.read.query(&Query {
+                        limit: Some(n.min(PER_DAY)),
+                        cursor: Some(yui_read::query::Cursor::events_from(start).encode()),
+                        ..q.clone()
+                    })?;
+                    let items: Vec<EventItem> = page
+                        .items
+                        .iter()
+                        .filter_map(|e| super::event_item(&c, &dir, e))
+                        .collect();
+                    Ok((items, n.saturating_sub(PER_DAY)))
+                };
+            weeks = grid(req.lang, year, month, &on_day, &|date: &str| {
                 link(&[("day", date)])
-            });
+            })?;
             heading = format::month(req.lang, year, month);
         } else {
             if let Some(d) = day {
@@ -391,15 +444,27 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
     .await
 }
 
+/// Midnight of `d` in Japan time, Unix ms.
+fn midnight(d: NaiveDate) -> i64 {
+    TOKYO
+        .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+        .earliest()
+        .map_or(0, |t| t.timestamp_millis())
+}
+
 /// The weeks (Monday first) of a month, each day with the events that
 /// touch it.
+/// What a day of the grid lists: up to [`PER_DAY`] events touching
+/// `[start, end)` and how many more there are.
+type OnDay<'a> = dyn Fn(NaiveDate, i64, i64) -> Result<(Vec<EventItem>, usize), WebError> + 'a;
+
 fn grid(
     lang: crate::i18n::Lang,
     year: i32,
     month: u32,
-    events: &[EventItem],
+    on_day: &OnDay<'_>,
     day_link: &dyn Fn(&str) -> String,
-) -> Vec<Vec<Day>> {
+) -> Result<Vec<Vec<Day>>, WebError> {
     let first = NaiveDate::from_ymd_opt(year, month, 1).expect("valid month");
     let today = chrono::Utc::now().with_timezone(&TOKYO).date_naive();
     let lead = first.weekday().num_days_from_monday() as i64;
@@ -409,22 +474,13 @@ fn grid(
         let mut week = Vec::with_capacity(7);
         for _ in 0..7 {
             let inside = d.month() == month;
-            let start = TOKYO
-                .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
-                .earliest()
-                .map_or(0, |t| t.timestamp_millis());
+            let start = midnight(d);
             let end = start + 86_400_000;
-            let mut on_day: Vec<EventItem> = if inside {
-                events
-                    .iter()
-                    .filter(|e| e.start < end && (e.end > start || e.start >= start))
-                    .cloned()
-                    .collect()
+            let (events, more) = if inside {
+                on_day(d, start, end)?
             } else {
-                Vec::new()
+                (Vec::new(), 0)
             };
-            let more = on_day.len().saturating_sub(PER_DAY);
-            on_day.truncate(PER_DAY);
             let noon = d.and_hms_opt(12, 0, 0).expect("noon").and_utc();
             let date = d.format("%Y-%m-%d").to_string();
             week.push(Day {
@@ -437,7 +493,7 @@ fn grid(
                 date,
                 label: format::date(lang, &noon),
                 today: d == today,
-                events: on_day,
+                events,
                 more,
             });
             d += Duration::days(1);
@@ -447,7 +503,7 @@ fn grid(
             break;
         }
     }
-    weeks
+    Ok(weeks)
 }
 
 /// `GET /calendar.ics`: the calendar's filters as a subscription. Events

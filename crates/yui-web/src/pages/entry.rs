@@ -43,6 +43,8 @@ struct Provenance {
     history: Vec<Version>,
     json: String,
     revoked: bool,
+    /// When and how this node came to hold it.
+    arrived: String,
 }
 
 fn provenance(
@@ -52,7 +54,23 @@ fn provenance(
     e: &EntryView,
 ) -> Result<Provenance, WebError> {
     let history = site.read.history(&e.author, &e.object_id)?;
+    let w = &c.words;
+    let arrived = match site.read.arrival(&e.author, e.seq)? {
+        None => w.get("prov-arrived-unknown"),
+        Some(a) => {
+            let when = format::date_time(c.lang, a.at, format::TOKYO);
+            let how = match a.source {
+                yui_store::ArrivalSource::Published => w.get("prov-arrived-published"),
+                yui_store::ArrivalSource::Import => w.get("prov-arrived-import"),
+                yui_store::ArrivalSource::Peer(p) => {
+                    w.named("prov-arrived-peer", &dir.name(&p, c.lang).text)
+                }
+            };
+            format!("{when} · {how}")
+        }
+    };
     Ok(Provenance {
+        arrived,
         by: Who::of(c, dir, &e.author),
         key: e.author.to_string(),
         id: e.id.clone(),

@@ -39,8 +39,18 @@ pub struct Tie {
     pub description: yui_core::LocalizedText,
 }
 
-/// Every tie, once per pair and kind: active when both sides stated it.
+/// The ties of `author`, or every tie (from the site's cache).
 pub fn ties(site: &Site, author: Option<NodeId>) -> Result<Vec<Tie>, WebError> {
+    let all = site.ties()?;
+    Ok(all
+        .iter()
+        .filter(|t| author.is_none_or(|x| x == t.a || x == t.b))
+        .cloned()
+        .collect())
+}
+
+/// Every tie, once per pair and kind: active when both sides stated it.
+pub fn all_ties(site: &Site) -> Result<Vec<Tie>, WebError> {
     let views = site.read.first(
         &Query {
             kind: Some("partnership".into()),
@@ -58,9 +68,6 @@ pub fn ties(site: &Site, author: Option<NodeId>) -> Result<Vec<Tie>, WebError> {
         } else {
             (p.partner, v.author)
         };
-        if author.is_some_and(|x| x != a && x != b) {
-            continue;
-        }
         let kind = wire(&p.kind);
         let t = by.entry((a, b, kind.clone())).or_insert_with(|| Tie {
             a,
