@@ -679,21 +679,40 @@ impl ReadModel {
             .map_err(yui_sync::ReplicaError::from)?)
     }
 
-    /// How many matches of `q` start in each window `[edges[i],
-    /// edges[i + 1])` (Unix ms, ascending): a month's events per day, say,
-    /// without loading any of them.
-    pub fn start_histogram(&self, q: &Query, edges: &[i64]) -> Result<Vec<u64>, QueryError> {
+    /// Per window `[edges[i], edges[i + 1])` of when matches of `q` start
+    /// (Unix ms, ascending): how many start in it and the first `k` of them
+    /// in the default order, as views. One pass over the matches (fast
+    /// fields) and `k` entries loaded a window: a month grid of a national
+    /// relay costs the same as a small town's.
+    pub fn first_per_window(
+        &self,
+        q: &Query,
+        edges: &[i64],
+        k: usize,
+    ) -> Result<Vec<(u64, Vec<EntryView>)>, QueryError> {
         let (query, _) = self.build(q, now_ms())?;
         self.fresh_enough()?;
         let searcher = self.index.searcher();
-        searcher
+        let windows = searcher
             .search(
                 &*query,
-                &crate::plan::StartBuckets {
+                &crate::plan::FirstPerWindow {
                     edges: edges.to_vec(),
+                    k: k.min(crate::query::MAX_LIMIT),
                 },
             )
-            .map_err(tantivy_error)
+            .map_err(tantivy_error)?;
+        let mut out = Vec::with_capacity(windows.len());
+        for (n, items) in windows {
+            let mut entries = Vec::with_capacity(items.len());
+            for (_, _, a) in items {
+                if let Some(e) = self.load(&searcher, a)? {
+                    entries.push(e);
+                }
+            }
+            out.push((n, self.views(&searcher, entries)?));
+        }
+        Ok(out)
     }
 
     /// How many current objects match `q` (no page is loaded).

@@ -245,32 +245,56 @@ pub(crate) fn top_windowed(
     }
 }
 
-/// Counts matches by the window their `start` falls in: `edges` are
-/// ascending window bounds, `[edges[i], edges[i + 1])` is window `i`.
-/// Reads one fast field per match, loads no document.
-pub(crate) struct StartBuckets {
+/// Per window of `start` (`[edges[i], edges[i + 1])`): how many matches
+/// start in it and the first `k` of them in the default order. One pass
+/// over the matches reading fast fields; no document is loaded.
+pub(crate) struct FirstPerWindow {
     pub(crate) edges: Vec<i64>,
+    pub(crate) k: usize,
 }
 
-pub(crate) struct StartBucketsSegment {
+/// One window's count and first matches, `(order, tie, address)` ascending.
+pub(crate) type Window = (u64, Vec<(u64, u64, DocAddress)>);
+
+pub(crate) struct FirstPerWindowSegment {
     edges: Vec<i64>,
+    k: usize,
+    segment: tantivy::SegmentOrdinal,
     start: Option<tantivy::columnar::Column<i64>>,
-    counts: Vec<u64>,
+    order: Option<tantivy::columnar::Column<u64>>,
+    tie: Option<tantivy::columnar::Column<u64>>,
+    windows: Vec<Window>,
 }
 
-impl tantivy::collector::Collector for StartBuckets {
-    type Fruit = Vec<u64>;
-    type Child = StartBucketsSegment;
+fn keep_first(w: &mut Window, item: (u64, u64, DocAddress), k: usize) {
+    w.0 += 1;
+    let v = &mut w.1;
+    if v.len() == k && v.last().is_some_and(|l| (l.0, l.1) <= (item.0, item.1)) {
+        return;
+    }
+    let at = v.partition_point(|x| (x.0, x.1) <= (item.0, item.1));
+    v.insert(at, item);
+    v.truncate(k);
+}
+
+impl tantivy::collector::Collector for FirstPerWindow {
+    type Fruit = Vec<Window>;
+    type Child = FirstPerWindowSegment;
 
     fn for_segment(
         &self,
-        _: tantivy::SegmentOrdinal,
+        segment_ord: tantivy::SegmentOrdinal,
         segment: &tantivy::SegmentReader,
-    ) -> tantivy::Result<StartBucketsSegment> {
-        Ok(StartBucketsSegment {
+    ) -> tantivy::Result<FirstPerWindowSegment> {
+        let ff = segment.fast_fields();
+        Ok(FirstPerWindowSegment {
             edges: self.edges.clone(),
-            start: segment.fast_fields().i64("start").ok(),
-            counts: vec![0; self.edges.len().saturating_sub(1)],
+            k: self.k,
+            segment: segment_ord,
+            start: ff.i64("start").ok(),
+            order: ff.u64("order").ok(),
+            tie: ff.u64("tie").ok(),
+            windows: vec![(0, Vec::new()); self.edges.len().saturating_sub(1)],
         })
     }
 
@@ -278,19 +302,23 @@ impl tantivy::collector::Collector for StartBuckets {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<Vec<u64>>) -> tantivy::Result<Vec<u64>> {
-        let mut out = vec![0; self.edges.len().saturating_sub(1)];
+    fn merge_fruits(&self, fruits: Vec<Vec<Window>>) -> tantivy::Result<Vec<Window>> {
+        let mut out: Vec<Window> = vec![(0, Vec::new()); self.edges.len().saturating_sub(1)];
         for f in fruits {
-            for (o, n) in out.iter_mut().zip(f) {
-                *o += n;
+            for (o, (n, items)) in out.iter_mut().zip(f) {
+                for it in items {
+                    keep_first(o, it, self.k);
+                    o.0 -= 1;
+                }
+                o.0 += n;
             }
         }
         Ok(out)
     }
 }
 
-impl tantivy::collector::SegmentCollector for StartBucketsSegment {
-    type Fruit = Vec<u64>;
+impl tantivy::collector::SegmentCollector for FirstPerWindowSegment {
+    type Fruit = Vec<Window>;
 
     fn collect(&mut self, doc: tantivy::DocId, _: tantivy::Score) {
         let Some(t) = self.start.as_ref().and_then(|c| c.first(doc)) else {
@@ -298,12 +326,24 @@ impl tantivy::collector::SegmentCollector for StartBucketsSegment {
         };
         // The window whose lower edge is the last at or below t.
         let i = self.edges.partition_point(|e| *e <= t);
-        if i > 0 && i < self.edges.len() {
-            self.counts[i - 1] += 1;
+        if i == 0 || i >= self.edges.len() {
+            return;
         }
+        let order = self
+            .order
+            .as_ref()
+            .and_then(|c| c.first(doc))
+            .unwrap_or(u64::MAX);
+        let tie = self
+            .tie
+            .as_ref()
+            .and_then(|c| c.first(doc))
+            .unwrap_or(u64::MAX);
+        let item = (order, tie, DocAddress::new(self.segment, doc));
+        keep_first(&mut self.windows[i - 1], item, self.k);
     }
 
-    fn harvest(self) -> Vec<u64> {
-        self.counts
+    fn harvest(self) -> Vec<Window> {
+        self.windows
     }
 }

@@ -116,17 +116,6 @@ impl Cursor {
         }
     }
 
-    /// Where a page of events starting at `ms` or later begins, in the
-    /// default order (events by start): to jump to a day of a calendar.
-    pub fn events_from(ms: i64) -> Self {
-        // The order key of an event is `start << 19 | tie` (see the index).
-        let at = (ms.max(0) as u64) << 19;
-        match at.checked_sub(1) {
-            Some(o) => Self::After(o, u64::MAX),
-            None => Self::After(0, 0),
-        }
-    }
-
     /// The cursor as text (opaque to callers).
     pub fn encode(&self) -> String {
         match self {

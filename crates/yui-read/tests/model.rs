@@ -557,7 +557,7 @@ async fn a_reader_never_waits_for_a_rebuild_and_never_misses_a_recent_entry() {
 }
 
 #[tokio::test]
-async fn a_calendar_day_is_counted_and_reached_without_loading_the_month() {
+async fn a_month_is_counted_per_day_with_each_days_first_events_in_one_pass() {
     let r = replica();
     // Three events on the 10th, one on the 11th, one on the 12th (Japan
     // time), published out of order.
@@ -582,23 +582,18 @@ async fn a_calendar_day_is_counted_and_reached_without_loading_the_month() {
             .timestamp_millis()
     };
     let edges: Vec<i64> = (10..=13).map(day).collect();
-    assert_eq!(m.start_histogram(&month, &edges).unwrap(), vec![3, 1, 1]);
-    let from = |d: u32, n: usize| -> Vec<String> {
-        ask(
-            &m,
-            Query {
-                limit: Some(n),
-                cursor: Some(yui_read::query::Cursor::events_from(day(d)).encode()),
-                ..month.clone()
-            },
-        )
-        .items
+    let got: Vec<(u64, Vec<String>)> = m
+        .first_per_window(&month, &edges, 2)
+        .unwrap()
         .into_iter()
-        .map(|v| v.object_id)
-        .collect()
-    };
-    assert_eq!(from(10, 3), ["a", "b", "c"]);
-    assert_eq!(from(11, 1), ["d"]);
-    assert_eq!(from(12, 5), ["e"]);
-    assert!(from(13, 5).is_empty());
+        .map(|(n, v)| (n, v.into_iter().map(|e| e.object_id).collect()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (3, vec!["a".to_owned(), "b".to_owned()]),
+            (1, vec!["d".to_owned()]),
+            (1, vec!["e".to_owned()]),
+        ]
+    );
 }

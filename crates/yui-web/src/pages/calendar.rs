@@ -267,20 +267,20 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
             } else {
                 None
             };
-            // A busy month: how many events start on each day (one fast
-            // field read per event, nothing loaded), then each day's first
-            // few from where that day starts in the index's order. Each
-            // event is listed on the day it starts.
+            // A busy month: one pass over its events counts those that
+            // start each day and keeps each day's first few (fast fields),
+            // then loads only those. Each event is listed on the day it
+            // starts.
             let first_day = NaiveDate::from_ymd_opt(year, month, 1).expect("valid month");
             let days_in_month = first_day
                 .iter_days()
                 .take_while(|d| d.month() == month)
                 .count();
-            let per_day = if all.is_none() {
+            let per_day: Vec<(u64, Vec<yui_read::EntryView>)> = if all.is_none() {
                 let edges: Vec<i64> = (0..=days_in_month)
                     .map(|i| midnight(first_day + Duration::days(i as i64)))
                     .collect();
-                site.read.start_histogram(&q, &edges)?
+                site.read.first_per_window(&q, &edges, PER_DAY)?
             } else {
                 Vec::new()
             };
@@ -296,21 +296,14 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
                         items.truncate(PER_DAY);
                         return Ok((items, more));
                     }
-                    let n = per_day.get((d.day() - 1) as usize).copied().unwrap_or(0) as usize;
-                    if n == 0 {
+                    let Some((n, views)) = per_day.get((d.day() - 1) as usize) else {
                         return Ok((Vec::new(), 0));
-                    }
-                    let page = site.read.query(&Query {
-                        limit: Some(n.min(PER_DAY)),
-                        cursor: Some(yui_read::query::Cursor::events_from(start).encode()),
-                        ..q.clone()
-                    })?;
-                    let items: Vec<EventItem> = page
-                        .items
+                    };
+                    let items: Vec<EventItem> = views
                         .iter()
                         .filter_map(|e| super::event_item(&c, &dir, e))
                         .collect();
-                    Ok((items, n.saturating_sub(PER_DAY)))
+                    Ok((items, (*n as usize).saturating_sub(PER_DAY)))
                 };
             weeks = grid(req.lang, year, month, &on_day, &|date: &str| {
                 link(&[("day", date)])
