@@ -30,6 +30,7 @@ for n in $NODES; do
 done
 run node --entries "$BIG" --authors 2000
 run query --entries "$BIG" --authors 2000
+run pages --entries "$BIG" --authors 2000
 run relay --members 500
 if [ -n "${QUICK:-}" ]; then
   run simulate --municipalities 200 --relays 10 --burst 20
