@@ -166,6 +166,20 @@ fn load(site: &Site, req: &Req, author: &str, object: &str) -> Result<EntryView,
     site.read.object(&author, object)?.ok_or(WebError::NotFound)
 }
 
+/// The object asked for, or the page saying it was withdrawn.
+fn current(
+    site: &Site,
+    req: &Req,
+    author: &str,
+    object: &str,
+) -> Result<Result<EntryView, Response>, WebError> {
+    let e = load(site, req, author, object)?;
+    if e.kind == "retraction" {
+        return Ok(Err(withdrawn(site, req, &e)?));
+    }
+    Ok(Ok(e))
+}
+
 /// A withdrawn object: its page says so, with the reason (410 Gone).
 fn withdrawn(site: &Site, req: &Req, e: &EntryView) -> Result<Response, WebError> {
     let Body::Retraction(r) = &e.body else {
@@ -270,10 +284,10 @@ pub async fn case(
 ) -> Response {
     crate::render(site, req, move |site, req| {
         req.only(&[])?;
-        let e = load(site, req, &author, &object)?;
-        if e.kind == "retraction" {
-            return withdrawn(site, req, &e);
-        }
+        let e = match current(site, req, &author, &object)? {
+            Ok(e) => e,
+            Err(gone) => return Ok(gone),
+        };
         let Body::Case(k) = &e.body else {
             return Err(WebError::NotFound);
         };
@@ -336,10 +350,10 @@ pub async fn any(
 ) -> Response {
     crate::render(site, req, move |site, req| {
         req.only(&[])?;
-        let e = load(site, req, &author, &object)?;
-        if e.kind == "retraction" {
-            return withdrawn(site, req, &e);
-        }
+        let e = match current(site, req, &author, &object)? {
+            Ok(e) => e,
+            Err(gone) => return Ok(gone),
+        };
         let w = req.words();
         let kind = w.get(&format!("kind-entry-{}", e.kind));
         let c = Chrome::new(site, req, "", kind.clone())?;
