@@ -468,11 +468,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             n.table.connected()
         );
     }
-    println!("\npages (self-signed certificates: the browser asks once per node):");
-    for (n, m) in nodes.iter().zip(&MEMBERS) {
-        println!("  {} https://{}/", pad(m.name, 22), n.federation_addr);
-    }
     if args.stay {
+        println!("\npages (self-signed certificates: the browser asks once per node):");
+        for (n, m) in nodes.iter().zip(&MEMBERS) {
+            println!("  {} https://{}/", pad(m.name, 22), n.federation_addr);
+        }
         println!("\nthe network keeps running; open a page above, or try in another terminal:");
         println!(
             "  yui --home {} query events",
@@ -482,6 +482,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  yui --home {} status", root.join("tokyo-relay").display());
         println!("Ctrl-C stops it.");
         tokio::signal::ctrl_c().await?;
+    } else {
+        println!(
+            "\nadd --stay to keep the network running and open each node's pages in a browser"
+        );
     }
     for n in nodes {
         n.shutdown(Duration::from_secs(5)).await;
