@@ -713,6 +713,7 @@ fn backup_of_a_running_node_restores_without_a_fork() {
 /// its chain, and goes on publishing and syncing with a current node.
 #[test]
 fn a_home_from_the_previous_format_is_migrated_once_and_keeps_syncing() {
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/home-format-v1.tar.gz");
@@ -725,6 +726,11 @@ fn a_home_from_the_previous_format_is_migrated_once_and_keeps_syncing() {
         .unwrap();
     assert!(st.success());
     let home = dir.path().join("a");
+    let key_file = std::fs::read_to_string(home.join("node.key")).unwrap();
+    assert!(
+        key_file.starts_with("yui-node-key-v1\n"),
+        "the fixture's key format"
+    );
     let id = String::from_utf8(
         std::process::Command::new(yui_bin())
             .args(["--home", home.to_str().unwrap(), "id"])
@@ -735,7 +741,21 @@ fn a_home_from_the_previous_format_is_migrated_once_and_keeps_syncing() {
     .unwrap()
     .trim()
     .to_owned();
-    let mut a = NodeProc::existing(home, "喜多方市", &id);
+    // The earlier key file was rewritten once as PKCS#8 PEM, same key.
+    let key_file = std::fs::read_to_string(home.join("node.key")).unwrap();
+    assert!(
+        key_file.starts_with("-----BEGIN PRIVATE KEY-----\n"),
+        "{key_file}"
+    );
+    assert_eq!(
+        std::fs::metadata(home.join("node.key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let mut a = NodeProc::existing(home.clone(), "喜多方市", &id);
     a.start();
     assert!(a.log().contains("store migrated"), "{}", a.log());
     let s = a.json(&["status", "--json"]);

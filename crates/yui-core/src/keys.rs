@@ -153,10 +153,21 @@ pub fn rotation_message(old: &PublicKey, new: &PublicKey) -> Vec<u8> {
 }
 
 /// An ed25519 secret key (the 32-byte seed). Zeroized on drop.
+///
+/// Keys and signing are ed25519-dalek's (the design card's crate), and a
+/// key file is PKCS#8 PEM, which OpenSSL and other stacks read.
+/// Verification stays with ed25519-consensus (see the module notes):
+/// Ed25519 signing is deterministic, so the signatures are the same bytes
+/// whichever crate makes them.
 pub struct SecretKey {
     seed: Zeroizing<[u8; 32]>,
-    signing: ed25519_consensus::SigningKey,
+    signing: ed25519_dalek::SigningKey,
 }
+
+/// A key file that is not a PKCS#8 Ed25519 private key.
+#[derive(Debug, thiserror::Error)]
+#[error("not a PKCS#8 PEM Ed25519 private key: {0}")]
+pub struct KeyFileError(String);
 
 impl SecretKey {
     /// A fresh key from a cryptographic random number generator.
@@ -168,11 +179,33 @@ impl SecretKey {
 
     /// The key for a 32-byte seed.
     pub fn from_seed(seed: &[u8; 32]) -> Self {
-        let signing = ed25519_consensus::SigningKey::from(*seed);
+        let signing = ed25519_dalek::SigningKey::from_bytes(seed);
         Self {
             seed: Zeroizing::new(*seed),
             signing,
         }
+    }
+
+    /// The key as a PKCS#8 PEM document (`-----BEGIN PRIVATE KEY-----`,
+    /// RFC 8410), for a key file. Version 1 (the seed alone, as OpenSSL
+    /// writes it): some readers refuse the version 2 form that also
+    /// carries the public key.
+    pub fn to_pkcs8_pem(&self) -> Zeroizing<String> {
+        use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePrivateKey, KeypairBytes};
+        KeypairBytes {
+            secret_key: *self.seed,
+            public_key: None,
+        }
+        .to_pkcs8_pem(LineEnding::LF)
+        .expect("an Ed25519 key always encodes")
+    }
+
+    /// The key of a PKCS#8 PEM document.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, KeyFileError> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+            .map_err(|e| KeyFileError(e.to_string()))?;
+        Ok(Self::from_seed(&signing.to_bytes()))
     }
 
     /// The seed, for saving to a protected file.
@@ -183,11 +216,12 @@ impl SecretKey {
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
         // A key derived from a seed is never of small order.
-        PublicKey(self.signing.verification_key().to_bytes())
+        PublicKey(self.signing.verifying_key().to_bytes())
     }
 
     /// Signs `message` as it is.
     pub fn sign(&self, message: &[u8]) -> Signature {
+        use ed25519_dalek::Signer;
         Signature(self.signing.sign(message).to_bytes())
     }
 }
@@ -291,6 +325,29 @@ pub fn entry_signing_message(entry_bytes: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn dalek_signs_the_bytes_consensus_would_and_key_files_are_pkcs8() {
+        for seed in [[0u8; 32], [7; 32], [0xff; 32]] {
+            let k = SecretKey::from_seed(&seed);
+            let c = ed25519_consensus::SigningKey::from(seed);
+            for m in [&b""[..], b"yui/entry/v1\0abc", &[0x55; 1000]] {
+                assert_eq!(k.sign(m).0, c.sign(m).to_bytes());
+                k.public_key().verify(m, &k.sign(m)).unwrap();
+            }
+            assert_eq!(k.public_key().0, c.verification_key().to_bytes());
+            let pem = k.to_pkcs8_pem();
+            assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+            let back = SecretKey::from_pkcs8_pem(&pem).unwrap();
+            assert_eq!(back.seed(), k.seed());
+        }
+        assert!(SecretKey::from_pkcs8_pem(
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+        )
+        .is_err());
+        assert!(SecretKey::from_pkcs8_pem("yui-node-key-v1\n00").is_err());
+    }
+
     use super::*;
     use rand_core::OsRng;
 

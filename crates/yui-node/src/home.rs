@@ -206,10 +206,7 @@ impl Home {
             .map_err(io(&self.root))?;
 
         let key = SecretKey::generate(&mut rand::rngs::OsRng);
-        write_secret(
-            &self.key_path(),
-            format!("{KEY_HEADER}\n{}\n", hex::encode(key.seed())).as_bytes(),
-        )?;
+        write_secret(&self.key_path(), key.to_pkcs8_pem().as_bytes())?;
         let mut token = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut token);
         write_secret(
@@ -249,18 +246,19 @@ impl Home {
             return Err(HomeError::NotInitialised(self.root.clone()));
         }
         let text = read_secret(&path)?;
-        let bad = |reason: &str| HomeError::Bad {
-            path: path.clone(),
-            reason: reason.to_owned(),
-        };
-        let mut lines = text.lines();
-        if lines.next() != Some(KEY_HEADER) {
-            return Err(bad("not a yui node key (missing header line)"));
+        let key = parse_key(&path, &text)?;
+        if text.starts_with(KEY_HEADER) {
+            // A key file of an earlier release: rewritten once as PKCS#8
+            // (a new file renamed over the old, then the folder synced, so
+            // a crash leaves one or the other, both the same key).
+            let tmp = self.root.join("node.key.pkcs8");
+            let _ = std::fs::remove_file(&tmp);
+            write_secret(&tmp, key.to_pkcs8_pem().as_bytes())?;
+            std::fs::rename(&tmp, &path).map_err(io(&path))?;
+            sync_dir(&self.root)?;
+            tracing::info!(path = %path.display(), "node key file rewritten as PKCS#8 PEM");
         }
-        let seed = hex::decode(lines.next().unwrap_or_default().trim())
-            .map_err(|_| bad("key is not hex"))?;
-        let seed: [u8; 32] = seed.try_into().map_err(|_| bad("key must be 32 bytes"))?;
-        Ok(SecretKey::from_seed(&seed))
+        Ok(key)
     }
 
     /// Writes the next node key beside the current one (step 1 of a
@@ -270,10 +268,7 @@ impl Home {
         if p.exists() {
             std::fs::remove_file(&p).map_err(io(&p))?;
         }
-        write_secret(
-            &p,
-            format!("{KEY_HEADER}\n{}\n", hex::encode(key.seed())).as_bytes(),
-        )
+        write_secret(&p, key.to_pkcs8_pem().as_bytes())
     }
 
     /// The staged next key, if any.
@@ -321,14 +316,21 @@ impl Home {
     }
 }
 
+/// A node key file: PKCS#8 PEM (what this release writes), or the earlier
+/// `yui-node-key-v1` + hex seed (read, and rewritten by `load_key`).
 fn parse_key(path: &Path, text: &str) -> Result<SecretKey, HomeError> {
     let bad = |reason: &str| HomeError::Bad {
         path: path.to_owned(),
         reason: reason.to_owned(),
     };
+    if text.trim_start().starts_with("-----BEGIN") {
+        return SecretKey::from_pkcs8_pem(text).map_err(|e| bad(&e.to_string()));
+    }
     let mut lines = text.lines();
     if lines.next() != Some(KEY_HEADER) {
-        return Err(bad("not a yui node key (missing header line)"));
+        return Err(bad(
+            "not a yui node key (neither PKCS#8 PEM nor the yui-node-key-v1 format)",
+        ));
     }
     let seed =
         hex::decode(lines.next().unwrap_or_default().trim()).map_err(|_| bad("key is not hex"))?;

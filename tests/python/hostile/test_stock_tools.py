@@ -90,3 +90,23 @@ def test_metrics_parse_with_the_prometheus_client(net):
     assert any(s.labels["state"] == "connected" and s.labels["peer"] == net.bystander.id for s in states), states
     size = next(s.value for s in samples("yui_entry_bytes"))
     assert size > 0
+
+
+def test_the_node_key_file_is_pkcs8_that_other_stacks_read(net):
+    """`node.key` is a PKCS#8 PEM Ed25519 key (RFC 8410): OpenSSL's reader
+    (through `cryptography`) loads it, and its public key is the node id."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from yuipeer import node_id_text
+
+    pem = (net.target.home / "node.key").read_bytes()
+    assert pem.startswith(b"-----BEGIN PRIVATE KEY-----\n")
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    assert node_id_text(public) == net.target.id
+    # A signature from the file's key verifies as the node's.
+    sig = key.sign(b"yui/entry/v1\0test")
+    key.public_key().verify(sig, b"yui/entry/v1\0test")
