@@ -660,10 +660,6 @@ pub(crate) struct ExportQuery {
     pub(crate) cursor: Option<String>,
 }
 
-/// Events in a rendered calendar (the public `calendar.ics`): the first in
-/// calendar order from a month ago.
-pub(crate) const RENDERED_CALENDAR_EVENTS: usize = 2_000;
-
 /// Readiness statuses in a rendered feed (the public `cap.atom`): the
 /// newest.
 pub(crate) const RENDERED_FEED_ENTRIES: usize = 500;
@@ -805,15 +801,10 @@ pub(crate) fn render_export(
                     Query {
                         kind: Some("event".into()),
                         author: q.author,
-                        // From a month ago: what a calendar subscriber needs.
-                        from: Some(
-                            chrono::DateTime::from_timestamp_millis(now_ms() - 30 * 86_400_000)
-                                .unwrap_or_default()
-                                .to_rfc3339(),
-                        ),
+                        from: Some(export::ical::subscription_from(now_ms())),
                         ..Default::default()
                     },
-                    RENDERED_CALENDAR_EVENTS,
+                    export::ical::SUBSCRIPTION_EVENTS,
                 )?,
                 &lang,
                 &format!("yui: {}", s.config.name),

@@ -129,14 +129,11 @@ impl PageBudget {
     }
 }
 
-/// Middleware: 429 with `Retry-After` past the budget.
+/// Middleware: 429 with `Retry-After` past the budget (the public routes'
+/// own check, with the pages' budget).
 pub async fn limit(State(b): State<Arc<PageBudget>>, req: Request, next: Next) -> Response {
-    let ip = req
-        .extensions()
-        .get::<yui_net::server::ConnInfo>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.remote.ip());
-    if b.0.check_key(&ip).is_err() {
-        return crate::public::too_many();
+    if let Some(r) = crate::public::over_budget(&b.0, crate::public::client(&req)) {
+        return r;
     }
     next.run(req).await
 }

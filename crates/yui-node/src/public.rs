@@ -120,7 +120,7 @@ pub(crate) fn too_many() -> Response {
     )
 }
 
-fn client(req: &Request) -> Option<IpAddr> {
+pub(crate) fn client(req: &Request) -> Option<IpAddr> {
     req.extensions()
         .get::<yui_net::server::ConnInfo>()
         .map(|c| c.remote.ip())
@@ -136,7 +136,10 @@ fn refuse(status: StatusCode, retry_secs: u64, msg: &str) -> Response {
 }
 
 /// Spends the client's token from `budget`; `Some` is the 429 answer.
-fn over_budget(budget: &DefaultKeyedRateLimiter<IpAddr>, ip: Option<IpAddr>) -> Option<Response> {
+pub(crate) fn over_budget(
+    budget: &DefaultKeyedRateLimiter<IpAddr>,
+    ip: Option<IpAddr>,
+) -> Option<Response> {
     // Requests without a connection (in-process tests) share one bucket.
     let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
     budget.check_key(&ip).err().map(|_| too_many())

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
-use yui_read::query::{Query, MAX_LIMIT};
+use yui_read::query::Query;
 use yui_read::{EntryView, Page, Snippet};
 
 use crate::i18n::Lang;
@@ -141,9 +141,6 @@ pub async fn entries(State(site): State<Arc<Site>>, RawQuery(raw): RawQuery) -> 
         Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("query: {e}")),
     };
-    if q.limit.is_some_and(|l| l == 0 || l > MAX_LIMIT) {
-        return error(StatusCode::BAD_REQUEST, format!("limit: 1 to {MAX_LIMIT}"));
-    }
     blocking(move || Ok(site.read.query(&q)?)).await
 }
 

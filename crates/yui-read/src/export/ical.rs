@@ -55,6 +55,18 @@ fn date(s: &str) -> String {
     s.replace('-', "")
 }
 
+/// Events in a calendar rendered whole for a subscriber (the public
+/// `calendar.ics` of the exports and of the pages): at most this many.
+pub const SUBSCRIPTION_EVENTS: usize = 2_000;
+
+/// Where such a calendar starts: a month before `now_ms` (what a
+/// subscriber needs; older events are in the admin API's whole export).
+pub fn subscription_from(now_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(now_ms - 30 * 86_400_000)
+        .unwrap_or_default()
+        .to_rfc3339()
+}
+
 /// The calendar of `events` (other kinds are skipped), texts in `lang`.
 pub fn calendar(events: &[EntryView], lang: &str, name: &str) -> String {
     let mut out = begin(name);

@@ -44,12 +44,7 @@ impl Replica {
         self: &Arc<Self>,
         batch: Vec<SignedEntry>,
     ) -> Result<IngestReport, ReplicaError> {
-        let _turn = bulk_turn(batch.len()).await;
-        let this = self.clone();
-        let report = tokio::task::spawn_blocking(move || this.ingest_blocking(batch))
-            .await
-            .expect("ingest task panicked")?;
-        Ok(report)
+        self.ingest_off_reactor(batch, true, None).await
     }
 
     /// [`Replica::ingest`] of entries `peer` sent over a link: what is
@@ -59,13 +54,8 @@ impl Replica {
         peer: NodeId,
         batch: Vec<SignedEntry>,
     ) -> Result<IngestReport, ReplicaError> {
-        let _turn = bulk_turn(batch.len()).await;
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || {
-            this.ingest_inner(batch, true, Some(ArrivalSource::Peer(peer)))
-        })
-        .await
-        .expect("ingest task panicked")
+        self.ingest_off_reactor(batch, true, Some(ArrivalSource::Peer(peer)))
+            .await
     }
 
     /// Offers entries the operator brought (an offline bundle): checked
@@ -75,13 +65,23 @@ impl Replica {
         self: &Arc<Self>,
         batch: Vec<SignedEntry>,
     ) -> Result<IngestReport, ReplicaError> {
+        self.ingest_off_reactor(batch, false, Some(ArrivalSource::Import))
+            .await
+    }
+
+    /// Takes a turn (large batches, see [`bulk_turn`]) and ingests on the
+    /// blocking pool.
+    async fn ingest_off_reactor(
+        self: &Arc<Self>,
+        batch: Vec<SignedEntry>,
+        rate_limited: bool,
+        source: Option<ArrivalSource>,
+    ) -> Result<IngestReport, ReplicaError> {
         let _turn = bulk_turn(batch.len()).await;
         let this = self.clone();
-        tokio::task::spawn_blocking(move || {
-            this.ingest_inner(batch, false, Some(ArrivalSource::Import))
-        })
-        .await
-        .expect("import task panicked")
+        tokio::task::spawn_blocking(move || this.ingest_inner(batch, rate_limited, source))
+            .await
+            .expect("ingest task panicked")
     }
 
     /// [`Replica::ingest`] for callers already off the async reactor.

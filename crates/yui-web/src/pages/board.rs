@@ -97,6 +97,9 @@ pub struct Card {
     pub acknowledged: Vec<Who>,
     /// Department and phone.
     pub contact: String,
+    /// Shown inside a section (a municipality's page): its heading is one
+    /// level down.
+    pub nested: bool,
 }
 
 fn status_id(s: OperationalStatus) -> String {
@@ -209,6 +212,7 @@ pub fn card(c: &Chrome, dir: &Directory, e: &EntryView, r: &Readiness, now: i64)
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(" · "),
+        nested: false,
     }
 }
 

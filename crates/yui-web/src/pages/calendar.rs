@@ -25,9 +25,6 @@ const PAGE: usize = 50;
 /// memory; a busier one is asked day by day ([`PER_DAY`] each), so a grid
 /// costs the same however many events a month holds.
 const MONTH_CAP: usize = 300;
-/// Events in a subscription at most (from a month ago on), as the public
-/// calendar export.
-pub const ICS_CAP: usize = 2_000;
 
 /// The filters of the calendar, as given.
 #[derive(Debug, Clone, Default)]
@@ -500,7 +497,7 @@ fn grid(
 }
 
 /// `GET /calendar.ics`: the calendar's filters as a subscription. Events
-/// from a month ago on, at most [`ICS_CAP`]; each carries the URL of its
+/// from a month ago on, at most [`ical::SUBSCRIPTION_EVENTS`]; each carries the URL of its
 /// page here.
 pub async fn ics(State(site): State<Arc<Site>>, req: Req) -> Response {
     crate::render(site, req, |site, req| {
@@ -508,10 +505,9 @@ pub async fn ics(State(site): State<Arc<Site>>, req: Req) -> Response {
         let dir = site.directory()?;
         let (_, mut q) = Filters::read(req, &dir)?;
         if q.from.is_none() {
-            let month_ago = chrono::Utc::now() - Duration::days(31);
-            q.from = Some(month_ago.to_rfc3339());
+            q.from = Some(ical::subscription_from(yui_sync::now_ms()));
         }
-        let views = site.read.first(&q, ICS_CAP)?;
+        let views = site.read.first(&q, ical::SUBSCRIPTION_EVENTS)?;
         let base = base_url(site, req);
         Ok(calendar_response(site, req, &base, &views))
     })

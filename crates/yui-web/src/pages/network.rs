@@ -345,7 +345,10 @@ pub async fn member(State(site): State<Arc<Site>>, Path(node): Path<String>, req
                 .items
                 .iter()
                 .filter_map(|e| match &e.body {
-                    Body::Readiness(r) => Some(super::board::card(&c, &dir, e, r, now)),
+                    Body::Readiness(r) => Some(super::board::Card {
+                        nested: true,
+                        ..super::board::card(&c, &dir, e, r, now)
+                    }),
                     _ => None,
                 })
                 .collect(),
