@@ -126,7 +126,7 @@ fn every_kind_travels_updates_retracts_is_found_and_exports_validate() {
     let readiness = write_json(
         &files,
         "readiness.json",
-        &samples::heavy_rain_readiness(yui_sync::now_ms(), "131156"),
+        &samples::heavy_rain_readiness(yui_sync::now_ms()),
     );
     let readiness_id = a
         .cli(&["publish", "readiness", "--file", &readiness])

@@ -112,6 +112,10 @@ pub enum Kind {
     Acknowledgement,
     /// [`Retraction`].
     Retraction,
+    /// [`AidMessage`].
+    Aid,
+    /// [`Reply`].
+    Reply,
     /// A body this release does not know (a newer release's kind, or a
     /// value of an enum it does not know): stored and forwarded unchanged,
     /// shown as unknown, never published by this release.
@@ -133,6 +137,8 @@ impl Kind {
             Kind::KeyRotation => 18,
             Kind::Acknowledgement => 19,
             Kind::Retraction => 20,
+            Kind::Aid => 21,
+            Kind::Reply => 22,
             Kind::Unknown => 99,
         }
     }
@@ -151,6 +157,8 @@ impl Kind {
             18 => Kind::KeyRotation,
             19 => Kind::Acknowledgement,
             20 => Kind::Retraction,
+            21 => Kind::Aid,
+            22 => Kind::Reply,
             99 => Kind::Unknown,
             _ => return None,
         })
@@ -170,12 +178,14 @@ impl Kind {
             Kind::KeyRotation => "key_rotation",
             Kind::Acknowledgement => "acknowledgement",
             Kind::Retraction => "retraction",
+            Kind::Aid => "aid",
+            Kind::Reply => "reply",
             Kind::Unknown => "unknown",
         }
     }
 
     /// Every kind.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Profile,
         Kind::Event,
         Kind::Readiness,
@@ -187,6 +197,8 @@ impl Kind {
         Kind::KeyRotation,
         Kind::Acknowledgement,
         Kind::Retraction,
+        Kind::Aid,
+        Kind::Reply,
         Kind::Unknown,
     ];
 }
@@ -231,6 +243,10 @@ pub enum Body {
     Acknowledgement(Acknowledgement),
     /// Withdraws the entry's object.
     Retraction(Retraction),
+    /// A step of a mutual-aid thread.
+    Aid(AidMessage),
+    /// A question or answer on an object.
+    Reply(Reply),
     /// A body this release cannot read (see [`Kind::Unknown`]).
     Unknown(UnknownBody),
 }
@@ -258,6 +274,8 @@ impl Body {
             Body::KeyRotation(_) => Kind::KeyRotation,
             Body::Acknowledgement(_) => Kind::Acknowledgement,
             Body::Retraction(_) => Kind::Retraction,
+            Body::Aid(_) => Kind::Aid,
+            Body::Reply(_) => Kind::Reply,
             Body::Unknown(_) => Kind::Unknown,
         }
     }
@@ -707,6 +725,227 @@ pub struct Acknowledgement {
     /// Remarks.
     #[serde(default)]
     pub note: LocalizedText,
+    /// Stored by the node, or read by a person.
+    #[serde(default)]
+    pub kind: AckKind,
+}
+
+/// What an acknowledgement says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AckKind {
+    /// A person read it.
+    #[default]
+    Read,
+    /// The node stored it (sent on its own for requests addressed to it).
+    Received,
+}
+
+/// An object of some author: `<author node id>/<object_id>` in text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectRef {
+    /// Its author.
+    pub author: crate::NodeId,
+    /// Its object id.
+    pub object_id: String,
+}
+
+impl ObjectRef {
+    /// The object `object_id` of `author`.
+    pub fn new(author: crate::NodeId, object_id: impl Into<String>) -> Self {
+        Self {
+            author,
+            object_id: object_id.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.author, self.object_id)
+    }
+}
+
+impl std::str::FromStr for ObjectRef {
+    type Err = String;
+    fn from_str(r: &str) -> Result<Self, String> {
+        let (author, id) = r
+            .split_once('/')
+            .ok_or_else(|| format!("{r:?} is not <author node id>/<object id>"))?;
+        let author = author.parse().map_err(|e| format!("{r:?}: {e}"))?;
+        if id.is_empty() {
+            return Err(format!("{r:?} has an empty object id"));
+        }
+        Ok(Self::new(author, id))
+    }
+}
+
+impl Serialize for ObjectRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ObjectRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A step of a mutual-aid thread (OASIS EDXL-RM 1.0 message types).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AidStep {
+    /// RequestResource.
+    #[default]
+    Request,
+    /// ResponseToRequestResource with an offer, or OfferUnsolicitedResource.
+    Offer,
+    /// ResponseToRequestResource declining.
+    Decline,
+    /// RequisitionResource: the requester accepts an offer.
+    Accept,
+    /// CommitResource: the responder commits what was accepted.
+    Commit,
+    /// Dispatched (responder).
+    Dispatch,
+    /// Arrived (requester).
+    Arrive,
+    /// ReleaseResource: staff go home, lent things go back (requester).
+    Release,
+    /// The author withdraws its request or its offer.
+    Cancel,
+}
+
+impl AidStep {
+    /// Every step, in thread order.
+    pub const ALL: [AidStep; 9] = [
+        AidStep::Request,
+        AidStep::Offer,
+        AidStep::Decline,
+        AidStep::Accept,
+        AidStep::Commit,
+        AidStep::Dispatch,
+        AidStep::Arrive,
+        AidStep::Release,
+        AidStep::Cancel,
+    ];
+
+    /// The lower-case name used in the API and CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            AidStep::Request => "request",
+            AidStep::Offer => "offer",
+            AidStep::Decline => "decline",
+            AidStep::Accept => "accept",
+            AidStep::Commit => "commit",
+            AidStep::Dispatch => "dispatch",
+            AidStep::Arrive => "arrive",
+            AidStep::Release => "release",
+            AidStep::Cancel => "cancel",
+        }
+    }
+
+    /// The EDXL-RM 1.0 message type it corresponds to.
+    pub fn edxl(self) -> &'static str {
+        match self {
+            AidStep::Request => "RequestResource",
+            AidStep::Offer => "ResponseToRequestResource",
+            AidStep::Decline => "ResponseToRequestResource",
+            AidStep::Accept => "RequisitionResource",
+            AidStep::Commit => "CommitResource",
+            AidStep::Dispatch | AidStep::Arrive => "ReportResourceDeploymentStatus",
+            AidStep::Release => "ReleaseResource",
+            AidStep::Cancel => "RequestReturn",
+        }
+    }
+}
+
+impl std::str::FromStr for AidStep {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        AidStep::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown aid step {s:?}"))
+    }
+}
+
+/// What kind of help a line is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AidResource {
+    /// Items.
+    #[default]
+    Supply,
+    /// Staff by 職種.
+    Staff,
+    /// Money.
+    Money,
+    /// Places for evacuees.
+    Shelter,
+}
+
+/// One thing asked for or offered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AidLine {
+    /// Supply, staff, money or shelter.
+    pub resource: AidResource,
+    /// The item, the 職種, the purpose, the kind of place.
+    pub what: LocalizedText,
+    /// Items, persons, yen or places.
+    pub quantity: f64,
+    /// Unit (`枚`, `pcs`, `JPY`).
+    pub unit: String,
+    /// Staff: days of deployment.
+    pub days: u32,
+    /// 1-based number of the request's line this answers (0 = none).
+    pub answers_line: u32,
+}
+
+/// One step of a mutual-aid thread.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AidMessage {
+    /// Which step.
+    pub step: AidStep,
+    /// The thread's request (none on a request or an unsolicited offer).
+    pub request: Option<ObjectRef>,
+    /// The offer the step is about.
+    pub offer: Option<ObjectRef>,
+    /// What is asked for, offered, accepted, committed, sent, arrived.
+    pub lines: Vec<AidLine>,
+    /// Municipality codes addressed.
+    pub to: Vec<String>,
+    /// Addressed to every mutual-aid partner.
+    pub to_partners: bool,
+    /// Needed by (Unix ms; 0 = as soon as possible).
+    pub needed_by: i64,
+    /// Where to deliver or report.
+    pub deliver_to: LocalizedText,
+    /// Estimated arrival (Unix ms; 0 = unknown).
+    pub eta: i64,
+    /// Remarks; the reason of a decline or a cancel.
+    pub note: LocalizedText,
+    /// A drill (訓練).
+    pub exercise: bool,
+}
+
+/// A question or an answer on an object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// The object.
+    pub about: ObjectRef,
+    /// The reply answered.
+    #[serde(default)]
+    pub in_reply_to: Option<ObjectRef>,
+    /// What is said.
+    pub text: LocalizedText,
+    /// Said in a drill.
+    #[serde(default)]
+    pub exercise: bool,
 }
 
 /// Withdraws the object named by the entry's object id.

@@ -5,8 +5,8 @@
 use chrono::{DateTime, NaiveDate};
 
 use crate::content::{
-    Body, CallForPartners, Case, Contact, Event, LocalizedText, Partnership, Profile, Readiness,
-    ResourceMessageType,
+    AidMessage, AidStep, Body, CallForPartners, Case, Contact, Event, LocalizedText, Partnership,
+    Profile, Readiness, ResourceMessageType,
 };
 use crate::entry::{Entry, EntryId, Head};
 use crate::UnixMillis;
@@ -180,6 +180,13 @@ pub fn validate_entry(
         }
         Body::Acknowledgement(a) => validate_text("acknowledgement.note", &a.note, limits),
         Body::Retraction(r) => validate_text("retraction.reason", &r.reason, limits),
+        Body::Aid(a) => validate_aid(a, limits),
+        Body::Reply(r) => {
+            if r.text.is_empty() {
+                return Err(ValidationError::Missing("reply.text"));
+            }
+            validate_text("reply.text", &r.text, limits)
+        }
         // A newer release's body: the header rules above (size, clock,
         // chain fields, object id) are all this release can check, and all
         // it needs to store and forward the entry.
@@ -194,6 +201,11 @@ pub fn publishable(body: &Body) -> Result<(), ValidationError> {
         Body::Unknown(_) => Err(invalid(
             "body",
             "an unknown kind is only ever received; publish one of the kinds this release knows",
+        )),
+        Body::Readiness(r) if !r.resources.is_empty() => Err(invalid(
+            "readiness.resources",
+            "requests and offers are aid entries of their own now (yui aid request, yui aid respond); \
+             readiness keeps the status",
         )),
         _ => Ok(()),
     }
@@ -419,6 +431,114 @@ pub fn parse_resource_reference(r: &str) -> Result<(crate::NodeId, &str), String
         return Err(format!("{r:?} has an empty message id"));
     }
     Ok((author, id))
+}
+
+/// Most lines one aid step carries.
+pub const MAX_AID_LINES: usize = 64;
+
+fn validate_aid(a: &AidMessage, limits: &Limits) -> Result<(), ValidationError> {
+    use AidStep as S;
+    let needs_lines = matches!(a.step, S::Request | S::Offer);
+    if needs_lines && a.lines.is_empty() {
+        return Err(invalid(
+            "aid.lines",
+            format!("a {} names at least one thing", a.step.name()),
+        ));
+    }
+    if a.lines.len() > MAX_AID_LINES {
+        return Err(invalid(
+            "aid.lines",
+            format!("{} lines, over the limit of {MAX_AID_LINES}", a.lines.len()),
+        ));
+    }
+    match a.step {
+        S::Request => {
+            if a.request.is_some() || a.offer.is_some() {
+                return Err(invalid(
+                    "aid.request",
+                    "a request starts a thread and answers nothing",
+                ));
+            }
+            if a.to.is_empty() && !a.to_partners {
+                return Err(invalid(
+                    "aid.to",
+                    "address the request to municipalities, or to every mutual-aid partner",
+                ));
+            }
+        }
+        S::Offer => {
+            if a.offer.is_some() {
+                return Err(invalid(
+                    "aid.offer",
+                    "an offer answers a request, not an offer",
+                ));
+            }
+        }
+        S::Decline => {
+            if a.request.is_none() {
+                return Err(ValidationError::Missing("aid.request"));
+            }
+            if a.note.is_empty() {
+                return Err(invalid("aid.note", "a decline gives its reason"));
+            }
+        }
+        S::Accept | S::Commit | S::Dispatch | S::Arrive | S::Release => {
+            if a.offer.is_none() {
+                return Err(invalid(
+                    "aid.offer",
+                    format!("a {} names the offer it is about", a.step.name()),
+                ));
+            }
+        }
+        S::Cancel => {
+            if a.request.is_none() && a.offer.is_none() {
+                return Err(invalid(
+                    "aid.request",
+                    "a cancel names the request or the offer it withdraws",
+                ));
+            }
+        }
+    }
+    for (i, l) in a.lines.iter().enumerate() {
+        let field = "aid.lines";
+        if l.what.is_empty() {
+            return Err(invalid(
+                field,
+                format!("line {} says nothing of what", i + 1),
+            ));
+        }
+        validate_text("aid.lines.what", &l.what, limits)?;
+        if !(l.quantity.is_finite() && l.quantity > 0.0 && l.quantity <= 1e12) {
+            return Err(invalid(
+                "aid.lines.quantity",
+                format!("line {}: {} is not a quantity above 0", i + 1, l.quantity),
+            ));
+        }
+        if l.unit.len() > 32 {
+            return Err(invalid("aid.lines.unit", "longer than 32 bytes"));
+        }
+        if l.days > 366 {
+            return Err(invalid(
+                "aid.lines.days",
+                format!("{} days is over a year", l.days),
+            ));
+        }
+        if a.step == S::Request && l.answers_line != 0 {
+            return Err(invalid(
+                "aid.lines.answers_line",
+                "a request answers no line",
+            ));
+        }
+    }
+    if a.needed_by < 0 || a.eta < 0 {
+        return Err(invalid(
+            "aid.eta",
+            "times are Unix milliseconds, not negative",
+        ));
+    }
+    validate_codes("aid.to", &a.to)?;
+    validate_text("aid.deliver_to", &a.deliver_to, limits)?;
+    validate_text("aid.note", &a.note, limits)
 }
 
 fn validate_readiness(r: &Readiness, limits: &Limits) -> Result<(), ValidationError> {
@@ -767,6 +887,81 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn aid_steps_carry_what_they_need() {
+        use crate::content::{AidLine, AidMessage, AidStep, ObjectRef};
+        let me = NodeId::new(SecretKey::from_seed(&[3; 32]).public_key());
+        let line = |q: f64| AidLine {
+            what: LocalizedText::one("ja", "毛布"),
+            quantity: q,
+            ..Default::default()
+        };
+        let check = |a: AidMessage| {
+            let mut e = event_entry(1, None);
+            e.body = Body::Aid(a);
+            validate_entry(&e, 100, 1_800_000_000_000, &Limits::default())
+        };
+        let request = AidMessage {
+            step: AidStep::Request,
+            lines: vec![line(500.0)],
+            to: vec!["131156".into()],
+            ..Default::default()
+        };
+        assert_eq!(check(request.clone()), Ok(()));
+        let field = |r: Result<(), ValidationError>| match r {
+            Err(ValidationError::Invalid { field, .. }) => field,
+            Err(ValidationError::Missing(field)) => field,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        let nobody = AidMessage {
+            to: Vec::new(),
+            ..request.clone()
+        };
+        assert_eq!(field(check(nobody)), "aid.to");
+        let empty = AidMessage {
+            lines: Vec::new(),
+            ..request.clone()
+        };
+        assert_eq!(field(check(empty)), "aid.lines");
+        for q in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let bad = AidMessage {
+                lines: vec![line(q)],
+                ..request.clone()
+            };
+            assert_eq!(field(check(bad)), "aid.lines.quantity");
+        }
+        let bad_code = AidMessage {
+            to: vec!["131157".into()],
+            ..request.clone()
+        };
+        assert_eq!(field(check(bad_code)), "aid.to");
+        let r = ObjectRef::new(me, "aid-1");
+        let decline = AidMessage {
+            step: AidStep::Decline,
+            request: Some(r.clone()),
+            ..Default::default()
+        };
+        assert_eq!(field(check(decline)), "aid.note");
+        let commit = AidMessage {
+            step: AidStep::Commit,
+            request: Some(r),
+            ..Default::default()
+        };
+        assert_eq!(field(check(commit)), "aid.offer");
+        let reply = Body::Reply(crate::content::Reply {
+            about: ObjectRef::new(me, "case-1"),
+            in_reply_to: None,
+            text: LocalizedText::default(),
+            exercise: false,
+        });
+        let mut e = event_entry(1, None);
+        e.body = reply;
+        assert_eq!(
+            validate_entry(&e, 100, 1_800_000_000_000, &Limits::default()),
+            Err(ValidationError::Missing("reply.text"))
+        );
     }
 
     #[test]

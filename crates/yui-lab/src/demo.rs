@@ -180,7 +180,12 @@ fn plan(ids: &[NodeId], now: i64) -> Vec<(usize, &'static str, Body)> {
         (
             2,
             "readiness",
-            Body::Readiness(samples::heavy_rain_readiness(now, "131156")),
+            Body::Readiness(samples::heavy_rain_readiness(now)),
+        ),
+        (
+            2,
+            "aid-heavy-rain-blankets",
+            Body::Aid(samples::blankets_and_nurses(now, &["131156", "011002"])),
         ),
         (1, "readiness", Body::Readiness(samples::ready_to_help(now))),
         (3, "readiness", Body::Readiness(samples::snow_drill(now))),
@@ -377,6 +382,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 "受領しました。簡易トイレ100基を手配します。",
                 "Received; 100 portable toilets on the way.",
             ),
+            kind: Default::default(),
         });
         nodes[1]
             .replica

@@ -6,9 +6,9 @@
 //! agreement.
 
 use yui_core::content::{
-    AttendanceMode, CallForPartners, CallKind, Case, Contact, Event, EventStatus,
-    OperationalStatus, Partnership, PartnershipKind, PolicyArea, Profile, ProfileKind, Readiness,
-    ResourceMessage, ResourceMessageType, Shelter, StaffOffer, Supply,
+    AidLine, AidMessage, AidResource, AidStep, AttendanceMode, CallForPartners, CallKind, Case,
+    Contact, Event, EventStatus, OperationalStatus, Partnership, PartnershipKind, PolicyArea,
+    Profile, ProfileKind, Readiness, Shelter, StaffOffer, Supply,
 };
 use yui_core::{LocalizedText, NodeId};
 
@@ -125,7 +125,7 @@ pub fn exchange_forum() -> Event {
 
 /// Readiness during heavy rain (alert level 3), with supplies, staff,
 /// shelter places and an EDXL-RM request addressed to `partner_code`.
-pub fn heavy_rain_readiness(now: i64, partner_code: &str) -> Readiness {
+pub fn heavy_rain_readiness(now: i64) -> Readiness {
     Readiness {
         as_of: now,
         valid_until: now + 6 * 3_600_000,
@@ -170,16 +170,7 @@ pub fn heavy_rain_readiness(now: i64, partner_code: &str) -> Readiness {
             accepts_outside_evacuees: true,
             location: ja_en("町民体育館", "Town gymnasium"),
         }),
-        resources: vec![ResourceMessage {
-            kind: ResourceMessageType::Request,
-            message_id: "req-toilets-1".into(),
-            item: ja_en("簡易トイレ", "Portable toilets"),
-            quantity: 100.0,
-            unit: "pcs".into(),
-            to: vec![partner_code.into()],
-            note: ja_en("避難所用", "For shelters"),
-            ..Default::default()
-        }],
+        resources: Vec::new(),
         area_codes: vec!["223042".into()],
         contact: Contact {
             department: ja_en("総務課 防災係", "General Affairs, Disaster Prevention"),
@@ -375,5 +366,38 @@ pub fn mutual_aid(partner: NodeId, partner_code: &str) -> Partnership {
         partner_code: partner_code.into(),
         since: "2012-01-20".into(),
         description: ja_en("災害時相互援助協定", "Disaster mutual-aid agreement"),
+    }
+}
+
+/// A request for help after the heavy rain: blankets and public health
+/// nurses (保健師), addressed to the named municipalities.
+pub fn blankets_and_nurses(now: i64, to: &[&str]) -> AidMessage {
+    AidMessage {
+        step: AidStep::Request,
+        lines: vec![
+            AidLine {
+                resource: AidResource::Supply,
+                what: ja_en("毛布", "Blankets"),
+                quantity: 500.0,
+                unit: "枚".into(),
+                ..Default::default()
+            },
+            AidLine {
+                resource: AidResource::Staff,
+                what: ja_en("保健師", "Public health nurses"),
+                quantity: 2.0,
+                unit: "人".into(),
+                days: 7,
+                ..Default::default()
+            },
+        ],
+        to: to.iter().map(|c| (*c).to_owned()).collect(),
+        needed_by: now + 48 * 3_600_000,
+        deliver_to: ja_en(
+            "南伊豆町役場 防災倉庫",
+            "Minami-Izu town hall, disaster store",
+        ),
+        note: ja_en("避難所の夜間冷え込み対策", "Shelters are cold at night"),
+        ..Default::default()
     }
 }

@@ -7,10 +7,11 @@
 
 use prost::Message;
 use yui_core::content::{
-    Acknowledgement, Attachment, AttendanceMode, CallForPartners, CallKind, Case, Contact,
-    Endorsement, Event, EventStatus, Facility, OperationalStatus, Partnership, PartnershipKind,
-    PolicyArea, Profile, ProfileKind, Readiness, ResourceMessage, ResourceMessageType, Retraction,
-    Revocation, Shelter, StaffOffer, Supply,
+    AckKind, Acknowledgement, AidLine, AidMessage, AidResource, AidStep, Attachment,
+    AttendanceMode, CallForPartners, CallKind, Case, Contact, Endorsement, Event, EventStatus,
+    Facility, ObjectRef, OperationalStatus, Partnership, PartnershipKind, PolicyArea, Profile,
+    ProfileKind, Readiness, Reply, ResourceMessage, ResourceMessageType, Retraction, Revocation,
+    Shelter, StaffOffer, Supply,
 };
 use yui_core::{Body, Entry, EntryId, LocalizedText, NodeId, Signature, SignedEntry};
 use yui_proto::v1 as pb;
@@ -238,6 +239,86 @@ wire_enum!(op_to_pb, op_from_pb, OperationalStatus, pb::OperationalStatus, "stat
 wire_enum!(rm_to_pb, rm_from_pb, ResourceMessageType, pb::ResourceMessageType, "resources.type", {
     Request => Request, Offer => Offer, Commit => Commit, Decline => Decline, Cancel => Cancel, Release => Release,
 });
+wire_enum!(ack_to_pb, ack_from_pb, AckKind, pb::AcknowledgementKind, "acknowledgement.kind", {
+    Read => Read, Received => Received,
+});
+wire_enum!(step_to_pb, step_from_pb, AidStep, pb::AidStep, "aid.step", {
+    Request => Request, Offer => Offer, Decline => Decline, Accept => Accept, Commit => Commit,
+    Dispatch => Dispatch, Arrive => Arrive, Release => Release, Cancel => Cancel,
+});
+wire_enum!(aidres_to_pb, aidres_from_pb, AidResource, pb::AidResource, "aid.lines.resource", {
+    Supply => Supply, Staff => Staff, Money => Money, Shelter => Shelter,
+});
+
+fn ref_to_pb(r: &Option<ObjectRef>) -> String {
+    r.as_ref().map(ObjectRef::to_string).unwrap_or_default()
+}
+
+fn ref_from_pb(s: &str, field: &str) -> Result<Option<ObjectRef>, DecodeError> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|e| err(format!("{field}: {e}")))
+}
+
+fn aid_to_pb(a: &AidMessage) -> pb::AidMessage {
+    pb::AidMessage {
+        step: step_to_pb(a.step),
+        request: ref_to_pb(&a.request),
+        offer: ref_to_pb(&a.offer),
+        lines: a
+            .lines
+            .iter()
+            .map(|l| pb::AidLine {
+                resource: aidres_to_pb(l.resource),
+                what: text_to_pb(&l.what),
+                quantity: l.quantity,
+                unit: l.unit.clone(),
+                days: l.days,
+                answers_line: l.answers_line,
+            })
+            .collect(),
+        to: a.to.clone(),
+        to_partners: a.to_partners,
+        needed_by: a.needed_by,
+        deliver_to: text_to_pb(&a.deliver_to),
+        eta: a.eta,
+        note: text_to_pb(&a.note),
+        exercise: a.exercise,
+    }
+}
+
+fn aid_from_pb(a: pb::AidMessage) -> Result<AidMessage, DecodeError> {
+    Ok(AidMessage {
+        step: step_from_pb(a.step)?,
+        request: ref_from_pb(&a.request, "aid.request")?,
+        offer: ref_from_pb(&a.offer, "aid.offer")?,
+        lines: a
+            .lines
+            .into_iter()
+            .map(|l| {
+                Ok(AidLine {
+                    resource: aidres_from_pb(l.resource)?,
+                    what: text_from_pb(l.what),
+                    quantity: l.quantity,
+                    unit: l.unit,
+                    days: l.days,
+                    answers_line: l.answers_line,
+                })
+            })
+            .collect::<Result<_, DecodeError>>()?,
+        to: a.to,
+        to_partners: a.to_partners,
+        needed_by: a.needed_by,
+        deliver_to: text_from_pb(a.deliver_to),
+        eta: a.eta,
+        note: text_from_pb(a.note),
+        exercise: a.exercise,
+    })
+}
+
 wire_enum!(area_to_pb, area_from_pb, PolicyArea, pb::PolicyArea, "policy_area", {
     Tourism => Tourism, DisasterPrevention => DisasterPrevention, Education => Education,
     Welfare => Welfare, Economy => Economy, Culture => Culture, Other => Other,
@@ -476,6 +557,14 @@ pub fn entry_to_pb(e: &Entry) -> pb::Entry {
         Body::Acknowledgement(a) => B::Acknowledgement(pb::Acknowledgement {
             entry_id: a.entry_id.0.to_vec(),
             note: text_to_pb(&a.note),
+            kind: ack_to_pb(a.kind),
+        }),
+        Body::Aid(a) => B::Aid(aid_to_pb(a)),
+        Body::Reply(r) => B::Reply(pb::Reply {
+            about: r.about.to_string(),
+            in_reply_to: ref_to_pb(&r.in_reply_to),
+            text: text_to_pb(&r.text),
+            exercise: r.exercise,
         }),
         Body::Retraction(r) => B::Retraction(pb::Retraction {
             reason: text_to_pb(&r.reason),
@@ -597,6 +686,20 @@ fn body_from_pb(body: pb::entry::Body) -> Result<Body, DecodeError> {
             entry_id: EntryId::from_slice(&a.entry_id)
                 .ok_or_else(|| err("acknowledgement.entry_id must be 32 bytes"))?,
             note: text_from_pb(a.note),
+            // 0 is every acknowledgement from before kinds: a person read it.
+            kind: if a.kind == 0 {
+                AckKind::Read
+            } else {
+                ack_from_pb(a.kind)?
+            },
+        }),
+        B::Aid(a) => Body::Aid(aid_from_pb(a)?),
+        B::Reply(r) => Body::Reply(Reply {
+            about: ref_from_pb(&r.about, "reply.about")?
+                .ok_or_else(|| err("reply.about is required"))?,
+            in_reply_to: ref_from_pb(&r.in_reply_to, "reply.in_reply_to")?,
+            text: text_from_pb(r.text),
+            exercise: r.exercise,
         }),
         B::Retraction(r) => Body::Retraction(Retraction {
             reason: text_from_pb(r.reason),
@@ -833,9 +936,45 @@ mod every_kind {
             Body::Acknowledgement(Acknowledgement {
                 entry_id: EntryId([5; 32]),
                 note: t("受領しました"),
+                kind: AckKind::Received,
             }),
             Body::Retraction(Retraction {
                 reason: t("中止")
+            }),
+            Body::Aid(AidMessage {
+                step: AidStep::Commit,
+                request: Some(ObjectRef::new(
+                    NodeId::new(SecretKey::from_seed(&[2; 32]).public_key()),
+                    "aid-1",
+                )),
+                offer: Some(ObjectRef::new(
+                    NodeId::new(SecretKey::from_seed(&[1; 32]).public_key()),
+                    "aid/offer 2",
+                )),
+                lines: vec![AidLine {
+                    resource: AidResource::Staff,
+                    what: t("保健師"),
+                    quantity: 2.0,
+                    unit: "人".into(),
+                    days: 7,
+                    answers_line: 2,
+                }],
+                to: vec!["131156".into()],
+                to_partners: true,
+                needed_by: 5,
+                deliver_to: t("役場"),
+                eta: 9,
+                note: t("二名"),
+                exercise: true,
+            }),
+            Body::Reply(Reply {
+                about: ObjectRef::new(
+                    NodeId::new(SecretKey::from_seed(&[2; 32]).public_key()),
+                    "case-1",
+                ),
+                in_reply_to: None,
+                text: t("資料をいただけますか"),
+                exercise: false,
             }),
         ];
         for body in bodies {

@@ -38,7 +38,8 @@ use crate::query::{body_texts, time_span};
 /// - 3: a case's time span (filters, `period` facet) is its period; the
 ///   `period` facet is `/period/<year>/<month>` for every month a span
 ///   touches (counted per year).
-pub const FORMAT: u32 = 3;
+/// - 4: aid threads and replies (`about`, `to`, `step`).
+pub const FORMAT: u32 = 4;
 
 /// Entries read from the store per step of a catch-up.
 const STEP: usize = 2_000;
@@ -129,7 +130,18 @@ pub(crate) struct Fields {
     pub partner: Field,
     /// Partnerships: kind name.
     pub pkind: Field,
+    /// Aid steps: their thread's root; replies: the object answered
+    /// (`object_key` form).
+    pub about: Field,
+    /// Aid requests and unsolicited offers: the codes addressed, and
+    /// [`TO_PARTNERS`] when addressed to every mutual-aid partner.
+    pub to: Field,
+    /// Aid steps: the step's name.
+    pub step: Field,
 }
+
+/// The `to` term of aid addressed to every mutual-aid partner.
+pub const TO_PARTNERS: &str = "*partners";
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
@@ -161,6 +173,9 @@ fn schema() -> (Schema, Fields) {
         ack_of: b.add_text_field("ack_of", STRING | STORED),
         partner: b.add_text_field("partner", STRING),
         pkind: b.add_text_field("pkind", STRING),
+        about: b.add_text_field("about", STRING),
+        to: b.add_text_field("to", STRING),
+        step: b.add_text_field("step", STRING),
     };
     (b.build(), fields)
 }
@@ -316,6 +331,18 @@ fn document(f: &Fields, e: &StoredEntry) -> TantivyDocument {
             d.add_text(f.partner, hex::encode(p.partner.as_bytes()));
             d.add_text(f.pkind, enum_name(&p.kind));
         }
+        Body::Aid(a) => {
+            let root = crate::aid::root_of(&entry.author, &entry.object_id, a);
+            d.add_text(f.about, object_key(&root.author, &root.object_id));
+            d.add_text(f.step, a.step.name());
+            for code in &a.to {
+                d.add_text(f.to, code);
+            }
+            if a.to_partners {
+                d.add_text(f.to, TO_PARTNERS);
+            }
+        }
+        Body::Reply(r) => d.add_text(f.about, object_key(&r.about.author, &r.about.object_id)),
         _ => {}
     }
     let mut langs: Vec<&str> = Vec::new();

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod aid;
 pub mod analyzer;
 pub mod export;
 pub mod index;

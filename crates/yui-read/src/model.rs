@@ -22,7 +22,7 @@ use yui_core::{Body, EntryId, Kind, NodeId};
 use yui_sync::{now_ms, Replica, StoredEntry};
 
 use crate::analyzer::CjkTokenizer;
-use crate::index::{area_code, enum_name, CatchUp, IndexError, ReadIndex, MONTH_LONG};
+use crate::index::{area_code, enum_name, object_key, CatchUp, IndexError, ReadIndex, MONTH_LONG};
 use crate::plan::{
     all_of, any_of, clause_query, first_order, i64_range, term_text, term_u64, top_by_order,
     top_windowed, u64_range, DIRECT_TOP, EVENTS_END,
@@ -83,7 +83,7 @@ impl IndexCheck {
     }
 }
 
-type Names = Arc<HashMap<NodeId, String>>;
+pub(crate) type Names = Arc<HashMap<NodeId, String>>;
 
 /// The read model of one node (see the module documentation).
 pub struct ReadModel {
@@ -91,6 +91,7 @@ pub struct ReadModel {
     index: ReadIndex,
     own_name: String,
     names: Mutex<Option<((u64, u64), Names)>>,
+    codes: Mutex<Option<((u64, u64), Names)>>,
 }
 
 impl ReadModel {
@@ -112,6 +113,7 @@ impl ReadModel {
             index,
             own_name: own_name.to_owned(),
             names: Mutex::new(None),
+            codes: Mutex::new(None),
         })
     }
 
@@ -209,6 +211,61 @@ impl ReadModel {
         let names = Arc::new(self.compute_names()?);
         *self.names.lock().expect("names lock") = Some((key, names.clone()));
         Ok(names)
+    }
+
+    /// Municipality code of every author that has one: an endorsement
+    /// that grants trust wins over the author's own profile (a member
+    /// cannot take another's code to receive its requests). Cached like
+    /// [`ReadModel::names`].
+    pub fn codes(&self) -> Result<Names, QueryError> {
+        let key = (
+            self.index.directory_generation(),
+            self.replica.trust_generation(),
+        );
+        if let Some((k, codes)) = &*self.codes.lock().expect("codes lock") {
+            if *k == key {
+                return Ok(codes.clone());
+            }
+        }
+        let r = &self.replica;
+        let mut m: HashMap<NodeId, String> = HashMap::new();
+        for e in r.current(Kind::Profile)? {
+            if let Body::Profile(p) = &e.entry.body {
+                if !p.code.is_empty() {
+                    m.insert(e.entry.author, p.code.clone());
+                }
+            }
+        }
+        let mut granted: Vec<(NodeId, NodeId, String)> = Vec::new();
+        for e in r.current(Kind::Endorsement)? {
+            if let Body::Endorsement(b) = &e.entry.body {
+                if !b.code.is_empty() && r.trust_granted(&e.entry.author, &b.subject) {
+                    granted.push((b.subject, e.entry.author, b.code.clone()));
+                }
+            }
+        }
+        granted.sort();
+        granted.dedup_by(|a, b| a.0 == b.0);
+        m.extend(granted.into_iter().map(|(subject, _, c)| (subject, c)));
+        let codes = Arc::new(m);
+        *self.codes.lock().expect("codes lock") = Some((key, codes.clone()));
+        Ok(codes)
+    }
+
+    /// Whether `a` and `b` both stated a partnership of `kind`
+    /// (`mutual_aid`, `sister_city`, ...).
+    pub fn partners(&self, a: &NodeId, b: &NodeId, kind: &str) -> Result<bool, QueryError> {
+        let f = self.index.fields();
+        self.fresh_enough()?;
+        let searcher = self.index.searcher();
+        let q = all_of(vec![
+            term_u64(f.kind, u64::from(Kind::Partnership.code())),
+            term_text(f.author, &hex::encode(a.as_bytes())),
+            term_text(f.partner, &hex::encode(b.as_bytes())),
+            term_text(f.pkind, kind),
+        ]);
+        let stated = searcher.search(&*q, &Count).map_err(tantivy_error)? > 0;
+        Ok(stated && self.confirmed(&searcher, a, b, kind)?)
     }
 
     fn compute_names(&self) -> Result<HashMap<NodeId, String>, QueryError> {
@@ -352,6 +409,23 @@ impl ReadModel {
         }
         if let Some(mode) = q.attendance {
             must.push(term_text(f.attendance, &enum_name(&mode)));
+        }
+        if let Some(r) = &q.about {
+            must.push(term_text(f.about, &object_key(&r.author, &r.object_id)));
+        }
+        if let Some(code) = q.addressed_to.as_deref() {
+            must.push(term_text(f.to, code));
+        }
+        if let Some(step) = q.step {
+            must.push(term_text(f.step, step.name()));
+        }
+        if let Some(id) = q.acknowledges.as_deref() {
+            if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(QueryError::Bad(format!(
+                    "acknowledges: {id:?} is not an entry id (64 hex digits)"
+                )));
+            }
+            must.push(term_text(f.ack_of, &id.to_ascii_lowercase()));
         }
         let mut terms = Vec::new();
         for clause in q.clauses()? {

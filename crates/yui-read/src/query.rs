@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone};
 use serde::Deserialize;
-use yui_core::content::{AttendanceMode, PolicyArea};
+use yui_core::content::{AidStep, AttendanceMode, ObjectRef, PolicyArea};
 use yui_core::validate::parse_event_time;
 use yui_core::{Body, Kind, LocalizedText, NodeId};
 use yui_sync::{ReplicaError, StoredEntry};
@@ -37,7 +37,7 @@ pub struct Query {
     /// `partnership`, `profile`, `acknowledgement`); all but retractions when
     /// absent.
     #[param(
-        pattern = "^(event|readiness|case|call_for_partners|partnership|profile|acknowledgement|endorsement|revocation|key_rotation)$"
+        pattern = "^(event|readiness|case|call_for_partners|partnership|profile|acknowledgement|endorsement|revocation|key_rotation|aid|reply)$"
     )]
     pub kind: Option<String>,
     /// Only this author.
@@ -83,6 +83,20 @@ pub struct Query {
     /// Count results by kind, policy area, municipality, language and
     /// month.
     pub facets: Option<bool>,
+    /// Aid steps of the thread started by this object, and replies to it:
+    /// `<author node id>/<object id>`.
+    #[param(value_type = Option<String>)]
+    pub about: Option<ObjectRef>,
+    /// Aid requests and offers addressed to this municipality code
+    /// (`*partners`: to every mutual-aid partner).
+    pub addressed_to: Option<String>,
+    /// Aid steps of this kind (`request`, `offer`, `decline`, `accept`,
+    /// `commit`, `dispatch`, `arrive`, `release`, `cancel`).
+    #[param(value_type = Option<String>)]
+    pub step: Option<AidStep>,
+    /// Acknowledgements of this entry (id, hex).
+    #[param(pattern = "^[0-9a-f]{64}$")]
+    pub acknowledges: Option<String>,
 }
 
 /// Where a page starts.
@@ -300,6 +314,12 @@ pub fn body_texts(body: &Body) -> Vec<&LocalizedText> {
         Body::Revocation(r) => vec![&r.reason],
         Body::KeyRotation(_) => Vec::new(),
         Body::Retraction(r) => vec![&r.reason],
+        Body::Aid(a) => {
+            let mut v = vec![&a.note, &a.deliver_to];
+            v.extend(a.lines.iter().map(|l| &l.what));
+            v
+        }
+        Body::Reply(r) => vec![&r.text],
         _ => Vec::new(),
     }
 }

@@ -309,6 +309,7 @@ async fn updates_retractions_acks_and_readiness_follow_the_logs() {
         Body::Acknowledgement(Acknowledgement {
             entry_id: p.items[0].id.parse().unwrap_or(first.id),
             note: text("受領", "received"),
+            kind: Default::default(),
         }),
     )
     .await;

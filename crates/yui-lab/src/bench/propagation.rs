@@ -32,7 +32,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// returns the seconds that took.
 async fn one_update(nodes: &[BenchNode], from: usize, n: usize) -> anyhow::Result<f64> {
     let author = nodes[from].replica.id();
-    let body = Body::Readiness(crate::samples::heavy_rain_readiness(now_ms(), "131156"));
+    let body = Body::Readiness(crate::samples::heavy_rain_readiness(now_ms()));
     let t = Instant::now();
     let stored = nodes[from]
         .replica

@@ -187,6 +187,7 @@ fn body(a: usize, seq: u64, partner: NodeId, prev: Option<EntryId>, now: i64) ->
             Body::Acknowledgement(Acknowledgement {
                 entry_id: prev.unwrap_or(EntryId([0; 32])),
                 note: LocalizedText::one("ja", "受領しました"),
+                kind: Default::default(),
             }),
         ),
     }

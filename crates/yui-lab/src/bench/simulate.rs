@@ -294,10 +294,7 @@ fn publish(
 ) -> Vec<(NodeId, u64)> {
     let mut wanted = Vec::new();
     for &n in who {
-        let body = Body::Readiness(crate::samples::heavy_rain_readiness(
-            yui_sync::now_ms(),
-            "131156",
-        ));
+        let body = Body::Readiness(crate::samples::heavy_rain_readiness(yui_sync::now_ms()));
         let r = sim.nodes[n].clone();
         let stored = rt
             .block_on(r.publish(format!("readiness-{round}"), body, None))

@@ -488,6 +488,7 @@ pub fn build(cmd: PublishCmd) -> anyhow::Result<(Body, Option<String>, Option<i6
                 None => Acknowledgement {
                     entry_id: a.entry.expect("clap requires --entry"),
                     note: text(&c.lang, &a.note),
+                    kind: Default::default(),
                 },
             };
             (
