@@ -47,6 +47,8 @@ pub struct AdminState {
     pub read: Arc<ReadModel>,
     /// Rate limits, turns and cache of the public routes.
     pub public: Arc<crate::public::PublicGate>,
+    /// One aid step is checked and signed at a time.
+    pub aid_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// An error answer: status and message.
@@ -548,63 +550,11 @@ async fn peer_remove(
     Ok(Json(serde_json::json!({ "removed": stored || running })))
 }
 
-/// Object ids when the publisher names none: one profile and one readiness
-/// status per node, one partnership per partner and kind, one
-/// acknowledgement per entry; a fresh id for everything else.
-fn default_object_id(body: &yui_core::Body) -> String {
-    use yui_core::Body;
-    match body {
-        Body::Profile(_) => "profile".into(),
-        Body::Readiness(_) => "readiness".into(),
-        Body::Partnership(p) => format!("partnership-{:?}-{}", p.kind, p.partner).to_lowercase(),
-        Body::Acknowledgement(a) => format!("ack-{}", a.entry_id),
-        Body::Endorsement(e) => format!("endorsement-{}", e.subject),
-        Body::Revocation(r) => format!("revocation-{}", r.subject),
-        other => new_object_id(other.kind()),
-    }
-}
-
-fn new_object_id(kind: yui_core::Kind) -> String {
-    use rand::Rng;
-    let date = chrono::Utc::now().format("%Y%m%d");
-    format!(
-        "{}-{date}-{:08x}",
-        kind.name(),
-        rand::thread_rng().gen::<u32>()
-    )
-}
-
 async fn publish(
     State(s): State<AdminState>,
     Json(req): Json<PublishRequest>,
 ) -> ApiResult<Published> {
-    let object_id = req
-        .object_id
-        .unwrap_or_else(|| default_object_id(&req.body));
-    if matches!(req.body, yui_core::Body::Retraction(_)) {
-        let versions = s
-            .replica
-            .store()
-            .history(&s.replica.id(), &object_id)
-            .map_err(internal)?;
-        if versions.is_empty() {
-            return Err(AppError(
-                StatusCode::NOT_FOUND,
-                format!("this node has published no object {object_id:?} to retract"),
-            ));
-        }
-    }
-    let stored = s
-        .replica
-        .publish(object_id, req.body, req.expires_at)
-        .await
-        .map_err(|e| match e {
-            PublishError::Invalid(_) => bad(e),
-            PublishError::Forked(_) | PublishError::Held | PublishError::Rotated(_) => {
-                AppError(StatusCode::CONFLICT, e.to_string())
-            }
-            other => internal(other),
-        })?;
+    let stored = crate::publish::publish(&s, req.object_id, req.body, req.expires_at).await?;
     Ok(Json(Published {
         id: stored.id.to_hex(),
         seq: stored.entry.seq,

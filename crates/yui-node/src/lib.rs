@@ -30,6 +30,7 @@ pub mod node;
 pub mod pages;
 pub mod progress;
 pub mod public;
+pub mod publish;
 
 /// Installs the tracing subscriber: `filter` as for `RUST_LOG`, `format`
 /// `text` or `json`. Logs go to standard error.

@@ -329,6 +329,7 @@ impl Node {
             token,
             progress: crate::progress::Progress::default(),
             public: Arc::default(),
+            aid_turn: Arc::default(),
         };
         let public = Some(crate::public::router(state.clone()));
         if !config.http.plain_listen.is_empty() {

@@ -1,0 +1,126 @@
+//! Publishing on this node's behalf: one path for the admin API and for
+//! staff in the browser, so both get the same checks and the same errors.
+//!
+//! Beyond the validity rules every node applies ([`yui_core::validate`]),
+//! a step of an aid thread must fit the thread as this node holds it
+//! ([`yui_read::aid::Thread::check`]), a reply must name an object this
+//! node holds, and a retraction an object this node published. Aid steps
+//! are checked and signed one at a time (a turn per node), so two staff
+//! cannot commit the same accepted quantity twice.
+
+use axum::http::StatusCode;
+use yui_core::content::{AidMessage, ObjectRef};
+use yui_core::Body;
+use yui_read::aid::root_of;
+use yui_sync::{PublishError, StoredEntry};
+
+use crate::admin::{internal, AdminState, AppError};
+
+/// Object ids when the publisher names none: one profile and one readiness
+/// status per node, one partnership per partner and kind, one
+/// acknowledgement per entry; a fresh id for everything else.
+pub fn default_object_id(body: &Body) -> String {
+    match body {
+        Body::Profile(_) => "profile".into(),
+        Body::Readiness(_) => "readiness".into(),
+        Body::Partnership(p) => format!("partnership-{:?}-{}", p.kind, p.partner).to_lowercase(),
+        Body::Acknowledgement(a) => match a.kind {
+            yui_core::content::AckKind::Received => format!("received-{}", a.entry_id),
+            _ => format!("ack-{}", a.entry_id),
+        },
+        Body::Endorsement(e) => format!("endorsement-{}", e.subject),
+        Body::Revocation(r) => format!("revocation-{}", r.subject),
+        Body::Aid(a) => new_object_id(&format!("aid-{}", a.step.name())),
+        other => new_object_id(other.kind().name()),
+    }
+}
+
+fn new_object_id(prefix: &str) -> String {
+    use rand::Rng;
+    let date = chrono::Utc::now().format("%Y%m%d");
+    format!("{prefix}-{date}-{:08x}", rand::thread_rng().gen::<u32>())
+}
+
+fn refused(reason: impl Into<String>) -> AppError {
+    AppError(StatusCode::CONFLICT, reason.into())
+}
+
+/// Checks `body` against what this node holds, then signs and stores it.
+pub async fn publish(
+    s: &AdminState,
+    object_id: Option<String>,
+    body: Body,
+    expires_at: Option<i64>,
+) -> Result<StoredEntry, AppError> {
+    let object_id = object_id.unwrap_or_else(|| default_object_id(&body));
+    let me = s.replica.id();
+    let _turn = match &body {
+        Body::Aid(_) => Some(s.aid_turn.lock().await),
+        _ => None,
+    };
+    match &body {
+        Body::Retraction(_) => {
+            let versions = s
+                .replica
+                .store()
+                .history(&me, &object_id)
+                .map_err(internal)?;
+            if versions.is_empty() {
+                return Err(AppError(
+                    StatusCode::NOT_FOUND,
+                    format!("this node has published no object {object_id:?} to retract"),
+                ));
+            }
+        }
+        Body::Aid(a) => check_aid(s, &object_id, a.clone()).await?,
+        Body::Reply(r) => {
+            let read = s.read.clone();
+            let about = r.about.clone();
+            let held = tokio::task::spawn_blocking(move || {
+                read.object(&about.author, &about.object_id)
+            })
+            .await
+            .map_err(internal)?
+            .map_err(internal)?;
+            if held.is_none_or(|e| e.kind == "retraction") {
+                return Err(refused(format!(
+                    "this node holds no object {} to reply to",
+                    r.about
+                )));
+            }
+        }
+        _ => {}
+    }
+    s.replica
+        .publish(object_id, body, expires_at)
+        .await
+        .map_err(|e| match e {
+            PublishError::Invalid(_) => AppError(StatusCode::BAD_REQUEST, e.to_string()),
+            PublishError::Forked(_) | PublishError::Held | PublishError::Rotated(_) => {
+                AppError(StatusCode::CONFLICT, e.to_string())
+            }
+            other => internal(other),
+        })
+}
+
+/// Refuses an aid step that does not fit its thread, with the reason.
+async fn check_aid(s: &AdminState, object_id: &str, a: AidMessage) -> Result<(), AppError> {
+    let me = s.replica.id();
+    let read = s.read.clone();
+    let object_id = object_id.to_owned();
+    tokio::task::spawn_blocking(move || {
+        // Validity first, so a malformed step gets the field's message.
+        if let Err(e) = yui_core::validate::publishable(&Body::Aid(a.clone())) {
+            return Err(AppError(StatusCode::BAD_REQUEST, e.to_string()));
+        }
+        let root: ObjectRef = root_of(&me, &object_id, &a);
+        if root.author == me && root.object_id == object_id {
+            return Ok(());
+        }
+        let who = yui_read::aid::Directory::new(&read).map_err(internal)?;
+        let thread = read.aid_thread_with(&root, &who).map_err(internal)?;
+        thread.check(&me, &a, &who).map_err(refused)
+    })
+    .await
+    .map_err(internal)?
+}
