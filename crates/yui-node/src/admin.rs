@@ -49,6 +49,8 @@ pub struct AdminState {
     pub public: Arc<crate::public::PublicGate>,
     /// One aid step is checked and signed at a time.
     pub aid_turn: Arc<tokio::sync::Mutex<()>>,
+    /// Accounts, sessions, audit log, notifier.
+    pub staff: Arc<crate::staff::StaffDesk>,
 }
 
 /// An error answer: status and message.
@@ -82,6 +84,10 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/peers", get(peer_list).post(peer_add))
         .route("/v1/peers/remove", post(peer_remove))
         .route("/v1/publish", post(publish))
+        .route("/v1/aid/thread", get(aid_thread))
+        .route("/v1/aid/inbox", get(aid_inbox))
+        .route("/v1/aid/suggest", post(aid_suggest))
+        .route("/v1/aid/receipt", get(aid_receipt))
         .route("/v1/entries", get(entries))
         .route("/v1/history", get(history))
         .route("/v1/export/{format}", get(export))
@@ -560,6 +566,75 @@ async fn publish(
         seq: stored.entry.seq,
         object_id: stored.entry.object_id,
     }))
+}
+
+#[derive(Deserialize)]
+struct ThreadQuery {
+    root: yui_core::content::ObjectRef,
+}
+
+/// One aid thread: its request, each municipality's row, the totals.
+async fn aid_thread(
+    State(s): State<AdminState>,
+    Query_(q): Query_<ThreadQuery>,
+) -> ApiResult<yui_read::aid::Thread> {
+    let t = tokio::task::spawn_blocking(move || s.read.aid_thread(&q.root))
+        .await
+        .map_err(internal)?
+        .map_err(query_error)?;
+    if t.opening.is_none() && t.steps.is_empty() {
+        return Err(AppError(
+            StatusCode::NOT_FOUND,
+            format!("this node holds no aid thread {}", t.root),
+        ));
+    }
+    Ok(Json(t))
+}
+
+/// Requests addressed to this node, newest first.
+async fn aid_inbox(State(s): State<AdminState>) -> ApiResult<Vec<yui_read::EntryView>> {
+    let me = s.replica.id();
+    let inbox = tokio::task::spawn_blocking(move || s.read.aid_inbox(&me, 200))
+        .await
+        .map_err(internal)?
+        .map_err(query_error)?;
+    Ok(Json(inbox))
+}
+
+#[derive(Deserialize)]
+struct SuggestRequest {
+    lines: Vec<yui_core::content::AidLine>,
+}
+
+/// Whom to ask for these lines, with the reasons.
+async fn aid_suggest(
+    State(s): State<AdminState>,
+    Json(req): Json<SuggestRequest>,
+) -> ApiResult<Vec<yui_read::aid::Suggestion>> {
+    let me = s.replica.id();
+    let out = tokio::task::spawn_blocking(move || s.read.suggest(&me, &req.lines, 20))
+        .await
+        .map_err(internal)?
+        .map_err(query_error)?;
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+struct ReceiptQuery {
+    root: yui_core::content::ObjectRef,
+    offer: yui_core::content::ObjectRef,
+}
+
+/// The signed receipt of one offer.
+async fn aid_receipt(
+    State(s): State<AdminState>,
+    Query_(q): Query_<ReceiptQuery>,
+) -> ApiResult<crate::receipt::Receipt> {
+    let r = tokio::task::spawn_blocking(move || crate::receipt::build(&s.read, &q.root, &q.offer))
+        .await
+        .map_err(internal)?
+        .map_err(|e| AppError(StatusCode::NOT_FOUND, e))?;
+    Ok(Json(r))
 }
 
 fn query_error(e: QueryError) -> AppError {

@@ -36,6 +36,29 @@ pub struct Config {
     pub peers: Vec<PeerEntry>,
     /// Authors trusted at start (in addition to `yui trust add`).
     pub trust: Vec<TrustEntry>,
+    /// Staff workspace: sign-in, sessions.
+    pub staff: Staff,
+    /// Notifications: SMTP, webhooks, the node's own subscriptions.
+    pub notify: yui_staff::NotifySettings,
+}
+
+/// `[staff]`: the workspace where staff sign in and publish.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Staff {
+    /// Serve the workspace (`/staff/`) on the pages' ports.
+    pub enabled: bool,
+    /// Sign-in attempts per minute one client address may make.
+    pub sign_in_per_minute: u32,
+}
+
+impl Default for Staff {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            sign_in_per_minute: 10,
+        }
+    }
 }
 
 /// What the node does for the network.
@@ -267,6 +290,8 @@ impl Default for Config {
             log: Log::default(),
             peers: Vec::new(),
             trust: Vec::new(),
+            staff: Staff::default(),
+            notify: yui_staff::NotifySettings::default(),
         }
     }
 }
@@ -412,6 +437,10 @@ impl Config {
                 "admin.listen: {a} is not a loopback address; set admin.allow_remote = true to expose the admin API"
             )),
             Ok(_) => {}
+        }
+        p.extend(self.notify.check());
+        if self.staff.sign_in_per_minute == 0 {
+            p.push("staff.sign_in_per_minute: at least 1".into());
         }
         let h = &self.http;
         if !h.plain_listen.is_empty() {

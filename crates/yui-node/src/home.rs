@@ -167,6 +167,10 @@ impl Home {
     pub fn data_path(&self) -> PathBuf {
         self.root.join("data")
     }
+    /// Staff accounts, audit log, webhook key, the desk's position.
+    pub fn staff_dir(&self) -> PathBuf {
+        self.root.join("staff")
+    }
     /// Search index folder (derived from the store; never backed up).
     pub fn index_path(&self) -> PathBuf {
         self.root.join("index")
@@ -336,6 +340,23 @@ fn parse_key(path: &Path, text: &str) -> Result<SecretKey, HomeError> {
         hex::decode(lines.next().unwrap_or_default().trim()).map_err(|_| bad("key is not hex"))?;
     let seed: [u8; 32] = seed.try_into().map_err(|_| bad("key must be 32 bytes"))?;
     Ok(SecretKey::from_seed(&seed))
+}
+
+impl Home {
+    /// The key webhooks are signed with: `file` if given, else
+    /// `HOME/staff/webhook.key` (64 hex digits, mode 0600), made at first
+    /// use. Receivers check `X-Yui-Signature` with it.
+    pub fn webhook_key(&self, file: Option<&Path>) -> Result<Vec<u8>, HomeError> {
+        let default = self.staff_dir().join("webhook.key");
+        let path = file.unwrap_or(&default);
+        if file.is_none() && !path.exists() {
+            fs::create_dir_all(self.staff_dir()).map_err(io(&default))?;
+            let mut k = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
+            write_secret(path, hex::encode(k).as_bytes())?;
+        }
+        Ok(read_secret(path)?.trim().as_bytes().to_vec())
+    }
 }
 
 /// Writes a new secret file with mode 0600.

@@ -24,6 +24,7 @@ pub mod api;
 pub mod backup;
 pub mod client;
 pub mod config;
+pub mod desk;
 pub mod home;
 pub mod metrics;
 pub mod node;
@@ -31,6 +32,8 @@ pub mod pages;
 pub mod progress;
 pub mod public;
 pub mod publish;
+pub mod receipt;
+pub mod staff;
 
 /// Installs the tracing subscriber: `filter` as for `RUST_LOG`, `format`
 /// `text` or `json`. Logs go to standard error.

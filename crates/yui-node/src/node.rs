@@ -43,6 +43,9 @@ pub enum StartError {
     /// TLS material problem.
     #[error(transparent)]
     Tls(#[from] yui_net::tls::TlsError),
+    /// The staff workspace or its notifier could not start.
+    #[error(transparent)]
+    Staff(#[from] crate::staff::StaffError),
     /// A restore into this home did not finish.
     #[error("a restore into {0} did not finish: the home is incomplete and must not run; delete the folder and run `yui restore` again")]
     RestoreIncomplete(std::path::PathBuf),
@@ -102,7 +105,7 @@ async fn bind(addr: &str, what: &'static str) -> Result<TcpListener, StartError>
         })
 }
 
-fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), HomeError> {
+pub(crate) fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), HomeError> {
     let io = |error| HomeError::Io {
         path: path.to_owned(),
         error,
@@ -120,7 +123,8 @@ pub(crate) fn open_read_model(
     config: &Config,
     replica: &Arc<Replica>,
 ) -> Result<Arc<ReadModel>, StartError> {
-    let read = ReadModel::open(replica.clone(), Some(&home.index_path()), &config.name)?;
+    let read = ReadModel::open(replica.clone(), Some(&home.index_path()), &config.name)?
+        .with_own_code(config.code.clone());
     if read.index().rebuilt_at_open() {
         tracing::warn!(
             path = %home.index_path().display(),
@@ -330,7 +334,16 @@ impl Node {
             progress: crate::progress::Progress::default(),
             public: Arc::default(),
             aid_turn: Arc::default(),
+            staff: Arc::new(crate::staff::StaffDesk::open(&home, &config)?),
         };
+        tasks.push(tokio::spawn(
+            crate::desk::Desk::new(
+                state.clone(),
+                state.staff.notifier.clone(),
+                state.staff.accounts.clone(),
+            )
+            .run(cancel.clone()),
+        ));
         let public = Some(crate::public::router(state.clone()));
         if !config.http.plain_listen.is_empty() {
             let plain = tokio::net::TcpListener::bind(&config.http.plain_listen)

@@ -76,12 +76,11 @@ pub async fn publish(
         Body::Reply(r) => {
             let read = s.read.clone();
             let about = r.about.clone();
-            let held = tokio::task::spawn_blocking(move || {
-                read.object(&about.author, &about.object_id)
-            })
-            .await
-            .map_err(internal)?
-            .map_err(internal)?;
+            let held =
+                tokio::task::spawn_blocking(move || read.object(&about.author, &about.object_id))
+                    .await
+                    .map_err(internal)?
+                    .map_err(internal)?;
             if held.is_none_or(|e| e.kind == "retraction") {
                 return Err(refused(format!(
                     "this node holds no object {} to reply to",
@@ -118,7 +117,10 @@ async fn check_aid(s: &AdminState, object_id: &str, a: AidMessage) -> Result<(),
             return Ok(());
         }
         let who = yui_read::aid::Directory::new(&read).map_err(internal)?;
-        let thread = read.aid_thread_with(&root, &who).map_err(internal)?;
+        let this = ObjectRef::new(me, object_id.clone());
+        let thread = read
+            .aid_thread_with(&root, &who, Some(&this))
+            .map_err(internal)?;
         thread.check(&me, &a, &who).map_err(refused)
     })
     .await

@@ -10,9 +10,9 @@
 //! the publishing node's duty, not part of an entry's validity (which
 //! every node must decide alike from the entry alone).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use yui_core::content::{AckKind, AidLine, AidMessage, AidStep, ObjectRef};
 use yui_core::{Body, LocalizedText, NodeId};
 
@@ -34,7 +34,7 @@ pub fn root_of(author: &NodeId, object_id: &str, a: &AidMessage) -> ObjectRef {
 }
 
 /// Quantities of one line at each stage.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Amounts {
     /// Offered.
     pub offered: f64,
@@ -81,7 +81,7 @@ impl Amounts {
 }
 
 /// One line of the thread with what every response added to it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LineTotal {
     /// The line as the request (or the unsolicited offer) gave it.
     pub line: AidLine,
@@ -90,10 +90,9 @@ pub struct LineTotal {
 }
 
 /// One municipality in the thread: addressed, answering, or both.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
     /// Its key, when known (an addressed code nobody here holds has none).
-    #[serde(serialize_with = "opt_id")]
     pub who: Option<NodeId>,
     /// Its municipality code, when known.
     pub code: String,
@@ -119,15 +118,8 @@ pub struct Row {
     pub cancelled: bool,
 }
 
-fn opt_id<S: serde::Serializer>(id: &Option<NodeId>, s: S) -> Result<S::Ok, S::Error> {
-    match id {
-        Some(id) => s.collect_str(id),
-        None => s.serialize_none(),
-    }
-}
-
 /// What a thread adds up to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Thread {
     /// Its root: `<author>/<object id>`.
     pub root: ObjectRef,
@@ -312,8 +304,10 @@ impl Thread {
                     r.stage = Some(AidStep::Offer);
                     r.declined = None;
                     r.eta = (a.eta > 0).then_some(a.eta);
-                    r.amounts = vec![Amounts::default(); lines.len()];
-                    assign(&mut r.amounts, &lines, &a.lines, AidStep::Offer, None);
+                    let offered = contribution(&r.amounts, &lines, &a.lines, AidStep::Offer);
+                    for (m, q) in r.amounts.iter_mut().zip(offered) {
+                        m.offered = q;
+                    }
                     if r.received_at.is_none() {
                         r.received_at = Some(e.created_at);
                     }
@@ -353,9 +347,12 @@ impl Thread {
                 AidStep::Cancel => r.cancelled = true,
                 AidStep::Release => r.stage = Some(AidStep::Release),
                 step => {
-                    let before = previous(step);
-                    let prior: Vec<f64> = r.amounts.iter().map(|m| m.stage(before)).collect();
-                    assign(&mut r.amounts, &lines, &a.lines, step, Some(&prior));
+                    let add = contribution(&r.amounts, &lines, &a.lines, step);
+                    for (m, q) in r.amounts.iter_mut().zip(add) {
+                        if let Some(s) = m.stage_mut(step) {
+                            *s += q;
+                        }
+                    }
                     if r.stage.is_none_or(|s| order(s) < order(step)) {
                         r.stage = Some(step);
                     }
@@ -437,23 +434,23 @@ impl Thread {
                 .ok_or_else(|| format!("there is no offer {o} in this thread"))
         };
         let check_amounts = |row: &Row, before: AidStep, what: &str| -> Result<(), String> {
-            let prior: Vec<f64> = row.amounts.iter().map(|m| m.stage(before)).collect();
-            let mut asked = vec![Amounts::default(); self.lines.len()];
-            assign(
-                &mut asked,
-                &self.lines,
-                &step.lines,
-                step.step,
-                Some(&prior),
-            );
-            for (i, (a, p)) in asked.iter().zip(&prior).enumerate() {
-                let q = a.stage(step.step);
-                if q > *p + 1e-9 {
+            let add = contribution(&row.amounts, &self.lines, &step.lines, step.step);
+            if add.iter().all(|q| *q <= 0.0) {
+                return Err(format!(
+                    "nothing left to {}: all that was {what} is {} already",
+                    step.step.name(),
+                    stage_word(step.step)
+                ));
+            }
+            for (i, (m, q)) in row.amounts.iter().zip(&add).enumerate() {
+                let (p, c) = (m.stage(before), m.stage(step.step));
+                if c + q > p + 1e-9 {
                     let l = &self.lines[i].line;
                     return Err(format!(
-                        "line {} ({}): {q} is more than was {what} ({p})",
+                        "line {} ({}): {} in all is more than was {what} ({p})",
                         i + 1,
-                        l.what.get("ja").unwrap_or_default()
+                        l.what.get("ja").unwrap_or_default(),
+                        c + q
                     ));
                 }
             }
@@ -575,6 +572,16 @@ impl Thread {
     }
 }
 
+fn stage_word(step: AidStep) -> &'static str {
+    match step {
+        AidStep::Accept => "accepted",
+        AidStep::Commit => "committed",
+        AidStep::Dispatch => "dispatched",
+        AidStep::Arrive => "arrived",
+        _ => "done",
+    }
+}
+
 /// The stage a step's quantities are bounded by.
 fn previous(step: AidStep) -> AidStep {
     match step {
@@ -600,27 +607,24 @@ fn order(step: AidStep) -> u8 {
     }
 }
 
-/// Puts a step's lines onto the thread's lines: by `answers_line`, else by
-/// the same resource and text. No lines: all of the stage before
-/// (`prior`), "as offered".
-fn assign(
-    into: &mut [Amounts],
+/// What a step adds at its stage, per line of the thread: its lines, put
+/// onto the thread's lines by `answers_line`, else by the same resource
+/// and text; no lines: what the stage before holds and this stage does
+/// not yet ("the rest").
+fn contribution(
+    amounts: &[Amounts],
     thread: &[LineTotal],
     lines: &[AidLine],
     step: AidStep,
-    prior: Option<&[f64]>,
-) {
+) -> Vec<f64> {
     if lines.is_empty() {
-        if let Some(prior) = prior {
-            for (m, p) in into.iter_mut().zip(prior) {
-                if let Some(s) = m.stage_mut(step) {
-                    *s = *p;
-                }
-            }
-        }
-        return;
+        let before = previous(step);
+        return amounts
+            .iter()
+            .map(|m| (m.stage(before) - m.stage(step)).max(0.0))
+            .collect();
     }
-    let mut per_line: BTreeMap<usize, f64> = BTreeMap::new();
+    let mut out = vec![0.0; amounts.len()];
     for l in lines {
         let i = if l.answers_line > 0 {
             Some(l.answers_line as usize - 1)
@@ -629,15 +633,11 @@ fn assign(
                 .iter()
                 .position(|t| t.line.resource == l.resource && same_text(&t.line.what, &l.what))
         };
-        if let Some(i) = i.filter(|i| *i < into.len()) {
-            *per_line.entry(i).or_default() += l.quantity;
+        if let Some(i) = i.filter(|i| *i < out.len()) {
+            out[i] += l.quantity;
         }
     }
-    for (i, q) in per_line {
-        if let Some(s) = into[i].stage_mut(step) {
-            *s = q;
-        }
-    }
+    out
 }
 
 fn same_text(a: &LocalizedText, b: &LocalizedText) -> bool {
@@ -704,17 +704,27 @@ impl ReadModel {
     /// The aid thread rooted at `root`, as this node holds it.
     pub fn aid_thread(&self, root: &ObjectRef) -> Result<Thread, QueryError> {
         let who = Directory::new(self)?;
-        self.aid_thread_with(root, &who)
+        self.aid_thread_with(root, &who, None)
     }
 
-    /// [`ReadModel::aid_thread`] with a directory the caller keeps.
-    pub fn aid_thread_with(&self, root: &ObjectRef, who: &dyn Who) -> Result<Thread, QueryError> {
+    /// [`ReadModel::aid_thread`] with a directory the caller keeps, and
+    /// without the object `except` (a step about to be replaced by a new
+    /// version of it).
+    pub fn aid_thread_with(
+        &self,
+        root: &ObjectRef,
+        who: &dyn Who,
+        except: Option<&ObjectRef>,
+    ) -> Result<Thread, QueryError> {
         let about = |kind: &str| Query {
             kind: Some(kind.into()),
             about: Some(root.clone()),
             ..Default::default()
         };
         let mut entries = self.first(&about("aid"), MAX_STEPS)?;
+        if let Some(x) = except {
+            entries.retain(|e| !(e.author == x.author && e.object_id == x.object_id));
+        }
         let opening = self.object(&root.author, &root.object_id)?;
         if let Some(o) = opening.filter(|o| matches!(o.body, Body::Aid(_))) {
             if !entries.iter().any(|e| e.id == o.id) {
@@ -771,6 +781,189 @@ impl ReadModel {
         out.sort_by_key(|e| std::cmp::Reverse(e.created_at));
         out.truncate(cap);
         Ok(out)
+    }
+}
+
+/// A municipality worth asking, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Suggestion {
+    /// Its key.
+    pub who: NodeId,
+    /// Its code.
+    pub code: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Why it is suggested: `mutual_aid`, `offers:<what>`, `other_prefecture`.
+    pub reasons: Vec<Reason>,
+    /// Its alert level, from its fresh readiness.
+    pub alert_level: Option<u32>,
+    /// Not suggested: under a hazard itself (alert level 3 or above).
+    pub excluded: bool,
+}
+
+/// One reason to ask (or not ask) a municipality.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Reason {
+    /// Both stated a mutual-aid agreement (災害時相互応援協定).
+    MutualAid,
+    /// Its fresh readiness offers what is asked for.
+    Offers {
+        /// What.
+        what: String,
+        /// How many it offers.
+        quantity: f64,
+        /// Unit.
+        unit: String,
+    },
+    /// In another prefecture: less likely under the same hazard.
+    OtherPrefecture,
+    /// Under alert level 3 or above itself.
+    UnderAlert {
+        /// Its level.
+        level: u32,
+    },
+}
+
+/// Alert level from which a municipality is taken to be under the hazard
+/// itself (警戒レベル3: 高齢者等避難).
+pub const HAZARD_LEVEL: u32 = 3;
+
+fn matches_offer(line: &AidLine, offered: &LocalizedText) -> bool {
+    line.what.0.iter().any(|(_, want)| {
+        let want = crate::query::normalize(want.trim());
+        !want.is_empty()
+            && offered.0.iter().any(|(_, have)| {
+                let have = crate::query::normalize(have.trim());
+                have.contains(&want) || want.contains(&have)
+            })
+    })
+}
+
+impl ReadModel {
+    /// Whom `me` might ask for `lines`: municipalities with a mutual-aid
+    /// agreement, whose fresh readiness offers what is asked, in another
+    /// prefecture; those under alert level [`HAZARD_LEVEL`] or above are
+    /// listed as excluded. Best first, at most `cap`.
+    pub fn suggest(
+        &self,
+        me: &NodeId,
+        lines: &[AidLine],
+        cap: usize,
+    ) -> Result<Vec<Suggestion>, QueryError> {
+        use yui_core::content::AidResource;
+        let who = Directory::new(self)?;
+        let my_pref: Option<String> = who.code(me).map(|c| c.chars().take(2).collect());
+        let readiness = self.first(
+            &Query {
+                kind: Some("readiness".into()),
+                stale: Some(false),
+                ..Default::default()
+            },
+            5_000,
+        )?;
+        let mut out: Vec<(i64, Suggestion)> = Vec::new();
+        let mut candidates: Vec<NodeId> = self.codes()?.keys().copied().collect();
+        candidates.sort();
+        for c in candidates {
+            if c == *me || self.replica().is_revoked(&c) {
+                continue;
+            }
+            let code = who.code(&c).unwrap_or_default();
+            let mut reasons = Vec::new();
+            let mut score = 0i64;
+            if who.mutual_aid(me, &c) {
+                reasons.push(Reason::MutualAid);
+                score += 30;
+            }
+            let mut level = None;
+            for r in readiness.iter().filter(|r| r.author == c) {
+                let Body::Readiness(rd) = &r.body else {
+                    continue;
+                };
+                if rd.exercise {
+                    continue;
+                }
+                level = Some(level.unwrap_or(0).max(rd.alert_level));
+                for l in lines {
+                    let found: Option<(String, f64, String)> = match l.resource {
+                        AidResource::Supply => rd
+                            .supplies
+                            .iter()
+                            .find(|s| matches_offer(l, &s.item))
+                            .map(|s| {
+                                (
+                                    s.item.get("ja").unwrap_or_default().to_owned(),
+                                    s.quantity,
+                                    s.unit.clone(),
+                                )
+                            }),
+                        AidResource::Staff => rd
+                            .staff
+                            .iter()
+                            .find(|s| matches_offer(l, &s.skill))
+                            .map(|s| {
+                                (
+                                    s.skill.get("ja").unwrap_or_default().to_owned(),
+                                    f64::from(s.count),
+                                    "人".to_owned(),
+                                )
+                            }),
+                        AidResource::Shelter => rd
+                            .shelter
+                            .as_ref()
+                            .filter(|s| s.accepts_outside_evacuees && s.available > 0)
+                            .map(|s| {
+                                (
+                                    s.location.get("ja").unwrap_or_default().to_owned(),
+                                    f64::from(s.available),
+                                    "人".to_owned(),
+                                )
+                            }),
+                        AidResource::Money => None,
+                    };
+                    if let Some((what, quantity, unit)) = found {
+                        score += 20;
+                        reasons.push(Reason::Offers {
+                            what,
+                            quantity,
+                            unit,
+                        });
+                    }
+                }
+            }
+            let pref: String = code.chars().take(2).collect();
+            if my_pref
+                .as_ref()
+                .is_some_and(|p| !code.is_empty() && *p != pref)
+            {
+                reasons.push(Reason::OtherPrefecture);
+                score += 5;
+            }
+            let excluded = level.is_some_and(|l| l >= HAZARD_LEVEL);
+            if excluded {
+                reasons.push(Reason::UnderAlert {
+                    level: level.unwrap_or(0),
+                });
+                score -= 100;
+            }
+            if reasons.is_empty() {
+                continue;
+            }
+            out.push((
+                score,
+                Suggestion {
+                    name: who.name(&c),
+                    who: c,
+                    code,
+                    reasons,
+                    alert_level: level,
+                    excluded,
+                },
+            ));
+        }
+        out.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.code.cmp(&b.1.code)));
+        Ok(out.into_iter().take(cap).map(|(_, s)| s).collect())
     }
 }
 

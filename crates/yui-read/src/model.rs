@@ -92,6 +92,7 @@ pub struct ReadModel {
     own_name: String,
     names: Mutex<Option<((u64, u64), Names)>>,
     codes: Mutex<Option<((u64, u64), Names)>>,
+    own_code: Option<String>,
 }
 
 impl ReadModel {
@@ -112,9 +113,17 @@ impl ReadModel {
             replica,
             index,
             own_name: own_name.to_owned(),
+            own_code: None,
             names: Mutex::new(None),
             codes: Mutex::new(None),
         })
+    }
+
+    /// This node's own municipality code (from its config): it wins over
+    /// what profiles and endorsements say of this node.
+    pub fn with_own_code(mut self, code: Option<String>) -> Self {
+        self.own_code = code.filter(|c| !c.is_empty());
+        self
     }
 
     /// The index.
@@ -247,6 +256,9 @@ impl ReadModel {
         granted.sort();
         granted.dedup_by(|a, b| a.0 == b.0);
         m.extend(granted.into_iter().map(|(subject, _, c)| (subject, c)));
+        if let Some(c) = &self.own_code {
+            m.insert(r.id(), c.clone());
+        }
         let codes = Arc::new(m);
         *self.codes.lock().expect("codes lock") = Some((key, codes.clone()));
         Ok(codes)

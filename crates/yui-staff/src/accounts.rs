@@ -61,7 +61,11 @@ impl Role {
             Role::Admin => !matches!(kind, Kind::Unknown),
             Role::Editor => matches!(
                 kind,
-                Kind::Event | Kind::Case | Kind::CallForPartners | Kind::Reply | Kind::Acknowledgement
+                Kind::Event
+                    | Kind::Case
+                    | Kind::CallForPartners
+                    | Kind::Reply
+                    | Kind::Acknowledgement
             ),
             Role::Disaster => matches!(
                 kind,
@@ -162,7 +166,9 @@ pub struct Accounts {
 
 impl std::fmt::Debug for Accounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Accounts").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Accounts")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -177,7 +183,11 @@ pub fn hash_password(password: &str) -> Result<String, AccountError> {
 
 fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -312,7 +322,11 @@ impl Accounts {
         let now = now_ms();
         let user = User {
             name: name.to_owned(),
-            display: if display.is_empty() { name.to_owned() } else { display.to_owned() },
+            display: if display.is_empty() {
+                name.to_owned()
+            } else {
+                display.to_owned()
+            },
             role,
             email: email.to_owned(),
             password: hash_password(password)?,
@@ -412,32 +426,62 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let a = Accounts::open(dir.path());
         let pw = generate_password();
-        a.add("izu.bousai", "防災係 山田", Role::Disaster, "bousai@example.jp", &pw)
-            .expect("add");
+        a.add(
+            "izu.bousai",
+            "防災係 山田",
+            Role::Disaster,
+            "bousai@example.jp",
+            &pw,
+        )
+        .expect("add");
         let text = std::fs::read_to_string(dir.path().join("users.json")).expect("file");
         assert!(!text.contains(&pw), "the password itself is never written");
         assert!(text.contains("$argon2id$"));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("users.json")).expect("meta").permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("users.json"))
+                .expect("meta")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert!(a.add("izu.bousai", "", Role::Viewer, "", &pw).is_err(), "names are unique");
+        assert!(
+            a.add("izu.bousai", "", Role::Viewer, "", &pw).is_err(),
+            "names are unique"
+        );
         assert!(a.add("bad name", "", Role::Viewer, "", &pw).is_err());
         assert!(a.add("short", "", Role::Viewer, "", "short").is_err());
 
-        assert_eq!(a.sign_in("izu.bousai", &pw).map(|u| u.role), Ok(Role::Disaster));
+        assert_eq!(
+            a.sign_in("izu.bousai", &pw).map(|u| u.role),
+            Ok(Role::Disaster)
+        );
         assert_eq!(a.sign_in("nobody", &pw).err(), Some(SignInError::Wrong));
         for _ in 0..MAX_FAILURES {
-            assert_eq!(a.sign_in("izu.bousai", "wrong password!").err(), Some(SignInError::Wrong));
+            assert_eq!(
+                a.sign_in("izu.bousai", "wrong password!").err(),
+                Some(SignInError::Wrong)
+            );
         }
-        assert!(matches!(a.sign_in("izu.bousai", &pw), Err(SignInError::Locked { .. })), "the right password waits out the lock");
+        assert!(
+            matches!(
+                a.sign_in("izu.bousai", &pw),
+                Err(SignInError::Locked { .. })
+            ),
+            "the right password waits out the lock"
+        );
         let new = generate_password();
         a.set_password("izu.bousai", &new).expect("reset");
-        assert!(a.sign_in("izu.bousai", &new).is_ok(), "a reset lifts the lock");
+        assert!(
+            a.sign_in("izu.bousai", &new).is_ok(),
+            "a reset lifts the lock"
+        );
         a.set_disabled("izu.bousai", true).expect("disable");
-        assert_eq!(a.sign_in("izu.bousai", &new).err(), Some(SignInError::Wrong));
+        assert_eq!(
+            a.sign_in("izu.bousai", &new).err(),
+            Some(SignInError::Wrong)
+        );
     }
 
     #[test]

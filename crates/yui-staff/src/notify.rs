@@ -119,8 +119,7 @@ impl Subscription {
             Topic::Alert => n.alert_level.unwrap_or(0) >= self.min_alert_level,
             Topic::Call => {
                 self.policy_areas.is_empty()
-                    || n
-                        .policy_area
+                    || n.policy_area
                         .as_ref()
                         .is_some_and(|a| self.policy_areas.contains(a))
             }
@@ -367,10 +366,9 @@ impl Notifier {
         } else {
             let host = settings.smtp_host.clone();
             let tls = match settings.smtp_security {
-                SmtpSecurity::Starttls => Tls::Required(tls_parameters(
-                    &host,
-                    settings.smtp_ca_file.as_ref(),
-                )?),
+                SmtpSecurity::Starttls => {
+                    Tls::Required(tls_parameters(&host, settings.smtp_ca_file.as_ref())?)
+                }
                 SmtpSecurity::Tls => {
                     Tls::Wrapper(tls_parameters(&host, settings.smtp_ca_file.as_ref())?)
                 }
@@ -433,7 +431,12 @@ impl Notifier {
                 deliveries.push(d);
             }
         };
-        for s in self.settings.subscription.iter().filter(|s| s.wants(&notice)) {
+        for s in self
+            .settings
+            .subscription
+            .iter()
+            .filter(|s| s.wants(&notice))
+        {
             for to in &s.email {
                 push(Delivery::Email {
                     to: to.clone(),
@@ -562,7 +565,10 @@ async fn post_webhook(
         .header("content-type", "application/json")
         .header("x-yui-delivery", &delivery)
         .header("x-yui-timestamp", ts.to_string())
-        .header("x-yui-signature", format!("sha256={}", sign_webhook(key, ts, &body)))
+        .header(
+            "x-yui-signature",
+            format!("sha256={}", sign_webhook(key, ts, &body)),
+        )
         .body(body)
         .send()
         .await
@@ -584,11 +590,7 @@ async fn send_email(
     use lettre::AsyncTransport;
     let text = format!(
         "{}\n\n{}\n\n{}\n\n-- \nyui: {} ({})\n",
-        notice.subject,
-        notice.text,
-        notice.url,
-        notice.author_name,
-        notice.author
+        notice.subject, notice.text, notice.url, notice.author_name, notice.author
     );
     let msg = lettre::Message::builder()
         .from(from.parse().map_err(|e| format!("from {from:?}: {e}"))?)
@@ -597,7 +599,11 @@ async fn send_email(
         .header(ContentType::TEXT_PLAIN)
         .body(text)
         .map_err(|e| e.to_string())?;
-    mailer.send(msg).await.map(|_| ()).map_err(|e| e.to_string())
+    mailer
+        .send(msg)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -637,7 +643,11 @@ mod tests {
         let mut drill = notice(Topic::Alert);
         drill.exercise = true;
         assert!(!s.wants(&drill));
-        assert!(Subscription { exercises: true, ..s }.wants(&drill));
+        assert!(Subscription {
+            exercises: true,
+            ..s
+        }
+        .wants(&drill));
         assert!(check_webhook("https://chat.example.jp/hook").is_ok());
         assert!(check_webhook("http://127.0.0.1:9000/hook").is_ok());
         assert!(check_webhook("http://chat.example.jp/hook").is_err());

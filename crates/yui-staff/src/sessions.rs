@@ -61,7 +61,12 @@ pub fn same(a: &str, b: &str) -> bool {
 
 impl Sessions {
     /// Starts a session; returns the cookie token.
-    pub fn start(&self, user: &str, password_set_at: i64, addr: Option<IpAddr>) -> (String, Session) {
+    pub fn start(
+        &self,
+        user: &str,
+        password_set_at: i64,
+        addr: Option<IpAddr>,
+    ) -> (String, Session) {
         let token = random_token();
         let now = Instant::now();
         let s = Session {
@@ -100,7 +105,10 @@ impl Sessions {
 
     /// Ends the session of `token`.
     pub fn end(&self, token: &str) {
-        self.by_hash.lock().expect("sessions lock").remove(&digest(token));
+        self.by_hash
+            .lock()
+            .expect("sessions lock")
+            .remove(&digest(token));
     }
 
     /// Ends every session of `user`.

@@ -13,8 +13,10 @@ use yui_node::config::Role;
 use yui_node::home::{Home, InitOptions};
 use yui_node::node::Node;
 
+mod aid;
 mod publish;
 mod show;
+mod user;
 
 /// yui: a federated exchange network for municipalities.
 #[derive(Debug, Parser)]
@@ -111,6 +113,18 @@ pub enum Command {
     /// Publish an entry in this node's log.
     #[command(subcommand)]
     Publish(publish::PublishCmd),
+    /// Mutual aid: request, respond, accept, commit, dispatch, arrive,
+    /// release, cancel; show a thread, the inbox, whom to ask, receipts.
+    #[command(subcommand)]
+    Aid(aid::AidCmd),
+    /// Ask or answer on a case, call, event or aid request.
+    Reply(aid::ReplyArgs),
+    /// Check a signed aid receipt (no node needed).
+    #[command(subcommand)]
+    Receipt(aid::ReceiptCmd),
+    /// Staff accounts of this node's workspace.
+    #[command(subcommand)]
+    User(user::UserCmd),
     /// Read what this node knows.
     Query(QueryArgs),
     /// Every version of one object.
@@ -819,6 +833,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             });
             publish_body(&home, body, None, None).await?;
         }
+        Command::Aid(cmd) => aid::run(&home, cmd).await?,
+        Command::Reply(a) => aid::reply(&home, a).await?,
+        Command::Receipt(cmd) => aid::receipt(cmd)?,
+        Command::User(cmd) => user::run(&home, cmd)?,
         Command::Publish(cmd) => {
             let (body, object_id, expires_at) = publish::build(cmd)?;
             publish_body(&home, body, object_id, expires_at).await?;
