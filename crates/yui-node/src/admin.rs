@@ -629,8 +629,8 @@ struct ReceiptQuery {
 async fn aid_receipt(
     State(s): State<AdminState>,
     Query_(q): Query_<ReceiptQuery>,
-) -> ApiResult<crate::receipt::Receipt> {
-    let r = tokio::task::spawn_blocking(move || crate::receipt::build(&s.read, &q.root, &q.offer))
+) -> ApiResult<yui_read::receipt::Receipt> {
+    let r = tokio::task::spawn_blocking(move || yui_read::receipt::build(&s.read, &q.root, &q.offer))
         .await
         .map_err(internal)?
         .map_err(|e| AppError(StatusCode::NOT_FOUND, e))?;

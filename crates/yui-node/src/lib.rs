@@ -32,7 +32,6 @@ pub mod pages;
 pub mod progress;
 pub mod public;
 pub mod publish;
-pub mod receipt;
 pub mod staff;
 
 /// Installs the tracing subscriber: `filter` as for `RUST_LOG`, `format`

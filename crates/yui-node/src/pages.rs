@@ -131,9 +131,14 @@ impl PageBudget {
 
 /// Middleware: 429 with `Retry-After` past the budget (the public routes'
 /// own check, with the pages' budget).
-pub async fn limit(State(b): State<Arc<PageBudget>>, req: Request, next: Next) -> Response {
-    if let Some(r) = crate::public::over_budget(&b.0, crate::public::client(&req)) {
+pub async fn limit(State(b): State<Arc<PageBudget>>, mut req: Request, next: Next) -> Response {
+    let client = crate::public::client(&req);
+    if let Some(r) = crate::public::over_budget(&b.0, client) {
         return r;
+    }
+    // The workspace's sign-in limit and audit log need the address.
+    if let Some(ip) = client {
+        req.extensions_mut().insert(yui_web::staff::ClientAddr(ip));
     }
     next.run(req).await
 }

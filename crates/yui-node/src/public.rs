@@ -92,13 +92,18 @@ pub fn router(state: AdminState) -> Router {
     }
     let mut r = r.with_state(state.clone());
     if http.pages {
-        let site = yui_web::Site::new(
+        let workspace = state.config.staff.enabled.then(|| {
+            Arc::new(crate::staff::NodeWorkspace::new(state.clone()))
+                as Arc<dyn yui_web::staff::Workspace>
+        });
+        let site = yui_web::Site::with_workspace(
             state.read.clone(),
             yui_web::SiteOptions {
                 name: state.config.name.clone(),
                 public_url: http.public_url.clone(),
             },
             Arc::new(crate::pages::NodeOperator(state.clone())),
+            workspace,
         );
         let budget = crate::pages::PageBudget::new(http.page_rate, http.page_burst);
         r = r.merge(

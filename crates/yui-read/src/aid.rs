@@ -749,6 +749,21 @@ impl ReadModel {
         Ok(Thread::derive(root.clone(), entries, &acks, replies, who))
     }
 
+    /// Replies to objects (or replies) of `id`, newest first.
+    pub fn replies_to(&self, id: &NodeId, cap: usize) -> Result<Vec<EntryView>, QueryError> {
+        let mut out = self.first(
+            &Query {
+                kind: Some("reply".into()),
+                addressed_to: Some(crate::index::reply_to_term(id)),
+                ..Default::default()
+            },
+            cap,
+        )?;
+        out.retain(|e| e.author != *id);
+        out.sort_by_key(|e| std::cmp::Reverse(e.created_at));
+        Ok(out)
+    }
+
     /// Open requests addressed to `id` (by its code, or as a mutual-aid
     /// partner of the requester), newest first, at most `cap`.
     pub fn aid_inbox(&self, id: &NodeId, cap: usize) -> Result<Vec<EntryView>, QueryError> {

@@ -134,10 +134,16 @@ pub(crate) struct Fields {
     /// (`object_key` form).
     pub about: Field,
     /// Aid requests and unsolicited offers: the codes addressed, and
-    /// [`TO_PARTNERS`] when addressed to every mutual-aid partner.
+    /// [`TO_PARTNERS`] when addressed to every mutual-aid partner; replies:
+    /// [`reply_to_term`] of the authors answered.
     pub to: Field,
     /// Aid steps: the step's name.
     pub step: Field,
+}
+
+/// The `to` term of a reply to an object (or a reply) of `author`.
+pub fn reply_to_term(author: &NodeId) -> String {
+    format!("@{}", hex::encode(author.as_bytes()))
 }
 
 /// The `to` term of aid addressed to every mutual-aid partner.
@@ -342,7 +348,13 @@ fn document(f: &Fields, e: &StoredEntry) -> TantivyDocument {
                 d.add_text(f.to, TO_PARTNERS);
             }
         }
-        Body::Reply(r) => d.add_text(f.about, object_key(&r.about.author, &r.about.object_id)),
+        Body::Reply(r) => {
+            d.add_text(f.about, object_key(&r.about.author, &r.about.object_id));
+            d.add_text(f.to, reply_to_term(&r.about.author));
+            if let Some(x) = &r.in_reply_to {
+                d.add_text(f.to, reply_to_term(&x.author));
+            }
+        }
         _ => {}
     }
     let mut langs: Vec<&str> = Vec::new();

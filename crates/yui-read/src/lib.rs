@@ -22,6 +22,7 @@ pub mod index;
 mod model;
 mod plan;
 pub mod query;
+pub mod receipt;
 mod view;
 
 pub use index::{CatchUp, IndexError, ReadIndex};

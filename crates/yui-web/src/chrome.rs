@@ -71,6 +71,8 @@ pub struct Chrome {
     pub refresh: Option<u32>,
     /// The stylesheet's URL.
     pub css: String,
+    /// The signed-in staff member: name shown and the form token.
+    pub staff: Option<(String, String)>,
     /// Carry `lang=` on links.
     explicit: bool,
 }
@@ -111,6 +113,7 @@ impl Chrome {
             alerts_more: 0,
             refresh: None,
             css: format!("/assets/yui.css?v={}", crate::assets::version()),
+            staff: None,
             explicit: req.explicit,
         };
         c.nav = sections
@@ -140,6 +143,12 @@ impl Chrome {
             })
             .collect();
         c
+    }
+
+    /// Shows who is signed in (and the sign-out button) in the header.
+    pub fn signed_in(mut self, staff: Option<&crate::staff::Staff>) -> Self {
+        self.staff = staff.map(|s| (s.display.clone(), s.csrf.clone()));
+        self
     }
 
     /// The reader chose the language (`?lang=`): forms carry it on.

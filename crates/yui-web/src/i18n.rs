@@ -170,6 +170,13 @@ impl Words {
         id.to_owned()
     }
 
+    /// Whether message `id` exists (in this language or a fallback).
+    pub fn has(&self, id: &str) -> bool {
+        [self.0, Lang::Ja, Lang::En]
+            .into_iter()
+            .any(|l| bundle(l).get_message(id).is_some())
+    }
+
     /// Message `id` with one number argument `n`.
     pub fn n(&self, id: &str, n: i64) -> String {
         self.with(id, &[("n", FluentValue::from(n))])

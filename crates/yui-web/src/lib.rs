@@ -39,6 +39,7 @@ pub mod format;
 mod graph;
 pub mod i18n;
 mod pages;
+pub mod staff;
 mod text;
 
 use std::sync::{Arc, Mutex};
@@ -101,6 +102,7 @@ pub struct Site {
     read: Arc<ReadModel>,
     options: SiteOptions,
     operator: Arc<dyn Operator>,
+    workspace: Option<Arc<dyn staff::Workspace>>,
     directory: Mutex<Option<CachedDirectory>>,
     ties: Mutex<Option<CachedTies>>,
 }
@@ -120,13 +122,30 @@ impl Site {
         options: SiteOptions,
         operator: Arc<dyn Operator>,
     ) -> Arc<Self> {
+        Self::with_workspace(read, options, operator, None)
+    }
+
+    /// The pages of a node with its staff workspace (`/staff/`).
+    pub fn with_workspace(
+        read: Arc<ReadModel>,
+        options: SiteOptions,
+        operator: Arc<dyn Operator>,
+        workspace: Option<Arc<dyn staff::Workspace>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             read,
             options,
             operator,
+            workspace,
             directory: Mutex::default(),
             ties: Mutex::default(),
         })
+    }
+
+    /// The signed-in staff member of a request, if any.
+    pub fn staff(&self, headers: &HeaderMap) -> Option<staff::Staff> {
+        let ws = self.workspace.as_ref()?;
+        ws.staff(&staff::token(headers)?)
     }
 
     /// The read model pages query.
@@ -191,6 +210,26 @@ pub fn router(site: Arc<Site>) -> Router {
             "/operator",
             get(pages::operator::form).post(pages::operator::page),
         )
+        .route("/aid/{author}/{object}", get(staff::aid::thread))
+        .route("/aid/{author}/{object}/receipt", get(staff::aid::receipt))
+        .route(
+            "/staff/sign-in",
+            get(staff::signin::form).post(staff::signin::submit),
+        )
+        .route("/staff/sign-out", axum::routing::post(staff::signin::sign_out))
+        .route("/staff", get(staff::desk::page))
+        .route("/staff/audit", get(staff::desk::audit))
+        .route(
+            "/staff/aid/new",
+            get(staff::aid::compose).post(staff::aid::compose_post),
+        )
+        .route("/staff/aid/step", axum::routing::post(staff::aid::step))
+        .route("/staff/reply", axum::routing::post(staff::publish::reply))
+        .route(
+            "/staff/publish/{kind}",
+            get(staff::publish::form).post(staff::publish::submit),
+        )
+        .route("/staff/retract", axum::routing::post(staff::publish::retract))
         .route("/assets/yui.css", get(assets::css))
         .route("/api/openapi.json", get(api::openapi))
         .route("/api/v1/entries", get(api::entries))

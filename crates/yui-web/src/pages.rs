@@ -40,14 +40,14 @@ pub struct Who {
 }
 
 impl Who {
-    fn of(c: &Chrome, dir: &Directory, id: &NodeId) -> Who {
+    pub(crate) fn of(c: &Chrome, dir: &Directory, id: &NodeId) -> Who {
         Who {
             name: dir.name(id, c.lang),
             href: c.href(&format!("/m/{id}")),
         }
     }
 
-    fn of_code(c: &Chrome, dir: &Directory, code: &str) -> Who {
+    pub(crate) fn of_code(c: &Chrome, dir: &Directory, code: &str) -> Who {
         let (name, id) = dir.name_of_code(code, c.lang);
         Who {
             name,

@@ -45,6 +45,18 @@ struct Provenance {
     revoked: bool,
     /// When and how this node came to hold it.
     arrived: String,
+    /// Replies on it, oldest first.
+    replies: Vec<ReplyView>,
+    /// `<author>/<object id>`.
+    about: String,
+    /// The object id.
+    object_id: String,
+    /// Signed-in staff who may reply: the form token.
+    reply_csrf: Option<String>,
+    /// This node's object and the member may change it: the form.
+    edit: Option<String>,
+    /// … and retract it.
+    retract_csrf: Option<String>,
 }
 
 fn provenance(
@@ -52,7 +64,31 @@ fn provenance(
     c: &Chrome,
     dir: &Directory,
     e: &EntryView,
+    staff: Option<&crate::staff::Staff>,
 ) -> Result<Provenance, WebError> {
+    let about = yui_core::content::ObjectRef::new(e.author, e.object_id.clone());
+    let replies = site.read.first(
+        &yui_read::query::Query {
+            kind: Some("reply".into()),
+            about: Some(about.clone()),
+            ..Default::default()
+        },
+        200,
+    )?;
+    let mut replies = reply_views(c, dir, &replies);
+    replies.reverse();
+    let own = e.author == site.read.replica().id();
+    let kind = e.body.kind();
+    let may_edit = staff.is_some_and(|s| s.may(kind)) && own && e.kind != "retraction";
+    let edit = match kind {
+        yui_core::Kind::Event => Some("event"),
+        yui_core::Kind::Case => Some("case"),
+        yui_core::Kind::CallForPartners => Some("call"),
+        yui_core::Kind::Readiness => Some("readiness"),
+        _ => None,
+    }
+    .filter(|_| may_edit)
+    .map(|k| c.href(&format!("/staff/publish/{k}?id={}", crate::text::segment(&e.object_id))));
     let history = site.read.history(&e.author, &e.object_id)?;
     let w = &c.words;
     let arrived = match site.read.arrival(&e.author, e.seq)? {
@@ -90,7 +126,49 @@ fn provenance(
             .collect(),
         json: format!("/api/v1/entries/{}/{}", e.author, segment(&e.object_id)),
         revoked: e.revoked,
+        replies,
+        about: about.to_string(),
+        object_id: e.object_id.clone(),
+        reply_csrf: staff
+            .filter(|s| s.may(yui_core::Kind::Reply))
+            .map(|s| s.csrf.clone()),
+        edit,
+        retract_csrf: staff.filter(|_| may_edit).map(|s| s.csrf.clone()),
     })
+}
+
+/// A reply, for the page.
+#[derive(Debug, Clone)]
+pub struct ReplyView {
+    /// Who said it.
+    pub by: Who,
+    /// When.
+    pub when: String,
+    /// What.
+    pub text: Text,
+    /// Said in a drill.
+    pub exercise: bool,
+}
+
+/// Replies as the page shows them, oldest first.
+pub fn reply_views(c: &Chrome, dir: &Directory, replies: &[EntryView]) -> Vec<ReplyView> {
+    let mut out: Vec<(i64, ReplyView)> = replies
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Reply(r) => Some((
+                e.created_at,
+                ReplyView {
+                    by: Who::of(c, dir, &e.author),
+                    when: format::date_time(c.lang, e.created_at, format::TOKYO),
+                    text: Text::of(&r.text, c.lang),
+                    exercise: r.exercise,
+                },
+            )),
+            _ => None,
+        })
+        .collect();
+    out.sort_by_key(|(t, _)| *t);
+    out.into_iter().map(|(_, v)| v).collect()
 }
 
 #[derive(Template)]
@@ -192,7 +270,7 @@ fn withdrawn(site: &Site, req: &Req, e: &EntryView) -> Result<Response, WebError
         readiness: Vec::new(),
         withdrawn: Some(Text::of(&r.reason, req.lang)),
         body: String::new(),
-        p: provenance(site, &c, &dir, e)?,
+        p: provenance(site, &c, &dir, e, None)?,
         c,
     };
     Ok(status(StatusCode::GONE, html(req.lang, page.render()?)))
@@ -204,8 +282,11 @@ pub async fn event(
     State(site): State<Arc<Site>>,
     Path((author, object)): Path<(String, String)>,
     req: Req,
+    cx: crate::staff::Ctx,
 ) -> Response {
+    let staff = site.staff(&cx.headers);
     crate::render(site, req, move |site, req| {
+        let staff = staff.as_ref();
         req.only(&[])?;
         let found = load(site, req, &author, &object);
         let (e, ics) = match (found, object.strip_suffix(".ics")) {
@@ -267,7 +348,7 @@ pub async fn event(
                 .collect(),
             contact: contact_rows(&c, &ev.contact),
             ics: format!("/events/{}/{}.ics", e.author, segment(&e.object_id)),
-            p: provenance(site, &c, &dir, &e)?,
+            p: provenance(site, &c, &dir, &e, staff)?,
             title,
             c,
         };
@@ -281,8 +362,11 @@ pub async fn case(
     State(site): State<Arc<Site>>,
     Path((author, object)): Path<(String, String)>,
     req: Req,
+    cx: crate::staff::Ctx,
 ) -> Response {
+    let staff = site.staff(&cx.headers);
     crate::render(site, req, move |site, req| {
+        let staff = staff.as_ref();
         req.only(&[])?;
         let e = match current(site, req, &author, &object)? {
             Ok(e) => e,
@@ -325,7 +409,7 @@ pub async fn case(
                     ]
                 })
                 .collect(),
-            p: provenance(site, &c, &dir, &e)?,
+            p: provenance(site, &c, &dir, &e, staff)?,
             title,
             c,
         };
@@ -347,8 +431,11 @@ pub async fn any(
     State(site): State<Arc<Site>>,
     Path((author, object)): Path<(String, String)>,
     req: Req,
+    cx: crate::staff::Ctx,
 ) -> Response {
+    let staff = site.staff(&cx.headers);
     crate::render(site, req, move |site, req| {
+        let staff = staff.as_ref();
         req.only(&[])?;
         let e = match current(site, req, &author, &object)? {
             Ok(e) => e,
@@ -373,7 +460,7 @@ pub async fn any(
             readiness,
             withdrawn: None,
             body,
-            p: provenance(site, &c, &dir, &e)?,
+            p: provenance(site, &c, &dir, &e, staff)?,
             c,
         };
         Ok(html(req.lang, page.render()?))

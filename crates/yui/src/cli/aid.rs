@@ -511,7 +511,7 @@ pub async fn run(home: &Home, cmd: AidCmd) -> anyhow::Result<()> {
             let root = request_of(&c, &offer)
                 .await?
                 .unwrap_or_else(|| offer.clone());
-            let r: yui_node::receipt::Receipt = c
+            let r: yui_read::receipt::Receipt = c
                 .get(&format!(
                     "/v1/aid/receipt?root={}&offer={}",
                     super::encode(&root.to_string()),
@@ -561,9 +561,9 @@ pub fn receipt(cmd: ReceiptCmd) -> anyhow::Result<()> {
     let ReceiptCmd::Verify { file, json } = cmd;
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read {}", file.display()))?;
-    let r: yui_node::receipt::Receipt = serde_json::from_str(&text)
+    let r: yui_read::receipt::Receipt = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a yui receipt", file.display()))?;
-    match yui_node::receipt::verify(&r) {
+    match yui_read::receipt::verify(&r, &yui_net::ProtoCodec) {
         Ok(v) => {
             if json {
                 super::print_json(&v)?;

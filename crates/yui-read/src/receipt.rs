@@ -13,9 +13,10 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use yui_core::content::{AidMessage, AidStep, ObjectRef};
 use yui_core::{Body, NodeId, SignedEntry};
-use yui_read::aid::{Amounts, Thread, Who};
-use yui_read::{EntryView, ReadModel};
 use yui_sync::Codec;
+
+use crate::aid::{Amounts, Thread, Who};
+use crate::{EntryView, ReadModel};
 
 /// The receipt format's name.
 pub const FORMAT: &str = "yui-aid-receipt/v1";
@@ -170,15 +171,15 @@ pub fn build(read: &ReadModel, root: &ObjectRef, offer: &ObjectRef) -> Result<Re
     })
 }
 
-/// Checks a receipt on its own; the reason when it does not hold.
-pub fn verify(r: &Receipt) -> Result<Verified, String> {
+/// Checks a receipt on its own, reading entries with `codec`; the reason
+/// when it does not hold.
+pub fn verify(r: &Receipt, codec: &dyn Codec) -> Result<Verified, String> {
     if r.format != FORMAT {
         return Err(format!("format {:?} is not {FORMAT}", r.format));
     }
     if r.entries.is_empty() {
         return Err("the receipt holds no entries".into());
     }
-    let codec = yui_net::ProtoCodec;
     let mut views = Vec::new();
     for (i, e) in r.entries.iter().enumerate() {
         let n = i + 1;
@@ -222,7 +223,7 @@ pub fn verify(r: &Receipt) -> Result<Verified, String> {
         let is_opening = entry.author == r.thread.author && entry.object_id == r.thread.object_id;
         let is_offer = entry.author == r.offer.author && entry.object_id == r.offer.object_id;
         if !is_opening {
-            let root = yui_read::aid::root_of(&entry.author, &entry.object_id, a);
+            let root = crate::aid::root_of(&entry.author, &entry.object_id, a);
             if root != r.thread {
                 return Err(format!("entry {n}: belongs to another thread ({root})"));
             }

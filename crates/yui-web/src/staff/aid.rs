@@ -1,0 +1,761 @@
+//! Mutual aid in the browser: `/aid/{author}/{object}` shows a thread to
+//! everyone (each addressed municipality's row: reached its node, read,
+//! response, quantities, estimated arrival, time since sent), with the
+//! forms of the next steps for signed-in staff; `/staff/aid/new` composes
+//! a request with suggestions of whom to ask; `/aid/…/receipt` is the
+//! printable signed receipt of one offer.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use yui_core::content::{AckKind, Acknowledgement, AidLine, AidMessage, AidResource, AidStep, ObjectRef};
+use yui_core::{Body, LocalizedText, NodeId};
+use yui_read::aid::{Reason, Row, Thread};
+
+use super::desk::require;
+use super::forms::{Errors, Fields};
+use super::{csrf_ok, forbidden, same_origin, see_other, Ctx, Refusal, Staff};
+use crate::chrome::Chrome;
+use crate::format;
+use crate::i18n::Lang;
+use crate::pages::Who;
+use crate::text::{segment, Text};
+use crate::{html, status, Req, Site, WebError};
+
+/// "毛布 500枚、保健師 2人×7日".
+pub fn lines_text(lang: Lang, lines: &[AidLine]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            let days = if l.days > 0 {
+                format!("×{}{}", l.days, if lang == Lang::Ja { "日" } else { "d" })
+            } else {
+                String::new()
+            };
+            format!(
+                "{} {}{}{days}",
+                Text::of(&l.what, lang),
+                format::quantity(l.quantity),
+                l.unit
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+/// Where one municipality stands, in words.
+pub fn row_state(c: &Chrome, r: &Row) -> String {
+    let w = &c.words;
+    if r.cancelled {
+        return w.get("aid-state-withdrawn");
+    }
+    if r.declined.is_some() {
+        return w.get("aid-state-declined");
+    }
+    match r.stage {
+        Some(s) => w.get(&format!("aid-step-{}", s.name())),
+        None if r.read_at.is_some() => w.get("aid-state-read"),
+        None if r.received_at.is_some() => w.get("aid-state-received"),
+        None => w.get("aid-state-none"),
+    }
+}
+
+/// One row of the thread's table.
+#[derive(Debug, Clone)]
+struct RowView {
+    who: Who,
+    code: String,
+    addressed: bool,
+    received: String,
+    read: String,
+    state: String,
+    declined: Text,
+    amounts: Vec<String>,
+    eta: String,
+    offer: Option<String>,
+    receipt: Option<String>,
+    /// Forms this member may use on the row: (step, label).
+    actions: Vec<(String, String)>,
+}
+
+/// One line and its totals.
+#[derive(Debug, Clone)]
+struct LineView {
+    what: Text,
+    asked: String,
+    offered: String,
+    accepted: String,
+    committed: String,
+    dispatched: String,
+    arrived: String,
+    unit: String,
+}
+
+/// One step in the history.
+#[derive(Debug, Clone)]
+struct StepView {
+    when: String,
+    who: Who,
+    step: String,
+    what: String,
+    note: Text,
+    id: String,
+}
+
+#[derive(Template)]
+#[template(path = "aid_thread.html")]
+struct ThreadPage {
+    c: Chrome,
+    root: String,
+    by: Who,
+    sent: String,
+    age: String,
+    needed_by: String,
+    deliver_to: Text,
+    note: Text,
+    exercise: bool,
+    cancelled: bool,
+    to_partners: bool,
+    lines: Vec<LineView>,
+    rows: Vec<RowView>,
+    steps: Vec<StepView>,
+    replies: Vec<crate::pages::entry::ReplyView>,
+    /// Signed in and may act: the form token.
+    csrf: Option<String>,
+    /// This member's municipality is addressed and has not answered.
+    may_answer: bool,
+    /// This member's municipality opened the thread.
+    mine: bool,
+    may_reply: bool,
+    answer_lines: Vec<(usize, Text, String, String)>,
+    error: Option<String>,
+}
+
+fn amount(q: f64) -> String {
+    if q == 0.0 {
+        "–".to_owned()
+    } else {
+        format::quantity(q)
+    }
+}
+
+fn actions(c: &Chrome, t: &Thread, r: &Row, me: &NodeId, staff: Option<&Staff>) -> Vec<(String, String)> {
+    if !staff.is_some_and(|s| s.may(yui_core::Kind::Aid)) {
+        return Vec::new();
+    }
+    if r.offer.is_none() || r.cancelled || t.cancelled {
+        return Vec::new();
+    }
+    let opener = t.opener().is_some_and(|o| o == *me);
+    let offerer = r.who == Some(*me);
+    let mut out = Vec::new();
+    let mut add = |step: AidStep| out.push((step.name().to_owned(), c.t(&format!("aid-do-{}", step.name()))));
+    match r.stage {
+        Some(AidStep::Offer) if opener => add(AidStep::Accept),
+        Some(AidStep::Accept) if offerer => add(AidStep::Commit),
+        Some(AidStep::Commit) if offerer => add(AidStep::Dispatch),
+        Some(AidStep::Dispatch) if opener => add(AidStep::Arrive),
+        Some(AidStep::Arrive) if opener => add(AidStep::Release),
+        _ => {}
+    }
+    if offerer && matches!(r.stage, Some(AidStep::Offer | AidStep::Accept)) {
+        add(AidStep::Cancel);
+    }
+    out
+}
+
+fn thread_page(site: &Site, req: &Req, staff: Option<&Staff>, author: &str, object: &str, error: Option<String>) -> Result<Response, WebError> {
+    let author: NodeId = author.parse().map_err(|_| WebError::NotFound)?;
+    let root = ObjectRef::new(author, object);
+    let t = site.read.aid_thread(&root)?;
+    let Some(opening) = &t.opening else {
+        return Err(WebError::NotFound);
+    };
+    let Body::Aid(a) = &opening.body else {
+        return Err(WebError::NotFound);
+    };
+    let w = req.words();
+    let title = w.named("aid-thread-title", &lines_text(req.lang, &a.lines));
+    let c = Chrome::new(site, req, "/board", title)?.signed_in(staff);
+    let dir = site.directory()?;
+    let me = site.read.replica().id();
+    let now = yui_sync::now_ms();
+    let at = |ms: Option<i64>| ms.map(|t| format::date_time(c.lang, t, format::TOKYO)).unwrap_or_default();
+    let lines = t
+        .lines
+        .iter()
+        .map(|l| LineView {
+            what: Text::of(&l.line.what, c.lang),
+            asked: format::quantity(l.line.quantity),
+            offered: amount(l.amounts.offered),
+            accepted: amount(l.amounts.accepted),
+            committed: amount(l.amounts.committed),
+            dispatched: amount(l.amounts.dispatched),
+            arrived: amount(l.amounts.arrived),
+            unit: l.line.unit.clone(),
+        })
+        .collect();
+    let rows = t
+        .rows
+        .iter()
+        .map(|r| {
+            let who = match r.who {
+                Some(id) => Who::of(&c, &dir, &id),
+                None => Who::of_code(&c, &dir, &r.code),
+            };
+            RowView {
+                who,
+                code: r.code.clone(),
+                addressed: r.addressed,
+                received: at(r.received_at),
+                read: at(r.read_at),
+                state: row_state(&c, r),
+                declined: r.declined.as_ref().map(|d| Text::of(d, c.lang)).unwrap_or_default(),
+                amounts: r
+                    .amounts
+                    .iter()
+                    .map(|m| {
+                        let q = [m.arrived, m.dispatched, m.committed, m.accepted, m.offered]
+                            .into_iter()
+                            .find(|q| *q > 0.0)
+                            .unwrap_or(0.0);
+                        amount(q)
+                    })
+                    .collect(),
+                eta: at(r.eta),
+                offer: r.offer.as_ref().map(|o| o.to_string()),
+                receipt: r.offer.as_ref().filter(|_| r.stage.is_some_and(|s| s != AidStep::Offer)).map(|o| {
+                    c.href(&format!(
+                        "/aid/{}/{}/receipt{}",
+                        root.author,
+                        segment(&root.object_id),
+                        crate::text::query_string(&[("offer", o.to_string().as_str())])
+                    ))
+                }),
+                actions: actions(&c, &t, r, &me, staff),
+            }
+        })
+        .collect();
+    let steps = std::iter::once(opening)
+        .chain(t.steps.iter())
+        .filter_map(|e| match &e.body {
+            Body::Aid(s) => Some(StepView {
+                when: format::date_time(c.lang, e.created_at, format::TOKYO),
+                who: Who::of(&c, &dir, &e.author),
+                step: w.get(&format!("aid-step-{}", s.step.name())),
+                what: lines_text(c.lang, &s.lines),
+                note: Text::of(&s.note, c.lang),
+                id: e.id.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let who = yui_read::aid::Directory::new(&site.read)?;
+    let answered = t.row(&me).is_some_and(|r| r.offer.is_some() || r.declined.is_some());
+    let can_aid = staff.is_some_and(|s| s.may(yui_core::Kind::Aid));
+    let may_answer = can_aid && !t.cancelled && !answered && t.addresses(&me, &who);
+    let answer_lines = a
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i + 1, Text::of(&l.what, c.lang), format::quantity(l.quantity), l.unit.clone()))
+        .collect();
+    let page = ThreadPage {
+        root: root.to_string(),
+        by: Who::of(&c, &dir, &opening.author),
+        sent: format::date_time(c.lang, opening.created_at, format::TOKYO),
+        age: format::age(&w, now, opening.created_at),
+        needed_by: (a.needed_by > 0).then(|| format::date_time(c.lang, a.needed_by, format::TOKYO)).unwrap_or_default(),
+        deliver_to: Text::of(&a.deliver_to, c.lang),
+        note: Text::of(&a.note, c.lang),
+        exercise: a.exercise,
+        cancelled: t.cancelled,
+        to_partners: a.to_partners,
+        lines,
+        rows,
+        steps,
+        replies: crate::pages::entry::reply_views(&c, &dir, &t.replies),
+        csrf: staff.map(|s| s.csrf.clone()),
+        may_answer,
+        mine: opening.author == me && can_aid && !t.cancelled,
+        may_reply: staff.is_some_and(|s| s.may(yui_core::Kind::Reply)),
+        answer_lines,
+        error,
+        c,
+    };
+    Ok(html(req.lang, page.render()?))
+}
+
+/// `GET /aid/{author}/{object}`.
+pub async fn thread(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path((author, object)): Path<(String, String)>) -> Response {
+    let staff = site.staff(&cx.headers);
+    crate::render(site, req, move |site, req| {
+        req.only(&[])?;
+        thread_page(site, req, staff.as_ref(), &author, &object, None)
+    })
+    .await
+}
+
+/// The message for a refusal, in the reader's language around the node's
+/// own words.
+pub fn refusal_text(req: &Req, r: &Refusal) -> String {
+    req.words().named("staff-refused", &r.message)
+}
+
+fn parse_quantity(s: &str) -> Option<f64> {
+    let s = s.trim().replace([',', '，'], "");
+    let s: String = s.chars().map(|c| match c { '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c), '．' => '.', c => c }).collect();
+    s.parse::<f64>().ok().filter(|q| q.is_finite())
+}
+
+/// `POST /staff/aid/step`: the next step of a thread, or a read
+/// acknowledgement of a request.
+pub async fn step(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes) -> Response {
+    let staff = match require(&site, &req, &cx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let f = match Fields::parse(&body) {
+        Ok(f) => f,
+        Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
+    };
+    if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
+        return forbidden("the form token is wrong or the form came from another site; reload the page");
+    }
+    let Ok(root) = f.get("root").parse::<ObjectRef>() else {
+        return crate::pages::error_page(&site, &req, &WebError::Bad("root: not <author>/<object id>".into()));
+    };
+    let back = format!("/aid/{}/{}", root.author, segment(&root.object_id));
+    let lang = req.lang.tag();
+    let note = {
+        let n = f.get("note");
+        if n.is_empty() { LocalizedText::default() } else { LocalizedText::one(lang, n) }
+    };
+    let eta = f.get("eta");
+    let eta = if eta.is_empty() {
+        0
+    } else {
+        match chrono::NaiveDateTime::parse_from_str(eta, "%Y-%m-%dT%H:%M") {
+            Ok(t) => {
+                use chrono::TimeZone;
+                format::TOKYO.from_local_datetime(&t).earliest().map_or(0, |t| t.timestamp_millis())
+            }
+            Err(_) => {
+                let msg = req_words_named(&req, "staff-bad-time", eta);
+                return thread_error(site, req, staff, &root, msg).await;
+            }
+        }
+    };
+    let offer = f.get("offer").parse::<ObjectRef>().ok();
+    let body = match f.get("step") {
+        "read" => Body::Acknowledgement(Acknowledgement {
+            entry_id: match site.read.object(&root.author, &root.object_id) {
+                Ok(Some(e)) => match e.id.parse() {
+                    Ok(id) => id,
+                    Err(_) => return crate::pages::error_page(&site, &req, &WebError::NotFound),
+                },
+                _ => return crate::pages::error_page(&site, &req, &WebError::NotFound),
+            },
+            note: LocalizedText::default(),
+            kind: AckKind::Read,
+        }),
+        name => {
+            let Ok(s) = name.parse::<AidStep>() else {
+                return crate::pages::error_page(&site, &req, &WebError::Bad(format!("step: {name:?}")));
+            };
+            let mut lines = Vec::new();
+            if s == AidStep::Offer {
+                // One quantity per line of the request, as answered.
+                let Ok(t) = site.read.aid_thread(&root) else {
+                    return crate::pages::error_page(&site, &req, &WebError::NotFound);
+                };
+                for (i, l) in t.lines.iter().enumerate() {
+                    let raw = f.get(&format!("q{}", i + 1));
+                    if raw.is_empty() {
+                        continue;
+                    }
+                    match parse_quantity(raw) {
+                        Some(q) if q > 0.0 => lines.push(AidLine {
+                            resource: l.line.resource,
+                            what: l.line.what.clone(),
+                            quantity: q,
+                            unit: l.line.unit.clone(),
+                            days: l.line.days,
+                            answers_line: (i + 1) as u32,
+                        }),
+                        Some(_) => {}
+                        None => {
+                            let msg = req_words_named(&req, "staff-bad-quantity", raw);
+                            return thread_error(site, req, staff, &root, msg).await;
+                        }
+                    }
+                }
+            }
+            Body::Aid(AidMessage {
+                step: s,
+                request: opened_by_request(&site, &root).then(|| root.clone()),
+                offer: offer.clone(),
+                lines,
+                eta,
+                note,
+                exercise: f.has("exercise"),
+                ..Default::default()
+            })
+        }
+    };
+    let ws = site.workspace.clone().expect("required above");
+    match ws.publish(&staff, cx.addr, None, body).await {
+        Ok(_) => see_other(&back),
+        Err(r) => thread_error(site.clone(), req.clone(), staff, &root, refusal_text(&req, &r)).await,
+    }
+}
+
+/// Whether the thread `root` is a request (else an offer nobody asked
+/// for, whose steps name no request).
+fn opened_by_request(site: &Site, root: &ObjectRef) -> bool {
+    matches!(
+        site.read.object(&root.author, &root.object_id),
+        Ok(Some(e)) if matches!(&e.body, Body::Aid(a) if a.step == AidStep::Request)
+    )
+}
+
+fn req_words_named(req: &Req, id: &str, v: &str) -> String {
+    req.words().named(id, v)
+}
+
+async fn thread_error(site: Arc<Site>, req: Req, staff: Staff, root: &ObjectRef, msg: String) -> Response {
+    let (a, o) = (root.author.to_string(), root.object_id.clone());
+    let r = crate::render(site, req, move |site, req| thread_page(site, req, Some(&staff), &a, &o, Some(msg))).await;
+    status(axum::http::StatusCode::CONFLICT, r)
+}
+
+/// One line being composed.
+#[derive(Debug, Clone, Default)]
+struct LineForm {
+    n: usize,
+    resource: String,
+    what: String,
+    quantity: String,
+    unit: String,
+    days: String,
+}
+
+/// A suggestion, for the page.
+#[derive(Debug, Clone)]
+struct SuggestionView {
+    code: String,
+    who: Who,
+    reasons: Vec<String>,
+    excluded: bool,
+    checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "aid_new.html")]
+struct ComposePage {
+    c: Chrome,
+    csrf: String,
+    lines: Vec<LineForm>,
+    to: String,
+    to_partners: bool,
+    needed_by: String,
+    deliver_to: String,
+    note: String,
+    exercise: bool,
+    suggestions: Vec<SuggestionView>,
+    errors: Errors,
+    error: Option<String>,
+    preview: Option<String>,
+}
+
+const COMPOSE_LINES: usize = 6;
+
+fn reason_text(c: &Chrome, r: &Reason) -> String {
+    match r {
+        Reason::MutualAid => c.t("aid-reason-mutual-aid"),
+        Reason::Offers { what, quantity, unit } => {
+            c.words.named("aid-reason-offers", &format!("{what} {}{unit}", format::quantity(*quantity)))
+        }
+        Reason::OtherPrefecture => c.t("aid-reason-other-prefecture"),
+        Reason::UnderAlert { level } => c.words.n("aid-reason-under-alert", i64::from(*level)),
+    }
+}
+
+fn compose_page(site: &Site, req: &Req, staff: &Staff, f: &Fields, suggest: bool, errors: Errors, error: Option<String>) -> Result<Response, WebError> {
+    let w = req.words();
+    let c = Chrome::new(site, req, "", w.get("staff-new-request"))?.signed_in(Some(staff));
+    let mut lines: Vec<LineForm> = (1..=COMPOSE_LINES)
+        .map(|n| LineForm {
+            n,
+            resource: f.get(&format!("r{n}")).to_owned(),
+            what: f.get(&format!("w{n}")).to_owned(),
+            quantity: f.get(&format!("q{n}")).to_owned(),
+            unit: f.get(&format!("u{n}")).to_owned(),
+            days: f.get(&format!("d{n}")).to_owned(),
+        })
+        .collect();
+    if lines.iter().all(|l| l.what.is_empty()) {
+        lines[0].resource = "supply".into();
+        lines[1].resource = "staff".into();
+    }
+    let chosen: Vec<String> = f.all("to").into_iter().map(str::to_owned).collect();
+    let mut suggestions = Vec::new();
+    let (parsed, _) = parse_lines(req, f);
+    if suggest || !chosen.is_empty() {
+        let dir = site.directory()?;
+        let me = site.read.replica().id();
+        for s in site.read.suggest(&me, &parsed, 12)? {
+            suggestions.push(SuggestionView {
+                checked: chosen.contains(&s.code),
+                code: s.code.clone(),
+                who: Who::of(&c, &dir, &s.who),
+                reasons: s.reasons.iter().map(|r| reason_text(&c, r)).collect(),
+                excluded: s.excluded,
+            });
+        }
+    }
+    let extra: Vec<&str> = chosen
+        .iter()
+        .filter(|code| !suggestions.iter().any(|s| s.code == **code))
+        .map(String::as_str)
+        .collect();
+    let mut to = f.get("to_more").to_owned();
+    if to.is_empty() && !extra.is_empty() {
+        to = extra.join(" ");
+    }
+    let preview = (!parsed.is_empty()).then(|| lines_text(c.lang, &parsed));
+    let page = ComposePage {
+        csrf: staff.csrf.clone(),
+        lines,
+        to,
+        to_partners: f.has("to_partners"),
+        needed_by: f.get("needed_by").to_owned(),
+        deliver_to: f.get("deliver_to").to_owned(),
+        note: f.get("note").to_owned(),
+        exercise: f.has("exercise"),
+        suggestions,
+        errors,
+        error,
+        preview,
+        c,
+    };
+    Ok(html(req.lang, page.render()?))
+}
+
+/// The lines of the compose form, and errors by field.
+fn parse_lines(req: &Req, f: &Fields) -> (Vec<AidLine>, Errors) {
+    let w = req.words();
+    let mut errors = Errors::default();
+    let mut out = Vec::new();
+    for n in 1..=COMPOSE_LINES {
+        let what = f.get(&format!("w{n}"));
+        let q = f.get(&format!("q{n}"));
+        if what.is_empty() && q.is_empty() {
+            continue;
+        }
+        if what.is_empty() {
+            errors.put(&format!("w{n}"), w.get("staff-required"));
+            continue;
+        }
+        let Some(quantity) = parse_quantity(q).filter(|q| *q > 0.0) else {
+            errors.put(&format!("q{n}"), w.named("staff-bad-quantity", q));
+            continue;
+        };
+        let resource = match f.get(&format!("r{n}")) {
+            "staff" => AidResource::Staff,
+            "money" => AidResource::Money,
+            "shelter" => AidResource::Shelter,
+            _ => AidResource::Supply,
+        };
+        let days = f.get(&format!("d{n}"));
+        let days = if days.is_empty() {
+            0
+        } else {
+            match days.parse::<u32>() {
+                Ok(d) => d,
+                Err(_) => {
+                    errors.put(&format!("d{n}"), w.named("staff-bad-quantity", days));
+                    continue;
+                }
+            }
+        };
+        out.push(AidLine {
+            resource,
+            what: LocalizedText::one(req.lang.tag(), what),
+            quantity,
+            unit: f.get(&format!("u{n}")).to_owned(),
+            days,
+            answers_line: 0,
+        });
+    }
+    (out, errors)
+}
+
+/// `GET /staff/aid/new`.
+pub async fn compose(State(site): State<Arc<Site>>, req: Req, cx: Ctx) -> Response {
+    let staff = match require(&site, &req, &cx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    crate::render(site, req, move |site, req| compose_page(site, req, &staff, &Fields::default(), false, Errors::default(), None)).await
+}
+
+/// `POST /staff/aid/new`: `suggest` shows whom to ask (and a preview);
+/// `send` publishes the request.
+pub async fn compose_post(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes) -> Response {
+    let staff = match require(&site, &req, &cx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let f = match Fields::parse(&body) {
+        Ok(f) => f,
+        Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
+    };
+    if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
+        return forbidden("the form token is wrong or the form came from another site; reload the page");
+    }
+    let w = req.words();
+    let (lines, mut errors) = parse_lines(&req, &f);
+    if !f.has("send") || !errors.is_empty() {
+        let suggest = true;
+        let st = staff.clone();
+        return crate::render(site, req, move |site, req| compose_page(site, req, &st, &f, suggest, errors, None)).await;
+    }
+    let mut to: Vec<String> = f.all("to").into_iter().filter(|c| !c.is_empty()).map(str::to_owned).collect();
+    for code in f.get("to_more").split([' ', ',', '、', '\n']).filter(|c| !c.is_empty()) {
+        if !to.iter().any(|t| t == code) {
+            to.push(code.to_owned());
+        }
+    }
+    if lines.is_empty() {
+        errors.put("w1", w.get("aid-need-a-line"));
+    }
+    if to.is_empty() && !f.has("to_partners") {
+        errors.put("to", w.get("aid-need-addressee"));
+    }
+    let needed_by = match f.get("needed_by") {
+        "" => 0,
+        s => match chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M") {
+            Ok(t) => {
+                use chrono::TimeZone;
+                format::TOKYO.from_local_datetime(&t).earliest().map_or(0, |t| t.timestamp_millis())
+            }
+            Err(_) => {
+                errors.put("needed_by", w.named("staff-bad-time", s));
+                0
+            }
+        },
+    };
+    if !errors.is_empty() {
+        let st = staff.clone();
+        return crate::render(site, req, move |site, req| compose_page(site, req, &st, &f, true, errors, None)).await;
+    }
+    let text = |s: &str| if s.is_empty() { LocalizedText::default() } else { LocalizedText::one(req.lang.tag(), s) };
+    let body = Body::Aid(AidMessage {
+        step: AidStep::Request,
+        lines,
+        to,
+        to_partners: f.has("to_partners"),
+        needed_by,
+        deliver_to: text(f.get("deliver_to")),
+        note: text(f.get("note")),
+        exercise: f.has("exercise"),
+        ..Default::default()
+    });
+    let ws = site.workspace.clone().expect("required above");
+    let me = site.read.replica().id();
+    match ws.publish(&staff, cx.addr, None, body).await {
+        Ok(p) => see_other(&format!("/aid/{me}/{}", segment(&p.object_id))),
+        Err(r) => {
+            let mut errors = Errors::default();
+            let field = match r.field.as_deref() {
+                Some(f) if f.starts_with("aid.lines") => "w1",
+                Some("aid.to") => "to",
+                Some("aid.needed_by") => "needed_by",
+                _ => "",
+            };
+            let msg = refusal_text(&req, &r);
+            if !field.is_empty() {
+                errors.put(field, msg.clone());
+            }
+            let st = staff.clone();
+            let r = crate::render(site, req, move |site, req| compose_page(site, req, &st, &f, true, errors, Some(msg))).await;
+            status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, r)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "aid_receipt.html")]
+struct ReceiptPage {
+    c: Chrome,
+    r: yui_read::receipt::Receipt,
+    lines: Vec<(String, String, String, String, String, String)>,
+    entries: Vec<(String, String, String, u64, String)>,
+    json: String,
+}
+
+/// `GET /aid/{author}/{object}/receipt?offer=…` (and `&format=json`).
+pub async fn receipt(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path((author, object)): Path<(String, String)>) -> Response {
+    let staff = site.staff(&cx.headers);
+    crate::render(site, req, move |site, req| {
+        req.only(&["offer", "format"])?;
+        let author: NodeId = author.parse().map_err(|_| WebError::NotFound)?;
+        let offer: ObjectRef = req
+            .param("offer")
+            .ok_or_else(|| WebError::Bad("offer: required".into()))?
+            .parse()
+            .map_err(WebError::Bad)?;
+        let root = ObjectRef::new(author, object);
+        let r = yui_read::receipt::build(&site.read, &root, &offer).map_err(|_| WebError::NotFound)?;
+        let json = serde_json::to_string_pretty(&r).map_err(|e| WebError::Internal(e.to_string()))?;
+        if req.param("format") == Some("json") {
+            let name = format!("attachment; filename=\"receipt-{}.json\"", offer.object_id.replace(['"', '\\'], ""));
+            return Ok((
+                [
+                    (header::CONTENT_TYPE, "application/json".to_owned()),
+                    (header::CONTENT_DISPOSITION, name),
+                ],
+                json,
+            )
+                .into_response());
+        }
+        let w = req.words();
+        let c = Chrome::new(site, req, "/board", w.get("aid-receipt-title"))?.signed_in(staff.as_ref());
+        let lines = r
+            .lines
+            .iter()
+            .map(|l| {
+                let a = &l.amounts;
+                (
+                    format!("{} ({})", l.what, l.unit),
+                    amount(a.offered),
+                    amount(a.accepted),
+                    amount(a.committed),
+                    amount(a.dispatched),
+                    amount(a.arrived),
+                )
+            })
+            .collect();
+        let dir = site.directory()?;
+        let entries = r
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    w.get(&format!("aid-step-{}", e.step.name())),
+                    dir.name(&e.author, c.lang).text,
+                    format::date_time(c.lang, e.created_at, format::TOKYO),
+                    e.seq,
+                    e.id.clone(),
+                )
+            })
+            .collect();
+        Ok(html(req.lang, ReceiptPage { c, r, lines, entries, json }.render()?))
+    })
+    .await
+}

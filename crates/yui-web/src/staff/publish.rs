@@ -1,0 +1,797 @@
+//! `/staff/publish/{kind}`: forms to publish and update events, cases,
+//! calls for partners and readiness, with Japanese and English texts, a
+//! preview, and errors beside the field in the reader's language;
+//! `/staff/reply` and `/staff/retract`.
+//!
+//! Each form is a list of [`Spec`]s rendered by one template; a kind's
+//! `build` turns the posted fields into a body (or errors by field) and
+//! its `fill` turns the current version back into fields for an update.
+//! The node then applies the same checks as its admin API.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use chrono::TimeZone;
+use yui_core::content::{
+    AttendanceMode, CallForPartners, CallKind, Case, Contact, Event, EventStatus, ObjectRef,
+    OperationalStatus, PolicyArea, Readiness, Reply, Retraction, StaffOffer, Supply,
+};
+use yui_core::{Body, Kind, LocalizedText};
+
+use super::desk::require;
+use super::forms::{Errors, Fields};
+use super::{csrf_ok, forbidden, same_origin, see_other, Ctx, Staff};
+use crate::chrome::Chrome;
+use crate::format::{self, TOKYO};
+use crate::i18n::Words;
+use crate::text::{segment, wire};
+use crate::{html, status, Req, Site, WebError};
+
+/// How a field is entered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// One line.
+    Line,
+    /// Several lines.
+    Area,
+    /// Date and time (Japan time).
+    DateTime,
+    /// A date.
+    Date,
+    /// A number.
+    Number,
+    /// One of (value, message id).
+    Select(Vec<(String, String)>),
+    /// A checkbox.
+    Check,
+}
+
+/// One field of a form.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Form name.
+    pub name: &'static str,
+    /// Message id of its label.
+    pub label: String,
+    /// How it is entered.
+    pub input: Input,
+    /// Required.
+    pub required: bool,
+    /// Language of the text (for `lang`), if a text.
+    pub lang: &'static str,
+}
+
+fn spec(name: &'static str, input: Input, required: bool) -> Spec {
+    let lang = if name.ends_with("_en") {
+        "en"
+    } else if name.ends_with("_ja") {
+        "ja"
+    } else {
+        ""
+    };
+    let base = name.trim_end_matches("_ja").trim_end_matches("_en");
+    Spec {
+        name,
+        label: format!("form-{base}"),
+        input,
+        required,
+        lang,
+    }
+}
+
+fn options<T: serde::Serialize + Copy>(prefix: &str, values: &[T]) -> Input {
+    Input::Select(
+        values
+            .iter()
+            .map(|v| (wire(v), format!("{prefix}-{}", wire(v))))
+            .collect(),
+    )
+}
+
+const AREAS: [PolicyArea; 7] = [
+    PolicyArea::DisasterPrevention,
+    PolicyArea::Tourism,
+    PolicyArea::Education,
+    PolicyArea::Welfare,
+    PolicyArea::Economy,
+    PolicyArea::Culture,
+    PolicyArea::Other,
+];
+
+fn contact_specs() -> Vec<Spec> {
+    vec![
+        spec("contact_name_ja", Input::Line, false),
+        spec("contact_department_ja", Input::Line, false),
+        spec("contact_email", Input::Line, false),
+        spec("contact_phone", Input::Line, false),
+    ]
+}
+
+/// The fields of `kind`'s form.
+fn specs(kind: &str) -> Option<Vec<Spec>> {
+    let mut v = match kind {
+        "event" => vec![
+            spec("title_ja", Input::Line, true),
+            spec("title_en", Input::Line, false),
+            spec("description_ja", Input::Area, false),
+            spec("description_en", Input::Area, false),
+            spec("start", Input::DateTime, true),
+            spec("end", Input::DateTime, false),
+            spec("location_ja", Input::Line, false),
+            spec(
+                "attendance",
+                options(
+                    "attendance",
+                    &[AttendanceMode::Offline, AttendanceMode::Online, AttendanceMode::Mixed],
+                ),
+                true,
+            ),
+            spec("online_url", Input::Line, false),
+            spec(
+                "status",
+                options(
+                    "status-event",
+                    &[EventStatus::Confirmed, EventStatus::Tentative, EventStatus::Cancelled],
+                ),
+                true,
+            ),
+            spec("category", Input::Line, false),
+        ],
+        "case" => vec![
+            spec("title_ja", Input::Line, true),
+            spec("title_en", Input::Line, false),
+            spec("summary_ja", Input::Area, true),
+            spec("summary_en", Input::Area, false),
+            spec("outcomes_ja", Input::Area, false),
+            spec("outcomes_en", Input::Area, false),
+            spec("policy_area", options("area", &AREAS), true),
+            spec("tags", Input::Line, false),
+            spec("participants", Input::Line, false),
+            spec("period_start", Input::Date, false),
+            spec("period_end", Input::Date, false),
+        ],
+        "call" => vec![
+            spec("call_kind", options("call", &[CallKind::Need, CallKind::Offer]), true),
+            spec("policy_area", options("area", &AREAS), true),
+            spec("title_ja", Input::Line, true),
+            spec("title_en", Input::Line, false),
+            spec("description_ja", Input::Area, true),
+            spec("description_en", Input::Area, false),
+            spec("deadline", Input::Date, false),
+        ],
+        "readiness" => vec![
+            spec(
+                "alert_level",
+                Input::Select(
+                    (0..=5)
+                        .map(|l| (l.to_string(), format!("alert-{l}")))
+                        .collect(),
+                ),
+                true,
+            ),
+            spec("headline_ja", Input::Line, true),
+            spec("headline_en", Input::Line, false),
+            spec("description_ja", Input::Area, false),
+            spec("description_en", Input::Area, false),
+            spec(
+                "communications",
+                options(
+                    "status",
+                    &[OperationalStatus::Normal, OperationalStatus::Degraded, OperationalStatus::Down],
+                ),
+                true,
+            ),
+            spec("valid_hours", Input::Number, true),
+            spec("supplies", Input::Area, false),
+            spec("staff", Input::Area, false),
+            spec("shelter_capacity", Input::Number, false),
+            spec("shelter_available", Input::Number, false),
+            spec("shelter_outside", Input::Check, false),
+            spec("exercise", Input::Check, false),
+        ],
+        _ => return None,
+    };
+    if kind != "readiness" {
+        v.extend(contact_specs());
+    }
+    Some(v)
+}
+
+fn kind_of(kind: &str) -> Option<Kind> {
+    Some(match kind {
+        "event" => Kind::Event,
+        "case" => Kind::Case,
+        "call" => Kind::CallForPartners,
+        "readiness" => Kind::Readiness,
+        _ => return None,
+    })
+}
+
+fn text2(f: &Fields, base: &str) -> LocalizedText {
+    let mut t = Vec::new();
+    for lang in ["ja", "en"] {
+        let v = f.get(&format!("{base}_{lang}"));
+        if !v.is_empty() {
+            t.push((lang.to_owned(), v.to_owned()));
+        }
+    }
+    LocalizedText(t)
+}
+
+fn put2(m: &mut HashMap<String, String>, base: &str, t: &LocalizedText) {
+    for (lang, v) in &t.0 {
+        if lang == "ja" || lang == "en" {
+            m.insert(format!("{base}_{lang}"), v.clone());
+        }
+    }
+}
+
+fn parse_enum<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+}
+
+fn local_time(w: &Words, errors: &mut Errors, name: &str, s: &str) -> Option<String> {
+    if s.is_empty() {
+        return Some(String::new());
+    }
+    match chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M") {
+        Ok(t) => TOKYO
+            .from_local_datetime(&t)
+            .earliest()
+            .map(|t| t.to_rfc3339()),
+        Err(_) => {
+            errors.put(name, w.named("staff-bad-time", s));
+            None
+        }
+    }
+}
+
+fn contact(f: &Fields) -> Contact {
+    Contact {
+        name: text2(f, "contact_name"),
+        department: text2(f, "contact_department"),
+        email: f.get("contact_email").to_owned(),
+        phone: f.get("contact_phone").to_owned(),
+        url: String::new(),
+    }
+}
+
+fn put_contact(m: &mut HashMap<String, String>, c: &Contact) {
+    put2(m, "contact_name", &c.name);
+    put2(m, "contact_department", &c.department);
+    m.insert("contact_email".into(), c.email.clone());
+    m.insert("contact_phone".into(), c.phone.clone());
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split([',', '、', ' ', '\n'])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// "毛布 500 枚" lines, one per line of a text area.
+fn supply_lines(w: &Words, errors: &mut Errors, name: &str, s: &str) -> Vec<(String, f64, String)> {
+    let mut out = Vec::new();
+    for line in s.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        match parts.as_slice() {
+            [what, q, rest @ ..] if q.parse::<f64>().is_ok() => {
+                out.push(((*what).to_owned(), q.parse().unwrap_or(0.0), rest.join(" ")))
+            }
+            _ => errors.put(name, w.named("form-bad-line", line)),
+        }
+    }
+    out
+}
+
+/// The body the form describes, or errors by field.
+fn build(kind: &str, f: &Fields, w: &Words, previous: Option<&Body>) -> Result<Body, Errors> {
+    let mut e = Errors::default();
+    for s in specs(kind).unwrap_or_default() {
+        if s.required && s.input != Input::Check && f.get(s.name).is_empty() {
+            e.put(s.name, w.get("staff-required"));
+        }
+    }
+    let body = match kind {
+        "event" => {
+            let start = local_time(w, &mut e, "start", f.get("start")).unwrap_or_default();
+            let end = local_time(w, &mut e, "end", f.get("end")).unwrap_or_default();
+            let sequence = match previous {
+                Some(Body::Event(p)) => p.sequence + 1,
+                _ => 0,
+            };
+            Body::Event(Event {
+                title: text2(f, "title"),
+                description: text2(f, "description"),
+                sequence,
+                status: parse_enum(f.get("status")).unwrap_or_default(),
+                start,
+                end,
+                time_zone: "Asia/Tokyo".into(),
+                attendance: parse_enum(f.get("attendance")).unwrap_or_default(),
+                location: text2(f, "location"),
+                online_url: f.get("online_url").to_owned(),
+                category: f.get("category").to_owned(),
+                contact: contact(f),
+                ..Default::default()
+            })
+        }
+        "case" => Body::Case(Case {
+            title: text2(f, "title"),
+            summary: text2(f, "summary"),
+            outcomes: text2(f, "outcomes"),
+            policy_area: parse_enum(f.get("policy_area")).unwrap_or_default(),
+            tags: list(f.get("tags")),
+            participants: list(f.get("participants")),
+            period_start: f.get("period_start").to_owned(),
+            period_end: f.get("period_end").to_owned(),
+            contact: contact(f),
+            attachments: match previous {
+                Some(Body::Case(p)) => p.attachments.clone(),
+                _ => Vec::new(),
+            },
+        }),
+        "call" => Body::CallForPartners(CallForPartners {
+            kind: parse_enum(f.get("call_kind")).unwrap_or_default(),
+            policy_area: parse_enum(f.get("policy_area")).unwrap_or_default(),
+            title: text2(f, "title"),
+            description: text2(f, "description"),
+            deadline: f.get("deadline").to_owned(),
+            contact: contact(f),
+        }),
+        "readiness" => {
+            let now = yui_sync::now_ms();
+            let hours: i64 = f.get("valid_hours").parse().unwrap_or_else(|_| {
+                e.put("valid_hours", w.named("staff-bad-quantity", f.get("valid_hours")));
+                6
+            });
+            let num = |e: &mut Errors, name: &str| -> u32 {
+                let v = f.get(name);
+                if v.is_empty() {
+                    return 0;
+                }
+                v.parse().unwrap_or_else(|_| {
+                    e.put(name, w.named("staff-bad-quantity", v));
+                    0
+                })
+            };
+            let capacity = num(&mut e, "shelter_capacity");
+            let available = num(&mut e, "shelter_available");
+            let supplies = supply_lines(w, &mut e, "supplies", f.get("supplies"))
+                .into_iter()
+                .map(|(what, quantity, unit)| Supply {
+                    item: LocalizedText::one("ja", &what),
+                    quantity,
+                    unit,
+                    available_from: 0,
+                })
+                .collect();
+            let staff = supply_lines(w, &mut e, "staff", f.get("staff"))
+                .into_iter()
+                .map(|(what, count, days)| StaffOffer {
+                    skill: LocalizedText::one("ja", &what),
+                    count: count as u32,
+                    days: days.trim_end_matches(['日', 'd']).trim().parse().unwrap_or(0),
+                    self_sufficient: true,
+                })
+                .collect();
+            let (facilities, area_codes, contact) = match previous {
+                Some(Body::Readiness(p)) => (p.facilities.clone(), p.area_codes.clone(), p.contact.clone()),
+                _ => Default::default(),
+            };
+            Body::Readiness(Readiness {
+                as_of: now,
+                valid_until: now + hours.clamp(1, 24 * 14) * 3_600_000,
+                alert_level: f.get("alert_level").parse().unwrap_or(0),
+                headline: text2(f, "headline"),
+                description: text2(f, "description"),
+                communications: parse_enum(f.get("communications")).unwrap_or_default(),
+                facilities,
+                supplies,
+                staff,
+                shelter: (capacity > 0).then(|| yui_core::content::Shelter {
+                    capacity,
+                    available,
+                    accepts_outside_evacuees: f.has("shelter_outside"),
+                    location: LocalizedText::default(),
+                }),
+                resources: Vec::new(),
+                area_codes,
+                contact,
+                exercise: f.has("exercise"),
+            })
+        }
+        _ => return Err(e),
+    };
+    if e.is_empty() {
+        Ok(body)
+    } else {
+        Err(e)
+    }
+}
+
+/// The form's fields of a published body (an update starts from it).
+fn fill(body: &Body) -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    let dt = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&TOKYO).format("%Y-%m-%dT%H:%M").to_string())
+            .unwrap_or_default()
+    };
+    match body {
+        Body::Event(e) => {
+            put2(&mut m, "title", &e.title);
+            put2(&mut m, "description", &e.description);
+            put2(&mut m, "location", &e.location);
+            m.insert("start".into(), dt(&e.start));
+            m.insert("end".into(), dt(&e.end));
+            m.insert("attendance".into(), wire(&e.attendance));
+            m.insert("status".into(), wire(&e.status));
+            m.insert("online_url".into(), e.online_url.clone());
+            m.insert("category".into(), e.category.clone());
+            put_contact(&mut m, &e.contact);
+        }
+        Body::Case(c) => {
+            put2(&mut m, "title", &c.title);
+            put2(&mut m, "summary", &c.summary);
+            put2(&mut m, "outcomes", &c.outcomes);
+            m.insert("policy_area".into(), wire(&c.policy_area));
+            m.insert("tags".into(), c.tags.join(", "));
+            m.insert("participants".into(), c.participants.join(", "));
+            m.insert("period_start".into(), c.period_start.clone());
+            m.insert("period_end".into(), c.period_end.clone());
+            put_contact(&mut m, &c.contact);
+        }
+        Body::CallForPartners(c) => {
+            m.insert("call_kind".into(), wire(&c.kind));
+            m.insert("policy_area".into(), wire(&c.policy_area));
+            put2(&mut m, "title", &c.title);
+            put2(&mut m, "description", &c.description);
+            m.insert("deadline".into(), c.deadline.clone());
+            put_contact(&mut m, &c.contact);
+        }
+        Body::Readiness(r) => {
+            m.insert("alert_level".into(), r.alert_level.to_string());
+            put2(&mut m, "headline", &r.headline);
+            put2(&mut m, "description", &r.description);
+            m.insert("communications".into(), wire(&r.communications));
+            m.insert("valid_hours".into(), "6".into());
+            let supplies: Vec<String> = r
+                .supplies
+                .iter()
+                .map(|s| format!("{} {} {}", s.item.get("ja").unwrap_or_default(), format::quantity(s.quantity), s.unit))
+                .collect();
+            m.insert("supplies".into(), supplies.join("\n"));
+            let staff: Vec<String> = r
+                .staff
+                .iter()
+                .map(|s| format!("{} {} {}", s.skill.get("ja").unwrap_or_default(), s.count, s.days))
+                .collect();
+            m.insert("staff".into(), staff.join("\n"));
+            if let Some(s) = &r.shelter {
+                m.insert("shelter_capacity".into(), s.capacity.to_string());
+                m.insert("shelter_available".into(), s.available.to_string());
+                if s.accepts_outside_evacuees {
+                    m.insert("shelter_outside".into(), "on".into());
+                }
+            }
+            if r.exercise {
+                m.insert("exercise".into(), "on".into());
+            }
+        }
+        _ => {}
+    }
+    m
+}
+
+/// One field as the template shows it.
+#[derive(Debug, Clone)]
+struct FieldView {
+    name: &'static str,
+    label: String,
+    help: String,
+    input: Input,
+    required: bool,
+    lang: &'static str,
+    value: String,
+    error: Option<String>,
+    options: Vec<(String, String, bool)>,
+}
+
+#[derive(Template)]
+#[template(path = "staff_publish.html")]
+struct PublishPage {
+    c: Chrome,
+    kind: String,
+    heading: String,
+    csrf: String,
+    object_id: String,
+    fields: Vec<FieldView>,
+    preview: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn page(
+    site: &Site,
+    req: &Req,
+    staff: &Staff,
+    kind: &str,
+    object_id: &str,
+    values: &HashMap<String, String>,
+    errors: &Errors,
+    preview: bool,
+    error: Option<String>,
+) -> Result<Response, WebError> {
+    let w = req.words();
+    let heading = if object_id.is_empty() {
+        w.get(&format!("staff-publish-{kind}"))
+    } else {
+        w.named("staff-update", &w.get(&format!("staff-publish-{kind}")))
+    };
+    let c = Chrome::new(site, req, "", heading.clone())?.signed_in(Some(staff));
+    let specs = specs(kind).ok_or(WebError::NotFound)?;
+    let fields: Vec<FieldView> = specs
+        .into_iter()
+        .map(|s| {
+            let value = values.get(s.name).cloned().unwrap_or_else(|| match s.name {
+                "valid_hours" => "6".into(),
+                _ => String::new(),
+            });
+            let options = match &s.input {
+                Input::Select(o) => o
+                    .iter()
+                    .map(|(v, id)| (v.clone(), w.get(id), *v == value))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let help_id = format!("{}-help", s.label);
+            let help = if w.has(&help_id) { w.get(&help_id) } else { String::new() };
+            FieldView {
+                label: w.get(&s.label) + if s.lang == "en" { " (English)" } else { "" },
+                help,
+                error: errors.of(s.name).cloned(),
+                name: s.name,
+                input: s.input,
+                required: s.required,
+                lang: s.lang,
+                value,
+                options,
+            }
+        })
+        .collect();
+    let preview = if preview && errors.is_empty() {
+        fields
+            .iter()
+            .filter(|f| !f.value.is_empty())
+            .map(|f| {
+                let v = f
+                    .options
+                    .iter()
+                    .find(|o| o.2)
+                    .map(|o| o.1.clone())
+                    .unwrap_or_else(|| f.value.clone());
+                (f.label.clone(), v)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let r = html(
+        req.lang,
+        PublishPage {
+            c,
+            kind: kind.to_owned(),
+            heading,
+            csrf: staff.csrf.clone(),
+            object_id: object_id.to_owned(),
+            fields,
+            preview,
+            error,
+        }
+        .render()?,
+    );
+    Ok(if errors.is_empty() {
+        r
+    } else {
+        status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, r)
+    })
+}
+
+fn allowed(site: &Site, req: &Req, staff: &Staff, kind: &str) -> Result<(), Response> {
+    match kind_of(kind) {
+        None => Err(crate::pages::error_page(site, req, &WebError::NotFound)),
+        Some(k) if !staff.may(k) => Err(status(
+            axum::http::StatusCode::FORBIDDEN,
+            crate::pages::error_page(
+                site,
+                req,
+                &WebError::Bad(req.words().named("staff-role-may-not", &staff.role)),
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `GET /staff/publish/{kind}` (`?id=` updates one of this node's objects).
+pub async fn form(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path(kind): Path<String>) -> Response {
+    let staff = match require(&site, &req, &cx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = allowed(&site, &req, &staff, &kind) {
+        return r;
+    }
+    crate::render(site, req, move |site, req| {
+        req.only(&["id"])?;
+        let object_id = req.param("id").unwrap_or_default().to_owned();
+        let values = if object_id.is_empty() {
+            HashMap::new()
+        } else {
+            let me = site.read.replica().id();
+            let e = site.read.object(&me, &object_id)?.ok_or(WebError::NotFound)?;
+            if Some(e.body.kind()) != kind_of(&kind) {
+                return Err(WebError::NotFound);
+            }
+            fill(&e.body)
+        };
+        page(site, req, &staff, &kind, &object_id, &values, &Errors::default(), false, None)
+    })
+    .await
+}
+
+/// Maps the node's field name (`event.start`) to the form's.
+fn form_field(kind: &str, field: &str) -> Option<&'static str> {
+    let tail = field.split_once('.').map_or(field, |(_, t)| t);
+    let tail = tail.split('.').next().unwrap_or(tail);
+    specs(kind)?
+        .into_iter()
+        .map(|s| s.name)
+        .find(|n| *n == tail || n.trim_end_matches("_ja") == tail)
+}
+
+/// `POST /staff/publish/{kind}`: `preview` shows what would be published;
+/// `publish` signs it.
+pub async fn submit(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path(kind): Path<String>, body: Bytes) -> Response {
+    let staff = match require(&site, &req, &cx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = allowed(&site, &req, &staff, &kind) {
+        return r;
+    }
+    let f = match Fields::parse(&body) {
+        Ok(f) => f,
+        Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
+    };
+    if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
+        return forbidden("the form token is wrong or the form came from another site; reload the page");
+    }
+    let object_id = f.get("object_id").to_owned();
+    let values: HashMap<String, String> = specs(&kind)
+        .unwrap_or_default()
+        .iter()
+        .map(|s| (s.name.to_owned(), f.get(s.name).to_owned()))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let me = site.read.replica().id();
+    let previous = if object_id.is_empty() {
+        None
+    } else {
+        site.read.object(&me, &object_id).ok().flatten().map(|e| e.body)
+    };
+    let w = req.words();
+    let built = build(&kind, &f, &w, previous.as_ref());
+    let (st, k, o) = (staff.clone(), kind.clone(), object_id.clone());
+    let built = match built {
+        Err(errors) => {
+            return crate::render(site, req, move |site, req| page(site, req, &st, &k, &o, &values, &errors, false, None)).await
+        }
+        Ok(b) if !f.has("publish") => {
+            let _ = b;
+            return crate::render(site, req, move |site, req| page(site, req, &st, &k, &o, &values, &Errors::default(), true, None)).await;
+        }
+        Ok(b) => b,
+    };
+    let ws = site.workspace.clone().expect("required above");
+    let id = (!object_id.is_empty()).then(|| object_id.clone());
+    match ws.publish(&staff, cx.addr, id, built).await {
+        Ok(p) => {
+            let base = match kind.as_str() {
+                "event" => "events",
+                "case" => "cases",
+                _ => "entries",
+            };
+            see_other(&format!("/{base}/{me}/{}", segment(&p.object_id)))
+        }
+        Err(r) => {
+            let mut errors = Errors::default();
+            let msg = super::aid::refusal_text(&req, &r);
+            if let Some(name) = r.field.as_deref().and_then(|x| form_field(&kind, x)) {
+                errors.put(name, msg.clone());
+            }
+            crate::render(site, req, move |site, req| page(site, req, &st, &k, &o, &values, &errors, false, Some(msg))).await
+        }
+    }
+}
+
+/// `POST /staff/reply`.
+pub async fn reply(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes) -> Response {
+    let staff = match require(&site, &req, &cx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let f = match Fields::parse(&body) {
+        Ok(f) => f,
+        Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
+    };
+    if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
+        return forbidden("the form token is wrong or the form came from another site; reload the page");
+    }
+    let Ok(about) = f.get("about").parse::<ObjectRef>() else {
+        return crate::pages::error_page(&site, &req, &WebError::Bad("about: not <author>/<object id>".into()));
+    };
+    let text = f.get("text");
+    if text.is_empty() {
+        return crate::pages::error_page(&site, &req, &WebError::Bad(req.words().get("staff-required")));
+    }
+    let body = Body::Reply(Reply {
+        about: about.clone(),
+        in_reply_to: None,
+        text: LocalizedText::one(req.lang.tag(), text),
+        exercise: f.has("exercise"),
+    });
+    let ws = site.workspace.clone().expect("required above");
+    let is_aid = matches!(
+        site.read.object(&about.author, &about.object_id),
+        Ok(Some(e)) if e.kind == "aid"
+    );
+    match ws.publish(&staff, cx.addr, None, body).await {
+        Ok(_) => {
+            let base = if is_aid { "aid" } else { "entries" };
+            see_other(&format!("/{base}/{}/{}#replies", about.author, segment(&about.object_id)))
+        }
+        Err(r) => crate::pages::error_page(&site, &req, &WebError::Bad(super::aid::refusal_text(&req, &r))),
+    }
+}
+
+/// `POST /staff/retract`: withdraws one of this node's objects.
+pub async fn retract(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes) -> Response {
+    let staff = match require(&site, &req, &cx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let f = match Fields::parse(&body) {
+        Ok(f) => f,
+        Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
+    };
+    if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
+        return forbidden("the form token is wrong or the form came from another site; reload the page");
+    }
+    let object_id = f.get("object_id").to_owned();
+    let me = site.read.replica().id();
+    let Some(current) = site.read.object(&me, &object_id).ok().flatten() else {
+        return crate::pages::error_page(&site, &req, &WebError::NotFound);
+    };
+    if !staff.may(current.body.kind()) {
+        return status(
+            axum::http::StatusCode::FORBIDDEN,
+            crate::pages::error_page(&site, &req, &WebError::Bad(req.words().named("staff-role-may-not", &staff.role))),
+        );
+    }
+    let reason = f.get("reason");
+    let body = Body::Retraction(Retraction {
+        reason: if reason.is_empty() { LocalizedText::default() } else { LocalizedText::one(req.lang.tag(), reason) },
+    });
+    let ws = site.workspace.clone().expect("required above");
+    match ws.publish(&staff, cx.addr, Some(object_id.clone()), body).await {
+        Ok(_) => see_other(&format!("/entries/{me}/{}", segment(&object_id))),
+        Err(r) => crate::pages::error_page(&site, &req, &WebError::Bad(super::aid::refusal_text(&req, &r))),
+    }
+}
