@@ -630,10 +630,11 @@ async fn aid_receipt(
     State(s): State<AdminState>,
     Query_(q): Query_<ReceiptQuery>,
 ) -> ApiResult<yui_read::receipt::Receipt> {
-    let r = tokio::task::spawn_blocking(move || yui_read::receipt::build(&s.read, &q.root, &q.offer))
-        .await
-        .map_err(internal)?
-        .map_err(|e| AppError(StatusCode::NOT_FOUND, e))?;
+    let r =
+        tokio::task::spawn_blocking(move || yui_read::receipt::build(&s.read, &q.root, &q.offer))
+            .await
+            .map_err(internal)?
+            .map_err(|e| AppError(StatusCode::NOT_FOUND, e))?;
     Ok(Json(r))
 }
 

@@ -57,7 +57,8 @@ const SIGN_IN_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 /// action in the audit log.
 pub struct NodeWorkspace {
     state: crate::admin::AdminState,
-    attempts: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, Vec<std::time::Instant>>>,
+    attempts:
+        std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, Vec<std::time::Instant>>>,
 }
 
 impl NodeWorkspace {
@@ -79,7 +80,11 @@ impl NodeWorkspace {
         }
     }
 
-    fn record(user: &str, action: &str, addr: Option<std::net::IpAddr>) -> yui_staff::audit::Record {
+    fn record(
+        user: &str,
+        action: &str,
+        addr: Option<std::net::IpAddr>,
+    ) -> yui_staff::audit::Record {
         yui_staff::audit::Record {
             at: yui_sync::now_ms(),
             user: user.to_owned(),
@@ -132,7 +137,12 @@ fn field_of(msg: &str) -> Option<String> {
 }
 
 impl yui_web::staff::Workspace for NodeWorkspace {
-    fn sign_in(&self, name: &str, password: &str, addr: Option<std::net::IpAddr>) -> yui_web::staff::SignIn {
+    fn sign_in(
+        &self,
+        name: &str,
+        password: &str,
+        addr: Option<std::net::IpAddr>,
+    ) -> yui_web::staff::SignIn {
         use yui_web::staff::SignIn;
         if !self.admit(addr) {
             let mut r = Self::record(name, "sign_in_limited", addr);
@@ -163,7 +173,9 @@ impl yui_web::staff::Workspace for NodeWorkspace {
         let s = self.desk().sessions.get(token)?;
         let u = self.desk().accounts.get(&s.user).ok().flatten();
         match u {
-            Some(u) if !u.disabled && u.password_set_at == s.password_set_at => Some(staff_of(&u, s.csrf)),
+            Some(u) if !u.disabled && u.password_set_at == s.password_set_at => {
+                Some(staff_of(&u, s.csrf))
+            }
             _ => {
                 // Disabled, removed, or its password changed: the session ends.
                 self.desk().sessions.end(token);
@@ -185,7 +197,8 @@ impl yui_web::staff::Workspace for NodeWorkspace {
         addr: Option<std::net::IpAddr>,
         object_id: Option<String>,
         body: yui_core::Body,
-    ) -> yui_web::staff::Pending<'a, Result<yui_web::staff::Published, yui_web::staff::Refusal>> {
+    ) -> yui_web::staff::Pending<'a, Result<yui_web::staff::Published, yui_web::staff::Refusal>>
+    {
         Box::pin(async move {
             use yui_web::staff::{Published, Refusal};
             let me = self.state.replica.id();
@@ -214,7 +227,13 @@ impl yui_web::staff::Workspace for NodeWorkspace {
                 });
             }
             let updating = object_id.as_ref().is_some_and(|o| {
-                self.state.replica.store().object(&me, o).ok().flatten().is_some()
+                self.state
+                    .replica
+                    .store()
+                    .object(&me, o)
+                    .ok()
+                    .flatten()
+                    .is_some()
             });
             match crate::publish::publish(&self.state, object_id, body, None).await {
                 Ok(stored) => {

@@ -308,17 +308,16 @@ impl Thread {
                     for (m, q) in r.amounts.iter_mut().zip(offered) {
                         m.offered = q;
                     }
-                    if r.received_at.is_none() {
-                        r.received_at = Some(e.created_at);
-                    }
+                    // Answering is reading.
+                    r.received_at.get_or_insert(e.created_at);
+                    r.read_at.get_or_insert(e.created_at);
                     offers.insert(object_ref(e), i);
                 }
                 AidStep::Decline if Some(e.author) != opener => {
                     let i = row_of(&mut rows, e.author);
                     rows[i].declined = Some(a.note.clone());
-                    if rows[i].received_at.is_none() {
-                        rows[i].received_at = Some(e.created_at);
-                    }
+                    rows[i].received_at.get_or_insert(e.created_at);
+                    rows[i].read_at.get_or_insert(e.created_at);
                 }
                 _ => {}
             }

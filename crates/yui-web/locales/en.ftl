@@ -519,3 +519,6 @@ reply-none = No replies yet.
 reply-write = Ask or reply
 reply-send = Send
 reply-sign-in = Staff sign in to reply.
+board-aid = Aid requests
+aid-yes = Yes
+aid-receipt-download = Download the receipt (JSON)

@@ -489,3 +489,6 @@ reply-none = 返信はまだありません。
 reply-write = 質問や返信を書く
 reply-send = 送信する
 reply-sign-in = 職員としてログインすると返信できます。
+board-aid = 支援要請
+aid-yes = 済
+aid-receipt-download = 受領証 (JSON) をダウンロード

@@ -488,3 +488,6 @@ reply-none = No replies yet.
 reply-write = Ask or reply
 reply-send = Send
 reply-sign-in = Staff sign in to reply.
+board-aid = 지원 요청
+aid-yes = 예
+aid-receipt-download = 수령증 (JSON) 내려받기

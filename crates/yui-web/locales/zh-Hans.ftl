@@ -488,3 +488,6 @@ reply-none = No replies yet.
 reply-write = Ask or reply
 reply-send = Send
 reply-sign-in = Staff sign in to reply.
+board-aid = 支援请求
+aid-yes = 是
+aid-receipt-download = 下载收据 (JSON)

@@ -488,3 +488,6 @@ reply-none = No replies yet.
 reply-write = Ask or reply
 reply-send = Send
 reply-sign-in = Staff sign in to reply.
+board-aid = 支援請求
+aid-yes = 是
+aid-receipt-download = 下載收據 (JSON)

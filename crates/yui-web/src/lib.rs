@@ -216,7 +216,10 @@ pub fn router(site: Arc<Site>) -> Router {
             "/staff/sign-in",
             get(staff::signin::form).post(staff::signin::submit),
         )
-        .route("/staff/sign-out", axum::routing::post(staff::signin::sign_out))
+        .route(
+            "/staff/sign-out",
+            axum::routing::post(staff::signin::sign_out),
+        )
         .route("/staff", get(staff::desk::page))
         .route("/staff/audit", get(staff::desk::audit))
         .route(
@@ -229,7 +232,10 @@ pub fn router(site: Arc<Site>) -> Router {
             "/staff/publish/{kind}",
             get(staff::publish::form).post(staff::publish::submit),
         )
-        .route("/staff/retract", axum::routing::post(staff::publish::retract))
+        .route(
+            "/staff/retract",
+            axum::routing::post(staff::publish::retract),
+        )
         .route("/assets/yui.css", get(assets::css))
         .route("/api/openapi.json", get(api::openapi))
         .route("/api/v1/entries", get(api::entries))

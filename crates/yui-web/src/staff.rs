@@ -187,7 +187,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Ctx {
 pub fn csrf_ok(staff: &Staff, f: &forms::Fields) -> bool {
     let sent = f.get("csrf");
     let (a, b) = (sent.as_bytes(), staff.csrf.as_bytes());
-    !a.is_empty() && a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    !a.is_empty()
+        && a.len() == b.len()
+        && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Whether a POST may be acted on: the browser does not say it came from

@@ -254,7 +254,7 @@ pub enum PeerCmd {
 /// `yui query`.
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// What: events, readiness, cases, calls, partnerships, profiles, acks or all.
+    /// What: events, readiness, cases, calls, partnerships, profiles, acks, aid, replies or all.
     pub what: String,
     /// Only this author.
     #[arg(long)]
@@ -442,8 +442,10 @@ fn query_path(q: &QueryArgs) -> anyhow::Result<String> {
         "partnerships" | "partnership" => Some("partnership"),
         "profiles" | "profile" => Some("profile"),
         "acks" | "ack" => Some("acknowledgement"),
+        "aid" => Some("aid"),
+        "replies" | "reply" => Some("reply"),
         "all" => None,
-        other => bail!("unknown kind {other:?}: events, readiness, cases, calls, partnerships, profiles, acks or all"),
+        other => bail!("unknown kind {other:?}: events, readiness, cases, calls, partnerships, profiles, acks, aid, replies or all"),
     };
     let mut params: Vec<(&str, String)> = Vec::new();
     if let Some(k) = kind {

@@ -354,6 +354,7 @@ pub fn cards(
 struct Board {
     c: Chrome,
     board: Cards,
+    aid: Vec<crate::staff::aid::BoardThread>,
     summary: Vec<(String, &'static str, usize)>,
     updated: String,
     refreshing: bool,
@@ -409,6 +410,7 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
             summary.push((c.t("board-stale"), "stale", board.stale as usize));
         }
         let page = Board {
+            aid: crate::staff::aid::board_threads(site, &c, 10)?,
             updated: format::date_time(req.lang, yui_sync::now_ms(), format::TOKYO),
             board,
             summary,

@@ -88,7 +88,12 @@ fn provenance(
         _ => None,
     }
     .filter(|_| may_edit)
-    .map(|k| c.href(&format!("/staff/publish/{k}?id={}", crate::text::segment(&e.object_id))));
+    .map(|k| {
+        c.href(&format!(
+            "/staff/publish/{k}?id={}",
+            crate::text::segment(&e.object_id)
+        ))
+    });
     let history = site.read.history(&e.author, &e.object_id)?;
     let w = &c.words;
     let arrived = match site.read.arrival(&e.author, e.seq)? {

@@ -12,7 +12,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use yui_core::content::{AckKind, Acknowledgement, AidLine, AidMessage, AidResource, AidStep, ObjectRef};
+use yui_core::content::{
+    AckKind, Acknowledgement, AidLine, AidMessage, AidResource, AidStep, ObjectRef,
+};
 use yui_core::{Body, LocalizedText, NodeId};
 use yui_read::aid::{Reason, Row, Thread};
 
@@ -143,7 +145,13 @@ fn amount(q: f64) -> String {
     }
 }
 
-fn actions(c: &Chrome, t: &Thread, r: &Row, me: &NodeId, staff: Option<&Staff>) -> Vec<(String, String)> {
+fn actions(
+    c: &Chrome,
+    t: &Thread,
+    r: &Row,
+    me: &NodeId,
+    staff: Option<&Staff>,
+) -> Vec<(String, String)> {
     if !staff.is_some_and(|s| s.may(yui_core::Kind::Aid)) {
         return Vec::new();
     }
@@ -153,7 +161,12 @@ fn actions(c: &Chrome, t: &Thread, r: &Row, me: &NodeId, staff: Option<&Staff>) 
     let opener = t.opener().is_some_and(|o| o == *me);
     let offerer = r.who == Some(*me);
     let mut out = Vec::new();
-    let mut add = |step: AidStep| out.push((step.name().to_owned(), c.t(&format!("aid-do-{}", step.name()))));
+    let mut add = |step: AidStep| {
+        out.push((
+            step.name().to_owned(),
+            c.t(&format!("aid-do-{}", step.name())),
+        ))
+    };
     match r.stage {
         Some(AidStep::Offer) if opener => add(AidStep::Accept),
         Some(AidStep::Accept) if offerer => add(AidStep::Commit),
@@ -168,7 +181,14 @@ fn actions(c: &Chrome, t: &Thread, r: &Row, me: &NodeId, staff: Option<&Staff>) 
     out
 }
 
-fn thread_page(site: &Site, req: &Req, staff: Option<&Staff>, author: &str, object: &str, error: Option<String>) -> Result<Response, WebError> {
+fn thread_page(
+    site: &Site,
+    req: &Req,
+    staff: Option<&Staff>,
+    author: &str,
+    object: &str,
+    error: Option<String>,
+) -> Result<Response, WebError> {
     let author: NodeId = author.parse().map_err(|_| WebError::NotFound)?;
     let root = ObjectRef::new(author, object);
     let t = site.read.aid_thread(&root)?;
@@ -184,7 +204,10 @@ fn thread_page(site: &Site, req: &Req, staff: Option<&Staff>, author: &str, obje
     let dir = site.directory()?;
     let me = site.read.replica().id();
     let now = yui_sync::now_ms();
-    let at = |ms: Option<i64>| ms.map(|t| format::date_time(c.lang, t, format::TOKYO)).unwrap_or_default();
+    let at = |ms: Option<i64>| {
+        ms.map(|t| format::date_time(c.lang, t, format::TOKYO))
+            .unwrap_or_default()
+    };
     let lines = t
         .lines
         .iter()
@@ -214,7 +237,11 @@ fn thread_page(site: &Site, req: &Req, staff: Option<&Staff>, author: &str, obje
                 received: at(r.received_at),
                 read: at(r.read_at),
                 state: row_state(&c, r),
-                declined: r.declined.as_ref().map(|d| Text::of(d, c.lang)).unwrap_or_default(),
+                declined: r
+                    .declined
+                    .as_ref()
+                    .map(|d| Text::of(d, c.lang))
+                    .unwrap_or_default(),
                 amounts: r
                     .amounts
                     .iter()
@@ -228,14 +255,18 @@ fn thread_page(site: &Site, req: &Req, staff: Option<&Staff>, author: &str, obje
                     .collect(),
                 eta: at(r.eta),
                 offer: r.offer.as_ref().map(|o| o.to_string()),
-                receipt: r.offer.as_ref().filter(|_| r.stage.is_some_and(|s| s != AidStep::Offer)).map(|o| {
-                    c.href(&format!(
-                        "/aid/{}/{}/receipt{}",
-                        root.author,
-                        segment(&root.object_id),
-                        crate::text::query_string(&[("offer", o.to_string().as_str())])
-                    ))
-                }),
+                receipt: r
+                    .offer
+                    .as_ref()
+                    .filter(|_| r.stage.is_some_and(|s| s != AidStep::Offer))
+                    .map(|o| {
+                        c.href(&format!(
+                            "/aid/{}/{}/receipt{}",
+                            root.author,
+                            segment(&root.object_id),
+                            crate::text::query_string(&[("offer", o.to_string().as_str())])
+                        ))
+                    }),
                 actions: actions(&c, &t, r, &me, staff),
             }
         })
@@ -255,21 +286,32 @@ fn thread_page(site: &Site, req: &Req, staff: Option<&Staff>, author: &str, obje
         })
         .collect();
     let who = yui_read::aid::Directory::new(&site.read)?;
-    let answered = t.row(&me).is_some_and(|r| r.offer.is_some() || r.declined.is_some());
+    let answered = t
+        .row(&me)
+        .is_some_and(|r| r.offer.is_some() || r.declined.is_some());
     let can_aid = staff.is_some_and(|s| s.may(yui_core::Kind::Aid));
     let may_answer = can_aid && !t.cancelled && !answered && t.addresses(&me, &who);
     let answer_lines = a
         .lines
         .iter()
         .enumerate()
-        .map(|(i, l)| (i + 1, Text::of(&l.what, c.lang), format::quantity(l.quantity), l.unit.clone()))
+        .map(|(i, l)| {
+            (
+                i + 1,
+                Text::of(&l.what, c.lang),
+                format::quantity(l.quantity),
+                l.unit.clone(),
+            )
+        })
         .collect();
     let page = ThreadPage {
         root: root.to_string(),
         by: Who::of(&c, &dir, &opening.author),
         sent: format::date_time(c.lang, opening.created_at, format::TOKYO),
         age: format::age(&w, now, opening.created_at),
-        needed_by: (a.needed_by > 0).then(|| format::date_time(c.lang, a.needed_by, format::TOKYO)).unwrap_or_default(),
+        needed_by: (a.needed_by > 0)
+            .then(|| format::date_time(c.lang, a.needed_by, format::TOKYO))
+            .unwrap_or_default(),
         deliver_to: Text::of(&a.deliver_to, c.lang),
         note: Text::of(&a.note, c.lang),
         exercise: a.exercise,
@@ -281,7 +323,10 @@ fn thread_page(site: &Site, req: &Req, staff: Option<&Staff>, author: &str, obje
         replies: crate::pages::entry::reply_views(&c, &dir, &t.replies),
         csrf: staff.map(|s| s.csrf.clone()),
         may_answer,
-        mine: opening.author == me && can_aid && !t.cancelled,
+        mine: opening.author == me
+            && can_aid
+            && !t.cancelled
+            && t.lines.iter().any(|l| l.amounts.arrived < l.line.quantity),
         may_reply: staff.is_some_and(|s| s.may(yui_core::Kind::Reply)),
         answer_lines,
         error,
@@ -291,7 +336,12 @@ fn thread_page(site: &Site, req: &Req, staff: Option<&Staff>, author: &str, obje
 }
 
 /// `GET /aid/{author}/{object}`.
-pub async fn thread(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path((author, object)): Path<(String, String)>) -> Response {
+pub async fn thread(
+    State(site): State<Arc<Site>>,
+    req: Req,
+    cx: Ctx,
+    Path((author, object)): Path<(String, String)>,
+) -> Response {
     let staff = site.staff(&cx.headers);
     crate::render(site, req, move |site, req| {
         req.only(&[])?;
@@ -308,7 +358,14 @@ pub fn refusal_text(req: &Req, r: &Refusal) -> String {
 
 fn parse_quantity(s: &str) -> Option<f64> {
     let s = s.trim().replace([',', '，'], "");
-    let s: String = s.chars().map(|c| match c { '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c), '．' => '.', c => c }).collect();
+    let s: String = s
+        .chars()
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            '．' => '.',
+            c => c,
+        })
+        .collect();
     s.parse::<f64>().ok().filter(|q| q.is_finite())
 }
 
@@ -324,16 +381,26 @@ pub async fn step(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes)
         Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
     };
     if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
-        return forbidden("the form token is wrong or the form came from another site; reload the page");
+        return forbidden(
+            "the form token is wrong or the form came from another site; reload the page",
+        );
     }
     let Ok(root) = f.get("root").parse::<ObjectRef>() else {
-        return crate::pages::error_page(&site, &req, &WebError::Bad("root: not <author>/<object id>".into()));
+        return crate::pages::error_page(
+            &site,
+            &req,
+            &WebError::Bad("root: not <author>/<object id>".into()),
+        );
     };
     let back = format!("/aid/{}/{}", root.author, segment(&root.object_id));
     let lang = req.lang.tag();
     let note = {
         let n = f.get("note");
-        if n.is_empty() { LocalizedText::default() } else { LocalizedText::one(lang, n) }
+        if n.is_empty() {
+            LocalizedText::default()
+        } else {
+            LocalizedText::one(lang, n)
+        }
     };
     let eta = f.get("eta");
     let eta = if eta.is_empty() {
@@ -342,7 +409,10 @@ pub async fn step(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes)
         match chrono::NaiveDateTime::parse_from_str(eta, "%Y-%m-%dT%H:%M") {
             Ok(t) => {
                 use chrono::TimeZone;
-                format::TOKYO.from_local_datetime(&t).earliest().map_or(0, |t| t.timestamp_millis())
+                format::TOKYO
+                    .from_local_datetime(&t)
+                    .earliest()
+                    .map_or(0, |t| t.timestamp_millis())
             }
             Err(_) => {
                 let msg = req_words_named(&req, "staff-bad-time", eta);
@@ -365,7 +435,11 @@ pub async fn step(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes)
         }),
         name => {
             let Ok(s) = name.parse::<AidStep>() else {
-                return crate::pages::error_page(&site, &req, &WebError::Bad(format!("step: {name:?}")));
+                return crate::pages::error_page(
+                    &site,
+                    &req,
+                    &WebError::Bad(format!("step: {name:?}")),
+                );
             };
             let mut lines = Vec::new();
             if s == AidStep::Offer {
@@ -410,7 +484,16 @@ pub async fn step(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes)
     let ws = site.workspace.clone().expect("required above");
     match ws.publish(&staff, cx.addr, None, body).await {
         Ok(_) => see_other(&back),
-        Err(r) => thread_error(site.clone(), req.clone(), staff, &root, refusal_text(&req, &r)).await,
+        Err(r) => {
+            thread_error(
+                site.clone(),
+                req.clone(),
+                staff,
+                &root,
+                refusal_text(&req, &r),
+            )
+            .await
+        }
     }
 }
 
@@ -427,9 +510,18 @@ fn req_words_named(req: &Req, id: &str, v: &str) -> String {
     req.words().named(id, v)
 }
 
-async fn thread_error(site: Arc<Site>, req: Req, staff: Staff, root: &ObjectRef, msg: String) -> Response {
+async fn thread_error(
+    site: Arc<Site>,
+    req: Req,
+    staff: Staff,
+    root: &ObjectRef,
+    msg: String,
+) -> Response {
     let (a, o) = (root.author.to_string(), root.object_id.clone());
-    let r = crate::render(site, req, move |site, req| thread_page(site, req, Some(&staff), &a, &o, Some(msg))).await;
+    let r = crate::render(site, req, move |site, req| {
+        thread_page(site, req, Some(&staff), &a, &o, Some(msg))
+    })
+    .await;
     status(axum::http::StatusCode::CONFLICT, r)
 }
 
@@ -477,15 +569,28 @@ const COMPOSE_LINES: usize = 6;
 fn reason_text(c: &Chrome, r: &Reason) -> String {
     match r {
         Reason::MutualAid => c.t("aid-reason-mutual-aid"),
-        Reason::Offers { what, quantity, unit } => {
-            c.words.named("aid-reason-offers", &format!("{what} {}{unit}", format::quantity(*quantity)))
-        }
+        Reason::Offers {
+            what,
+            quantity,
+            unit,
+        } => c.words.named(
+            "aid-reason-offers",
+            &format!("{what} {}{unit}", format::quantity(*quantity)),
+        ),
         Reason::OtherPrefecture => c.t("aid-reason-other-prefecture"),
         Reason::UnderAlert { level } => c.words.n("aid-reason-under-alert", i64::from(*level)),
     }
 }
 
-fn compose_page(site: &Site, req: &Req, staff: &Staff, f: &Fields, suggest: bool, errors: Errors, error: Option<String>) -> Result<Response, WebError> {
+fn compose_page(
+    site: &Site,
+    req: &Req,
+    staff: &Staff,
+    f: &Fields,
+    suggest: bool,
+    errors: Errors,
+    error: Option<String>,
+) -> Result<Response, WebError> {
     let w = req.words();
     let c = Chrome::new(site, req, "", w.get("staff-new-request"))?.signed_in(Some(staff));
     let mut lines: Vec<LineForm> = (1..=COMPOSE_LINES)
@@ -601,12 +706,28 @@ pub async fn compose(State(site): State<Arc<Site>>, req: Req, cx: Ctx) -> Respon
         Ok(s) => s,
         Err(r) => return r,
     };
-    crate::render(site, req, move |site, req| compose_page(site, req, &staff, &Fields::default(), false, Errors::default(), None)).await
+    crate::render(site, req, move |site, req| {
+        compose_page(
+            site,
+            req,
+            &staff,
+            &Fields::default(),
+            false,
+            Errors::default(),
+            None,
+        )
+    })
+    .await
 }
 
 /// `POST /staff/aid/new`: `suggest` shows whom to ask (and a preview);
 /// `send` publishes the request.
-pub async fn compose_post(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes) -> Response {
+pub async fn compose_post(
+    State(site): State<Arc<Site>>,
+    req: Req,
+    cx: Ctx,
+    body: Bytes,
+) -> Response {
     let staff = match require(&site, &req, &cx) {
         Ok(s) => s,
         Err(r) => return r,
@@ -616,17 +737,31 @@ pub async fn compose_post(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body
         Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
     };
     if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
-        return forbidden("the form token is wrong or the form came from another site; reload the page");
+        return forbidden(
+            "the form token is wrong or the form came from another site; reload the page",
+        );
     }
     let w = req.words();
     let (lines, mut errors) = parse_lines(&req, &f);
     if !f.has("send") || !errors.is_empty() {
         let suggest = true;
         let st = staff.clone();
-        return crate::render(site, req, move |site, req| compose_page(site, req, &st, &f, suggest, errors, None)).await;
+        return crate::render(site, req, move |site, req| {
+            compose_page(site, req, &st, &f, suggest, errors, None)
+        })
+        .await;
     }
-    let mut to: Vec<String> = f.all("to").into_iter().filter(|c| !c.is_empty()).map(str::to_owned).collect();
-    for code in f.get("to_more").split([' ', ',', '、', '\n']).filter(|c| !c.is_empty()) {
+    let mut to: Vec<String> = f
+        .all("to")
+        .into_iter()
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for code in f
+        .get("to_more")
+        .split([' ', ',', '、', '\n'])
+        .filter(|c| !c.is_empty())
+    {
         if !to.iter().any(|t| t == code) {
             to.push(code.to_owned());
         }
@@ -642,7 +777,10 @@ pub async fn compose_post(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body
         s => match chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M") {
             Ok(t) => {
                 use chrono::TimeZone;
-                format::TOKYO.from_local_datetime(&t).earliest().map_or(0, |t| t.timestamp_millis())
+                format::TOKYO
+                    .from_local_datetime(&t)
+                    .earliest()
+                    .map_or(0, |t| t.timestamp_millis())
             }
             Err(_) => {
                 errors.put("needed_by", w.named("staff-bad-time", s));
@@ -652,9 +790,18 @@ pub async fn compose_post(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body
     };
     if !errors.is_empty() {
         let st = staff.clone();
-        return crate::render(site, req, move |site, req| compose_page(site, req, &st, &f, true, errors, None)).await;
+        return crate::render(site, req, move |site, req| {
+            compose_page(site, req, &st, &f, true, errors, None)
+        })
+        .await;
     }
-    let text = |s: &str| if s.is_empty() { LocalizedText::default() } else { LocalizedText::one(req.lang.tag(), s) };
+    let text = |s: &str| {
+        if s.is_empty() {
+            LocalizedText::default()
+        } else {
+            LocalizedText::one(req.lang.tag(), s)
+        }
+    };
     let body = Body::Aid(AidMessage {
         step: AidStep::Request,
         lines,
@@ -683,7 +830,10 @@ pub async fn compose_post(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body
                 errors.put(field, msg.clone());
             }
             let st = staff.clone();
-            let r = crate::render(site, req, move |site, req| compose_page(site, req, &st, &f, true, errors, Some(msg))).await;
+            let r = crate::render(site, req, move |site, req| {
+                compose_page(site, req, &st, &f, true, errors, Some(msg))
+            })
+            .await;
             status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, r)
         }
     }
@@ -697,10 +847,16 @@ struct ReceiptPage {
     lines: Vec<(String, String, String, String, String, String)>,
     entries: Vec<(String, String, String, u64, String)>,
     json: String,
+    download: String,
 }
 
 /// `GET /aid/{author}/{object}/receipt?offer=…` (and `&format=json`).
-pub async fn receipt(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path((author, object)): Path<(String, String)>) -> Response {
+pub async fn receipt(
+    State(site): State<Arc<Site>>,
+    req: Req,
+    cx: Ctx,
+    Path((author, object)): Path<(String, String)>,
+) -> Response {
     let staff = site.staff(&cx.headers);
     crate::render(site, req, move |site, req| {
         req.only(&["offer", "format"])?;
@@ -711,10 +867,15 @@ pub async fn receipt(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path((aut
             .parse()
             .map_err(WebError::Bad)?;
         let root = ObjectRef::new(author, object);
-        let r = yui_read::receipt::build(&site.read, &root, &offer).map_err(|_| WebError::NotFound)?;
-        let json = serde_json::to_string_pretty(&r).map_err(|e| WebError::Internal(e.to_string()))?;
+        let r =
+            yui_read::receipt::build(&site.read, &root, &offer).map_err(|_| WebError::NotFound)?;
+        let json =
+            serde_json::to_string_pretty(&r).map_err(|e| WebError::Internal(e.to_string()))?;
         if req.param("format") == Some("json") {
-            let name = format!("attachment; filename=\"receipt-{}.json\"", offer.object_id.replace(['"', '\\'], ""));
+            let name = format!(
+                "attachment; filename=\"receipt-{}.json\"",
+                offer.object_id.replace(['"', '\\'], "")
+            );
             return Ok((
                 [
                     (header::CONTENT_TYPE, "application/json".to_owned()),
@@ -725,7 +886,8 @@ pub async fn receipt(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path((aut
                 .into_response());
         }
         let w = req.words();
-        let c = Chrome::new(site, req, "/board", w.get("aid-receipt-title"))?.signed_in(staff.as_ref());
+        let c =
+            Chrome::new(site, req, "/board", w.get("aid-receipt-title"))?.signed_in(staff.as_ref());
         let lines = r
             .lines
             .iter()
@@ -755,7 +917,112 @@ pub async fn receipt(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path((aut
                 )
             })
             .collect();
-        Ok(html(req.lang, ReceiptPage { c, r, lines, entries, json }.render()?))
+        let download = format!(
+            "{}{}",
+            req.path,
+            crate::text::query_string(&[("offer", offer.to_string().as_str()), ("format", "json")])
+        );
+        Ok(html(
+            req.lang,
+            ReceiptPage {
+                c,
+                r,
+                lines,
+                entries,
+                json,
+                download,
+            }
+            .render()?,
+        ))
     })
     .await
+}
+
+/// An aid thread as the board lists it.
+#[derive(Debug, Clone)]
+pub struct BoardThread {
+    /// Its page.
+    pub href: String,
+    /// The requester.
+    pub by: Who,
+    /// What is asked.
+    pub what: String,
+    /// Since sent.
+    pub age: String,
+    /// A drill.
+    pub exercise: bool,
+    /// Per line: what, asked, committed, arrived.
+    pub lines: Vec<(Text, String, String, String)>,
+    /// Per municipality: who, state, reached, read, estimated arrival.
+    pub rows: Vec<(Who, String, bool, bool, String)>,
+}
+
+/// Open aid requests, newest first, at most `cap` (the board).
+pub fn board_threads(site: &Site, c: &Chrome, cap: usize) -> Result<Vec<BoardThread>, WebError> {
+    let dir = site.directory()?;
+    let w = &c.words;
+    let now = yui_sync::now_ms();
+    let requests = site.read.first(
+        &yui_read::query::Query {
+            kind: Some("aid".into()),
+            step: Some(AidStep::Request),
+            ..Default::default()
+        },
+        cap * 2,
+    )?;
+    let mut out = Vec::new();
+    for e in requests {
+        let root = ObjectRef::new(e.author, e.object_id.clone());
+        let t = site.read.aid_thread(&root)?;
+        let Some(Body::Aid(a)) = t.opening.as_ref().map(|o| &o.body) else {
+            continue;
+        };
+        if t.cancelled {
+            continue;
+        }
+        out.push(BoardThread {
+            href: c.href(&format!("/aid/{}/{}", e.author, segment(&e.object_id))),
+            by: Who::of(c, &dir, &e.author),
+            what: lines_text(c.lang, &a.lines),
+            age: format::age(w, now, e.created_at),
+            exercise: a.exercise,
+            lines: t
+                .lines
+                .iter()
+                .map(|l| {
+                    (
+                        Text::of(&l.line.what, c.lang),
+                        format!("{}{}", format::quantity(l.line.quantity), l.line.unit),
+                        amount(l.amounts.committed),
+                        amount(l.amounts.arrived),
+                    )
+                })
+                .collect(),
+            rows: t
+                .rows
+                .iter()
+                .map(|r| {
+                    let who = match r.who {
+                        Some(id) => Who::of(c, &dir, &id),
+                        None => Who::of_code(c, &dir, &r.code),
+                    };
+                    let eta = r
+                        .eta
+                        .map(|t| format::date_time(c.lang, t, format::TOKYO))
+                        .unwrap_or_default();
+                    (
+                        who,
+                        row_state(c, r),
+                        r.received_at.is_some(),
+                        r.read_at.is_some() || r.offer.is_some() || r.declined.is_some(),
+                        eta,
+                    )
+                })
+                .collect(),
+        });
+        if out.len() == cap {
+            break;
+        }
+    }
+    Ok(out)
 }

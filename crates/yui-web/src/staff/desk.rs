@@ -170,10 +170,18 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req, cx: Ctx) -> Response 
             .collect();
         let forms = [
             (Kind::Aid, "/staff/aid/new", "staff-new-request"),
-            (Kind::Readiness, "/staff/publish/readiness", "staff-publish-readiness"),
+            (
+                Kind::Readiness,
+                "/staff/publish/readiness",
+                "staff-publish-readiness",
+            ),
             (Kind::Event, "/staff/publish/event", "staff-publish-event"),
             (Kind::Case, "/staff/publish/case", "staff-publish-case"),
-            (Kind::CallForPartners, "/staff/publish/call", "staff-publish-call"),
+            (
+                Kind::CallForPartners,
+                "/staff/publish/call",
+                "staff-publish-call",
+            ),
         ]
         .into_iter()
         .filter(|(k, _, _)| staff.may(*k))
@@ -209,7 +217,11 @@ pub async fn audit(State(site): State<Arc<Site>>, req: Req, cx: Ctx) -> Response
     if !staff.admin() {
         return crate::status(
             axum::http::StatusCode::FORBIDDEN,
-            crate::pages::error_page(&site, &req, &WebError::Bad(req.words().get("staff-admins-only"))),
+            crate::pages::error_page(
+                &site,
+                &req,
+                &WebError::Bad(req.words().get("staff-admins-only")),
+            ),
         );
     }
     crate::render(site, req, move |site, req| {

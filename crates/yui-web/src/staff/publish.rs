@@ -126,7 +126,11 @@ fn specs(kind: &str) -> Option<Vec<Spec>> {
                 "attendance",
                 options(
                     "attendance",
-                    &[AttendanceMode::Offline, AttendanceMode::Online, AttendanceMode::Mixed],
+                    &[
+                        AttendanceMode::Offline,
+                        AttendanceMode::Online,
+                        AttendanceMode::Mixed,
+                    ],
                 ),
                 true,
             ),
@@ -135,7 +139,11 @@ fn specs(kind: &str) -> Option<Vec<Spec>> {
                 "status",
                 options(
                     "status-event",
-                    &[EventStatus::Confirmed, EventStatus::Tentative, EventStatus::Cancelled],
+                    &[
+                        EventStatus::Confirmed,
+                        EventStatus::Tentative,
+                        EventStatus::Cancelled,
+                    ],
                 ),
                 true,
             ),
@@ -155,7 +163,11 @@ fn specs(kind: &str) -> Option<Vec<Spec>> {
             spec("period_end", Input::Date, false),
         ],
         "call" => vec![
-            spec("call_kind", options("call", &[CallKind::Need, CallKind::Offer]), true),
+            spec(
+                "call_kind",
+                options("call", &[CallKind::Need, CallKind::Offer]),
+                true,
+            ),
             spec("policy_area", options("area", &AREAS), true),
             spec("title_ja", Input::Line, true),
             spec("title_en", Input::Line, false),
@@ -181,7 +193,11 @@ fn specs(kind: &str) -> Option<Vec<Spec>> {
                 "communications",
                 options(
                     "status",
-                    &[OperationalStatus::Normal, OperationalStatus::Degraded, OperationalStatus::Down],
+                    &[
+                        OperationalStatus::Normal,
+                        OperationalStatus::Degraded,
+                        OperationalStatus::Down,
+                    ],
                 ),
                 true,
             ),
@@ -348,7 +364,10 @@ fn build(kind: &str, f: &Fields, w: &Words, previous: Option<&Body>) -> Result<B
         "readiness" => {
             let now = yui_sync::now_ms();
             let hours: i64 = f.get("valid_hours").parse().unwrap_or_else(|_| {
-                e.put("valid_hours", w.named("staff-bad-quantity", f.get("valid_hours")));
+                e.put(
+                    "valid_hours",
+                    w.named("staff-bad-quantity", f.get("valid_hours")),
+                );
                 6
             });
             let num = |e: &mut Errors, name: &str| -> u32 {
@@ -377,12 +396,20 @@ fn build(kind: &str, f: &Fields, w: &Words, previous: Option<&Body>) -> Result<B
                 .map(|(what, count, days)| StaffOffer {
                     skill: LocalizedText::one("ja", &what),
                     count: count as u32,
-                    days: days.trim_end_matches(['日', 'd']).trim().parse().unwrap_or(0),
+                    days: days
+                        .trim_end_matches(['日', 'd'])
+                        .trim()
+                        .parse()
+                        .unwrap_or(0),
                     self_sufficient: true,
                 })
                 .collect();
             let (facilities, area_codes, contact) = match previous {
-                Some(Body::Readiness(p)) => (p.facilities.clone(), p.area_codes.clone(), p.contact.clone()),
+                Some(Body::Readiness(p)) => (
+                    p.facilities.clone(),
+                    p.area_codes.clone(),
+                    p.contact.clone(),
+                ),
                 _ => Default::default(),
             };
             Body::Readiness(Readiness {
@@ -465,13 +492,27 @@ fn fill(body: &Body) -> HashMap<String, String> {
             let supplies: Vec<String> = r
                 .supplies
                 .iter()
-                .map(|s| format!("{} {} {}", s.item.get("ja").unwrap_or_default(), format::quantity(s.quantity), s.unit))
+                .map(|s| {
+                    format!(
+                        "{} {} {}",
+                        s.item.get("ja").unwrap_or_default(),
+                        format::quantity(s.quantity),
+                        s.unit
+                    )
+                })
                 .collect();
             m.insert("supplies".into(), supplies.join("\n"));
             let staff: Vec<String> = r
                 .staff
                 .iter()
-                .map(|s| format!("{} {} {}", s.skill.get("ja").unwrap_or_default(), s.count, s.days))
+                .map(|s| {
+                    format!(
+                        "{} {} {}",
+                        s.skill.get("ja").unwrap_or_default(),
+                        s.count,
+                        s.days
+                    )
+                })
                 .collect();
             m.insert("staff".into(), staff.join("\n"));
             if let Some(s) = &r.shelter {
@@ -552,7 +593,11 @@ fn page(
                 _ => Vec::new(),
             };
             let help_id = format!("{}-help", s.label);
-            let help = if w.has(&help_id) { w.get(&help_id) } else { String::new() };
+            let help = if w.has(&help_id) {
+                w.get(&help_id)
+            } else {
+                String::new()
+            };
             FieldView {
                 label: w.get(&s.label) + if s.lang == "en" { " (English)" } else { "" },
                 help,
@@ -620,7 +665,12 @@ fn allowed(site: &Site, req: &Req, staff: &Staff, kind: &str) -> Result<(), Resp
 }
 
 /// `GET /staff/publish/{kind}` (`?id=` updates one of this node's objects).
-pub async fn form(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path(kind): Path<String>) -> Response {
+pub async fn form(
+    State(site): State<Arc<Site>>,
+    req: Req,
+    cx: Ctx,
+    Path(kind): Path<String>,
+) -> Response {
     let staff = match require(&site, &req, &cx) {
         Ok(s) => s,
         Err(r) => return r,
@@ -635,13 +685,26 @@ pub async fn form(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path(kind): 
             HashMap::new()
         } else {
             let me = site.read.replica().id();
-            let e = site.read.object(&me, &object_id)?.ok_or(WebError::NotFound)?;
+            let e = site
+                .read
+                .object(&me, &object_id)?
+                .ok_or(WebError::NotFound)?;
             if Some(e.body.kind()) != kind_of(&kind) {
                 return Err(WebError::NotFound);
             }
             fill(&e.body)
         };
-        page(site, req, &staff, &kind, &object_id, &values, &Errors::default(), false, None)
+        page(
+            site,
+            req,
+            &staff,
+            &kind,
+            &object_id,
+            &values,
+            &Errors::default(),
+            false,
+            None,
+        )
     })
     .await
 }
@@ -658,7 +721,13 @@ fn form_field(kind: &str, field: &str) -> Option<&'static str> {
 
 /// `POST /staff/publish/{kind}`: `preview` shows what would be published;
 /// `publish` signs it.
-pub async fn submit(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path(kind): Path<String>, body: Bytes) -> Response {
+pub async fn submit(
+    State(site): State<Arc<Site>>,
+    req: Req,
+    cx: Ctx,
+    Path(kind): Path<String>,
+    body: Bytes,
+) -> Response {
     let staff = match require(&site, &req, &cx) {
         Ok(s) => s,
         Err(r) => return r,
@@ -671,7 +740,9 @@ pub async fn submit(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path(kind)
         Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
     };
     if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
-        return forbidden("the form token is wrong or the form came from another site; reload the page");
+        return forbidden(
+            "the form token is wrong or the form came from another site; reload the page",
+        );
     }
     let object_id = f.get("object_id").to_owned();
     let values: HashMap<String, String> = specs(&kind)
@@ -684,18 +755,38 @@ pub async fn submit(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path(kind)
     let previous = if object_id.is_empty() {
         None
     } else {
-        site.read.object(&me, &object_id).ok().flatten().map(|e| e.body)
+        site.read
+            .object(&me, &object_id)
+            .ok()
+            .flatten()
+            .map(|e| e.body)
     };
     let w = req.words();
     let built = build(&kind, &f, &w, previous.as_ref());
     let (st, k, o) = (staff.clone(), kind.clone(), object_id.clone());
     let built = match built {
         Err(errors) => {
-            return crate::render(site, req, move |site, req| page(site, req, &st, &k, &o, &values, &errors, false, None)).await
+            return crate::render(site, req, move |site, req| {
+                page(site, req, &st, &k, &o, &values, &errors, false, None)
+            })
+            .await
         }
         Ok(b) if !f.has("publish") => {
             let _ = b;
-            return crate::render(site, req, move |site, req| page(site, req, &st, &k, &o, &values, &Errors::default(), true, None)).await;
+            return crate::render(site, req, move |site, req| {
+                page(
+                    site,
+                    req,
+                    &st,
+                    &k,
+                    &o,
+                    &values,
+                    &Errors::default(),
+                    true,
+                    None,
+                )
+            })
+            .await;
         }
         Ok(b) => b,
     };
@@ -716,7 +807,10 @@ pub async fn submit(State(site): State<Arc<Site>>, req: Req, cx: Ctx, Path(kind)
             if let Some(name) = r.field.as_deref().and_then(|x| form_field(&kind, x)) {
                 errors.put(name, msg.clone());
             }
-            crate::render(site, req, move |site, req| page(site, req, &st, &k, &o, &values, &errors, false, Some(msg))).await
+            crate::render(site, req, move |site, req| {
+                page(site, req, &st, &k, &o, &values, &errors, false, Some(msg))
+            })
+            .await
         }
     }
 }
@@ -732,14 +826,24 @@ pub async fn reply(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes
         Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
     };
     if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
-        return forbidden("the form token is wrong or the form came from another site; reload the page");
+        return forbidden(
+            "the form token is wrong or the form came from another site; reload the page",
+        );
     }
     let Ok(about) = f.get("about").parse::<ObjectRef>() else {
-        return crate::pages::error_page(&site, &req, &WebError::Bad("about: not <author>/<object id>".into()));
+        return crate::pages::error_page(
+            &site,
+            &req,
+            &WebError::Bad("about: not <author>/<object id>".into()),
+        );
     };
     let text = f.get("text");
     if text.is_empty() {
-        return crate::pages::error_page(&site, &req, &WebError::Bad(req.words().get("staff-required")));
+        return crate::pages::error_page(
+            &site,
+            &req,
+            &WebError::Bad(req.words().get("staff-required")),
+        );
     }
     let body = Body::Reply(Reply {
         about: about.clone(),
@@ -755,9 +859,17 @@ pub async fn reply(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes
     match ws.publish(&staff, cx.addr, None, body).await {
         Ok(_) => {
             let base = if is_aid { "aid" } else { "entries" };
-            see_other(&format!("/{base}/{}/{}#replies", about.author, segment(&about.object_id)))
+            see_other(&format!(
+                "/{base}/{}/{}#replies",
+                about.author,
+                segment(&about.object_id)
+            ))
         }
-        Err(r) => crate::pages::error_page(&site, &req, &WebError::Bad(super::aid::refusal_text(&req, &r))),
+        Err(r) => crate::pages::error_page(
+            &site,
+            &req,
+            &WebError::Bad(super::aid::refusal_text(&req, &r)),
+        ),
     }
 }
 
@@ -772,7 +884,9 @@ pub async fn retract(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Byt
         Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
     };
     if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
-        return forbidden("the form token is wrong or the form came from another site; reload the page");
+        return forbidden(
+            "the form token is wrong or the form came from another site; reload the page",
+        );
     }
     let object_id = f.get("object_id").to_owned();
     let me = site.read.replica().id();
@@ -782,16 +896,31 @@ pub async fn retract(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Byt
     if !staff.may(current.body.kind()) {
         return status(
             axum::http::StatusCode::FORBIDDEN,
-            crate::pages::error_page(&site, &req, &WebError::Bad(req.words().named("staff-role-may-not", &staff.role))),
+            crate::pages::error_page(
+                &site,
+                &req,
+                &WebError::Bad(req.words().named("staff-role-may-not", &staff.role)),
+            ),
         );
     }
     let reason = f.get("reason");
     let body = Body::Retraction(Retraction {
-        reason: if reason.is_empty() { LocalizedText::default() } else { LocalizedText::one(req.lang.tag(), reason) },
+        reason: if reason.is_empty() {
+            LocalizedText::default()
+        } else {
+            LocalizedText::one(req.lang.tag(), reason)
+        },
     });
     let ws = site.workspace.clone().expect("required above");
-    match ws.publish(&staff, cx.addr, Some(object_id.clone()), body).await {
+    match ws
+        .publish(&staff, cx.addr, Some(object_id.clone()), body)
+        .await
+    {
         Ok(_) => see_other(&format!("/entries/{me}/{}", segment(&object_id))),
-        Err(r) => crate::pages::error_page(&site, &req, &WebError::Bad(super::aid::refusal_text(&req, &r))),
+        Err(r) => crate::pages::error_page(
+            &site,
+            &req,
+            &WebError::Bad(super::aid::refusal_text(&req, &r)),
+        ),
     }
 }

@@ -35,10 +35,15 @@ fn page(site: &Site, req: &Req, name: String, next: String, error: Option<String
     let w = req.words();
     let c = Chrome::bare(site, req, w.get("staff-sign-in"));
     let failed = error.is_some();
-    let r = SignInPage { c, name, next, error }
-        .render()
-        .map(|b| html(req.lang, b))
-        .unwrap_or_else(|e| crate::pages::error_page(site, req, &e.into()));
+    let r = SignInPage {
+        c,
+        name,
+        next,
+        error,
+    }
+    .render()
+    .map(|b| html(req.lang, b))
+    .unwrap_or_else(|e| crate::pages::error_page(site, req, &e.into()));
     if failed {
         status(StatusCode::UNAUTHORIZED, r)
     } else {
@@ -84,7 +89,8 @@ pub async fn submit(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Byte
     match answer {
         SignIn::Ok(token, _) => {
             let mut r = see_other(&next);
-            r.headers_mut().insert(header::SET_COOKIE, session_cookie(&token));
+            r.headers_mut()
+                .insert(header::SET_COOKIE, session_cookie(&token));
             r
         }
         SignIn::Wrong => page(&site, &req, name, next, Some(w.get("staff-sign-in-wrong"))),
@@ -96,7 +102,13 @@ pub async fn submit(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Byte
             Some(w.n("staff-sign-in-locked", minutes as i64)),
         ),
         SignIn::Limited => {
-            let r = page(&site, &req, name, next, Some(w.get("staff-sign-in-limited")));
+            let r = page(
+                &site,
+                &req,
+                name,
+                next,
+                Some(w.get("staff-sign-in-limited")),
+            );
             status(StatusCode::TOO_MANY_REQUESTS, r)
         }
     }
