@@ -560,7 +560,33 @@ async fn publish(
     State(s): State<AdminState>,
     Json(req): Json<PublishRequest>,
 ) -> ApiResult<Published> {
+    let updating = req.object_id.as_ref().is_some_and(|o| {
+        s.replica
+            .store()
+            .object(&s.replica.id(), o)
+            .ok()
+            .flatten()
+            .is_some()
+    });
     let stored = crate::publish::publish(&s, req.object_id, req.body, req.expires_at).await?;
+    let action = match (&stored.entry.body, updating) {
+        (yui_core::Body::Retraction(_), _) => "retract",
+        (_, true) => "update",
+        _ => "publish",
+    };
+    let record = yui_staff::audit::Record {
+        at: now_ms(),
+        user: "(admin token)".into(),
+        action: action.into(),
+        kind: stored.entry.body.kind().name().into(),
+        object_id: stored.entry.object_id.clone(),
+        entry: stored.id.to_hex(),
+        addr: None,
+        detail: String::new(),
+    };
+    if let Err(e) = s.staff.audit.append(&record) {
+        tracing::error!(error = %e, "audit log not written");
+    }
     Ok(Json(Published {
         id: stored.id.to_hex(),
         seq: stored.entry.seq,

@@ -4,6 +4,7 @@
 //! - `entries.yuib`: every entry held, as a bundle (the offline-exchange
 //!   format), author by author in seq order up to the heads of one snapshot;
 //! - `home/`: `config.toml`, `node.key`, `admin.token`, `tls/cert.pem`,
+//!   `staff/` (accounts, audit log, webhook key, the desk's place),
 //!   `tls/key.pem` (and `node.key.next` during a key rotation);
 //! - `manifest.json`, written last: node id, the snapshot's heads, the
 //!   trust and peer lists, the entry count and the SHA-256 of
@@ -121,6 +122,11 @@ fn home_files(home: &Home) -> Vec<(PathBuf, bool)> {
         (rel(home.token_path()), true),
         (rel(home.cert_path()), false),
         (rel(home.tls_key_path()), true),
+        // Staff accounts, the audit log, the webhook key, the desk's place.
+        (rel(home.staff_dir().join("users.json")), true),
+        (rel(home.staff_dir().join("audit.jsonl")), true),
+        (rel(home.staff_dir().join("webhook.key")), true),
+        (rel(home.staff_dir().join("desk.json")), false),
     ]
 }
 
@@ -230,6 +236,9 @@ pub fn write_backup(
             continue;
         }
         let to = dir.join("home").join(&rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
         let bytes = std::fs::read(&from).map_err(io(&from))?;
         let mut f = create_file(&to, secret)?;
         f.write_all(&bytes).map_err(io(&to))?;
@@ -347,6 +356,9 @@ pub fn restore(
             continue;
         }
         let to = home.root().join(&rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
         let bytes = std::fs::read(&from).map_err(io(&from))?;
         let mut f = create_file(&to, secret)?;
         f.write_all(&bytes).map_err(io(&to))?;

@@ -346,11 +346,21 @@ impl Thread {
                 AidStep::Cancel => r.cancelled = true,
                 AidStep::Release => r.stage = Some(AidStep::Release),
                 step => {
+                    // Never more than the stage before holds: a step out
+                    // of order (a commit before any acceptance) adds
+                    // nothing, whoever signed it.
                     let add = contribution(&r.amounts, &lines, &a.lines, step);
+                    let mut added = false;
                     for (m, q) in r.amounts.iter_mut().zip(add) {
+                        let room = (m.stage(previous(step)) - m.stage(step)).max(0.0);
+                        let q = q.min(room);
                         if let Some(s) = m.stage_mut(step) {
                             *s += q;
+                            added |= q > 0.0;
                         }
+                    }
+                    if !added {
+                        continue;
                     }
                     if r.stage.is_none_or(|s| order(s) < order(step)) {
                         r.stage = Some(step);
@@ -1158,5 +1168,28 @@ mod tests {
             Some(AidStep::Arrive)
         );
         assert_eq!(t.row(&sapporo).and_then(|r| r.stage), Some(AidStep::Commit));
+
+        // Signed anyway by a node that skipped the checks: more than was
+        // accepted, or by the wrong side, adds nothing.
+        entries.push(view(
+            sapporo,
+            "c-p2",
+            10,
+            Body::Aid(step(
+                AidStep::Commit,
+                &req,
+                Some(&op),
+                vec![line("毛布", 999.0)],
+            )),
+        ));
+        entries.push(view(
+            stranger,
+            "d-x",
+            11,
+            Body::Aid(step(AidStep::Dispatch, &req, Some(&op), Vec::new())),
+        ));
+        let t = thread(&entries);
+        assert_eq!(t.lines[0].amounts.committed, 500.0);
+        assert_eq!(t.lines[0].amounts.dispatched, 300.0);
     }
 }

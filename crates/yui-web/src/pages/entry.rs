@@ -85,6 +85,8 @@ fn provenance(
         yui_core::Kind::Case => Some("case"),
         yui_core::Kind::CallForPartners => Some("call"),
         yui_core::Kind::Readiness => Some("readiness"),
+        yui_core::Kind::Profile => Some("profile"),
+        yui_core::Kind::Partnership => Some("partnership"),
         _ => None,
     }
     .filter(|_| may_edit)

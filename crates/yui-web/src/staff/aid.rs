@@ -309,9 +309,11 @@ fn thread_page(
         by: Who::of(&c, &dir, &opening.author),
         sent: format::date_time(c.lang, opening.created_at, format::TOKYO),
         age: format::age(&w, now, opening.created_at),
-        needed_by: (a.needed_by > 0)
-            .then(|| format::date_time(c.lang, a.needed_by, format::TOKYO))
-            .unwrap_or_default(),
+        needed_by: if a.needed_by > 0 {
+            format::date_time(c.lang, a.needed_by, format::TOKYO)
+        } else {
+            String::new()
+        },
         deliver_to: Text::of(&a.deliver_to, c.lang),
         note: Text::of(&a.note, c.lang),
         exercise: a.exercise,
@@ -374,7 +376,7 @@ fn parse_quantity(s: &str) -> Option<f64> {
 pub async fn step(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes) -> Response {
     let staff = match require(&site, &req, &cx) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let f = match Fields::parse(&body) {
         Ok(f) => f,
@@ -704,7 +706,7 @@ fn parse_lines(req: &Req, f: &Fields) -> (Vec<AidLine>, Errors) {
 pub async fn compose(State(site): State<Arc<Site>>, req: Req, cx: Ctx) -> Response {
     let staff = match require(&site, &req, &cx) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     crate::render(site, req, move |site, req| {
         compose_page(
@@ -730,7 +732,7 @@ pub async fn compose_post(
 ) -> Response {
     let staff = match require(&site, &req, &cx) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let f = match Fields::parse(&body) {
         Ok(f) => f,

@@ -19,13 +19,17 @@ use crate::text::{segment, Text};
 use crate::{html, Req, Site, WebError};
 
 /// The signed-in member, or the answer sending the browser to sign in.
-pub fn require(site: &Site, req: &Req, cx: &Ctx) -> Result<Staff, Response> {
+pub fn require(site: &Site, req: &Req, cx: &Ctx) -> Result<Staff, Box<Response>> {
     if site.workspace.is_none() {
-        return Err(crate::pages::error_page(site, req, &WebError::NotFound));
+        return Err(Box::new(crate::pages::error_page(
+            site,
+            req,
+            &WebError::NotFound,
+        )));
     }
     site.staff(&cx.headers).ok_or_else(|| {
         let next = crate::text::query_string(&[("next", req.path.as_str())]);
-        see_other(&format!("/staff/sign-in{next}"))
+        Box::new(see_other(&format!("/staff/sign-in{next}")))
     })
 }
 
@@ -76,7 +80,7 @@ struct DeskPage {
 pub async fn page(State(site): State<Arc<Site>>, req: Req, cx: Ctx) -> Response {
     let staff = match require(&site, &req, &cx) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     crate::render(site, req, move |site, req| {
         req.only(&[])?;
@@ -212,7 +216,7 @@ struct AuditPage {
 pub async fn audit(State(site): State<Arc<Site>>, req: Req, cx: Ctx) -> Response {
     let staff = match require(&site, &req, &cx) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !staff.admin() {
         return crate::status(

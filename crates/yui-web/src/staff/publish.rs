@@ -18,7 +18,8 @@ use axum::response::Response;
 use chrono::TimeZone;
 use yui_core::content::{
     AttendanceMode, CallForPartners, CallKind, Case, Contact, Event, EventStatus, ObjectRef,
-    OperationalStatus, PolicyArea, Readiness, Reply, Retraction, StaffOffer, Supply,
+    OperationalStatus, Partnership, PartnershipKind, PolicyArea, Profile, ProfileKind, Readiness,
+    Reply, Retraction, StaffOffer, Supply,
 };
 use yui_core::{Body, Kind, LocalizedText};
 
@@ -209,9 +210,52 @@ fn specs(kind: &str) -> Option<Vec<Spec>> {
             spec("shelter_outside", Input::Check, false),
             spec("exercise", Input::Check, false),
         ],
+        "profile" => vec![
+            spec("name_ja", Input::Line, true),
+            spec("name_en", Input::Line, false),
+            spec(
+                "profile_kind",
+                options(
+                    "kind",
+                    &[
+                        ProfileKind::Municipality,
+                        ProfileKind::SpecialWard,
+                        ProfileKind::Prefecture,
+                        ProfileKind::WideAreaUnion,
+                        ProfileKind::ForeignCity,
+                        ProfileKind::Network,
+                    ],
+                ),
+                true,
+            ),
+            spec("country", Input::Line, true),
+            spec("code", Input::Line, false),
+            spec("languages", Input::Line, false),
+        ],
+        "partnership" => vec![
+            // The partner's options are the municipalities this node knows
+            // (filled in when the page is drawn).
+            spec("partner", Input::Select(Vec::new()), true),
+            spec(
+                "partnership_kind",
+                options(
+                    "tie",
+                    &[
+                        PartnershipKind::MutualAid,
+                        PartnershipKind::SisterCity,
+                        PartnershipKind::Friendship,
+                        PartnershipKind::Network,
+                    ],
+                ),
+                true,
+            ),
+            spec("since", Input::Date, false),
+            spec("description_ja", Input::Area, false),
+            spec("description_en", Input::Area, false),
+        ],
         _ => return None,
     };
-    if kind != "readiness" {
+    if matches!(kind, "event" | "case" | "call" | "profile") {
         v.extend(contact_specs());
     }
     Some(v)
@@ -223,6 +267,8 @@ fn kind_of(kind: &str) -> Option<Kind> {
         "case" => Kind::Case,
         "call" => Kind::CallForPartners,
         "readiness" => Kind::Readiness,
+        "profile" => Kind::Profile,
+        "partnership" => Kind::Partnership,
         _ => return None,
     })
 }
@@ -434,6 +480,30 @@ fn build(kind: &str, f: &Fields, w: &Words, previous: Option<&Body>) -> Result<B
                 exercise: f.has("exercise"),
             })
         }
+        "profile" => Body::Profile(Profile {
+            name: text2(f, "name"),
+            kind: parse_enum(f.get("profile_kind")).unwrap_or_default(),
+            country: f.get("country").to_owned(),
+            code: f.get("code").to_owned(),
+            languages: list(f.get("languages")),
+            contact: contact(f),
+        }),
+        "partnership" => {
+            let partner = match f.get("partner").parse::<yui_core::NodeId>() {
+                Ok(p) => p,
+                Err(_) => {
+                    e.put("partner", w.get("staff-required"));
+                    return Err(e);
+                }
+            };
+            Body::Partnership(Partnership {
+                kind: parse_enum(f.get("partnership_kind")).unwrap_or_default(),
+                partner,
+                partner_code: f.get("partner_code").to_owned(),
+                since: f.get("since").to_owned(),
+                description: text2(f, "description"),
+            })
+        }
         _ => return Err(e),
     };
     if e.is_empty() {
@@ -526,6 +596,20 @@ fn fill(body: &Body) -> HashMap<String, String> {
                 m.insert("exercise".into(), "on".into());
             }
         }
+        Body::Profile(p) => {
+            put2(&mut m, "name", &p.name);
+            m.insert("profile_kind".into(), wire(&p.kind));
+            m.insert("country".into(), p.country.clone());
+            m.insert("code".into(), p.code.clone());
+            m.insert("languages".into(), p.languages.join(", "));
+            put_contact(&mut m, &p.contact);
+        }
+        Body::Partnership(p) => {
+            m.insert("partner".into(), p.partner.to_string());
+            m.insert("partnership_kind".into(), wire(&p.kind));
+            m.insert("since".into(), p.since.clone());
+            put2(&mut m, "description", &p.description);
+        }
         _ => {}
     }
     m
@@ -578,6 +662,23 @@ fn page(
     };
     let c = Chrome::new(site, req, "", heading.clone())?.signed_in(Some(staff));
     let specs = specs(kind).ok_or(WebError::NotFound)?;
+    let dir = site.directory()?;
+    let me = site.read.replica().id();
+    let members: Vec<(String, String)> = dir
+        .all()
+        .filter_map(|m| m.id.filter(|id| *id != me).map(|id| (id, m)))
+        .map(|(id, m)| {
+            let name = crate::text::Text::of(&m.name, c.lang).text;
+            (
+                id.to_string(),
+                if m.code.is_empty() {
+                    name
+                } else {
+                    format!("{name} ({})", m.code)
+                },
+            )
+        })
+        .collect();
     let fields: Vec<FieldView> = specs
         .into_iter()
         .map(|s| {
@@ -586,6 +687,10 @@ fn page(
                 _ => String::new(),
             });
             let options = match &s.input {
+                Input::Select(o) if s.name == "partner" && o.is_empty() => members
+                    .iter()
+                    .map(|(id, label)| (id.clone(), label.clone(), *id == value))
+                    .collect(),
                 Input::Select(o) => o
                     .iter()
                     .map(|(v, id)| (v.clone(), w.get(id), *v == value))
@@ -649,17 +754,21 @@ fn page(
     })
 }
 
-fn allowed(site: &Site, req: &Req, staff: &Staff, kind: &str) -> Result<(), Response> {
+fn allowed(site: &Site, req: &Req, staff: &Staff, kind: &str) -> Result<(), Box<Response>> {
     match kind_of(kind) {
-        None => Err(crate::pages::error_page(site, req, &WebError::NotFound)),
-        Some(k) if !staff.may(k) => Err(status(
+        None => Err(Box::new(crate::pages::error_page(
+            site,
+            req,
+            &WebError::NotFound,
+        ))),
+        Some(k) if !staff.may(k) => Err(Box::new(status(
             axum::http::StatusCode::FORBIDDEN,
             crate::pages::error_page(
                 site,
                 req,
                 &WebError::Bad(req.words().named("staff-role-may-not", &staff.role)),
             ),
-        )),
+        ))),
         Some(_) => Ok(()),
     }
 }
@@ -673,10 +782,10 @@ pub async fn form(
 ) -> Response {
     let staff = match require(&site, &req, &cx) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = allowed(&site, &req, &staff, &kind) {
-        return r;
+        return *r;
     }
     crate::render(site, req, move |site, req| {
         req.only(&["id"])?;
@@ -730,10 +839,10 @@ pub async fn submit(
 ) -> Response {
     let staff = match require(&site, &req, &cx) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = allowed(&site, &req, &staff, &kind) {
-        return r;
+        return *r;
     }
     let f = match Fields::parse(&body) {
         Ok(f) => f,
@@ -819,7 +928,7 @@ pub async fn submit(
 pub async fn reply(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes) -> Response {
     let staff = match require(&site, &req, &cx) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let f = match Fields::parse(&body) {
         Ok(f) => f,
@@ -877,7 +986,7 @@ pub async fn reply(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes
 pub async fn retract(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes) -> Response {
     let staff = match require(&site, &req, &cx) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let f = match Fields::parse(&body) {
         Ok(f) => f,
