@@ -211,6 +211,31 @@ pub fn same_origin(h: &HeaderMap) -> bool {
     }
 }
 
+/// A POST from a signed-in member: the member and the form, or the
+/// answer refusing it (not signed in, a bad form, no CSRF token, another
+/// site's form).
+pub(crate) fn posted(
+    site: &crate::Site,
+    req: &crate::Req,
+    cx: &Ctx,
+    body: &axum::body::Bytes,
+) -> Result<(Staff, forms::Fields), Box<Response>> {
+    let staff = desk::require(site, req, cx)?;
+    let f = forms::Fields::parse(body).map_err(|e| {
+        Box::new(crate::pages::error_page(
+            site,
+            req,
+            &crate::WebError::Bad(e),
+        ))
+    })?;
+    if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
+        return Err(Box::new(forbidden(
+            "the form token is wrong or the form came from another site; reload the page",
+        )));
+    }
+    Ok((staff, f))
+}
+
 /// The answer to a POST without a valid session or token.
 pub fn forbidden(msg: &str) -> Response {
     (

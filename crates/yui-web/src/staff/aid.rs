@@ -20,7 +20,7 @@ use yui_read::aid::{Reason, Row, Thread};
 
 use super::desk::require;
 use super::forms::{Errors, Fields};
-use super::{csrf_ok, forbidden, same_origin, see_other, Ctx, Refusal, Staff};
+use super::{see_other, Ctx, Refusal, Staff};
 use crate::chrome::Chrome;
 use crate::format;
 use crate::i18n::Lang;
@@ -374,19 +374,10 @@ fn parse_quantity(s: &str) -> Option<f64> {
 /// `POST /staff/aid/step`: the next step of a thread, or a read
 /// acknowledgement of a request.
 pub async fn step(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes) -> Response {
-    let staff = match require(&site, &req, &cx) {
-        Ok(s) => s,
+    let (staff, f) = match super::posted(&site, &req, &cx, &body) {
+        Ok(p) => p,
         Err(r) => return *r,
     };
-    let f = match Fields::parse(&body) {
-        Ok(f) => f,
-        Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
-    };
-    if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
-        return forbidden(
-            "the form token is wrong or the form came from another site; reload the page",
-        );
-    }
     let Ok(root) = f.get("root").parse::<ObjectRef>() else {
         return crate::pages::error_page(
             &site,
@@ -730,19 +721,10 @@ pub async fn compose_post(
     cx: Ctx,
     body: Bytes,
 ) -> Response {
-    let staff = match require(&site, &req, &cx) {
-        Ok(s) => s,
+    let (staff, f) = match super::posted(&site, &req, &cx, &body) {
+        Ok(p) => p,
         Err(r) => return *r,
     };
-    let f = match Fields::parse(&body) {
-        Ok(f) => f,
-        Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
-    };
-    if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
-        return forbidden(
-            "the form token is wrong or the form came from another site; reload the page",
-        );
-    }
     let w = req.words();
     let (lines, mut errors) = parse_lines(&req, &f);
     if !f.has("send") || !errors.is_empty() {

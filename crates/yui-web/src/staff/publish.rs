@@ -25,7 +25,7 @@ use yui_core::{Body, Kind, LocalizedText};
 
 use super::desk::require;
 use super::forms::{Errors, Fields};
-use super::{csrf_ok, forbidden, same_origin, see_other, Ctx, Staff};
+use super::{see_other, Ctx, Staff};
 use crate::chrome::Chrome;
 use crate::format::{self, TOKYO};
 use crate::i18n::Words;
@@ -837,21 +837,12 @@ pub async fn submit(
     Path(kind): Path<String>,
     body: Bytes,
 ) -> Response {
-    let staff = match require(&site, &req, &cx) {
-        Ok(s) => s,
+    let (staff, f) = match super::posted(&site, &req, &cx, &body) {
+        Ok(p) => p,
         Err(r) => return *r,
     };
     if let Err(r) = allowed(&site, &req, &staff, &kind) {
         return *r;
-    }
-    let f = match Fields::parse(&body) {
-        Ok(f) => f,
-        Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
-    };
-    if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
-        return forbidden(
-            "the form token is wrong or the form came from another site; reload the page",
-        );
     }
     let object_id = f.get("object_id").to_owned();
     let values: HashMap<String, String> = specs(&kind)
@@ -926,19 +917,10 @@ pub async fn submit(
 
 /// `POST /staff/reply`.
 pub async fn reply(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes) -> Response {
-    let staff = match require(&site, &req, &cx) {
-        Ok(s) => s,
+    let (staff, f) = match super::posted(&site, &req, &cx, &body) {
+        Ok(p) => p,
         Err(r) => return *r,
     };
-    let f = match Fields::parse(&body) {
-        Ok(f) => f,
-        Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
-    };
-    if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
-        return forbidden(
-            "the form token is wrong or the form came from another site; reload the page",
-        );
-    }
     let Ok(about) = f.get("about").parse::<ObjectRef>() else {
         return crate::pages::error_page(
             &site,
@@ -984,19 +966,10 @@ pub async fn reply(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes
 
 /// `POST /staff/retract`: withdraws one of this node's objects.
 pub async fn retract(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes) -> Response {
-    let staff = match require(&site, &req, &cx) {
-        Ok(s) => s,
+    let (staff, f) = match super::posted(&site, &req, &cx, &body) {
+        Ok(p) => p,
         Err(r) => return *r,
     };
-    let f = match Fields::parse(&body) {
-        Ok(f) => f,
-        Err(e) => return crate::pages::error_page(&site, &req, &WebError::Bad(e)),
-    };
-    if !same_origin(&cx.headers) || !csrf_ok(&staff, &f) {
-        return forbidden(
-            "the form token is wrong or the form came from another site; reload the page",
-        );
-    }
     let object_id = f.get("object_id").to_owned();
     let me = site.read.replica().id();
     let Some(current) = site.read.object(&me, &object_id).ok().flatten() else {
