@@ -13,7 +13,8 @@
 //! after each batch, so a restart neither repeats nor skips. At its first
 //! start it begins at the current heads: history is not announced. A gap
 //! of more than [`MAX_GAP`] entries (a first sync) is skipped for
-//! notices, which would all be old news; receipts are still sent.
+//! notices, which would all be old news; receipts are still sent for
+//! requests of the last [`RECEIPT_AGE_MS`].
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ use crate::admin::AdminState;
 pub const MAX_GAP: u64 = 1_000;
 /// Entries older than this are not announced (a late-arriving backlog).
 pub const MAX_AGE_MS: i64 = 48 * 3_600_000;
+/// Requests older than this get no receipt (a first sync of old threads).
+pub const RECEIPT_AGE_MS: i64 = 14 * 24 * 3_600_000;
 
 /// The desk's task.
 pub struct Desk {
@@ -266,7 +269,8 @@ fn decide(
                     url,
                 );
                 n.exercise = a.exercise;
-                return Some((Some(e.id), fresh.then_some(n)));
+                let recent = now - e.entry.created_at <= RECEIPT_AGE_MS;
+                return Some((recent.then_some(e.id), fresh.then_some(n)));
             }
             let about_us = root.author == *me || a.offer.as_ref().is_some_and(|o| o.author == *me);
             if !about_us || !fresh {
