@@ -532,3 +532,7 @@ form-languages = Languages (e.g. ja, en)
 form-partner = Partner
 form-partnership_kind = Kind of partnership
 form-since = Since
+form-err-before-start = This is before the start.
+form-err-code = Not a valid municipality code (six digits, the last a check digit).
+form-err-url = Enter an address starting with http:// or https://.
+form-err-invalid = Check this field ({ $name }).

@@ -502,3 +502,7 @@ form-languages = 使う言語 (例: ja, en)
 form-partner = 相手の自治体
 form-partnership_kind = 提携の種類
 form-since = 締結日
+form-err-before-start = 開始より前になっています。
+form-err-code = 団体コードが正しくありません(6 桁、最後の桁は検査数字)。
+form-err-url = http:// または https:// で始まるアドレスを入力してください。
+form-err-invalid = この項目を確認してください({ $name })。

@@ -350,3 +350,46 @@ def test_a_request_for_blankets_and_nurses_in_the_browser(browser, staffnet):
     assert "izu.bousai" in log and "sign_in" in log and "publish" in log and "127.0.0.1" in log
     for c in (izu_ctx, sugi_ctx, sap_ctx, reader, adm_ctx):
         c.close()
+
+
+def test_publishing_an_event_from_the_browser(browser, staffnet):
+    nodes = staffnet["nodes"]
+    izu = nodes["izu"]
+    # A disaster officer may not publish events: the form says so.
+    ctx, p = signed_in(browser, izu, "izu.bousai")
+    r = p.goto(izu.base + "/staff/publish/event")
+    assert r.status == 403
+    ctx.close()
+
+    ctx, p = signed_in(browser, izu, "izu.admin")
+    p.goto(izu.base + "/staff/publish/event")
+    p.get_by_label("件名", exact=False).first.fill("南伊豆町 防災フェア")
+    p.fill("#title_en", "Minami-Izu disaster preparedness fair")
+    p.fill("#start", "2027-03-14T10:00")
+    p.fill("#end", "2027-03-14T09:00")
+    p.fill("#location_ja", "町民体育館")
+    p.get_by_role("button", name="公開する").click()
+    # The node's refusal, beside the field it names; nothing published.
+    err = p.locator("#end-error")
+    assert err.count() == 1 and "開始より前" in err.inner_text(), p.content()[:2000]
+    assert "is before start" in p.locator("[role=alert]").inner_text()
+    assert p.locator("#end").get_attribute("aria-invalid") == "true"
+    p.screenshot(path=str(SHOTS / "staff-publish-error-ja.png"), full_page=True)
+    p.fill("#end", "2027-03-14T15:00")
+    p.get_by_role("button", name="プレビュー").click()
+    assert "南伊豆町 防災フェア" in p.locator("section.preview").inner_text()
+    p.get_by_role("button", name="公開する").click()
+    p.wait_for_url("**/events/**")
+    assert "南伊豆町 防災フェア" in p.locator("h1").inner_text()
+    # An update starts from what was published and becomes version 2.
+    p.get_by_role("link", name="この情報を更新する").click()
+    assert p.input_value("#title_ja") == "南伊豆町 防災フェア"
+    p.fill("#title_ja", "南伊豆町 防災フェア 2027")
+    p.get_by_role("button", name="公開する").click()
+    p.wait_for_url("**/events/**")
+    assert "2027" in p.locator("h1").inner_text()
+    assert "第2版" in p.locator("section.provenance").inner_text()
+    # Every node has it, through the relay.
+    sap = nodes["sapporo"]
+    wait_until("the event at 札幌市", lambda: "防災フェア 2027" in sap.cli("query", "events"))
+    ctx.close()

@@ -358,6 +358,37 @@ pub fn refusal_text(req: &Req, r: &Refusal) -> String {
     req.words().named("staff-refused", &r.message)
 }
 
+/// The message beside a field the node refused, in the reader's language:
+/// the reasons staff meet most have words of their own; any other keeps
+/// the node's reason inside a sentence of the reader's language.
+pub fn field_text(req: &Req, r: &Refusal) -> String {
+    let w = req.words();
+    let msg = r
+        .message
+        .strip_prefix("invalid entry: ")
+        .unwrap_or(&r.message);
+    let reason = match &r.field {
+        Some(f) => msg
+            .strip_prefix(f.as_str())
+            .map(|rest| rest.trim_start_matches(':').trim())
+            .unwrap_or(msg),
+        None => msg,
+    };
+    const KNOWN: [(&str, &str); 6] = [
+        ("is required", "staff-required"),
+        ("is before start", "form-err-before-start"),
+        ("must be after as_of", "form-err-before-start"),
+        ("6-digit local government code", "form-err-code"),
+        ("wrong check digit", "form-err-code"),
+        ("is not an http(s) URL", "form-err-url"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(pat, _)| reason.contains(pat))
+        .map(|(_, id)| w.get(id))
+        .unwrap_or_else(|| w.named("form-err-invalid", reason))
+}
+
 fn parse_quantity(s: &str) -> Option<f64> {
     let s = s.trim().replace([',', '，'], "");
     let s: String = s
@@ -811,7 +842,7 @@ pub async fn compose_post(
             };
             let msg = refusal_text(&req, &r);
             if !field.is_empty() {
-                errors.put(field, msg.clone());
+                errors.put(field, field_text(&req, &r));
             }
             let st = staff.clone();
             let r = crate::render(site, req, move |site, req| {

@@ -905,7 +905,7 @@ pub async fn submit(
             let mut errors = Errors::default();
             let msg = super::aid::refusal_text(&req, &r);
             if let Some(name) = r.field.as_deref().and_then(|x| form_field(&kind, x)) {
-                errors.put(name, msg.clone());
+                errors.put(name, super::aid::field_text(&req, &r));
             }
             crate::render(site, req, move |site, req| {
                 page(site, req, &st, &k, &o, &values, &errors, false, Some(msg))
