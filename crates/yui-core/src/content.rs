@@ -397,6 +397,8 @@ pub struct Event {
     pub category: String,
     /// Who to ask.
     pub contact: Contact,
+    /// A drill (訓練), not a real event.
+    pub exercise: bool,
 }
 
 /// Whether a service works.
@@ -603,6 +605,8 @@ pub struct Case {
     pub contact: Contact,
     /// Files.
     pub attachments: Vec<Attachment>,
+    /// Part of a drill (訓練).
+    pub exercise: bool,
 }
 
 /// Need or offer.
@@ -632,6 +636,8 @@ pub struct CallForPartners {
     pub deadline: String,
     /// Who to contact.
     pub contact: Contact,
+    /// Part of a drill (訓練).
+    pub exercise: bool,
 }
 
 /// Kind of relation.

@@ -283,6 +283,7 @@ pub fn joint_drill_case() -> Case {
             ..Default::default()
         },
         attachments: Vec::new(),
+        exercise: false,
     }
 }
 
@@ -304,6 +305,7 @@ pub fn tourism_offer() -> CallForPartners {
             email: "kouryu@example.jp".into(),
             ..Default::default()
         },
+        exercise: false,
     }
 }
 
@@ -334,6 +336,7 @@ pub fn nursing_home_case() -> Case {
             size: 1_482_113,
             url: String::new(),
         }],
+        exercise: false,
     }
 }
 
@@ -355,6 +358,7 @@ pub fn tourism_call() -> CallForPartners {
             email: "kanko@example.jp".into(),
             ..Default::default()
         },
+        exercise: false,
     }
 }
 

@@ -192,6 +192,7 @@ fn event_to_pb(e: &Event) -> pb::Event {
         partners: e.partners.clone(),
         category: e.category.clone(),
         contact: contact_to_pb(&e.contact),
+        exercise: e.exercise,
     }
 }
 
@@ -213,6 +214,7 @@ fn event_from_pb(e: pb::Event) -> Result<Event, DecodeError> {
         partners: e.partners,
         category: e.category,
         contact: contact_from_pb(e.contact),
+        exercise: e.exercise,
     })
 }
 
@@ -482,6 +484,7 @@ fn case_to_pb(c: &Case) -> pb::Case {
                 url: a.url.clone(),
             })
             .collect(),
+        exercise: c.exercise,
     }
 }
 
@@ -507,6 +510,7 @@ fn case_from_pb(c: pb::Case) -> Result<Case, DecodeError> {
                 url: a.url,
             })
             .collect(),
+        exercise: c.exercise,
     })
 }
 
@@ -532,6 +536,7 @@ pub fn entry_to_pb(e: &Entry) -> pb::Entry {
             description: text_to_pb(&c.description),
             deadline: c.deadline.clone(),
             contact: contact_to_pb(&c.contact),
+            exercise: c.exercise,
         }),
         Body::Partnership(p) => B::Partnership(pb::Partnership {
             kind: pk_to_pb(p.kind),
@@ -659,6 +664,7 @@ fn body_from_pb(body: pb::entry::Body) -> Result<Body, DecodeError> {
             description: text_from_pb(c.description),
             deadline: c.deadline,
             contact: contact_from_pb(c.contact),
+            exercise: c.exercise,
         }),
         B::Partnership(p) => Body::Partnership(Partnership {
             kind: pk_from_pb(p.kind)?,

@@ -386,6 +386,7 @@ fn decide(
                 link(format!("/entries/{author}/{}", e.entry.object_id)),
             );
             n.policy_area = area;
+            n.exercise = c.exercise;
             Some((None, Some(n)))
         }
         _ => None,

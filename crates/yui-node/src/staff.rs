@@ -264,6 +264,55 @@ impl yui_web::staff::Workspace for NodeWorkspace {
         })
     }
 
+    fn notify_choice(&self, staff: &yui_web::staff::Staff) -> yui_web::staff::NotifyChoice {
+        let Some(u) = self.desk().accounts.get(&staff.name).ok().flatten() else {
+            return Default::default();
+        };
+        let s = u.subscriptions.first().cloned().unwrap_or_default();
+        yui_web::staff::NotifyChoice {
+            email: u.email,
+            topics: s.topics.iter().map(|t| t.name().to_owned()).collect(),
+            min_alert_level: s.min_alert_level,
+            policy_areas: s.policy_areas,
+            exercises: s.exercises,
+        }
+    }
+
+    fn set_notify_choice(
+        &self,
+        staff: &yui_web::staff::Staff,
+        addr: Option<std::net::IpAddr>,
+        choice: yui_web::staff::NotifyChoice,
+    ) -> Result<(), String> {
+        let topics: Vec<yui_staff::Topic> = choice
+            .topics
+            .iter()
+            .map(|t| t.parse())
+            .collect::<Result<_, String>>()?;
+        let subs = if topics.is_empty() {
+            Vec::new()
+        } else {
+            let s = yui_staff::Subscription {
+                name: staff.name.clone(),
+                topics,
+                min_alert_level: choice.min_alert_level,
+                policy_areas: choice.policy_areas,
+                exercises: choice.exercises,
+                ..Default::default()
+            };
+            s.check()?;
+            vec![s]
+        };
+        self.desk()
+            .accounts
+            .set_subscriptions(&staff.name, Some(&choice.email), subs)
+            .map_err(|e| e.to_string())?;
+        let mut r = Self::record(&staff.name, "settings", addr);
+        r.detail = "notifications".into();
+        self.log(r);
+        Ok(())
+    }
+
     fn audit(&self, n: usize) -> Vec<yui_web::staff::AuditLine> {
         self.desk()
             .audit

@@ -223,6 +223,10 @@ pub fn router(site: Arc<Site>) -> Router {
         .route("/staff", get(staff::desk::page))
         .route("/staff/audit", get(staff::desk::audit))
         .route(
+            "/staff/settings",
+            get(staff::settings::form).post(staff::settings::submit),
+        )
+        .route(
             "/staff/aid/new",
             get(staff::aid::compose).post(staff::aid::compose_post),
         )

@@ -71,6 +71,8 @@ pub fn entry_href(c: &Chrome, e: &EntryView) -> String {
 pub struct EventItem {
     /// Its page.
     pub href: String,
+    /// A drill (訓練).
+    pub exercise: bool,
     /// Title.
     pub title: Text,
     /// When, as the reader writes it.
@@ -146,6 +148,7 @@ pub fn event_item(c: &Chrome, dir: &Directory, e: &EntryView) -> Option<EventIte
     };
     let (when, start, end) = event_when(c.lang, ev);
     Some(EventItem {
+        exercise: ev.exercise,
         href: entry_href(c, e),
         title: Text::of(&ev.title, c.lang),
         when,
@@ -166,6 +169,8 @@ pub fn event_item(c: &Chrome, dir: &Directory, e: &EntryView) -> Option<EventIte
 pub struct CaseItem {
     /// Its page.
     pub href: String,
+    /// A drill (訓練).
+    pub exercise: bool,
     /// Title.
     pub title: Text,
     /// Summary, shortened.
@@ -199,6 +204,7 @@ pub fn case_item(c: &Chrome, dir: &Directory, e: &EntryView) -> Option<CaseItem>
     };
     let summary = Text::of(&k.summary, c.lang);
     Some(CaseItem {
+        exercise: k.exercise,
         href: entry_href(c, e),
         title: Text::of(&k.title, c.lang),
         summary: Text {
@@ -242,6 +248,8 @@ pub fn snippet_parts(e: &EntryView) -> Vec<(String, bool)> {
 pub struct CallItem {
     /// Its page.
     pub href: String,
+    /// A drill (訓練).
+    pub exercise: bool,
     /// Need or offer (wire name).
     pub kind: String,
     /// Need or offer, in words.
@@ -265,6 +273,7 @@ pub fn call_item(c: &Chrome, dir: &Directory, e: &EntryView) -> Option<CallItem>
     };
     let kind = wire(&k.kind);
     Some(CallItem {
+        exercise: k.exercise,
         href: entry_href(c, e),
         kind_name: c.t(&format!("call-{kind}")),
         kind,

@@ -13,6 +13,7 @@ pub mod aid;
 pub mod desk;
 pub mod forms;
 pub mod publish;
+pub mod settings;
 pub mod signin;
 
 use std::future::Future;
@@ -110,6 +111,21 @@ pub struct AuditLine {
     pub detail: String,
 }
 
+/// What a member asked to be told, and where (its e-mail address).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NotifyChoice {
+    /// E-mail address.
+    pub email: String,
+    /// Topics: `alert`, `aid_request`, `aid_update`, `reply`, `call`.
+    pub topics: Vec<String>,
+    /// For alerts: this level or above.
+    pub min_alert_level: u32,
+    /// For calls: these policy areas (all when empty).
+    pub policy_areas: Vec<String>,
+    /// Drills too.
+    pub exercises: bool,
+}
+
 /// A boxed future (the trait is used as an object).
 pub type Pending<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -132,6 +148,15 @@ pub trait Workspace: Send + Sync + 'static {
     ) -> Pending<'a, Result<Published, Refusal>>;
     /// The newest `n` lines of the audit log.
     fn audit(&self, n: usize) -> Vec<AuditLine>;
+    /// What `staff` asked to be told.
+    fn notify_choice(&self, staff: &Staff) -> NotifyChoice;
+    /// Sets it; the reason when a value is refused.
+    fn set_notify_choice(
+        &self,
+        staff: &Staff,
+        addr: Option<IpAddr>,
+        choice: NotifyChoice,
+    ) -> Result<(), String>;
 }
 
 /// The session token in a request's cookies.

@@ -393,3 +393,29 @@ def test_publishing_an_event_from_the_browser(browser, staffnet):
     sap = nodes["sapporo"]
     wait_until("the event at 札幌市", lambda: "防災フェア 2027" in sap.cli("query", "events"))
     ctx.close()
+
+
+def test_each_member_chooses_what_it_is_told(browser, staffnet):
+    sugi = staffnet["nodes"]["suginami"]
+    ctx, p = signed_in(browser, sugi, "sugi.bousai")
+    p.goto(sugi.base + "/staff/settings")
+    # What `yui user notify` set shows in the form.
+    assert p.locator("input[name=topic][value=aid_request]").is_checked()
+    assert not p.locator("input[name=topic][value=alert]").is_checked()
+    p.check("input[name=topic][value=alert]")
+    p.select_option("#min_alert_level", "4")
+    p.check("input[name=exercises]")
+    p.get_by_role("button", name="保存する").click()
+    assert "保存しました" in p.locator("[role=status]").inner_text()
+    users = json.loads(sugi.cli("user", "list", "--json"))
+    s = next(u for u in users if u["name"] == "sugi.bousai")["subscriptions"][0]
+    assert set(s["topics"]) == {"aid_request", "aid_update", "alert"}
+    assert s["min_alert_level"] == 4 and s["exercises"] is True
+    # A bad address (past the browser's own check) is refused with the
+    # reason; nothing changes.
+    csrf = p.input_value("input[name=csrf]")
+    resp = p.request.post(sugi.base + "/staff/settings", form={"csrf": csrf, "email": "not-an-address", "topic": "alert"})
+    assert resp.status == 422 and "has no @" in resp.text()
+    users = json.loads(sugi.cli("user", "list", "--json"))
+    assert next(u for u in users if u["name"] == "sugi.bousai")["email"] == "bousai@city.suginami.example.jp"
+    ctx.close()

@@ -157,7 +157,11 @@ pub fn vevent(e: &EntryView, lang: &str, page: Option<&str>) -> String {
             })
         };
         if let Some(l) = localized("SUMMARY", &ev.title) {
-            line(l);
+            // A drill says so where a calendar shows it first.
+            line(match (ev.exercise, l.split_once(':')) {
+                (true, Some((prop, title))) => format!("{prop}:【訓練】{title}"),
+                _ => l,
+            });
         }
         if let Some(l) = localized("DESCRIPTION", &ev.description) {
             line(l);
@@ -180,6 +184,9 @@ pub fn vevent(e: &EntryView, lang: &str, page: Option<&str>) -> String {
         }
         if !ev.category.is_empty() {
             line(format!("CATEGORIES:{}", text(&ev.category)));
+        }
+        if ev.exercise {
+            line("X-YUI-EXERCISE:TRUE".to_owned());
         }
         line(format!(
             "X-YUI-ATTENDANCE:{}",
@@ -226,6 +233,39 @@ mod tests {
             unfolded.trim_end(),
             format!("SUMMARY:{}", "冬の都市会議".repeat(10))
         );
+    }
+
+    #[test]
+    fn a_drill_says_so_in_its_summary() {
+        let ev = yui_core::content::Event {
+            title: yui_core::LocalizedText::one("ja", "合同防災訓練"),
+            start: "2027-02-10T10:00:00+09:00".into(),
+            exercise: true,
+            ..Default::default()
+        };
+        let e = EntryView {
+            author: yui_core::NodeId::new(yui_core::SecretKey::from_seed(&[1; 32]).public_key()),
+            author_name: None,
+            seq: 1,
+            id: String::new(),
+            object_id: "drill".into(),
+            created_at: 1,
+            expires_at: None,
+            kind: "event".into(),
+            version: 1,
+            stale: false,
+            partnership: None,
+            acknowledged_by: Vec::new(),
+            revoked: false,
+            snippet: None,
+            body: Body::Event(ev),
+        };
+        let v = vevent(&e, "ja", None).replace("\r\n ", "");
+        assert!(
+            v.contains("SUMMARY;LANGUAGE=ja:【訓練】合同防災訓練"),
+            "{v}"
+        );
+        assert!(v.contains("X-YUI-EXERCISE:TRUE"));
     }
 
     #[test]

@@ -182,6 +182,7 @@ pub fn reply_views(c: &Chrome, dir: &Directory, replies: &[EntryView]) -> Vec<Re
 #[template(path = "event.html")]
 struct EventPage {
     c: Chrome,
+    exercise: bool,
     title: Text,
     description: Text,
     when: String,
@@ -203,6 +204,7 @@ struct EventPage {
 #[template(path = "case.html")]
 struct CasePage {
     c: Chrome,
+    exercise: bool,
     title: Text,
     summary: Text,
     outcomes: Text,
@@ -317,7 +319,7 @@ pub async fn event(
             ));
         }
         let title = Text::of(&ev.title, req.lang);
-        let c = Chrome::new(site, req, "/calendar", title.text.clone())?;
+        let c = Chrome::new(site, req, "/calendar", title.text.clone())?.signed_in(staff);
         let dir = site.directory()?;
         let (when, _, _) = event_when(req.lang, ev);
         let mut organisers = vec![Who::of(&c, &dir, &e.author)];
@@ -328,6 +330,7 @@ pub async fn event(
             }
         }
         let page = EventPage {
+            exercise: ev.exercise,
             description: Text::of(&ev.description, req.lang),
             when,
             zone: if ev.time_zone.is_empty() {
@@ -383,10 +386,11 @@ pub async fn case(
             return Err(WebError::NotFound);
         };
         let title = Text::of(&k.title, req.lang);
-        let c = Chrome::new(site, req, "/cases", title.text.clone())?;
+        let c = Chrome::new(site, req, "/cases", title.text.clone())?.signed_in(staff);
         let dir = site.directory()?;
         let area = wire(&k.policy_area);
         let page = CasePage {
+            exercise: k.exercise,
             summary: Text::of(&k.summary, req.lang),
             outcomes: Text::of(&k.outcomes, req.lang),
             area: c.t(&format!("area-{area}")),
@@ -450,7 +454,7 @@ pub async fn any(
         };
         let w = req.words();
         let kind = w.get(&format!("kind-entry-{}", e.kind));
-        let c = Chrome::new(site, req, "", kind.clone())?;
+        let c = Chrome::new(site, req, "", kind.clone())?.signed_in(staff);
         let dir = site.directory()?;
         let now = yui_sync::now_ms();
         let readiness = match &e.body {

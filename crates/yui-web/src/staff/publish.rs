@@ -258,6 +258,9 @@ fn specs(kind: &str) -> Option<Vec<Spec>> {
     if matches!(kind, "event" | "case" | "call" | "profile") {
         v.extend(contact_specs());
     }
+    if matches!(kind, "event" | "case" | "call") {
+        v.push(spec("exercise", Input::Check, false));
+    }
     Some(v)
 }
 
@@ -381,6 +384,7 @@ fn build(kind: &str, f: &Fields, w: &Words, previous: Option<&Body>) -> Result<B
                 online_url: f.get("online_url").to_owned(),
                 category: f.get("category").to_owned(),
                 contact: contact(f),
+                exercise: f.has("exercise"),
                 ..Default::default()
             })
         }
@@ -398,6 +402,7 @@ fn build(kind: &str, f: &Fields, w: &Words, previous: Option<&Body>) -> Result<B
                 Some(Body::Case(p)) => p.attachments.clone(),
                 _ => Vec::new(),
             },
+            exercise: f.has("exercise"),
         }),
         "call" => Body::CallForPartners(CallForPartners {
             kind: parse_enum(f.get("call_kind")).unwrap_or_default(),
@@ -406,6 +411,7 @@ fn build(kind: &str, f: &Fields, w: &Words, previous: Option<&Body>) -> Result<B
             description: text2(f, "description"),
             deadline: f.get("deadline").to_owned(),
             contact: contact(f),
+            exercise: f.has("exercise"),
         }),
         "readiness" => {
             let now = yui_sync::now_ms();
@@ -533,6 +539,9 @@ fn fill(body: &Body) -> HashMap<String, String> {
             m.insert("online_url".into(), e.online_url.clone());
             m.insert("category".into(), e.category.clone());
             put_contact(&mut m, &e.contact);
+            if e.exercise {
+                m.insert("exercise".into(), "on".into());
+            }
         }
         Body::Case(c) => {
             put2(&mut m, "title", &c.title);
@@ -544,6 +553,9 @@ fn fill(body: &Body) -> HashMap<String, String> {
             m.insert("period_start".into(), c.period_start.clone());
             m.insert("period_end".into(), c.period_end.clone());
             put_contact(&mut m, &c.contact);
+            if c.exercise {
+                m.insert("exercise".into(), "on".into());
+            }
         }
         Body::CallForPartners(c) => {
             m.insert("call_kind".into(), wire(&c.kind));
@@ -552,6 +564,9 @@ fn fill(body: &Body) -> HashMap<String, String> {
             put2(&mut m, "description", &c.description);
             m.insert("deadline".into(), c.deadline.clone());
             put_contact(&mut m, &c.contact);
+            if c.exercise {
+                m.insert("exercise".into(), "on".into());
+            }
         }
         Body::Readiness(r) => {
             m.insert("alert_level".into(), r.alert_level.to_string());

@@ -56,6 +56,9 @@ pub enum PublishCmd {
 pub struct EventArgs {
     #[command(flatten)]
     common: Common,
+    /// A drill (訓練): shown as an exercise, kept out of real notifications.
+    #[arg(long)]
+    exercise: bool,
     /// Title.
     #[arg(long, required_unless_present = "file")]
     title: Option<String>,
@@ -154,6 +157,9 @@ pub struct ReadinessArgs {
 pub struct CaseArgs {
     #[command(flatten)]
     common: Common,
+    /// A drill (訓練): shown as an exercise, kept out of real notifications.
+    #[arg(long)]
+    exercise: bool,
     /// Title.
     #[arg(long, required_unless_present = "file")]
     title: Option<String>,
@@ -194,6 +200,9 @@ pub struct CaseArgs {
 pub struct CallArgs {
     #[command(flatten)]
     common: Common,
+    /// A drill (訓練): shown as an exercise, kept out of real notifications.
+    #[arg(long)]
+    exercise: bool,
     /// need or offer.
     #[arg(long, default_value = "need")]
     kind: String,
@@ -367,6 +376,7 @@ pub fn build(cmd: PublishCmd) -> anyhow::Result<(Body, Option<String>, Option<i6
                     partners: a.partners.clone(),
                     category: a.category.clone(),
                     contact: contact(&c.lang, &None, &None, &a.email),
+                    exercise: a.exercise,
                 },
             };
             (Body::Event(body), c.object_id.clone(), expires(c)?)
@@ -444,6 +454,7 @@ pub fn build(cmd: PublishCmd) -> anyhow::Result<(Body, Option<String>, Option<i6
                     period_end: a.until.clone().unwrap_or_default(),
                     contact: contact(&c.lang, &a.contact_name, &a.department, &a.email),
                     attachments: Vec::new(),
+                    exercise: a.exercise,
                 },
             };
             (Body::Case(body), c.object_id.clone(), expires(c)?)
@@ -459,6 +470,7 @@ pub fn build(cmd: PublishCmd) -> anyhow::Result<(Body, Option<String>, Option<i6
                     description: text(&c.lang, &a.description),
                     deadline: a.deadline.clone().unwrap_or_default(),
                     contact: contact(&c.lang, &None, &None, &a.email),
+                    exercise: a.exercise,
                 },
             };
             (
