@@ -385,6 +385,36 @@ fn a_request_for_blankets_and_nurses_is_answered_committed_and_receipted() {
         thread(&izu, &request)["replies"].as_array().unwrap().len() == 1
     });
 
+    // An offer nobody asked for: 札幌市 offers water to 南伊豆町, which
+    // accepts; the rest follows as for a request.
+    let water = sapporo.json(&[
+        "aid",
+        "offer",
+        "--to",
+        "223042",
+        "--supply",
+        "飲料水:2:t",
+        "--json",
+    ]);
+    let water = format!("{}/{}", sapporo.id, water["object_id"].as_str().unwrap());
+    wait_until("the offer of water at 南伊豆町", 30, || {
+        izu.try_cli(&["aid", "accept", &water]).status.success()
+    });
+    refused(
+        &sapporo,
+        &["aid", "accept", &water],
+        "accepted by the one it is made to",
+    );
+    wait_until("the acceptance at 札幌市", 30, || {
+        sapporo.try_cli(&["aid", "commit", &water]).status.success()
+    });
+    sapporo.cli(&["aid", "dispatch", &water]);
+    wait_until("the dispatch of water at 南伊豆町", 30, || {
+        izu.try_cli(&["aid", "arrive", &water]).status.success()
+    });
+    let t = thread(&izu, &water);
+    assert_eq!(totals(&t, 0)["arrived"], 2.0, "{t}");
+
     // 杉並区's desk was told: by e-mail, and by a signed webhook retried
     // after its first failure.
     wait_until("the e-mail about the request", 30, || {

@@ -519,3 +519,7 @@ topic-aid_update = 当自治体の要請・申し出の進み(申し出、受諾
 topic-alert = 連携自治体の警戒レベルの上昇
 topic-reply = 当自治体の情報への返信
 topic-call = 新しい連携先募集
+aid-offer-title = 支援の申し出: { $name }
+aid-mode = 要請か申し出か
+aid-mode-request = 支援を要請する
+aid-mode-offer = 要請がなくても支援を申し出る(要請先は任意)

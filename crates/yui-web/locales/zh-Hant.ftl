@@ -518,3 +518,7 @@ topic-aid_update = Progress of our requests and offers (offers, acceptance, disp
 topic-alert = A partner's alert level rising
 topic-reply = Replies to our entries
 topic-call = New calls for partners
+aid-offer-title = Offer of aid: { $name }
+aid-mode = Request or offer
+aid-mode-request = Request aid
+aid-mode-offer = Offer aid nobody asked for (addressees optional)

@@ -158,8 +158,18 @@ fn actions(
     if r.offer.is_none() || r.cancelled || t.cancelled {
         return Vec::new();
     }
-    let opener = t.opener().is_some_and(|o| o == *me);
     let offerer = r.who == Some(*me);
+    // Who receives: the requester; for an offer nobody asked for, anyone
+    // but the one offering.
+    let unsolicited = t
+        .opening
+        .as_ref()
+        .is_some_and(|o| matches!(&o.body, Body::Aid(a) if a.step == AidStep::Offer));
+    let opener = if unsolicited {
+        !offerer
+    } else {
+        t.opener().is_some_and(|o| o == *me)
+    };
     let mut out = Vec::new();
     let mut add = |step: AidStep| {
         out.push((
@@ -199,7 +209,14 @@ fn thread_page(
         return Err(WebError::NotFound);
     };
     let w = req.words();
-    let title = w.named("aid-thread-title", &lines_text(req.lang, &a.lines));
+    let title = w.named(
+        if a.step == AidStep::Offer {
+            "aid-offer-title"
+        } else {
+            "aid-thread-title"
+        },
+        &lines_text(req.lang, &a.lines),
+    );
     let c = Chrome::new(site, req, "/board", title)?.signed_in(staff);
     let dir = site.directory()?;
     let me = site.read.replica().id();
@@ -445,6 +462,7 @@ pub async fn step(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes)
         }
     };
     let offer = f.get("offer").parse::<ObjectRef>().ok();
+    let by_request = opened_by_request(&site, &root);
     let body = match f.get("step") {
         "read" => Body::Acknowledgement(Acknowledgement {
             entry_id: match site.read.object(&root.author, &root.object_id) {
@@ -495,8 +513,11 @@ pub async fn step(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes)
             }
             Body::Aid(AidMessage {
                 step: s,
-                request: opened_by_request(&site, &root).then(|| root.clone()),
-                offer: offer.clone(),
+                request: by_request.then(|| root.clone()),
+                // In an offer nobody asked for, the thread is the offer.
+                offer: offer
+                    .clone()
+                    .or_else(|| (!by_request).then(|| root.clone())),
                 lines,
                 eta,
                 note,
@@ -575,6 +596,7 @@ struct SuggestionView {
 struct ComposePage {
     c: Chrome,
     csrf: String,
+    offering: bool,
     lines: Vec<LineForm>,
     to: String,
     to_partners: bool,
@@ -658,6 +680,7 @@ fn compose_page(
     }
     let preview = (!parsed.is_empty()).then(|| lines_text(c.lang, &parsed));
     let page = ComposePage {
+        offering: f.get("mode") == "offer",
         csrf: staff.csrf.clone(),
         lines,
         to,
@@ -784,7 +807,8 @@ pub async fn compose_post(
     if lines.is_empty() {
         errors.put("w1", w.get("aid-need-a-line"));
     }
-    if to.is_empty() && !f.has("to_partners") {
+    let offering = f.get("mode") == "offer";
+    if to.is_empty() && !f.has("to_partners") && !offering {
         errors.put("to", w.get("aid-need-addressee"));
     }
     let needed_by = match f.get("needed_by") {
@@ -818,10 +842,14 @@ pub async fn compose_post(
         }
     };
     let body = Body::Aid(AidMessage {
-        step: AidStep::Request,
+        step: if offering {
+            AidStep::Offer
+        } else {
+            AidStep::Request
+        },
         lines,
         to,
-        to_partners: f.has("to_partners"),
+        to_partners: f.has("to_partners") && !offering,
         needed_by,
         deliver_to: text(f.get("deliver_to")),
         note: text(f.get("note")),
