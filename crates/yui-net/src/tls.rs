@@ -170,18 +170,70 @@ pub fn client_config() -> Result<(Arc<ClientConfig>, [u8; 32]), TlsError> {
 }
 
 /// Client configuration for the admin API of a node whose admin listener is
-/// remote (TLS): TLS 1.3, ALPN `http/1.1`, any certificate at the TLS layer;
-/// the caller pins the node's own certificate by its digest
-/// ([`peer_cert_digest`]) before sending the token.
-pub fn admin_client_config() -> Result<Arc<ClientConfig>, TlsError> {
+/// remote (TLS): TLS 1.3, ALPN `http/1.1`, and only the certificate whose
+/// digest is `pin` (the node's own, from its home): the handshake fails on
+/// any other, so the token is never sent to it.
+pub fn admin_client_config(pin: [u8; 32]) -> Result<ClientConfig, TlsError> {
     let provider = provider();
     let mut cfg = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_custom_certificate_verifier(Arc::new(Pinned {
+            pin,
+            any: AnyCertificate(provider),
+        }))
         .with_no_client_auth();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(cfg))
+    Ok(cfg)
+}
+
+/// Accepts exactly one certificate, by digest (and checks the handshake
+/// signature like [`AnyCertificate`]).
+#[derive(Debug)]
+struct Pinned {
+    pin: [u8; 32],
+    any: AnyCertificate,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if cert_digest(end_entity) == self.pin {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "not this node's certificate (tls/cert.pem)".into(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        ServerCertVerifier::verify_tls12_signature(&self.any, message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        ServerCertVerifier::verify_tls13_signature(&self.any, message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        ServerCertVerifier::supported_verify_schemes(&self.any)
+    }
 }
 
 /// The digest of the end-entity certificate the other side presented, if any.

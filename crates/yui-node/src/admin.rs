@@ -304,9 +304,8 @@ async fn bundle_import(
 
 async fn metrics(State(s): State<AdminState>) -> Response {
     typed(
-        "text/plain; version=0.0.4; charset=utf-8",
-        crate::metrics::render(&s.replica, &s.table)
-            + &crate::metrics::index_part(s.read.index().indexed()),
+        crate::metrics::CONTENT_TYPE,
+        crate::metrics::render(&s.replica, &s.table, s.read.index().indexed()),
     )
 }
 

@@ -1,26 +1,38 @@
-//! The CLI's client for the local admin API.
+//! The CLI's client for the local admin API (reqwest on rustls with the
+//! ring provider).
+//!
+//! On loopback it speaks plain HTTP. Off loopback the admin API speaks TLS
+//! with the node's own certificate; the client accepts that one
+//! certificate only (its digest, read from the home's `tls/cert.pem`), so
+//! the handshake fails before the token is sent to anything else.
+//! Connecting gives up after 10 seconds and a silent answer after 30
+//! minutes (a backup or a large export streams for a while, but never
+//! stalls that long).
+
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::net::TcpStream;
 
 use crate::api::ApiError;
 use crate::home::Home;
+
+/// How long connecting to the admin API may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the admin API may stay silent while answering.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Talks to the node running on a home folder.
 #[derive(Debug, Clone)]
 pub struct AdminClient {
     addr: String,
+    base: String,
     token: String,
-    /// Off loopback the admin API speaks TLS with the node's certificate:
-    /// its digest, pinned (read from the home's `tls/cert.pem`).
-    pinned: Option<[u8; 32]>,
+    http: reqwest::Client,
 }
 
 fn is_loopback(addr: &str) -> bool {
@@ -38,8 +50,14 @@ impl AdminClient {
             Err(_) => home.load_config()?.admin.listen,
         };
         let token = home.load_token()?;
-        let pinned = if is_loopback(&addr) {
-            None
+        let builder = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!("yui-cli/", env!("CARGO_PKG_VERSION")));
+        let (base, http) = if is_loopback(&addr) {
+            (format!("http://{addr}"), builder.build()?)
         } else {
             let pem = std::fs::read(home.cert_path()).with_context(|| {
                 format!(
@@ -50,12 +68,17 @@ impl AdminClient {
             let der = rustls_pemfile::certs(&mut pem.as_slice())
                 .next()
                 .context("no certificate in the home's tls/cert.pem")??;
-            Some(yui_net::tls::cert_digest(&der))
+            let tls = yui_net::tls::admin_client_config(yui_net::tls::cert_digest(&der))?;
+            (
+                format!("https://{addr}"),
+                builder.use_preconfigured_tls(tls).build()?,
+            )
         };
         Ok(Self {
             addr,
+            base,
             token,
-            pinned,
+            http,
         })
     }
 
@@ -65,53 +88,17 @@ impl AdminClient {
     }
 
     async fn request(&self, method: Method, path: &str, body: Vec<u8>) -> anyhow::Result<Bytes> {
-        let stream = TcpStream::connect(&self.addr).await.with_context(|| {
-            format!(
-                "cannot reach the node's admin API at {}: is `yui run` running for this home?",
-                self.addr
-            )
-        })?;
-        let mut sender = match self.pinned {
-            None => {
-                let (sender, conn) =
-                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-                tokio::spawn(conn);
-                sender
-            }
-            Some(pin) => {
-                let connector =
-                    tokio_rustls::TlsConnector::from(yui_net::tls::admin_client_config()?);
-                let name = rustls::pki_types::ServerName::try_from("yui-node")?;
-                let tls = connector
-                    .connect(name, stream)
-                    .await
-                    .with_context(|| format!("TLS to the admin API at {} failed", self.addr))?;
-                // Pinned before the token is sent.
-                if yui_net::tls::peer_cert_digest(tls.get_ref().1) != Some(pin) {
-                    bail!(
-                        "the admin API at {} did not show this node's certificate (tls/cert.pem): refusing to send the token",
-                        self.addr
-                    );
-                }
-                let (sender, conn) =
-                    hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
-                tokio::spawn(conn);
-                sender
-            }
-        };
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(HOST, "localhost")
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.base))
             .header(AUTHORIZATION, format!("Bearer {}", self.token))
             .header(CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))?;
-        let resp = sender
-            .send_request(req)
+            .body(body)
+            .send()
             .await
-            .context("admin API request failed")?;
+            .map_err(|e| self.unreachable(e))?;
         let status = resp.status();
-        let bytes = resp.into_body().collect().await?.to_bytes();
+        let bytes = resp.bytes().await.context("admin API request failed")?;
         if !status.is_success() {
             let msg = serde_json::from_slice::<ApiError>(&bytes)
                 .map(|e| e.error)
@@ -119,6 +106,30 @@ impl AdminClient {
             bail!("{msg}");
         }
         Ok(bytes)
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> anyhow::Error {
+        let mut cause = String::new();
+        let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+        while let Some(s) = src {
+            cause = s.to_string();
+            src = s.source();
+        }
+        if cause.contains("not this node's certificate") {
+            anyhow::anyhow!(
+                "the admin API at {} did not show this node's certificate (tls/cert.pem): refusing to send the token",
+                self.addr
+            )
+        } else if e.is_connect() {
+            anyhow::anyhow!(
+                "cannot reach the node's admin API at {}: is `yui run` running for this home? ({cause})",
+                self.addr
+            )
+        } else if e.is_timeout() {
+            anyhow::anyhow!("the admin API at {} did not answer in time", self.addr)
+        } else {
+            anyhow::anyhow!("admin API request failed: {e} ({cause})")
+        }
     }
 
     /// `GET path` as JSON.

@@ -155,12 +155,8 @@ async fn metrics(State(s): State<AdminState>, req: Request) -> Response {
         return r;
     }
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        crate::metrics::render_public(&s.replica, &s.table)
-            + &crate::metrics::index_part(s.read.index().indexed()),
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::render_public(&s.replica, &s.table, s.read.index().indexed()),
     )
         .into_response()
 }

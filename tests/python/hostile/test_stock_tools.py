@@ -35,18 +35,22 @@ def test_reflection_describes_the_federation_service(net):
 
 
 def test_metrics_parse_with_the_prometheus_client(net):
-    """/metrics is valid exposition text and carries what an operator
+    """/metrics is valid OpenMetrics text (the reference parser, which is
+    strict: types, suffixes, `# EOF`) and carries what an operator
     watches: refusals by reason, per-peer state, lag, catch-up and queue,
     sync bytes, verify and store latency, sizes."""
     import ssl
     import urllib.error
     import urllib.request
 
-    from prometheus_client.parser import text_string_to_metric_families
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    # Traffic both ways first, so every counter and histogram has seen some
+    # (the test does not depend on what ran before it).
+    net.assert_serving()
     # The public page (federation port, no token) names no peer: neither
     # address nor node id; links are counted by state.
     public = urllib.request.urlopen(f"https://{net.target.addr}/metrics", context=ctx, timeout=10).read().decode()
