@@ -13,3 +13,4 @@
 pub mod bench;
 pub mod demo;
 pub mod samples;
+pub mod vectors;

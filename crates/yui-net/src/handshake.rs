@@ -133,7 +133,9 @@ impl HandshakeError {
     }
 }
 
-pub(crate) fn transcript(
+/// The bytes a side signs in the handshake (see the module docs and
+/// docs/PROTOCOL.md).
+pub fn transcript(
     side: &str,
     signer: &NodeId,
     other: &NodeId,

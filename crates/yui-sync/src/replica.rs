@@ -49,10 +49,11 @@ pub fn now_ms() -> UnixMillis {
         .unwrap_or(0)
 }
 
-/// Kinds that take the priority lane: in a disaster, status and "received"
-/// must not wait behind a backfill of case libraries.
+/// Kinds that take the priority lane: in a disaster, status, aid requests
+/// and their steps, and "received" must not wait behind a backfill of case
+/// libraries.
 pub fn is_urgent(kind: Kind) -> bool {
-    matches!(kind, Kind::Readiness | Kind::Acknowledgement)
+    matches!(kind, Kind::Readiness | Kind::Acknowledgement | Kind::Aid)
 }
 
 /// Kinds whose arrival may change the trust set.

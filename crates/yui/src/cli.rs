@@ -125,6 +125,13 @@ pub enum Command {
     /// Staff accounts of this node's workspace.
     #[command(subcommand)]
     User(user::UserCmd),
+    /// Write the protocol's test vectors (docs/vectors: keys, entries,
+    /// invalid cases with their verdicts, handshake proofs, a bundle).
+    Vectors {
+        /// Folder to write.
+        #[arg(long, default_value = "docs/vectors")]
+        out: PathBuf,
+    },
     /// Read what this node knows.
     Query(QueryArgs),
     /// Every version of one object.
@@ -839,6 +846,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reply(a) => aid::reply(&home, a).await?,
         Command::Receipt(cmd) => aid::receipt(cmd)?,
         Command::User(cmd) => user::run(&home, cmd)?,
+        Command::Vectors { out } => {
+            yui_lab::vectors::write(&out)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!("vectors written to {}", out.display());
+        }
         Command::Publish(cmd) => {
             let (body, object_id, expires_at) = publish::build(cmd)?;
             publish_body(&home, body, object_id, expires_at).await?;
