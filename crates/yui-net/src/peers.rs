@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::Rng;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -259,15 +258,23 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    /// Delay before attempt number `failures` (1-based), with ±50 % jitter so
-    /// that many members of one relay do not all return at the same instant.
+    /// Delay before attempt number `failures` (1-based): backon's
+    /// exponential backoff from `initial`, doubling, capped at `max`, with
+    /// jitter (up to the delay again, capped) so that many members of one
+    /// relay do not all return at the same instant. A contact resets the
+    /// count, so the caller keeps the number, not an iterator.
     pub fn delay(&self, failures: u32) -> Duration {
-        let base = self
-            .initial
-            .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
-        let capped = base.min(self.max);
-        let jitter: f64 = rand::thread_rng().gen_range(0.5..1.5);
-        capped.mul_f64(jitter).min(self.max)
+        use backon::BackoffBuilder;
+        let half_max = self.max / 2;
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.initial.min(half_max).max(Duration::from_millis(1)))
+            .with_max_delay(half_max.max(Duration::from_millis(1)))
+            .with_jitter()
+            .without_max_times()
+            .build()
+            .nth(failures.saturating_sub(1).min(64) as usize)
+            .unwrap_or(self.max)
+            .min(self.max)
     }
 }
 
@@ -414,9 +421,15 @@ mod tests {
         };
         for _ in 0..100 {
             let d1 = b.delay(1);
-            assert!(d1 >= Duration::from_millis(500) && d1 <= Duration::from_millis(1500));
+            assert!(
+                d1 >= Duration::from_secs(1) && d1 <= Duration::from_secs(2),
+                "{d1:?}"
+            );
             let d4 = b.delay(4);
-            assert!(d4 >= Duration::from_secs(4) && d4 <= Duration::from_secs(12));
+            assert!(
+                d4 >= Duration::from_secs(8) && d4 <= Duration::from_secs(16),
+                "{d4:?}"
+            );
             assert!(b.delay(40) <= Duration::from_secs(180));
             assert!(b.delay(40) >= Duration::from_secs(90));
         }

@@ -16,7 +16,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::broadcast;
 use yui_core::keys::{entry_signing_message, BatchVerifier};
@@ -37,8 +37,8 @@ mod hold;
 mod ingest;
 mod publish;
 
-use apply::Bucket;
 pub use apply::MAX_RECOVERIES;
+use apply::{author_rate, AuthorRate};
 pub use ingest::{bulk_turn, SMALL_BATCH};
 
 /// This machine's clock in Unix milliseconds.
@@ -297,7 +297,7 @@ pub struct Replica {
     events: broadcast::Sender<ReplicaEvent>,
     counters: Counters,
     /// Per-author token buckets for new entries from peers.
-    rate: Mutex<HashMap<NodeId, Bucket>>,
+    rate: Option<AuthorRate>,
     /// Cores a batch's signature check is split across.
     verify_threads: usize,
     /// Author → (seq, reason): logs declined from a seq (see `ingest_inner`).
@@ -333,6 +333,7 @@ impl Replica {
         let id = NodeId::new(key.public_key());
         let roots = store.trust_list()?.into_iter().map(|(id, _)| id).collect();
         let (events, _) = broadcast::channel(4096);
+        let rate = author_rate(limits.entries_per_author_per_minute);
         let replica = Arc::new(Self {
             store,
             key,
@@ -349,7 +350,7 @@ impl Replica {
             hold_floor: AtomicU64::new(0),
             events,
             counters: Counters::default(),
-            rate: Mutex::default(),
+            rate,
             verify_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             declined: Mutex::default(),
         });

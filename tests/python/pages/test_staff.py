@@ -192,6 +192,16 @@ webhook = ["http://127.0.0.1:{hooks.port}/hook"]
         shutil.rmtree(root, ignore_errors=True)
 
 
+def serious(page):
+    from axe_playwright_python.sync_playwright import Axe
+    res = Axe().run(page, options={"resultTypes": ["violations"]})
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in res.response["violations"]
+        if v.get("impact") in ("serious", "critical")
+    ]
+
+
 def signed_in(browser, node, name):
     ctx = browser.new_context(ignore_https_errors=True, locale="ja", viewport={"width": 1280, "height": 1000})
     page = ctx.new_page()
@@ -232,6 +242,7 @@ def test_a_request_for_blankets_and_nurses_in_the_browser(browser, staffnet):
 
     izu_ctx, izu_p = signed_in(browser, izu, "izu.bousai")
     izu_p.screenshot(path=str(SHOTS / "staff-desk-ja.png"), full_page=True)
+    assert serious(izu_p) == [], "desk"
     izu_p.get_by_role("link", name="支援を要請する").click()
     izu_p.fill("#w1", "毛布")
     izu_p.fill("#q1", "500")
@@ -246,6 +257,7 @@ def test_a_request_for_blankets_and_nurses_in_the_browser(browser, staffnet):
     suggestions = izu_p.locator("ul.suggestions").inner_text()
     assert "杉並区" in suggestions and "災害時相互応援協定あり" in suggestions and "提供可能: 毛布 300枚" in suggestions, suggestions
     izu_p.screenshot(path=str(SHOTS / "staff-aid-compose-ja.png"), full_page=True)
+    assert serious(izu_p) == [], "compose"
     izu_p.check("input[name=to][value='131156']")
     izu_p.fill("#to_more", "011002")
     izu_p.get_by_role("button", name="要請を送信する").click()
@@ -308,6 +320,7 @@ def test_a_request_for_blankets_and_nurses_in_the_browser(browser, staffnet):
     click_step(izu_p, "到着を記録")
     assert totals(izu_p)[3:] == ["500", "500", "500"], totals(izu_p)
     izu_p.screenshot(path=str(SHOTS / "staff-aid-thread-ja.png"), full_page=True)
+    assert serious(izu_p) == [], "thread"
 
     # The board of every node shows the thread, its quantities and who
     # acknowledged.
@@ -328,6 +341,7 @@ def test_a_request_for_blankets_and_nurses_in_the_browser(browser, staffnet):
     izu_p.goto(thread_url)
     izu_p.get_by_role("link", name="受領証").first.click()
     izu_p.screenshot(path=str(SHOTS / "staff-aid-receipt-ja.png"), full_page=True)
+    assert serious(izu_p) == [], "receipt"
     status, _, body = fetch(izu_p.url + "&format=json")
     assert status == 200
     receipt = staffnet["root"] / "receipt.json"
@@ -375,6 +389,7 @@ def test_publishing_an_event_from_the_browser(browser, staffnet):
     assert "is before start" in p.locator("[role=alert]").inner_text()
     assert p.locator("#end").get_attribute("aria-invalid") == "true"
     p.screenshot(path=str(SHOTS / "staff-publish-error-ja.png"), full_page=True)
+    assert serious(p) == [], "publish form"
     p.fill("#end", "2027-03-14T15:00")
     p.get_by_role("button", name="プレビュー").click()
     assert "南伊豆町 防災フェア" in p.locator("section.preview").inner_text()

@@ -8,28 +8,15 @@ use super::*;
 /// limited.
 const FRESH_WINDOW_MS: i64 = 60 * 60 * 1000;
 
-/// A token bucket holding at most a minute's worth of entries.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
+/// The per-author budget of new entries from peers: governor's keyed
+/// token bucket, refilling at `per_minute / 60` a second, holding at most a
+/// minute's worth.
+pub(super) type AuthorRate = governor::DefaultKeyedRateLimiter<NodeId>;
 
-impl Bucket {
-    /// Takes one token, refilling at `per_minute / 60` per second. Returns the
-    /// wait until a token is free when none is.
-    fn take(&mut self, per_minute: u32, now: Instant) -> Result<(), Duration> {
-        let rate = f64::from(per_minute) / 60.0;
-        let cap = f64::from(per_minute);
-        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * rate).min(cap);
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / rate))
-        }
-    }
+/// The budget for `per_minute` new entries per author (none for 0).
+pub(super) fn author_rate(per_minute: u32) -> Option<AuthorRate> {
+    std::num::NonZeroU32::new(per_minute)
+        .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)))
 }
 
 /// Recovery statements kept per forked author before only vouched-for ones
@@ -44,7 +31,6 @@ struct Batch {
     forked: HashMap<NodeId, Option<u64>>,
     per_minute: u32,
     fresh_after: UnixMillis,
-    clock: Instant,
 }
 
 impl Replica {
@@ -75,7 +61,6 @@ impl Replica {
                 0
             },
             fresh_after: now_ms() - FRESH_WINDOW_MS,
-            clock: Instant::now(),
         };
         let mut moved: HashMap<NodeId, (u64, bool)> = HashMap::new();
         let mut rest: std::collections::VecDeque<(Entry, SignedEntry)> = verified.into();
@@ -124,7 +109,6 @@ impl Replica {
         // not in the store yet, and a second entry at one of their seqs is
         // a fork all the same.
         let mut pending: HashMap<(NodeId, u64), usize> = HashMap::new();
-        let mut rate = self.rate.lock().expect("rate lock");
         while let Some((entry, signed)) = rest.pop_front() {
             let author = entry.author;
             if report.retry_later.iter().any(|(a, _, _)| *a == author) {
@@ -183,12 +167,14 @@ impl Replica {
                 ChainCheck::Append => {
                     // Checked after the signature, so forged entries cannot
                     // spend an honest author's budget.
-                    if b.per_minute > 0 && entry.created_at > b.fresh_after {
-                        let bucket = rate.entry(author).or_insert(Bucket {
-                            tokens: f64::from(b.per_minute),
-                            at: b.clock,
-                        });
-                        if let Err(wait) = bucket.take(b.per_minute, b.clock) {
+                    if let (true, Some(limiter)) = (
+                        b.per_minute > 0 && entry.created_at > b.fresh_after,
+                        &self.rate,
+                    ) {
+                        if let Err(not_until) = limiter.check_key(&author) {
+                            use governor::clock::Clock;
+                            let wait = not_until
+                                .wait_time_from(governor::clock::DefaultClock::default().now());
                             let have = head.map_or(0, |h| h.seq);
                             report.retry_later.push((author, have, wait));
                             report.refused.push(Refusal::RateLimited {
@@ -255,7 +241,6 @@ impl Replica {
                 }
             }
         }
-        drop(rate);
         // Entries at or past a fork found later in this segment are not
         // appended. Each author's appended entries were a contiguous run from
         // its head (Append needs seq == running head + 1), so cutting at the
