@@ -409,7 +409,9 @@ print(r.status, r.headers.get('content-type'), r.headers.get('grpc-status') or r
                 .unwrap();
             let page = String::from_utf8_lossy(&r.stdout);
             assert!(
-                page.contains("# TYPE yui_entries_accepted_total counter"),
+                page.contains("# TYPE yui_entries_accepted counter")
+                    && page.contains("\nyui_entries_accepted_total ")
+                    && page.trim_end().ends_with("# EOF"),
                 "{page}"
             );
             // Public: counts of links, no peer names or addresses.

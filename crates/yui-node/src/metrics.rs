@@ -62,14 +62,25 @@ impl Collector for Scrape {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         for (name, help, series) in &self.counters {
             let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
-            for (labels, v) in series {
-                ConstCounter::new(*v).encode(m.encode_family(labels)?)?;
+            match series.as_slice() {
+                // One series without labels: `name_total 10`, not `{}`.
+                [(labels, v)] if labels.is_empty() => ConstCounter::new(*v).encode(m)?,
+                _ => {
+                    for (labels, v) in series {
+                        ConstCounter::new(*v).encode(m.encode_family(labels)?)?;
+                    }
+                }
             }
         }
         for (name, help, series) in &self.gauges {
             let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
-            for (labels, v) in series {
-                ConstGauge::new(*v).encode(m.encode_family(labels)?)?;
+            match series.as_slice() {
+                [(labels, v)] if labels.is_empty() => ConstGauge::new(*v).encode(m)?,
+                _ => {
+                    for (labels, v) in series {
+                        ConstGauge::new(*v).encode(m.encode_family(labels)?)?;
+                    }
+                }
             }
         }
         for (name, help, h) in &self.histograms {

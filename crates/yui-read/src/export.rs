@@ -8,6 +8,14 @@ pub mod cap;
 pub mod ical;
 
 /// Escapes text for XML content and attributes.
+/// `s` without the characters XML 1.0 forbids (quick-xml escapes the rest).
+pub fn xml_chars(s: &str) -> String {
+    s.chars()
+        .filter(|c| (*c as u32) >= 0x20 || matches!(c, '\t' | '\n' | '\r'))
+        .collect()
+}
+
+/// Escapes text for XML (the Atom writer).
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

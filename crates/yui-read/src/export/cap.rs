@@ -7,12 +7,13 @@
 //! 1-2 → Future/Minor, 0 → Unknown/Unknown. Levels 4-5 carry responseType
 //! Evacuate, level 3 Prepare.
 
-use std::fmt::Write;
-
 use yui_core::content::{OperationalStatus, Readiness, ResourceMessageType};
 use yui_core::{Body, LocalizedText};
 
-use super::{cap_time, xml_escape as x};
+use quick_xml::events::BytesText;
+use quick_xml::Writer;
+
+use super::{cap_time, xml_chars as x};
 use crate::EntryView;
 
 /// The CAP 1.2 namespace.
@@ -132,117 +133,144 @@ fn resource_type(t: ResourceMessageType) -> &'static str {
 }
 
 /// The `alert` element for one readiness entry (no XML declaration), or
-/// `None` for another kind.
+/// `None` for another kind. Written by quick-xml, which escapes text;
+/// characters XML 1.0 forbids are dropped first.
 pub fn alert(e: &EntryView) -> Option<String> {
     let Body::Readiness(r) = &e.body else {
         return None;
     };
+    let mut w = Writer::new(Vec::new());
+    write_alert(&mut w, e, r).expect("writing to memory does not fail");
+    Some(String::from_utf8(w.into_inner()).expect("quick-xml writes UTF-8"))
+}
+
+/// `<name>text</name>`.
+fn el<W: std::io::Write>(w: &mut Writer<W>, name: &str, text: &str) -> std::io::Result<()> {
+    let clean = x(text);
+    w.create_element(name)
+        .write_text_content(BytesText::new(&clean))?;
+    Ok(())
+}
+
+fn write_alert<W: std::io::Write>(
+    w: &mut Writer<W>,
+    e: &EntryView,
+    r: &Readiness,
+) -> std::io::Result<()> {
     let (urgency, severity) = urgency_severity(r.alert_level);
-    let mut o = String::new();
-    let _ = write!(o, "<alert xmlns=\"{NS}\">");
-    let _ = write!(o, "<identifier>{}</identifier>", e.id);
-    let _ = write!(o, "<sender>{}</sender>", e.author);
-    let _ = write!(o, "<sent>{}</sent>", cap_time(e.created_at));
-    o.push_str(if r.exercise {
-        "<status>Exercise</status>"
-    } else {
-        "<status>Actual</status>"
-    });
-    let _ = write!(
-        o,
-        "<msgType>{}</msgType>",
-        if e.version > 1 { "Update" } else { "Alert" }
-    );
-    o.push_str("<source>yui</source><scope>Public</scope>");
-    for lang in languages(r) {
-        o.push_str("<info>");
-        let _ = write!(o, "<language>{}</language>", x(&lang));
-        o.push_str("<category>Safety</category>");
-        let event = if lang.starts_with("ja") {
+    w.create_element("alert")
+        .with_attribute(("xmlns", NS))
+        .write_inner_content(|w| {
+            el(w, "identifier", &e.id)?;
+            el(w, "sender", &e.author.to_string())?;
+            el(w, "sent", &cap_time(e.created_at))?;
+            el(w, "status", if r.exercise { "Exercise" } else { "Actual" })?;
+            el(w, "msgType", if e.version > 1 { "Update" } else { "Alert" })?;
+            el(w, "source", "yui")?;
+            el(w, "scope", "Public")?;
+            for lang in languages(r) {
+                w.create_element("info")
+                    .write_inner_content(|w| write_info(w, e, r, &lang, urgency, severity))?;
+            }
+            Ok(())
+        })?;
+    Ok(())
+}
+
+fn write_info<W: std::io::Write>(
+    w: &mut Writer<W>,
+    e: &EntryView,
+    r: &Readiness,
+    lang: &str,
+    urgency: &str,
+    severity: &str,
+) -> std::io::Result<()> {
+    el(w, "language", lang)?;
+    el(w, "category", "Safety")?;
+    el(
+        w,
+        "event",
+        if lang.starts_with("ja") {
             "災害対応状況"
         } else {
             "Disaster readiness status"
-        };
-        let _ = write!(o, "<event>{event}</event>");
-        match r.alert_level {
-            4 | 5 => o.push_str("<responseType>Evacuate</responseType>"),
-            3 => o.push_str("<responseType>Prepare</responseType>"),
-            _ => {}
-        }
-        let _ = write!(
-            o,
-            "<urgency>{urgency}</urgency><severity>{severity}</severity>"
-        );
-        o.push_str("<certainty>Observed</certainty>");
-        let _ = write!(o, "<effective>{}</effective>", cap_time(r.as_of));
-        let _ = write!(o, "<expires>{}</expires>", cap_time(r.valid_until));
-        if let Some(n) = &e.author_name {
-            let _ = write!(o, "<senderName>{}</senderName>", x(n));
-        }
-        let headline = get(&r.headline, &lang);
-        if !headline.is_empty() {
-            let _ = write!(o, "<headline>{}</headline>", x(headline));
-        }
-        let d = description(r, &lang);
-        if !d.is_empty() {
-            let _ = write!(o, "<description>{}</description>", x(&d));
-        }
-        let contact = [r.contact.email.as_str(), r.contact.phone.as_str()]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
-        if !contact.is_empty() {
-            let _ = write!(o, "<contact>{}</contact>", x(&contact));
-        }
-        let mut param = |name: &str, value: String| {
-            let _ = write!(
-                o,
-                "<parameter><valueName>{name}</valueName><value>{}</value></parameter>",
-                x(&value)
-            );
-        };
-        param("JP-EvacuationAlertLevel", r.alert_level.to_string());
-        param("communications", status(r.communications).into());
-        if let Some(sh) = &r.shelter {
-            param("shelterCapacity", sh.capacity.to_string());
-            param("shelterAvailable", sh.available.to_string());
-            param(
-                "acceptsOutsideEvacuees",
-                sh.accepts_outside_evacuees.to_string(),
-            );
-        }
-        for m in &r.resources {
-            param(
-                "EDXL-RM",
-                format!(
-                    "{} {} {}",
-                    resource_type(m.kind),
-                    m.message_id,
-                    m.references
-                )
-                .trim()
-                .to_owned(),
-            );
-        }
-        o.push_str("<area>");
+        },
+    )?;
+    match r.alert_level {
+        4 | 5 => el(w, "responseType", "Evacuate")?,
+        3 => el(w, "responseType", "Prepare")?,
+        _ => {}
+    }
+    el(w, "urgency", urgency)?;
+    el(w, "severity", severity)?;
+    el(w, "certainty", "Observed")?;
+    el(w, "effective", &cap_time(r.as_of))?;
+    el(w, "expires", &cap_time(r.valid_until))?;
+    if let Some(n) = &e.author_name {
+        el(w, "senderName", n)?;
+    }
+    let headline = get(&r.headline, lang);
+    if !headline.is_empty() {
+        el(w, "headline", headline)?;
+    }
+    let d = description(r, lang);
+    if !d.is_empty() {
+        el(w, "description", &d)?;
+    }
+    let contact = [r.contact.email.as_str(), r.contact.phone.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !contact.is_empty() {
+        el(w, "contact", &contact)?;
+    }
+    let mut params: Vec<(&str, String)> = vec![
+        ("JP-EvacuationAlertLevel", r.alert_level.to_string()),
+        ("communications", status(r.communications).into()),
+    ];
+    if let Some(sh) = &r.shelter {
+        params.push(("shelterCapacity", sh.capacity.to_string()));
+        params.push(("shelterAvailable", sh.available.to_string()));
+        params.push((
+            "acceptsOutsideEvacuees",
+            sh.accepts_outside_evacuees.to_string(),
+        ));
+    }
+    for m in &r.resources {
+        params.push((
+            "EDXL-RM",
+            format!(
+                "{} {} {}",
+                resource_type(m.kind),
+                m.message_id,
+                m.references
+            )
+            .trim()
+            .to_owned(),
+        ));
+    }
+    for (name, value) in params {
+        w.create_element("parameter").write_inner_content(|w| {
+            el(w, "valueName", name)?;
+            el(w, "value", &value)
+        })?;
+    }
+    w.create_element("area").write_inner_content(|w| {
         let area = e
             .author_name
             .clone()
             .unwrap_or_else(|| e.author.to_string());
-        let _ = write!(o, "<areaDesc>{}</areaDesc>", x(&area));
+        el(w, "areaDesc", &area)?;
         for code in &r.area_codes {
-            let _ = write!(
-                o,
-                "<geocode><valueName>JP-LGCode</valueName><value>{}</value></geocode>",
-                x(code)
-            );
+            w.create_element("geocode").write_inner_content(|w| {
+                el(w, "valueName", "JP-LGCode")?;
+                el(w, "value", code)
+            })?;
         }
-        o.push_str("</area>");
-        o.push_str("</info>");
-    }
-    o.push_str("</alert>");
-    Some(o)
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// A standalone CAP document for one readiness entry.
