@@ -1,7 +1,9 @@
 //! Outbound connections through an HTTP CONNECT proxy, as municipal networks
 //! often allow nothing else: `HTTPS_PROXY` (or `https_proxy`), optionally
 //! with `user:password@`, and `NO_PROXY` (comma-separated hosts, domain
-//! suffixes, or `*`).
+//! suffixes, IP addresses and CIDR ranges such as `10.0.0.0/8`, or `*`).
+//! hyper-util does the work: its proxy matcher decides which hosts go
+//! through the proxy, its `Tunnel` connector speaks CONNECT.
 //!
 //! The proxy only carries bytes: TLS runs end to end inside the tunnel and
 //! the signed handshake proves the peer, so a proxy can neither read nor
@@ -10,8 +12,11 @@
 use std::sync::OnceLock;
 
 use base64::Engine;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::proxy::matcher::Matcher;
 use tokio::net::TcpStream;
+use tower::Service;
 
 static CONFIGURED: OnceLock<ProxyConfig> = OnceLock::new();
 
@@ -124,58 +129,58 @@ impl ProxyConfig {
         .as_ref()
     }
 
-    /// Whether connections to `host` go through the proxy.
+    /// Whether connections to `host` go through the proxy (hyper-util's
+    /// `NO_PROXY` rules: hosts, domain suffixes, IPs, CIDR ranges, `*`).
     pub fn applies_to(&self, host: &str) -> bool {
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_lowercase();
-        !self
-            .no_proxy
-            .iter()
-            .any(|n| n == "*" || host == *n || host.ends_with(&format!(".{n}")))
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        let Ok(uri) = format!("https://{host}/").parse::<http::Uri>() else {
+            return true;
+        };
+        Matcher::builder()
+            .https(format!("http://{}", self.addr))
+            .no(self.no_proxy.join(","))
+            .build()
+            .intercept(&uri)
+            .is_some()
     }
 }
 
 /// Opens a tunnel to `target` (`host:port`) through `proxy`.
 pub async fn connect(proxy: &ProxyConfig, target: &str) -> std::io::Result<TcpStream> {
-    let mut s = TcpStream::connect(&proxy.addr).await.map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot reach proxy {}: {e}", proxy.addr))
-    })?;
-    let mut req = format!(
-        "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: yui/{}\r\n",
-        env!("CARGO_PKG_VERSION")
-    );
+    let proxy_uri: http::Uri = format!("http://{}", proxy.addr)
+        .parse()
+        .map_err(|e| std::io::Error::other(format!("proxy address {}: {e}", proxy.addr)))?;
+    let mut tunnel = Tunnel::new(proxy_uri, HttpConnector::new());
     if let Some(c) = &proxy.credentials {
         let token = base64::engine::general_purpose::STANDARD.encode(c);
-        req.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
+        let value = http::HeaderValue::from_str(&format!("Basic {token}"))
+            .map_err(|e| std::io::Error::other(format!("proxy credentials: {e}")))?;
+        tunnel = tunnel.with_auth(value);
     }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).await?;
-    // Read the response head byte by byte so nothing of the tunnel is eaten.
-    let mut head = Vec::with_capacity(256);
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if head.len() > 8192 {
-            return Err(std::io::Error::other("proxy sent an over-long response"));
+    let dst: http::Uri = format!("https://{target}")
+        .parse()
+        .map_err(|e| std::io::Error::other(format!("{target}: {e}")))?;
+    match tunnel.call(dst).await {
+        Ok(io) => Ok(io.into_inner()),
+        Err(e) => {
+            let text = e.to_string();
+            let msg = if text.contains("auth") {
+                format!(
+                    "proxy {} requires credentials (407); give them as HTTPS_PROXY=http://user:password@host:port",
+                    proxy.addr
+                )
+            } else if text.contains("connect") && !text.contains("unsuccessful") {
+                format!("cannot reach proxy {}: {text}", proxy.addr)
+            } else {
+                format!("proxy refused CONNECT {target}: {text}")
+            };
+            Err(std::io::Error::other(msg))
         }
-        if s.read(&mut byte).await? == 0 {
-            return Err(std::io::Error::other(
-                "proxy closed the connection during CONNECT",
-            ));
-        }
-        head.push(byte[0]);
-    }
-    let status_line = String::from_utf8_lossy(&head);
-    let status_line = status_line.lines().next().unwrap_or_default();
-    let code = status_line.split_whitespace().nth(1).unwrap_or_default();
-    match code {
-        "200" => Ok(s),
-        "407" => Err(std::io::Error::other(format!(
-            "proxy {} requires credentials (407); give them as HTTPS_PROXY=http://user:password@host:port",
-            proxy.addr
-        ))),
-        _ => Err(std::io::Error::other(format!("proxy refused CONNECT {target}: {status_line}"))),
     }
 }
 
@@ -189,6 +194,46 @@ mod tests {
         assert_eq!(p.credentials.as_deref(), Some("職員%あ:合%言葉あ"));
         let p = ProxyConfig::parse("http://a%:b%4@proxy:1", "").unwrap();
         assert_eq!(p.credentials.as_deref(), Some("a%:b%4"));
+    }
+
+    /// A proxy that answers every CONNECT with `status`.
+    async fn answering(status: &'static str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n").as_bytes())
+                    .await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn refusals_by_the_proxy_are_named() {
+        let p =
+            ProxyConfig::parse(&answering("407 Proxy Authentication Required").await, "").unwrap();
+        let e = connect(&p, "relay.example.jp:7100")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("requires credentials"), "{e}");
+        let p = ProxyConfig::parse(&answering("403 Forbidden").await, "").unwrap();
+        let e = connect(&p, "relay.example.jp:7100")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("refused CONNECT relay.example.jp:7100"), "{e}");
+        let p = ProxyConfig::parse("127.0.0.1:1", "").unwrap();
+        let e = connect(&p, "relay.example.jp:7100")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot reach proxy 127.0.0.1:1"), "{e}");
     }
 
     #[test]
@@ -210,6 +255,10 @@ mod tests {
             ("10.0.0.1:3128", None)
         );
         assert!(!p.applies_to("anything"));
+        let p = ProxyConfig::parse("http://proxy:3128", "10.0.0.0/8, ::1").unwrap();
+        assert!(!p.applies_to("10.20.30.40"), "a CIDR range goes direct");
+        assert!(p.applies_to("192.168.1.1"));
+        assert!(!p.applies_to("[::1]"));
         assert!(ProxyConfig::parse("https://proxy:443", "").is_err());
         assert_eq!(
             ProxyConfig::parse("http://proxy", "").unwrap().addr,
