@@ -51,6 +51,8 @@ pub struct AdminState {
     pub aid_turn: Arc<tokio::sync::Mutex<()>>,
     /// Accounts, sessions, audit log, notifier.
     pub staff: Arc<crate::staff::StaffDesk>,
+    /// Nonces of HTTP/1.1 sync requests seen lately.
+    pub http1_nonces: Arc<crate::http1::Nonces>,
 }
 
 /// An error answer: status and message.

@@ -108,8 +108,14 @@ pub struct Federation {
     /// empty: `HTTPS_PROXY` from the environment, if set.
     pub proxy: String,
     /// Hosts dialled directly, bypassing `proxy` (comma-separated names,
-    /// domain suffixes, or `*`).
+    /// domain suffixes, IP addresses, CIDR ranges, or `*`).
     pub no_proxy: String,
+    /// Serve HTTP/1.1 sync (`/h1/v1/…`) on the federation port, for members
+    /// whose only way out is an HTTP/1.1-only or TLS-terminating proxy.
+    pub http1_serve: bool,
+    /// Peers reached over HTTP/1.1 sync instead of a Sync stream (see
+    /// SECURITY.md for what that gives up).
+    pub http1_peers: Vec<crate::http1::Http1Peer>,
 }
 
 impl Default for Federation {
@@ -125,6 +131,8 @@ impl Default for Federation {
             drain_timeout_secs: 10,
             proxy: String::new(),
             no_proxy: String::new(),
+            http1_serve: false,
+            http1_peers: Vec::new(),
         }
     }
 }

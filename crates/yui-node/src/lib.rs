@@ -26,6 +26,7 @@ pub mod client;
 pub mod config;
 pub mod desk;
 pub mod home;
+pub mod http1;
 pub mod metrics;
 pub mod node;
 pub mod pages;

@@ -335,7 +335,17 @@ impl Node {
             public: Arc::default(),
             aid_turn: Arc::default(),
             staff: Arc::new(crate::staff::StaffDesk::open(&home, &config)?),
+            http1_nonces: Arc::default(),
         };
+        for peer in &config.federation.http1_peers {
+            match crate::http1::Http1Link::new(replica.clone(), home.load_key()?, peer.clone()) {
+                Ok(link) => {
+                    tracing::info!(url = %peer.url, "syncing over HTTP/1.1 (reduced guarantees: SECURITY.md)");
+                    tasks.push(tokio::spawn(link.run(cancel.clone())));
+                }
+                Err(e) => tracing::error!(url = %peer.url, error = %e, "HTTP/1.1 peer not started"),
+            }
+        }
         tasks.push(tokio::spawn(
             crate::desk::Desk::new(
                 state.clone(),

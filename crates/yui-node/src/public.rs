@@ -91,6 +91,9 @@ pub fn router(state: AdminState) -> Router {
         r = r.route("/export/{format}", get(export));
     }
     let mut r = r.with_state(state.clone());
+    if state.config.federation.http1_serve {
+        r = r.merge(crate::http1::router(state.clone()));
+    }
     if http.pages {
         let workspace = state.config.staff.enabled.then(|| {
             Arc::new(crate::staff::NodeWorkspace::new(state.clone()))
