@@ -1,6 +1,6 @@
 """docs/vectors checked by an independent stack: Python protobuf (code
 generated from proto/ by grpcio-tools), PyNaCl for ed25519, `cryptography`
-for the PKCS#8 key files, hashlib, and the rules of docs/PROTOCOL.md written
+for the PKCS#8 key files, hashlib, the suite's own bech32m, and the rules of docs/PROTOCOL.md written
 here again from the text: every id, signature and encoding, each case's
 verdict, the handshake transcripts, the bundle."""
 import hashlib
@@ -11,7 +11,7 @@ import pytest
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from yuipeer import ENTRY_DOMAIN, epb, fpb
+from yuipeer import ENTRY_DOMAIN, epb, fpb, node_id_text
 
 VECTORS = Path(__file__).resolve().parents[3] / "docs" / "vectors"
 MAX_ENTRY_BYTES = 65_536
@@ -20,37 +20,6 @@ MAX_CLOCK_SKEW_MS = 600_000
 
 def load(name):
     return json.loads((VECTORS / name).read_text())
-
-
-# BIP-350 bech32m, from its description, for node ids ("yui1…").
-CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-
-
-def _polymod(values):
-    gen = [0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3]
-    chk = 1
-    for v in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ v
-        for i in range(5):
-            chk ^= gen[i] if ((top >> i) & 1) else 0
-    return chk
-
-
-def bech32m(hrp, data: bytes):
-    acc, bits, out = 0, 0, []
-    for b in data:
-        acc = (acc << 8) | b
-        bits += 8
-        while bits >= 5:
-            bits -= 5
-            out.append((acc >> bits) & 31)
-    if bits:
-        out.append((acc << (5 - bits)) & 31)
-    expand = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
-    pm = _polymod(expand + out + [0] * 6) ^ 0x2BC830A3
-    checksum = [(pm >> 5 * (5 - i)) & 31 for i in range(6)]
-    return hrp + "1" + "".join(CHARSET[d] for d in out + checksum)
 
 
 def check_digit_ok(code: str) -> bool:
@@ -126,7 +95,7 @@ def test_keys_are_ed25519_seeds_with_their_ids_and_pkcs8_files():
     for k in load("keys.json"):
         sk = SigningKey(bytes.fromhex(k["seed"]))
         assert sk.verify_key.encode().hex() == k["public_key"]
-        assert bech32m("yui", sk.verify_key.encode()) == k["node_id"]
+        assert node_id_text(sk.verify_key.encode()) == k["node_id"]
         pem = serialization.load_pem_private_key(k["pkcs8_pem"].encode(), password=None)
         raw = pem.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                 serialization.NoEncryption())
