@@ -27,6 +27,8 @@ def wait_until(what, cond, secs=20):
 
 
 class Node:
+    """A `yui` home in `root` and, once started, its process."""
+
     def __init__(self, root: Path, slug, name, code):
         self.home = root / slug
         self.name = name
@@ -150,3 +152,11 @@ def net():
     n.target.stop()
     n.bystander.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def procs():
+    """This suite's `Node` and `wait_until`, for tests that make their own
+    nodes (a fixture, since another suite's conftest has a `Node` too)."""
+    import types
+    return types.SimpleNamespace(Node=Node, wait_until=wait_until)

@@ -15,7 +15,6 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import Node, wait_until
 
 
 def proxy_cert(dir: Path):
@@ -103,7 +102,8 @@ class TerminatingProxy:
         self.server.shutdown()
 
 
-def test_a_member_behind_an_http1_only_tls_terminating_proxy_syncs_both_ways():
+def test_a_member_behind_an_http1_only_tls_terminating_proxy_syncs_both_ways(procs):
+    Node, wait_until = procs.Node, procs.wait_until
     root = Path(tempfile.mkdtemp(prefix="yui-h1-"))
     relay = Node(root, "relay", "東京都 広域連携", "130001")
     member = Node(root, "izu", "南伊豆町", "223042")
