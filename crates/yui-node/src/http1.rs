@@ -8,7 +8,8 @@
 //! the peer in `[[federation.http1_peers]]`. Two calls, each a POST whose
 //! body is protobuf from `federation.proto`:
 //! - `/h1/v1/pull` with a `Want`: the answer is `Entries` beyond each head
-//!   (at most [`MAX_ENTRIES`], `X-Yui-More: 1` when there are more), and
+//!   (at most [`MAX_ENTRIES`] and about 4 MiB, `X-Yui-More: 1` when there
+//!   are more), and
 //!   `X-Yui-Your-Head`, how far the server holds the caller's own log.
 //!   `?wait=N` (at most [`MAX_WAIT_SECS`]) holds the answer until something
 //!   new arrives: live push by long poll, which any proxy passes.
@@ -55,8 +56,12 @@ pub const MAX_SKEW_MS: i64 = 5 * 60 * 1000;
 pub const MAX_ENTRIES: usize = 2048;
 /// Longest long poll.
 pub const MAX_WAIT_SECS: u64 = 25;
-/// Largest request body.
-const MAX_BODY: usize = 8 * 1024 * 1024;
+/// Largest request body (axum's default limit is the same).
+const MAX_BODY: usize = 2 * 1024 * 1024;
+/// What one push carries at most, in bytes.
+const PUSH_BYTES: usize = 1024 * 1024;
+/// What one pull answer carries at most, in bytes (about).
+const PULL_BYTES: usize = 4 * 1024 * 1024;
 
 /// A peer reached over HTTP/1.1 (`[[federation.http1_peers]]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -183,13 +188,14 @@ struct PullQuery {
 /// Entries beyond `heads` that this node may share, at most `MAX_ENTRIES`.
 fn beyond(replica: &Replica, heads: &[(NodeId, u64)]) -> Result<(Vec<SignedEntry>, bool), String> {
     let mut out = Vec::new();
+    let mut bytes = 0;
     let store = replica.store();
     for (author, seq) in heads {
         if !(replica.is_trusted(author) || *author == replica.id()) {
             continue;
         }
         let room = MAX_ENTRIES - out.len();
-        if room == 0 {
+        if room == 0 || bytes >= PULL_BYTES {
             return Ok((out, true));
         }
         let have = store
@@ -202,9 +208,16 @@ fn beyond(replica: &Replica, heads: &[(NodeId, u64)]) -> Result<(Vec<SignedEntry
         let chunk = store
             .range(author, seq + 1, room)
             .map_err(|e| e.to_string())?;
-        let more = (have - seq) as usize > chunk.len();
-        out.extend(chunk);
-        if more && out.len() >= MAX_ENTRIES {
+        let all = (have - seq) as usize <= chunk.len();
+        for e in chunk {
+            // About 4 MiB an answer; the rest comes with the next pull.
+            if bytes + e.entry.len() > PULL_BYTES && !out.is_empty() {
+                return Ok((out, true));
+            }
+            bytes += e.entry.len() + 80;
+            out.push(e);
+        }
+        if !all {
             return Ok((out, true));
         }
     }
@@ -430,10 +443,22 @@ impl Http1Link {
         let me = self.replica.id();
         let mut head = their_head;
         loop {
-            let own = self.replica.store().range(&me, head + 1, MAX_ENTRIES)?;
+            let mut own = self.replica.store().range(&me, head + 1, MAX_ENTRIES)?;
             if own.is_empty() {
                 return Ok(head);
             }
+            // At most about a MiB a request (the server takes 2 MiB): a log
+            // of large entries goes in several.
+            let mut size = 0;
+            let fits = own
+                .iter()
+                .take_while(|e| {
+                    size += e.entry.len() + 80;
+                    size <= PUSH_BYTES
+                })
+                .count()
+                .max(1);
+            own.truncate(fits);
             let last = head + own.len() as u64;
             let body = pb::Entries {
                 entries: own.iter().map(yui_net::codec::signed_to_pb).collect(),
