@@ -9,8 +9,10 @@
 //!   our threads, a reply to one of our objects, a new call for partners),
 //!   delivered by [`Notifier`].
 //!
-//! Where it got to is kept per author in `HOME/staff/desk.json`, written
-//! after each batch, so a restart neither repeats nor skips. At its first
+//! It reads every head once at start (and again if it missed events), then
+//! only the authors whose head a replica event says moved. Where it got to
+//! is kept per author in `HOME/staff/desk.json`, written after each round,
+//! so a restart neither repeats nor skips. At its first
 //! start it begins at the current heads: history is not announced. A gap
 //! of more than [`MAX_GAP`] entries (a first sync) is skipped for
 //! notices, which would all be old news; receipts are still sent for
@@ -19,14 +21,13 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use yui_core::content::{AckKind, Acknowledgement, AidStep};
 use yui_core::{Body, NodeId};
 use yui_read::aid::{root_of, Directory, Who};
 use yui_staff::{Accounts, Notice, Notifier, Topic};
-use yui_sync::{now_ms, StoredEntry};
+use yui_sync::{now_ms, ReplicaEvent, StoredEntry};
 
 use crate::admin::AdminState;
 
@@ -96,30 +97,32 @@ impl Desk {
                 m
             }
         };
+        // Every head once at start (and after missing events); then only
+        // the authors whose head an event says moved.
+        let mut pending: Vec<(NodeId, u64)> = store
+            .heads()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(a, h)| (a, h.seq))
+            .collect();
         loop {
-            // Everything past the saved positions, then wait for news (or a
-            // second, in case a notice was missed).
-            let heads = store.heads().unwrap_or_default();
             let mut moved = false;
-            for (author, head) in heads {
-                if author == me {
-                    continue;
-                }
+            for (author, head) in std::mem::take(&mut pending) {
                 let from = seen.get(&author).copied().unwrap_or(0);
-                if head.seq <= from {
+                if author == me || head <= from {
                     continue;
                 }
-                let announce = head.seq - from <= MAX_GAP;
+                let announce = head - from <= MAX_GAP;
                 let mut seq = from + 1;
-                while seq <= head.seq {
-                    let last = (seq + 199).min(head.seq);
+                while seq <= head {
+                    let last = (seq + 199).min(head);
                     let batch: Vec<StoredEntry> = (seq..=last)
                         .filter_map(|s| self.state.replica.read(&author, s).ok().flatten())
                         .collect();
                     self.handle(batch, announce).await;
                     seq = last + 1;
                 }
-                seen.insert(author, head.seq);
+                seen.insert(author, head);
                 moved = true;
             }
             if moved {
@@ -127,11 +130,24 @@ impl Desk {
             }
             tokio::select! {
                 () = cancel.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                ev = events.recv() => {
-                    if matches!(ev, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
-                        return;
+                ev = events.recv() => match ev {
+                    Ok(ReplicaEvent::Head { author, seq, .. }) => pending.push((author, seq)),
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        pending = store
+                            .heads()
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(a, h)| (a, h.seq))
+                            .collect();
                     }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+            }
+            // Take every event already queued before working.
+            while let Ok(ev) = events.try_recv() {
+                if let ReplicaEvent::Head { author, seq, .. } = ev {
+                    pending.push((author, seq));
                 }
             }
         }
@@ -140,7 +156,6 @@ impl Desk {
     async fn handle(&self, batch: Vec<StoredEntry>, announce: bool) {
         let read = self.state.read.clone();
         let me = self.state.replica.id();
-        let own_code = self.state.config.code.clone();
         let public = self
             .state
             .config
@@ -160,7 +175,7 @@ impl Desk {
             let now = now_ms();
             batch
                 .iter()
-                .filter_map(|e| decide(&read, &who, &me, own_code.as_deref(), &public, e, now))
+                .filter_map(|e| decide(&read, &who, &me, &public, e, now))
                 .collect::<Vec<_>>()
         })
         .await
@@ -209,7 +224,6 @@ fn decide(
     read: &yui_read::ReadModel,
     who: &Directory<'_>,
     me: &NodeId,
-    own_code: Option<&str>,
     public: &str,
     e: &StoredEntry,
     now: i64,
@@ -250,10 +264,8 @@ fn decide(
                 .collect::<Vec<_>>()
                 .join("、");
             if a.step == AidStep::Request {
-                let by_code = own_code
-                    .map(str::to_owned)
-                    .or_else(|| who.code(me))
-                    .is_some_and(|c| a.to.contains(&c));
+                // The read model gives this node its configured code.
+                let by_code = who.code(me).is_some_and(|c| a.to.contains(&c));
                 let addressed = by_code || (a.to_partners && who.mutual_aid(&author, me));
                 if !addressed {
                     return None;

@@ -61,27 +61,24 @@ struct Scrape {
 impl Collector for Scrape {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         for (name, help, series) in &self.counters {
-            let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
-            match series.as_slice() {
-                // One series without labels: `name_total 10`, not `{}`.
-                [(labels, v)] if labels.is_empty() => ConstCounter::new(*v).encode(m)?,
-                _ => {
-                    for (labels, v) in series {
-                        ConstCounter::new(*v).encode(m.encode_family(labels)?)?;
-                    }
-                }
-            }
+            family(
+                &mut enc,
+                name,
+                help,
+                MetricType::Counter,
+                series,
+                ConstCounter::new,
+            )?;
         }
         for (name, help, series) in &self.gauges {
-            let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
-            match series.as_slice() {
-                [(labels, v)] if labels.is_empty() => ConstGauge::new(*v).encode(m)?,
-                _ => {
-                    for (labels, v) in series {
-                        ConstGauge::new(*v).encode(m.encode_family(labels)?)?;
-                    }
-                }
-            }
+            family(
+                &mut enc,
+                name,
+                help,
+                MetricType::Gauge,
+                series,
+                ConstGauge::new,
+            )?;
         }
         for (name, help, h) in &self.histograms {
             let mut m = enc.encode_descriptor(name, help, None, MetricType::Histogram)?;
@@ -97,6 +94,28 @@ impl Collector for Scrape {
             m.encode_histogram::<Labels>(h.sum, h.count, &buckets, None)?;
         }
         Ok(())
+    }
+}
+
+/// One metric and its series; a single series without labels is written
+/// as `name_total 10`, not `name_total{} 10`.
+fn family<V: Copy, M: EncodeMetric>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    series: &[(Labels, V)],
+    make: impl Fn(V) -> M,
+) -> Result<(), std::fmt::Error> {
+    let mut m = enc.encode_descriptor(name, help, None, kind)?;
+    match series {
+        [(labels, v)] if labels.is_empty() => make(*v).encode(m),
+        _ => {
+            for (labels, v) in series {
+                make(*v).encode(m.encode_family(labels)?)?;
+            }
+            Ok(())
+        }
     }
 }
 
