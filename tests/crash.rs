@@ -28,6 +28,7 @@ fn write_bundle(path: &Path, seed: u8, n: u64, padding: usize) -> NodeId {
     let mut entries = Vec::with_capacity(n as usize);
     for seq in 1..=n {
         let e = Entry {
+            sealed: None,
             author,
             seq,
             prev,

@@ -21,6 +21,7 @@ use yui_sync::{now_ms, Codec, Replica};
 
 fn entry(key: &SecretKey, seq: u64, prev: Option<EntryId>, title: &str) -> SignedEntry {
     let e = Entry {
+        sealed: None,
         author: NodeId::new(key.public_key()),
         seq,
         prev,
@@ -189,6 +190,7 @@ async fn bad_entries_are_refused_and_change_nothing() {
     let new_key = SecretKey::from_seed(&[0x67; 32]);
     let new_id = NodeId::new(new_key.public_key());
     let rotation = Entry {
+        sealed: None,
         author: evil_id,
         seq: 2,
         prev: Some(e1.id()),

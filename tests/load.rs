@@ -30,6 +30,7 @@ fn log_of(key: &SecretKey, n: u64) -> Vec<SignedEntry> {
     (1..=n)
         .map(|seq| {
             let e = Entry {
+                sealed: None,
                 author,
                 seq,
                 prev,

@@ -116,6 +116,10 @@ pub enum Kind {
     Aid,
     /// [`Reply`].
     Reply,
+    /// [`crate::audience::Audience`].
+    Audience,
+    /// [`crate::audience::Withdrawal`].
+    Withdrawal,
     /// A body this release does not know (a newer release's kind, or a
     /// value of an enum it does not know): stored and forwarded unchanged,
     /// shown as unknown, never published by this release.
@@ -139,6 +143,8 @@ impl Kind {
             Kind::Retraction => 20,
             Kind::Aid => 21,
             Kind::Reply => 22,
+            Kind::Audience => 23,
+            Kind::Withdrawal => 24,
             Kind::Unknown => 99,
         }
     }
@@ -159,6 +165,8 @@ impl Kind {
             20 => Kind::Retraction,
             21 => Kind::Aid,
             22 => Kind::Reply,
+            23 => Kind::Audience,
+            24 => Kind::Withdrawal,
             99 => Kind::Unknown,
             _ => return None,
         })
@@ -180,12 +188,14 @@ impl Kind {
             Kind::Retraction => "retraction",
             Kind::Aid => "aid",
             Kind::Reply => "reply",
+            Kind::Audience => "audience",
+            Kind::Withdrawal => "withdrawal",
             Kind::Unknown => "unknown",
         }
     }
 
     /// Every kind.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Profile,
         Kind::Event,
         Kind::Readiness,
@@ -199,6 +209,8 @@ impl Kind {
         Kind::Retraction,
         Kind::Aid,
         Kind::Reply,
+        Kind::Audience,
+        Kind::Withdrawal,
         Kind::Unknown,
     ];
 }
@@ -247,6 +259,10 @@ pub enum Body {
     Aid(AidMessage),
     /// A question or answer on an object.
     Reply(Reply),
+    /// Who may read what the author restricts, from this epoch on.
+    Audience(crate::audience::Audience),
+    /// Withdraws restricted parts (personal data) of the author's objects.
+    Withdrawal(crate::audience::Withdrawal),
     /// A body this release cannot read (see [`Kind::Unknown`]).
     Unknown(UnknownBody),
 }
@@ -276,6 +292,8 @@ impl Body {
             Body::Retraction(_) => Kind::Retraction,
             Body::Aid(_) => Kind::Aid,
             Body::Reply(_) => Kind::Reply,
+            Body::Audience(_) => Kind::Audience,
+            Body::Withdrawal(_) => Kind::Withdrawal,
             Body::Unknown(_) => Kind::Unknown,
         }
     }
@@ -333,6 +351,13 @@ pub struct Profile {
     pub languages: Vec<String>,
     /// Contact window.
     pub contact: Contact,
+    /// X25519 key for restricted content sealed to this node (32 bytes;
+    /// empty when the node publishes none).
+    #[serde(
+        with = "crate::audience::hex_bytes",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub audience_key: Vec<u8>,
 }
 
 /// RFC 5545 STATUS of an event.

@@ -84,6 +84,8 @@ pub struct Entry {
     pub expires_at: Option<UnixMillis>,
     /// The object this entry creates or updates.
     pub object_id: String,
+    /// Parts only an audience may read (see [`crate::audience`]).
+    pub sealed: Option<crate::audience::Sealed>,
     /// What it says.
     pub body: Body,
 }

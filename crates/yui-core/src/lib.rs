@@ -8,6 +8,8 @@
 //!   form (`yui1…`, bech32m) used everywhere.
 //! - [`entry`]: [`Entry`], [`SignedEntry`], [`EntryId`]: the signed log entry
 //!   and its id.
+//! - [`audience`]: restricted parts ([`audience::Sealed`]), audience epochs,
+//!   withdrawal, and the HPKE and AEAD that seal them.
 //! - [`content`]: entry bodies ([`Body`]) and localized text.
 //! - [`validate`]: structural checks and the chain rule ([`ChainCheck`]).
 //!
@@ -16,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audience;
 pub mod content;
 pub mod entry;
 pub mod keys;

@@ -82,7 +82,7 @@ pub enum ValidationError {
     },
 }
 
-fn invalid(field: &'static str, reason: impl Into<String>) -> ValidationError {
+pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> ValidationError {
     ValidationError::Invalid {
         field,
         reason: reason.into(),
@@ -127,6 +127,9 @@ pub fn validate_entry(
         }
     }
     validate_object_id(&entry.object_id, limits)?;
+    if let Some(sealed) = &entry.sealed {
+        crate::audience::validate_sealed(sealed, &entry.body, limits)?;
+    }
     match &entry.body {
         Body::Profile(p) => validate_profile(p, limits),
         Body::Event(e) => validate_event(e, limits),
@@ -187,6 +190,8 @@ pub fn validate_entry(
             }
             validate_text("reply.text", &r.text, limits)
         }
+        Body::Audience(a) => crate::audience::validate_audience(a, entry),
+        Body::Withdrawal(w) => crate::audience::validate_withdrawal(w, limits),
         // A newer release's body: the header rules above (size, clock,
         // chain fields, object id) are all this release can check, and all
         // it needs to store and forward the entry.
@@ -211,7 +216,7 @@ pub fn publishable(body: &Body) -> Result<(), ValidationError> {
     }
 }
 
-fn validate_object_id(id: &str, limits: &Limits) -> Result<(), ValidationError> {
+pub(crate) fn validate_object_id(id: &str, limits: &Limits) -> Result<(), ValidationError> {
     if id.is_empty() {
         return Err(ValidationError::Missing("object_id"));
     }
@@ -253,7 +258,7 @@ pub fn validate_lang_tag(tag: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn validate_text(
+pub(crate) fn validate_text(
     field: &'static str,
     t: &LocalizedText,
     limits: &Limits,
@@ -366,6 +371,12 @@ fn validate_profile(p: &Profile, limits: &Limits) -> Result<(), ValidationError>
     }
     for l in &p.languages {
         validate_lang_tag(l).map_err(|e| invalid("profile.languages", e))?;
+    }
+    if !p.audience_key.is_empty() && p.audience_key.len() != crate::audience::KEY_BYTES {
+        return Err(invalid(
+            "profile.audience_key",
+            "must be a 32-byte X25519 public key",
+        ));
     }
     validate_contact("profile.contact", &p.contact, limits)
 }
@@ -790,6 +801,7 @@ mod tests {
 
     fn event_entry(seq: u64, prev: Option<EntryId>) -> Entry {
         Entry {
+            sealed: None,
             author: NodeId::new(SecretKey::from_seed(&[1; 32]).public_key()),
             seq,
             prev,

@@ -162,6 +162,7 @@ pub fn make_entries(n: usize, authors: usize) -> (Vec<SecretKey>, Vec<SignedEntr
         let a = i % authors;
         let seq = (i / authors) as u64 + 1;
         let entry = Entry {
+            sealed: None,
             author: NodeId::new(keys[a].public_key()),
             seq,
             prev: prev[a],

@@ -20,6 +20,7 @@ pub fn ja_en(ja: &str, en: &str) -> LocalizedText {
 /// A profile.
 pub fn profile(ja: &str, en: &str, kind: ProfileKind, code: &str) -> Profile {
     Profile {
+        audience_key: Vec::new(),
         name: ja_en(ja, en),
         kind,
         country: "JP".into(),

@@ -136,6 +136,7 @@ fn id_of(k: &SecretKey) -> NodeId {
 
 fn entry(author: &SecretKey, seq: u64, prev: Option<EntryId>, object: &str, body: Body) -> Entry {
     Entry {
+        sealed: None,
         author: id_of(author),
         seq,
         prev,

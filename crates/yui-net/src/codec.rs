@@ -30,7 +30,21 @@ impl Codec for ProtoCodec {
         let pb = pb::Entry::decode(bytes).map_err(|e| DecodeError(e.to_string()))?;
         entry_from_pb(pb)
     }
+
+    fn split_restricted(
+        &self,
+        entry: &Entry,
+        part: yui_core::audience::SealPart,
+    ) -> Option<(Entry, Vec<u8>)> {
+        sealed::split(entry, part)
+    }
+
+    fn merge_restricted(&self, public: &[u8], fragment: &[u8]) -> Result<Entry, DecodeError> {
+        sealed::merge(public, fragment)
+    }
 }
+
+mod sealed;
 
 fn err(msg: impl Into<String>) -> DecodeError {
     DecodeError(msg.into())
@@ -525,6 +539,7 @@ pub fn entry_to_pb(e: &Entry) -> pb::Entry {
             code: p.code.clone(),
             languages: p.languages.clone(),
             contact: contact_to_pb(&p.contact),
+            audience_key: p.audience_key.clone(),
         }),
         Body::Event(ev) => B::Event(event_to_pb(ev)),
         Body::Readiness(r) => B::Readiness(readiness_to_pb(r)),
@@ -574,6 +589,8 @@ pub fn entry_to_pb(e: &Entry) -> pb::Entry {
         Body::Retraction(r) => B::Retraction(pb::Retraction {
             reason: text_to_pb(&r.reason),
         }),
+        Body::Audience(a) => B::Audience(sealed::audience_to_pb(a)),
+        Body::Withdrawal(w) => B::Withdrawal(sealed::withdrawal_to_pb(w)),
         // Never published (validation refuses it); received ones keep their
         // bytes and are never re-encoded.
         Body::Unknown(_) => return pb_entry(e, None),
@@ -590,6 +607,7 @@ fn pb_entry(e: &Entry, body: Option<pb::entry::Body>) -> pb::Entry {
         created_at: e.created_at,
         expires_at: e.expires_at.unwrap_or(0),
         object_id: e.object_id.clone(),
+        sealed: e.sealed.as_ref().map(sealed::sealed_to_pb),
         body,
     }
 }
@@ -639,6 +657,7 @@ fn header(e: pb::Entry, author: NodeId, prev: Option<EntryId>, body: Body) -> En
         created_at: e.created_at,
         expires_at: (e.expires_at != 0).then_some(e.expires_at),
         object_id: e.object_id,
+        sealed: e.sealed.map(sealed::sealed_from_pb),
         body,
     }
 }
@@ -653,6 +672,7 @@ fn body_from_pb(body: pb::entry::Body) -> Result<Body, DecodeError> {
             code: p.code,
             languages: p.languages,
             contact: contact_from_pb(p.contact),
+            audience_key: p.audience_key,
         }),
         B::Event(ev) => Body::Event(event_from_pb(ev)?),
         B::Readiness(r) => Body::Readiness(readiness_from_pb(r)?),
@@ -710,6 +730,8 @@ fn body_from_pb(body: pb::entry::Body) -> Result<Body, DecodeError> {
         B::Retraction(r) => Body::Retraction(Retraction {
             reason: text_from_pb(r.reason),
         }),
+        B::Audience(a) => Body::Audience(sealed::audience_from_pb(a)?),
+        B::Withdrawal(w) => Body::Withdrawal(sealed::withdrawal_from_pb(w)),
     })
 }
 
@@ -769,6 +791,7 @@ mod tests {
         )
             .prop_map(
                 |(seed, seq, prev, created_at, expires_at, object_id, ev)| Entry {
+                    sealed: None,
                     author: NodeId::new(SecretKey::from_seed(&seed).public_key()),
                     seq,
                     prev: (seq > 1).then_some(EntryId(prev)),
@@ -809,6 +832,7 @@ mod tests {
     fn unknown_bodies_and_enum_values_decode_as_unknown() {
         let key = SecretKey::from_seed(&[1; 32]);
         let mut pb = entry_to_pb(&Entry {
+            sealed: None,
             author: NodeId::new(key.public_key()),
             seq: 1,
             prev: None,
@@ -857,6 +881,7 @@ mod every_kind {
         let partner = NodeId::new(SecretKey::from_seed(&[2; 32]).public_key());
         let bodies = vec![
             Body::Profile(Profile {
+                audience_key: Vec::new(),
                 name: t("杉並区"),
                 kind: ProfileKind::SpecialWard,
                 country: "JP".into(),
@@ -985,6 +1010,7 @@ mod every_kind {
         ];
         for body in bodies {
             let e = Entry {
+                sealed: None,
                 author: NodeId::new(SecretKey::from_seed(&[1; 32]).public_key()),
                 seq: 1,
                 prev: None,

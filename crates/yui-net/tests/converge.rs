@@ -125,6 +125,7 @@ impl Sim {
         }
         let stranger = SecretKey::from_seed(&[0xee; 32]);
         let e = yui_core::Entry {
+            sealed: None,
             author: NodeId::new(stranger.public_key()),
             seq: 1,
             prev: None,
@@ -141,6 +142,7 @@ impl Sim {
         let head = me.store().head(&me.id()).unwrap();
         self.junk_seq += 1;
         let bad = yui_core::Entry {
+            sealed: None,
             author: me.id(),
             seq: head.map_or(1, |h| h.seq + 1),
             prev: head.map(|h| h.id),

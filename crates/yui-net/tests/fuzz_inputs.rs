@@ -59,6 +59,7 @@ fn seeds_and_regressions_keep_every_invariant() {
 fn signed(seq: u64, prev: Option<yui_core::EntryId>) -> SignedEntry {
     let key = SecretKey::from_seed(&[5; 32]);
     let e = Entry {
+        sealed: None,
         author: NodeId::new(key.public_key()),
         seq,
         prev,

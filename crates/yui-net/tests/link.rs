@@ -308,6 +308,7 @@ async fn readiness_overtakes_bulk_backfill() {
     let mut log = Vec::new();
     for seq in 1..=2000u64 {
         let e = Entry {
+            sealed: None,
             author: bulk_id,
             seq,
             prev,
@@ -328,6 +329,7 @@ async fn readiness_overtakes_bulk_backfill() {
     }
     let now = yui_sync::now_ms();
     let r = Entry {
+        sealed: None,
         author: urgent_id,
         seq: 1,
         prev: None,
@@ -378,6 +380,7 @@ async fn a_fork_inside_a_batch_stops_the_log_there() {
     node.trust_add(id, "author").unwrap();
     let make = |seq: u64, prev: Option<EntryId>, title: &str| {
         let e = Entry {
+            sealed: None,
             author: id,
             seq,
             prev,
@@ -464,6 +467,7 @@ async fn old_entries_are_backfill_and_not_rate_limited() {
     let day_ago = yui_sync::now_ms() - 24 * 3_600_000;
     let sign = |seq: u64, prev: Option<EntryId>, created_at: i64| {
         let e = Entry {
+            sealed: None,
             author: author_id,
             seq,
             prev,

@@ -54,6 +54,7 @@ impl Log {
     /// An entry at any place, not appended (a fork, a broken chain).
     fn at(&self, seq: u64, prev: Option<EntryId>, object_id: &str, body: Body) -> SignedEntry {
         let e = Entry {
+            sealed: None,
             author: self.id(),
             seq,
             prev,
@@ -356,6 +357,7 @@ async fn untrusted_entries_are_refused_before_their_fields_are_checked() {
 
 fn raw_entry(log: &Log, seq: u64, prev: Option<EntryId>, created_at: i64) -> Entry {
     Entry {
+        sealed: None,
         author: log.id(),
         seq,
         prev,

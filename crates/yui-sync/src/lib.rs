@@ -26,6 +26,7 @@ pub use metrics::{Counters, CountersSnapshot, Histogram, HistogramSnapshot};
 pub use peer::PeerSync;
 pub use replica::{
     bulk_turn, is_urgent, now_ms, CheckReport, Codec, DecodeError, IngestReport, PublishError,
-    Refusal, Replica, ReplicaError, ReplicaEvent, StoredEntry, MAX_RECOVERIES, SMALL_BATCH,
+    Refusal, Replica, ReplicaError, ReplicaEvent, SealWith, StoredEntry, MAX_RECOVERIES,
+    SMALL_BATCH,
 };
 pub use trust::{TrustPolicy, TrustSet};

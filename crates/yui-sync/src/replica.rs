@@ -40,6 +40,7 @@ mod publish;
 pub use apply::MAX_RECOVERIES;
 use apply::{author_rate, AuthorRate};
 pub use ingest::{bulk_turn, SMALL_BATCH};
+pub use publish::SealWith;
 
 /// This machine's clock in Unix milliseconds.
 pub fn now_ms() -> UnixMillis {
@@ -76,6 +77,16 @@ pub trait Codec: Send + Sync + 'static {
     fn encode_entry(&self, entry: &Entry) -> Vec<u8>;
     /// Decodes entry bytes as received.
     fn decode_entry(&self, bytes: &[u8]) -> Result<Entry, DecodeError>;
+    /// `entry` without `part`, and the encoded fragment holding it; `None`
+    /// when the body has no such part or it is empty.
+    fn split_restricted(
+        &self,
+        entry: &Entry,
+        part: yui_core::audience::SealPart,
+    ) -> Option<(Entry, Vec<u8>)>;
+    /// The entry as its author wrote it: `public` (the entry's bytes) with
+    /// an opened sealed fragment merged in.
+    fn merge_restricted(&self, public: &[u8], fragment: &[u8]) -> Result<Entry, DecodeError>;
 }
 
 /// Why one entry was refused. Nothing was stored for it.

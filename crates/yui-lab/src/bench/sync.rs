@@ -71,6 +71,7 @@ pub fn sign_chains(n: usize, authors: usize, content: &Content<'_>) -> Vec<Chain
                                     let (object_id, body) = content(a, seq, prev);
                                     let kind = body.kind();
                                     let entry = Entry {
+                                        sealed: None,
                                         author,
                                         seq,
                                         prev,

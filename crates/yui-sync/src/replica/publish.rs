@@ -3,6 +3,18 @@
 
 use super::*;
 
+/// How [`Replica::publish_with`] seals part of an entry.
+pub struct SealWith {
+    /// The part.
+    pub part: yui_core::audience::SealPart,
+    /// The author's audience.
+    pub audience: String,
+    /// Its current epoch.
+    pub epoch: u32,
+    /// The epoch's key.
+    pub key: yui_core::audience::EpochKey,
+}
+
 impl Replica {
     /// Publishes an entry in this node's own log. Returns once it is durable
     /// on disk; only then is it announced to peers.
@@ -12,11 +24,26 @@ impl Replica {
         body: Body,
         expires_at: Option<UnixMillis>,
     ) -> Result<StoredEntry, PublishError> {
+        self.publish_with(object_id, body, expires_at, None).await
+    }
+
+    /// [`Replica::publish`], with a part of the body sealed for an
+    /// audience epoch. The field rules are checked on the entry as written
+    /// and again on what is published; the returned entry is the public
+    /// one (what every node holds).
+    pub async fn publish_with(
+        self: &Arc<Self>,
+        object_id: String,
+        body: Body,
+        expires_at: Option<UnixMillis>,
+        seal: Option<SealWith>,
+    ) -> Result<StoredEntry, PublishError> {
         let this = self.clone();
-        let stored =
-            tokio::task::spawn_blocking(move || this.publish_blocking(object_id, body, expires_at))
-                .await
-                .expect("publish task panicked")?;
+        let stored = tokio::task::spawn_blocking(move || {
+            this.publish_blocking(object_id, body, expires_at, seal)
+        })
+        .await
+        .expect("publish task panicked")?;
         Counters::add(&self.counters.published, 1);
         if affects_trust(stored.entry.kind()) {
             self.recompute_trust()?;
@@ -34,6 +61,7 @@ impl Replica {
         object_id: String,
         body: Body,
         expires_at: Option<UnixMillis>,
+        seal: Option<SealWith>,
     ) -> Result<StoredEntry, PublishError> {
         yui_core::validate::publishable(&body)?;
         let _w = self.write.lock().expect("write lock");
@@ -57,10 +85,33 @@ impl Replica {
             created_at: now_ms(),
             expires_at,
             object_id,
+            sealed: None,
             body,
         };
-        let bytes = self.codec.encode_entry(&entry);
+        let mut bytes = self.codec.encode_entry(&entry);
         validate_entry(&entry, bytes.len(), now_ms(), &self.limits)?;
+        let entry = match seal.and_then(|s| {
+            let (public, fragment) = self.codec.split_restricted(&entry, s.part)?;
+            Some((s, public, fragment))
+        }) {
+            None => entry,
+            Some((s, mut public, mut fragment)) => {
+                let key = yui_core::audience::content_key(&s.key, &self.id, entry.seq);
+                public.sealed = Some(yui_core::audience::seal(
+                    &key,
+                    &self.id,
+                    entry.seq,
+                    &entry.object_id,
+                    &s.audience,
+                    s.epoch,
+                    &fragment,
+                ));
+                zeroize::Zeroize::zeroize(&mut fragment);
+                bytes = self.codec.encode_entry(&public);
+                validate_entry(&public, bytes.len(), now_ms(), &self.limits)?;
+                public
+            }
+        };
         let signed = SignedEntry::sign(bytes, &self.key);
         let id = signed.id();
         self.store.append(&[IndexedEntry {

@@ -487,6 +487,7 @@ fn build(kind: &str, f: &Fields, w: &Words, previous: Option<&Body>) -> Result<B
             })
         }
         "profile" => Body::Profile(Profile {
+            audience_key: Vec::new(),
             name: text2(f, "name"),
             kind: parse_enum(f.get("profile_kind")).unwrap_or_default(),
             country: f.get("country").to_owned(),

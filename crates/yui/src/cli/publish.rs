@@ -514,6 +514,7 @@ pub fn build(cmd: PublishCmd) -> anyhow::Result<(Body, Option<String>, Option<i6
             let body = match &c.file {
                 Some(f) => read_file(f)?,
                 None => Profile {
+                    audience_key: Vec::new(),
                     name: text(&c.lang, &a.name),
                     kind: parse_enum::<ProfileKind>("kind", &a.kind)?,
                     country: a.country.clone(),

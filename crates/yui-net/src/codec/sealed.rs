@@ -1,0 +1,180 @@
+//! Wire forms of audiences, withdrawals and sealed parts, and the split and
+//! merge of an entry's restricted fragment (protobuf concatenation).
+
+use prost::Message;
+use yui_core::audience::{Audience, AudienceMembers, AudienceWrap, SealPart, Sealed, Withdrawal};
+use yui_core::Entry;
+use yui_proto::v1 as pb;
+use yui_sync::DecodeError;
+
+use super::{entry_from_pb, entry_to_pb, err, node_id_from_pb, pk_from_pb, pk_to_pb};
+use super::{text_from_pb, text_to_pb};
+
+pub(super) fn sealed_to_pb(s: &Sealed) -> pb::Sealed {
+    pb::Sealed {
+        audience: s.audience.clone(),
+        epoch: s.epoch,
+        nonce: s.nonce.clone(),
+        ciphertext: s.ciphertext.clone(),
+    }
+}
+
+pub(super) fn sealed_from_pb(s: pb::Sealed) -> Sealed {
+    Sealed {
+        audience: s.audience,
+        epoch: s.epoch,
+        nonce: s.nonce,
+        ciphertext: s.ciphertext,
+    }
+}
+
+pub(super) fn audience_to_pb(a: &Audience) -> pb::Audience {
+    pb::Audience {
+        name: a.name.clone(),
+        epoch: a.epoch,
+        members: Some(pb::AudienceMembers {
+            codes: a.members.codes.clone(),
+            partner_kinds: a
+                .members
+                .partner_kinds
+                .iter()
+                .map(|k| pk_to_pb(*k))
+                .collect(),
+            endorsed_by: a
+                .members
+                .endorsed_by
+                .iter()
+                .map(|n| n.as_bytes().to_vec())
+                .collect(),
+            own_staff: a.members.own_staff,
+        }),
+        wraps: a
+            .wraps
+            .iter()
+            .map(|w| pb::AudienceWrap {
+                node: w.node.as_bytes().to_vec(),
+                key: w.key.clone(),
+                enc: w.enc.clone(),
+                wrapped: w.wrapped.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn audience_from_pb(a: pb::Audience) -> Result<Audience, DecodeError> {
+    let m = a.members.unwrap_or_default();
+    Ok(Audience {
+        name: a.name,
+        epoch: a.epoch,
+        members: AudienceMembers {
+            codes: m.codes,
+            partner_kinds: m
+                .partner_kinds
+                .into_iter()
+                .map(pk_from_pb)
+                .collect::<Result<_, _>>()?,
+            endorsed_by: m
+                .endorsed_by
+                .iter()
+                .map(|b| node_id_from_pb(b, "audience.members.endorsed_by"))
+                .collect::<Result<_, _>>()?,
+            own_staff: m.own_staff,
+        },
+        wraps: a
+            .wraps
+            .into_iter()
+            .map(|w| {
+                Ok(AudienceWrap {
+                    node: node_id_from_pb(&w.node, "audience.wraps.node")?,
+                    key: w.key,
+                    enc: w.enc,
+                    wrapped: w.wrapped,
+                })
+            })
+            .collect::<Result<_, DecodeError>>()?,
+    })
+}
+
+pub(super) fn withdrawal_to_pb(w: &Withdrawal) -> pb::Withdrawal {
+    pb::Withdrawal {
+        objects: w.objects.clone(),
+        reason: text_to_pb(&w.reason),
+    }
+}
+
+pub(super) fn withdrawal_from_pb(w: pb::Withdrawal) -> Withdrawal {
+    Withdrawal {
+        objects: w.objects,
+        reason: text_from_pb(w.reason),
+    }
+}
+
+/// `entry` without `part`, and the fragment holding it; `None` when the
+/// body has no such part or it is empty.
+pub(super) fn split(entry: &Entry, part: SealPart) -> Option<(Entry, Vec<u8>)> {
+    use pb::entry::Body as B;
+    let mut public = entry_to_pb(entry);
+    let body = public.body.as_mut()?;
+    let fragment = match part {
+        SealPart::Contact => match body {
+            B::Profile(p) => B::Profile(pb::Profile {
+                contact: Some(p.contact.take()?),
+                ..Default::default()
+            }),
+            B::Event(e) => B::Event(pb::Event {
+                contact: Some(e.contact.take()?),
+                ..Default::default()
+            }),
+            B::Readiness(r) => B::Readiness(pb::Readiness {
+                contact: Some(r.contact.take()?),
+                ..Default::default()
+            }),
+            B::Case(c) => B::Case(pb::Case {
+                contact: Some(c.contact.take()?),
+                ..Default::default()
+            }),
+            B::CallForPartners(c) => B::CallForPartners(pb::CallForPartners {
+                contact: Some(c.contact.take()?),
+                ..Default::default()
+            }),
+            _ => return None,
+        },
+    };
+    let fragment = pb::Entry {
+        body: Some(fragment),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let public = entry_from_pb(public).ok()?;
+    Some((public, fragment))
+}
+
+/// The entry as its author wrote it: the public bytes with an opened
+/// fragment merged in. The fragment may hold body fields only, of the
+/// public body's own kind.
+pub(super) fn merge(public: &[u8], fragment: &[u8]) -> Result<Entry, DecodeError> {
+    let f = pb::Entry::decode(fragment).map_err(|e| err(format!("sealed part: {e}")))?;
+    if !f.author.is_empty()
+        || f.seq != 0
+        || !f.prev.is_empty()
+        || f.created_at != 0
+        || f.expires_at != 0
+        || !f.object_id.is_empty()
+        || f.sealed.is_some()
+    {
+        return Err(err("sealed part: may hold body fields only"));
+    }
+    let mut merged = pb::Entry::decode(public).map_err(|e| DecodeError(e.to_string()))?;
+    let same_kind = match (&merged.body, &f.body) {
+        (Some(a), Some(b)) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        (None, Some(_)) => true,
+        (_, None) => false,
+    };
+    if !same_kind {
+        return Err(err("sealed part: not of the entry's kind"));
+    }
+    merged
+        .merge(fragment)
+        .map_err(|e| err(format!("sealed part: {e}")))?;
+    entry_from_pb(merged)
+}
