@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{Datelike, TimeZone};
 use serde::{Deserialize, Serialize};
@@ -39,7 +39,7 @@ use crate::query::{body_texts, time_span};
 ///   `period` facet is `/period/<year>/<month>` for every month a span
 ///   touches (counted per year).
 /// - 4: aid threads and replies (`about`, `to`, `step`).
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
 
 /// Entries read from the store per step of a catch-up.
 const STEP: usize = 2_000;
@@ -122,6 +122,8 @@ pub(crate) struct Fields {
     pub attendance: Field,
     /// Every text, every language.
     pub text: Field,
+    /// Restricted texts this node opened (searched only for its staff).
+    pub sealed_text: Field,
     /// Facets: /kind, /area, /author, /lang, /period.
     pub facet: Field,
     /// Acknowledgements: the acknowledged entry's id, hex (stored).
@@ -174,7 +176,8 @@ fn schema() -> (Schema, Fields) {
         tag: b.add_text_field("tag", STRING),
         lang: b.add_text_field("lang", STRING),
         attendance: b.add_text_field("attendance", STRING),
-        text: b.add_text_field("text", text),
+        text: b.add_text_field("text", text.clone()),
+        sealed_text: b.add_text_field("sealed_text", text),
         facet: b.add_facet_field("facet", FacetOptions::default()),
         ack_of: b.add_text_field("ack_of", STRING | STORED),
         partner: b.add_text_field("partner", STRING),
@@ -257,7 +260,7 @@ fn stale_at(e: &Entry) -> i64 {
     }
 }
 
-fn document(f: &Fields, e: &StoredEntry) -> TantivyDocument {
+fn document(f: &Fields, e: &StoredEntry, opened: Option<&Entry>) -> TantivyDocument {
     let entry = &e.entry;
     let mut d = TantivyDocument::default();
     let author_hex = hex::encode(entry.author.as_bytes());
@@ -374,6 +377,18 @@ fn document(f: &Fields, e: &StoredEntry) -> TantivyDocument {
             d.add_text(f.text, t);
         }
     }
+    if let Some(c) = opened.and_then(|o| contact_of(&o.body)) {
+        for t in [&c.name, &c.department] {
+            for (_, s) in &t.0 {
+                d.add_text(f.sealed_text, s);
+            }
+        }
+        for s in [&c.email, &c.phone] {
+            if !s.is_empty() {
+                d.add_text(f.sealed_text, s);
+            }
+        }
+    }
     for l in langs {
         d.add_text(f.lang, l);
         d.add_facet(f.facet, Facet::from_path(["lang", l]));
@@ -424,6 +439,20 @@ pub struct ReadIndex {
     path: Option<PathBuf>,
     /// The index was rebuilt at open (missing, damaged or another format).
     rebuilt: bool,
+    /// Opens sealed parts this node may read, to index their text.
+    keyring: std::sync::OnceLock<Arc<crate::keyring::Keyring>>,
+}
+
+/// The contact of a body that has one.
+pub fn contact_of(body: &Body) -> Option<&yui_core::content::Contact> {
+    match body {
+        Body::Profile(p) => Some(&p.contact),
+        Body::Event(e) => Some(&e.contact),
+        Body::Readiness(r) => Some(&r.contact),
+        Body::Case(c) => Some(&c.contact),
+        Body::CallForPartners(c) => Some(&c.contact),
+        _ => None,
+    }
 }
 
 fn register(index: &Index) {
@@ -523,7 +552,37 @@ impl ReadIndex {
             directory_dirty: std::sync::atomic::AtomicBool::new(false),
             path,
             rebuilt,
+            keyring: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Lets the index open sealed parts with `keyring` (once).
+    pub fn set_keyring(&self, keyring: Arc<crate::keyring::Keyring>) {
+        let _ = self.keyring.set(keyring);
+    }
+
+    /// Writes the current version of each object again (after a
+    /// withdrawal changed what opens), then merges every segment and
+    /// deletes the files no longer used, so no earlier segment keeps the
+    /// terms of what was withdrawn.
+    pub fn rewrite_and_purge(
+        &self,
+        replica: &Replica,
+        author: &NodeId,
+        object_ids: &[String],
+    ) -> Result<(), IndexError> {
+        let mut w = self.writer.lock().expect("index writer lock");
+        for o in object_ids {
+            self.upsert(replica, &mut w.writer, author, o)?;
+        }
+        self.commit(&mut w)?;
+        let segments = self.reader.searcher().index().searchable_segment_ids()?;
+        if !segments.is_empty() {
+            let _ = w.writer.merge(&segments).wait()?;
+        }
+        w.writer.garbage_collect_files().wait()?;
+        self.reader.reload()?;
+        Ok(())
     }
 
     /// Where the index lives (None: in memory).
@@ -670,7 +729,14 @@ impl ReadIndex {
         let Some(e) = replica.read(author, seq)? else {
             return Ok(false);
         };
-        writer.add_document(document(f, &e))?;
+        let opened = match self.keyring.get() {
+            Some(k) if e.entry.sealed.is_some() => match k.open(replica, &e) {
+                crate::keyring::Opened::Open(full) => Some(*full),
+                _ => None,
+            },
+            _ => None,
+        };
+        writer.add_document(document(f, &e, opened.as_ref()))?;
         Ok(true)
     }
 

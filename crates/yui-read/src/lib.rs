@@ -19,12 +19,15 @@ pub mod aid;
 pub mod analyzer;
 pub mod export;
 pub mod index;
+pub mod keyring;
 mod model;
 mod plan;
+pub mod restricted;
 pub mod query;
 pub mod receipt;
 mod view;
 
 pub use index::{CatchUp, IndexError, ReadIndex};
+pub use keyring::{Closed, Keyring, KeyringError, Opened};
 pub use model::{IndexCheck, Page, ReadModel, FOLLOW_GATHER, FOLLOW_STEP};
-pub use view::{EntryView, Snippet};
+pub use view::{EntryView, SealedView, Snippet};

@@ -93,6 +93,7 @@ pub struct ReadModel {
     names: Mutex<Option<((u64, u64), Names)>>,
     codes: Mutex<Option<((u64, u64), Names)>>,
     own_code: Option<String>,
+    pub(crate) keyring: Option<Arc<crate::keyring::Keyring>>,
 }
 
 impl ReadModel {
@@ -116,7 +117,17 @@ impl ReadModel {
             own_code: None,
             names: Mutex::new(None),
             codes: Mutex::new(None),
+            keyring: None,
         })
+    }
+
+    /// Lets the read model open what is sealed for this node: the index
+    /// holds the text for staff searches, and [`ReadModel::reveal`] shows
+    /// it to readers entitled to it.
+    pub fn with_keyring(mut self, keyring: Arc<crate::keyring::Keyring>) -> Self {
+        self.index.set_keyring(keyring.clone());
+        self.keyring = Some(keyring);
+        self
     }
 
     /// This node's own municipality code (from its config): it wins over
@@ -442,8 +453,16 @@ impl ReadModel {
         let mut terms = Vec::new();
         for clause in q.clauses()? {
             let quoted = clause.contains(char::is_whitespace);
-            if let Some(t) = clause_query(f, &clause, quoted, &mut terms) {
-                must.push(t);
+            let public = clause_query(f.text, &clause, quoted, &mut terms);
+            let restricted = if q.restricted {
+                clause_query(f.sealed_text, &clause, quoted, &mut Vec::new())
+            } else {
+                None
+            };
+            match (public, restricted) {
+                (Some(a), Some(b)) => must.push(any_of(vec![a, b])),
+                (Some(t), None) | (None, Some(t)) => must.push(t),
+                (None, None) => {}
             }
         }
         Ok((all_of(must), terms))
@@ -663,6 +682,12 @@ impl ReadModel {
                 acknowledged_by,
                 revoked: self.replica.is_revoked(&e.entry.author),
                 snippet: None,
+                sealed: e.entry.sealed.as_ref().map(|s| crate::view::SealedView {
+                    audience: s.audience.clone(),
+                    epoch: s.epoch,
+                    shown: false,
+                    closed: None,
+                }),
                 body: e.entry.body,
             });
         }

@@ -70,7 +70,7 @@ pub(crate) fn any_of(parts: Vec<Box<dyn TQuery>>) -> Box<dyn TQuery> {
 
 /// The text query of one clause, and the terms to mark in snippets.
 pub(crate) fn clause_query(
-    f: &Fields,
+    field: tantivy::schema::Field,
     clause: &str,
     quoted_words: bool,
     terms: &mut Vec<String>,
@@ -80,7 +80,7 @@ pub(crate) fn clause_query(
     for p in pieces {
         runs.entry(p.run).or_default().push(p);
     }
-    let text_term = |s: &str| Term::from_field_text(f.text, s);
+    let text_term = |s: &str| Term::from_field_text(field, s);
     let mut parts: Vec<Box<dyn TQuery>> = Vec::new();
     let mut words: Vec<Term> = Vec::new();
     for (_, run) in runs {
@@ -89,8 +89,8 @@ pub(crate) fn clause_query(
             // One CJK character: the end of a run, or the start of a bigram.
             terms.push(first.text.clone());
             let pattern = format!("{}.", regex_escape(&first.text));
-            let mut either = vec![term_text(f.text, &first.text)];
-            if let Ok(r) = RegexQuery::from_pattern(&pattern, f.text) {
+            let mut either = vec![term_text(field, &first.text)];
+            if let Ok(r) = RegexQuery::from_pattern(&pattern, field) {
                 either.push(Box::new(r));
             }
             parts.push(any_of(either));
@@ -101,14 +101,14 @@ pub(crate) fn clause_query(
             terms.push(first.text.clone());
             words.push(text_term(&first.text));
             if !quoted_words {
-                parts.push(term_text(f.text, &first.text));
+                parts.push(term_text(field, &first.text));
             }
             continue;
         }
         let grams: Vec<&analyzer::Piece> = run.iter().filter(|p| !p.tail).collect();
         terms.extend(grams.iter().map(|p| p.text.clone()));
         if grams.len() == 1 {
-            parts.push(term_text(f.text, &grams[0].text));
+            parts.push(term_text(field, &grams[0].text));
         } else {
             parts.push(Box::new(PhraseQuery::new(
                 grams.iter().map(|p| text_term(&p.text)).collect(),

@@ -97,6 +97,12 @@ pub struct Query {
     /// Acknowledgements of this entry (id, hex).
     #[param(pattern = "^[0-9a-f]{64}$")]
     pub acknowledges: Option<String>,
+    /// Search restricted text this node opened too. Set by the callers
+    /// that serve this node's staff (the admin API, signed-in pages); never
+    /// from a query string.
+    #[serde(skip)]
+    #[param(ignore)]
+    pub restricted: bool,
 }
 
 /// Where a page starts.
@@ -152,6 +158,9 @@ pub enum QueryError {
     /// The search index failed.
     #[error("search index: {0}")]
     Index(String),
+    /// The store or the keyring failed.
+    #[error("store: {0}")]
+    Store(String),
 }
 
 fn parse_time(field: &str, s: &str, tz: chrono_tz::Tz) -> Result<i64, QueryError> {

@@ -37,9 +37,27 @@ pub struct EntryView {
     /// For a text search: the passage that matched, with the hits marked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snippet: Option<Snippet>,
+    /// A part only an audience may read: which audience, and whether it
+    /// is shown here (`body` then holds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<SealedView>,
     /// Content: the body's fields (see docs/ and the CLI's `--json`).
     #[schema(value_type = Object)]
     pub body: Body,
+}
+
+/// The restricted part of an entry, as a reader sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SealedView {
+    /// The author's audience.
+    pub audience: String,
+    /// Its epoch.
+    pub epoch: u32,
+    /// Opened and merged into `body` for this reader.
+    pub shown: bool,
+    /// Why it is not shown, when this node tried to open it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<crate::keyring::Closed>,
 }
 
 /// A passage of an entry's text with the search hits marked.
