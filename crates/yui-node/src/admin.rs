@@ -53,6 +53,8 @@ pub struct AdminState {
     pub staff: Arc<crate::staff::StaffDesk>,
     /// Nonces of HTTP/1.1 sync requests seen lately.
     pub http1_nonces: Arc<crate::http1::Nonces>,
+    /// Restricted audiences and the keyring.
+    pub audiences: Option<Arc<crate::audiences::Audiences>>,
 }
 
 /// An error answer: status and message.
@@ -569,7 +571,14 @@ async fn publish(
             .flatten()
             .is_some()
     });
-    let stored = crate::publish::publish(&s, req.object_id, req.body, req.expires_at).await?;
+    let stored = crate::publish::publish_for(
+        &s,
+        req.object_id,
+        req.body,
+        req.expires_at,
+        req.contact_audience.as_deref(),
+    )
+    .await?;
     let action = match (&stored.entry.body, updating) {
         (yui_core::Body::Retraction(_), _) => "retract",
         (_, true) => "update",

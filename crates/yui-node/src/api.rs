@@ -175,6 +175,10 @@ pub struct PublishRequest {
     pub expires_at: Option<i64>,
     /// What to say.
     pub body: Body,
+    /// Who reads the contact: `public`, or an audience of `[privacy]`;
+    /// the node's `contact_audience` when absent.
+    #[serde(default)]
+    pub contact_audience: Option<String>,
 }
 
 /// Answer to a publish.

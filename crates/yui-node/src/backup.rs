@@ -127,6 +127,7 @@ fn home_files(home: &Home) -> Vec<(PathBuf, bool)> {
         (rel(home.staff_dir().join("audit.jsonl")), true),
         (rel(home.staff_dir().join("webhook.key")), true),
         (rel(home.staff_dir().join("desk.json")), false),
+        (rel(home.keyring_path()), true),
     ]
 }
 

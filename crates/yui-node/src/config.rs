@@ -40,6 +40,81 @@ pub struct Config {
     pub staff: Staff,
     /// Notifications: SMTP, webhooks, the node's own subscriptions.
     pub notify: yui_staff::NotifySettings,
+    /// Restricted audiences and who reads contacts.
+    pub privacy: Privacy,
+}
+
+/// `[privacy]`: audiences this node seals for, and who reads contacts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Privacy {
+    /// Who reads the contact (person in charge, direct telephone, e-mail)
+    /// of events, cases, calls and readiness unless the author chooses:
+    /// `public`, or one of the audiences.
+    pub contact_audience: String,
+    /// Audiences (`[[privacy.audiences]]`); empty: `partners` (every
+    /// partner both sides stated) and `staff` (this node's staff only).
+    pub audiences: Vec<AudienceConfig>,
+}
+
+impl Default for Privacy {
+    fn default() -> Self {
+        Self {
+            contact_audience: "partners".into(),
+            audiences: Vec::new(),
+        }
+    }
+}
+
+impl Privacy {
+    /// The audiences in force: those configured, or the built-in two.
+    pub fn audiences(&self) -> Vec<AudienceConfig> {
+        if !self.audiences.is_empty() {
+            return self.audiences.clone();
+        }
+        use yui_core::content::PartnershipKind as P;
+        vec![
+            AudienceConfig {
+                name: "partners".into(),
+                partner_kinds: vec![P::SisterCity, P::Friendship, P::MutualAid, P::Network],
+                ..AudienceConfig::default()
+            },
+            AudienceConfig {
+                name: "staff".into(),
+                own_staff: true,
+                ..AudienceConfig::default()
+            },
+        ]
+    }
+}
+
+/// One audience: who may read what this node seals for it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AudienceConfig {
+    /// 1-64 bytes of a-z, 0-9 and `-`.
+    pub name: String,
+    /// Named municipalities (local government codes).
+    pub codes: Vec<String>,
+    /// Partners of these kinds (`sister_city`, `friendship`,
+    /// `mutual_aid`, `network`), when both sides stated the partnership.
+    pub partner_kinds: Vec<yui_core::content::PartnershipKind>,
+    /// Members these relays endorse (node ids).
+    pub endorsed_by: Vec<NodeId>,
+    /// Only this node's own staff.
+    pub own_staff: bool,
+}
+
+impl AudienceConfig {
+    /// The members as an audience entry states them.
+    pub fn members(&self) -> yui_core::audience::AudienceMembers {
+        yui_core::audience::AudienceMembers {
+            codes: self.codes.clone(),
+            partner_kinds: self.partner_kinds.clone(),
+            endorsed_by: self.endorsed_by.clone(),
+            own_staff: self.own_staff,
+        }
+    }
 }
 
 /// `[staff]`: the workspace where staff sign in and publish.
@@ -300,6 +375,7 @@ impl Default for Config {
             trust: Vec::new(),
             staff: Staff::default(),
             notify: yui_staff::NotifySettings::default(),
+            privacy: Privacy::default(),
         }
     }
 }
@@ -432,6 +508,38 @@ impl Config {
             if let Err(e) = validate_municipality_code(code) {
                 p.push(format!("code: {e}"));
             }
+        }
+        let audiences = self.privacy.audiences();
+        for (i, a) in audiences.iter().enumerate() {
+            if !yui_core::audience::valid_audience_name(&a.name) {
+                p.push(format!(
+                    "privacy.audiences[{i}].name: {:?} must be 1-64 bytes of a-z, 0-9 and -",
+                    a.name
+                ));
+            }
+            if audiences[..i].iter().any(|b| b.name == a.name) {
+                p.push(format!("privacy.audiences[{i}].name: {:?} is defined twice", a.name));
+            }
+            for c in &a.codes {
+                if let Err(e) = validate_municipality_code(c) {
+                    p.push(format!("privacy.audiences[{i}].codes: {e}"));
+                }
+            }
+            if a.own_staff
+                && (!a.codes.is_empty() || !a.partner_kinds.is_empty() || !a.endorsed_by.is_empty())
+            {
+                p.push(format!(
+                    "privacy.audiences[{i}]: own_staff names this node alone; drop codes, partner_kinds and endorsed_by"
+                ));
+            }
+        }
+        let ca = &self.privacy.contact_audience;
+        if ca != "public" && !audiences.iter().any(|a| &a.name == ca) {
+            let names: Vec<&str> = audiences.iter().map(|a| a.name.as_str()).collect();
+            p.push(format!(
+                "privacy.contact_audience: {ca:?} is neither \"public\" nor an audience ({})",
+                names.join(", ")
+            ));
         }
         if let Err(e) = self.federation.listen.parse::<SocketAddr>() {
             p.push(format!(

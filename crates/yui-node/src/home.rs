@@ -171,6 +171,11 @@ impl Home {
     pub fn staff_dir(&self) -> PathBuf {
         self.root.join("staff")
     }
+    /// Keys for restricted content (this node's audience secrets, the
+    /// epoch keys it opened): `keys/audience.json`, mode 0600.
+    pub fn keyring_path(&self) -> PathBuf {
+        self.root.join("keys").join("audience.json")
+    }
     /// Search index folder (derived from the store; never backed up).
     pub fn index_path(&self) -> PathBuf {
         self.root.join("index")

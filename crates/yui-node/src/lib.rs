@@ -21,6 +21,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod audiences;
 pub mod backup;
 pub mod client;
 pub mod config;

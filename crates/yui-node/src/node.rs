@@ -46,6 +46,9 @@ pub enum StartError {
     /// The staff workspace or its notifier could not start.
     #[error(transparent)]
     Staff(#[from] crate::staff::StaffError),
+    /// The keyring for restricted content could not be read or written.
+    #[error("{0}")]
+    Keyring(String),
     /// A restore into this home did not finish.
     #[error("a restore into {0} did not finish: the home is incomplete and must not run; delete the folder and run `yui restore` again")]
     RestoreIncomplete(std::path::PathBuf),
@@ -123,8 +126,11 @@ pub(crate) fn open_read_model(
     config: &Config,
     replica: &Arc<Replica>,
 ) -> Result<Arc<ReadModel>, StartError> {
+    let keyring = yui_read::Keyring::open_file(&home.keyring_path())
+        .map_err(|e| StartError::Keyring(e.to_string()))?;
     let read = ReadModel::open(replica.clone(), Some(&home.index_path()), &config.name)?
-        .with_own_code(config.code.clone());
+        .with_own_code(config.code.clone())
+        .with_keyring(Arc::new(keyring));
     if read.index().rebuilt_at_open() {
         tracing::warn!(
             path = %home.index_path().display(),
@@ -336,7 +342,16 @@ impl Node {
             aid_turn: Arc::default(),
             staff: Arc::new(crate::staff::StaffDesk::open(&home, &config)?),
             http1_nonces: Arc::default(),
+            audiences: crate::audiences::Audiences::new(
+                replica.clone(),
+                read.clone(),
+                config.privacy.clone(),
+            )
+            .map(Arc::new),
         };
+        if let Some(a) = &state.audiences {
+            tasks.push(tokio::spawn(a.clone().run(cancel.clone())));
+        }
         for peer in &config.federation.http1_peers {
             match crate::http1::Http1Link::new(replica.clone(), home.load_key()?, peer.clone()) {
                 Ok(link) => {

@@ -45,12 +45,25 @@ fn refused(reason: impl Into<String>) -> AppError {
     AppError(StatusCode::CONFLICT, reason.into())
 }
 
-/// Checks `body` against what this node holds, then signs and stores it.
+/// Checks `body` against what this node holds, then signs and stores it;
+/// its contact goes to the node's `[privacy] contact_audience`.
 pub async fn publish(
     s: &AdminState,
     object_id: Option<String>,
     body: Body,
     expires_at: Option<i64>,
+) -> Result<StoredEntry, AppError> {
+    publish_for(s, object_id, body, expires_at, None).await
+}
+
+/// [`publish`], with the publisher's choice of who reads the contact
+/// (`public`, or an audience name).
+pub async fn publish_for(
+    s: &AdminState,
+    object_id: Option<String>,
+    mut body: Body,
+    expires_at: Option<i64>,
+    contact_audience: Option<&str>,
 ) -> Result<StoredEntry, AppError> {
     let object_id = object_id.unwrap_or_else(|| default_object_id(&body));
     let me = s.replica.id();
@@ -73,6 +86,17 @@ pub async fn publish(
             }
         }
         Body::Aid(a) => check_aid(s, &object_id, a.clone()).await?,
+        Body::Withdrawal(w) => {
+            for o in &w.objects {
+                let held = s.replica.store().object(&me, o).map_err(internal)?;
+                if held.is_none() {
+                    return Err(AppError(
+                        StatusCode::NOT_FOUND,
+                        format!("this node has published no object {o:?} to withdraw"),
+                    ));
+                }
+            }
+        }
         Body::Reply(r) => {
             let read = s.read.clone();
             let about = r.about.clone();
@@ -90,8 +114,28 @@ pub async fn publish(
         }
         _ => {}
     }
+    let mut seal = None;
+    if let Some(a) = &s.audiences {
+        if let Body::Profile(p) = &mut body {
+            p.audience_key = a.keyring().public_key().to_vec();
+        }
+        let has_contact = yui_read::index::contact_of(&body).is_some_and(|c| *c != Default::default());
+        if let Some(name) = a.contact_audience(&body, contact_audience).filter(|_| has_contact) {
+            seal = Some(a.seal_with(&name).await.map_err(|e| match e {
+                crate::audiences::AudienceError::Unknown(..) => {
+                    AppError(StatusCode::BAD_REQUEST, e.to_string())
+                }
+                other => internal(other),
+            })?);
+        }
+    } else if contact_audience.is_some_and(|c| c != "public") {
+        return Err(AppError(
+            StatusCode::BAD_REQUEST,
+            "this node has no keyring for restricted audiences".into(),
+        ));
+    }
     s.replica
-        .publish(object_id, body, expires_at)
+        .publish_with(object_id, body, expires_at, seal)
         .await
         .map_err(|e| match e {
             PublishError::Invalid(_) => AppError(StatusCode::BAD_REQUEST, e.to_string()),

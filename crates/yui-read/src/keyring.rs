@@ -79,6 +79,10 @@ struct Data {
     entries: BTreeMap<String, String>,
     /// Entry ids (hex) withdrawn.
     withdrawn: BTreeSet<String>,
+    /// Withdrawal entries (ids, hex) carried out here.
+    withdrawals: BTreeSet<String>,
+    /// Epoch slots deleted by a withdrawal: never opened again.
+    shredded: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -194,6 +198,19 @@ impl Keyring {
         Ok(key32(&d.secrets.last().expect("a secret").public).expect("stored key"))
     }
 
+    /// Whether the withdrawal entry `id` was carried out here.
+    pub fn withdrawal_done(&self, id: &EntryId) -> bool {
+        let d = self.data.lock().expect("keyring lock");
+        d.withdrawals.contains(&id.to_hex())
+    }
+
+    /// Records that the withdrawal entry `id` was carried out here.
+    pub fn mark_withdrawal_done(&self, id: &EntryId) -> Result<(), KeyringError> {
+        let mut d = self.data.lock().expect("keyring lock");
+        d.withdrawals.insert(id.to_hex());
+        self.save(&d)
+    }
+
     /// How many secrets the keyring holds (the current one included).
     pub fn secrets(&self) -> usize {
         self.data.lock().expect("keyring lock").secrets.len()
@@ -233,6 +250,9 @@ impl Keyring {
             return Ok(k);
         }
         let mut d = self.data.lock().expect("keyring lock");
+        if d.shredded.contains(&epoch_slot(&author, &a.name, a.epoch)) {
+            return Err(Closed::Withdrawn);
+        }
         let me = d.secrets.iter().rev().find_map(|s| {
             let wrap = a.wraps.iter().find(|w| hex::encode(&w.key) == s.public)?;
             Some((wrap, s))
@@ -253,6 +273,32 @@ impl Keyring {
             tracing::warn!(error = %e, "could not keep an opened epoch key");
         }
         Ok(key)
+    }
+
+    /// Opens every epoch this node is a member of that it has not opened
+    /// yet (before its secrets are retired, so nothing addressed to it is
+    /// lost with them). Returns how many it opened.
+    pub fn learn_all(&self, replica: &Replica) -> usize {
+        let Ok(current) = replica.current(yui_core::Kind::Audience) else {
+            return 0;
+        };
+        let mut n = 0;
+        for c in current {
+            let Ok(versions) = replica.history(&c.entry.author, &c.entry.object_id) else {
+                continue;
+            };
+            for v in versions {
+                let Body::Audience(a) = &v.entry.body else {
+                    continue;
+                };
+                if self.epoch_key(&v.entry.author, &a.name, a.epoch).is_none()
+                    && self.learn(&v).is_ok()
+                {
+                    n += 1;
+                }
+            }
+        }
+        n
     }
 
     /// The key of one sealed entry: kept per entry, or derived from its
@@ -359,9 +405,11 @@ impl Keyring {
         }
         let mut deleted = 0;
         for (audience, epoch) in &epochs {
-            if d.epochs.remove(&epoch_slot(author, audience, *epoch)).is_some() {
+            let slot = epoch_slot(author, audience, *epoch);
+            if d.epochs.remove(&slot).is_some() {
                 deleted += 1;
             }
+            d.shredded.insert(slot);
         }
         for (id, _, _) in entries {
             d.entries.remove(&id.to_hex());

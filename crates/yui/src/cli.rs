@@ -810,7 +810,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 code,
                 country,
             });
-            publish_body(&home, body, None, None).await?;
+            publish_body(&home, body, None, None, None).await?;
         }
         Command::Key(KeyCmd::Rotate) => {
             let c = AdminClient::for_home(&home)?;
@@ -840,7 +840,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .map(|r| yui_core::LocalizedText::one(&lang, &r))
                     .unwrap_or_default(),
             });
-            publish_body(&home, body, None, None).await?;
+            publish_body(&home, body, None, None, None).await?;
         }
         Command::Aid(cmd) => aid::run(&home, cmd).await?,
         Command::Reply(a) => aid::reply(&home, a).await?,
@@ -852,8 +852,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("vectors written to {}", out.display());
         }
         Command::Publish(cmd) => {
+            let audience = publish::contact_audience(&cmd);
             let (body, object_id, expires_at) = publish::build(cmd)?;
-            publish_body(&home, body, object_id, expires_at).await?;
+            publish_body(&home, body, object_id, expires_at, audience).await?;
         }
         Command::Query(q) => {
             let c = AdminClient::for_home(&home)?;
@@ -1013,6 +1014,7 @@ async fn publish_body(
     body: yui_core::Body,
     object_id: Option<String>,
     expires_at: Option<i64>,
+    contact_audience: Option<String>,
 ) -> anyhow::Result<()> {
     let c = AdminClient::for_home(home)?;
     let r: Published = c
@@ -1022,6 +1024,7 @@ async fn publish_body(
                 object_id,
                 expires_at,
                 body,
+                contact_audience,
             },
         )
         .await?;

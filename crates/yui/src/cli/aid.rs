@@ -270,6 +270,7 @@ async fn publish(c: &AdminClient, body: Body, json: bool) -> anyhow::Result<()> 
                 object_id: None,
                 expires_at: None,
                 body,
+                contact_audience: None,
             },
         )
         .await?;

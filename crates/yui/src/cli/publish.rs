@@ -28,6 +28,26 @@ pub struct Common {
     /// When the entry goes stale (RFC 3339).
     #[arg(long)]
     pub expires: Option<String>,
+    /// Who reads the contact: `public`, or an audience of the node's
+    /// `[privacy]` (default: its `contact_audience`, `partners` unless
+    /// changed; a profile's contact window stays public unless given).
+    #[arg(long, value_name = "AUDIENCE")]
+    pub contact_audience: Option<String>,
+}
+
+/// The `--contact-audience` of a publish command.
+pub fn contact_audience(cmd: &PublishCmd) -> Option<String> {
+    let c = match cmd {
+        PublishCmd::Event(a) => &a.common,
+        PublishCmd::Readiness(a) => &a.common,
+        PublishCmd::Case(a) => &a.common,
+        PublishCmd::Call(a) => &a.common,
+        PublishCmd::Partnership(a) => &a.common,
+        PublishCmd::Ack(a) => &a.common,
+        PublishCmd::Profile(a) => &a.common,
+        PublishCmd::Retract(_) => return None,
+    };
+    c.contact_audience.clone()
 }
 
 /// `yui publish …`.
