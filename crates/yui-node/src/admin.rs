@@ -683,12 +683,18 @@ fn query_error(e: QueryError) -> AppError {
 
 /// One page of results (`limit`, `cursor`), with the total and, when asked
 /// (`facets=true`), facet counts. Runs off the async workers: a query may
-/// first index what was stored a moment ago.
-async fn entries(State(s): State<AdminState>, Query_(q): Query_<Query>) -> ApiResult<Page> {
-    let page = tokio::task::spawn_blocking(move || s.read.query(&q))
-        .await
-        .map_err(internal)?
-        .map_err(query_error)?;
+/// first index what was stored a moment ago. The operator is this node's
+/// own: restricted text it opened is searched and shown.
+async fn entries(State(s): State<AdminState>, Query_(mut q): Query_<Query>) -> ApiResult<Page> {
+    q.restricted = true;
+    let page = tokio::task::spawn_blocking(move || {
+        let mut page = s.read.query(&q)?;
+        s.read.reveal(&mut page.items)?;
+        Ok::<_, QueryError>(page)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(query_error)?;
     Ok(Json(page))
 }
 
@@ -702,11 +708,12 @@ async fn history(
     State(s): State<AdminState>,
     Query_(q): Query_<HistoryQuery>,
 ) -> ApiResult<Vec<EntryView>> {
-    Ok(Json(
-        s.read
-            .history(&q.author, &q.object_id)
-            .map_err(query_error)?,
-    ))
+    let mut versions = s
+        .read
+        .history(&q.author, &q.object_id)
+        .map_err(query_error)?;
+    s.read.reveal(&mut versions).map_err(query_error)?;
+    Ok(Json(versions))
 }
 
 #[derive(Deserialize, Default)]

@@ -16,9 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use yui_core::audience::{
-    audience_object_id, wrap_epoch_key, Audience, EpochKey, SealPart,
-};
+use yui_core::audience::{audience_object_id, wrap_epoch_key, Audience, EpochKey, SealPart};
 use yui_core::{Body, Kind, NodeId};
 use yui_read::{Keyring, Opened, ReadModel};
 use yui_sync::{PublishError, Replica, SealWith, StoredEntry};
@@ -116,13 +114,16 @@ impl Audiences {
         let read = self.read.clone();
         let members = cfg.members();
         let lookup = members.clone();
-        let (want, without) =
-            tokio::task::spawn_blocking(move || read.audience_members(&lookup))
-                .await
-                .map_err(read_error)?
-                .map_err(read_error)?;
+        let (want, without) = tokio::task::spawn_blocking(move || read.audience_members(&lookup))
+            .await
+            .map_err(read_error)?
+            .map_err(read_error)?;
         if !without.is_empty() {
-            tracing::debug!(audience = name, count = without.len(), "members without an audience key are left out until they publish one");
+            tracing::debug!(
+                audience = name,
+                count = without.len(),
+                "members without an audience key are left out until they publish one"
+            );
         }
         let last = self.last_epoch(name)?;
         if let Some((a, _)) = &last {
@@ -140,7 +141,9 @@ impl Audiences {
         for (node, pk) in &want {
             match wrap_epoch_key(&me, name, epoch, node, pk, &key) {
                 Ok(w) => wraps.push(w),
-                Err(e) => tracing::warn!(member = %node, error = %e, "an audience key does not take a seal; member left out"),
+                Err(e) => {
+                    tracing::warn!(member = %node, error = %e, "an audience key does not take a seal; member left out")
+                }
             }
         }
         // Kept before the epoch is published: an epoch this node cannot
@@ -157,7 +160,12 @@ impl Audiences {
         self.replica
             .publish(audience_object_id(name), body, None)
             .await?;
-        tracing::info!(audience = name, epoch, members = want.len(), "new audience epoch");
+        tracing::info!(
+            audience = name,
+            epoch,
+            members = want.len(),
+            "new audience epoch"
+        );
         Ok((epoch, key))
     }
 
@@ -167,10 +175,13 @@ impl Audiences {
             .replica
             .history(&me, &audience_object_id(name))
             .map_err(read_error)?;
-        Ok(versions.into_iter().rev().find_map(|v| match &v.entry.body {
-            Body::Audience(a) => Some((a.clone(), v.clone())),
-            _ => None,
-        }))
+        Ok(versions
+            .into_iter()
+            .rev()
+            .find_map(|v| match &v.entry.body {
+                Body::Audience(a) => Some((a.clone(), v.clone())),
+                _ => None,
+            }))
     }
 
     /// This node's current profile as written (its sealed contact opened).

@@ -518,7 +518,10 @@ impl Config {
                 ));
             }
             if audiences[..i].iter().any(|b| b.name == a.name) {
-                p.push(format!("privacy.audiences[{i}].name: {:?} is defined twice", a.name));
+                p.push(format!(
+                    "privacy.audiences[{i}].name: {:?} is defined twice",
+                    a.name
+                ));
             }
             for c in &a.codes {
                 if let Err(e) = validate_municipality_code(c) {

@@ -119,8 +119,12 @@ pub async fn publish_for(
         if let Body::Profile(p) = &mut body {
             p.audience_key = a.keyring().public_key().to_vec();
         }
-        let has_contact = yui_read::index::contact_of(&body).is_some_and(|c| *c != Default::default());
-        if let Some(name) = a.contact_audience(&body, contact_audience).filter(|_| has_contact) {
+        let has_contact =
+            yui_read::index::contact_of(&body).is_some_and(|c| *c != Default::default());
+        if let Some(name) = a
+            .contact_audience(&body, contact_audience)
+            .filter(|_| has_contact)
+        {
             seal = Some(a.seal_with(&name).await.map_err(|e| match e {
                 crate::audiences::AudienceError::Unknown(..) => {
                     AppError(StatusCode::BAD_REQUEST, e.to_string())

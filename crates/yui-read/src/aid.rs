@@ -1034,7 +1034,8 @@ mod tests {
     }
 
     fn view(author: NodeId, object_id: &str, at: i64, body: Body) -> EntryView {
-        EntryView { sealed: None,
+        EntryView {
+            sealed: None,
             author,
             author_name: None,
             seq: at as u64,

@@ -263,10 +263,11 @@ impl Keyring {
         let secret = key32(&record.secret)
             .and_then(|b| AudienceSecret::from_bytes(&b).ok())
             .ok_or(Closed::DoesNotOpen)?;
-        let key = unwrap_epoch_key(&author, &a.name, a.epoch, wrap, &secret).map_err(|e| match e {
-            SealError::DoesNotOpen => Closed::DoesNotOpen,
-            _ => Closed::Malformed,
-        })?;
+        let key =
+            unwrap_epoch_key(&author, &a.name, a.epoch, wrap, &secret).map_err(|e| match e {
+                SealError::DoesNotOpen => Closed::DoesNotOpen,
+                _ => Closed::Malformed,
+            })?;
         d.epochs
             .insert(epoch_slot(&author, &a.name, a.epoch), hex::encode(key.0));
         if let Err(e) = self.save(&d) {
@@ -304,7 +305,11 @@ impl Keyring {
     /// The key of one sealed entry: kept per entry, or derived from its
     /// epoch's key (opened from the author's audience entry when first
     /// needed).
-    fn content_key_of(&self, replica: &Replica, stored: &StoredEntry) -> Result<ContentKey, Closed> {
+    fn content_key_of(
+        &self,
+        replica: &Replica,
+        stored: &StoredEntry,
+    ) -> Result<ContentKey, Closed> {
         let e = &stored.entry;
         let sealed = e.sealed.as_ref().ok_or(Closed::Malformed)?;
         let id = stored.id.to_hex();
@@ -389,10 +394,8 @@ impl Keyring {
         keep: &[(EntryId, u64, String, u32)],
     ) -> Result<usize, KeyringError> {
         let mut d = self.data.lock().expect("keyring lock");
-        let epochs: BTreeSet<(String, u32)> = entries
-            .iter()
-            .map(|(_, a, ep)| (a.clone(), *ep))
-            .collect();
+        let epochs: BTreeSet<(String, u32)> =
+            entries.iter().map(|(_, a, ep)| (a.clone(), *ep)).collect();
         for (id, seq, audience, epoch) in keep {
             if !epochs.contains(&(audience.clone(), *epoch)) {
                 continue;

@@ -22,9 +22,9 @@ pub mod index;
 pub mod keyring;
 mod model;
 mod plan;
-pub mod restricted;
 pub mod query;
 pub mod receipt;
+pub mod restricted;
 mod view;
 
 pub use index::{CatchUp, IndexError, ReadIndex};

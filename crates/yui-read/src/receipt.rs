@@ -231,7 +231,8 @@ pub fn verify(r: &Receipt, codec: &dyn Codec) -> Result<Verified, String> {
                 return Err(format!("entry {n}: is about another offer"));
             }
         }
-        views.push(EntryView { sealed: None,
+        views.push(EntryView {
+            sealed: None,
             author: entry.author,
             author_name: None,
             seq: entry.seq,

@@ -166,9 +166,7 @@ impl ReadModel {
         };
         let author = w.entry.author;
         let (shred, keep) = self.sealed_versions(&author, wd, w.entry.seq)?;
-        let epoch_keys = keyring
-            .shred(&author, &shred, &keep)
-            .map_err(store_error)?;
+        let epoch_keys = keyring.shred(&author, &shred, &keep).map_err(store_error)?;
         self.index()
             .rewrite_and_purge(self.replica(), &author, &wd.objects)
             .map_err(|e| QueryError::Store(e.to_string()))?;
@@ -186,9 +184,18 @@ impl ReadModel {
         author: &NodeId,
         wd: &Withdrawal,
         before: u64,
-    ) -> Result<(Vec<(EntryId, String, u32)>, Vec<(EntryId, u64, String, u32)>), QueryError> {
+    ) -> Result<
+        (
+            Vec<(EntryId, String, u32)>,
+            Vec<(EntryId, u64, String, u32)>,
+        ),
+        QueryError,
+    > {
         let store = self.replica().store();
-        let head = store.head(author).map_err(store_error)?.map_or(0, |h| h.seq);
+        let head = store
+            .head(author)
+            .map_err(store_error)?
+            .map_or(0, |h| h.seq);
         let (mut shred, mut keep) = (Vec::new(), Vec::new());
         let mut next = 1;
         while next <= head {

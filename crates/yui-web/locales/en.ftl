@@ -553,3 +553,19 @@ aid-offer-title = Offer of aid: { $name }
 aid-mode = Request or offer
 aid-mode-request = Request aid
 aid-mode-offer = Offer aid nobody asked for (addressees optional)
+
+# Restricted audiences
+contact-restricted-label = Contact
+contact-restricted = Restricted to partners’ staff. Staff of a recipient municipality see it when signed in.
+contact-closed-not_a_member = This municipality is not in its audience and cannot read it.
+contact-closed-retired_key = Sealed to a key this municipality has retired; it cannot be read here.
+contact-closed-withdrawn = The author withdrew this personal data; no node can read it.
+contact-closed-no_such_epoch = The author’s log holds no such audience key; it cannot be read.
+contact-closed-does_not_open = Does not open (tampered, or sealed with another key).
+contact-closed-malformed = Opens, but what it holds is not valid.
+form-contact_audience = Who reads the contact
+form-contact_audience-help = Who may read the person in charge, direct telephone and e-mail. The default is this node’s setting (usually partners’ staff only).
+audience-default = Default (this node’s setting)
+audience-partners = Partners’ staff only
+audience-staff = This municipality’s staff only
+audience-public = Everyone (public)

@@ -523,3 +523,19 @@ aid-offer-title = 支援の申し出: { $name }
 aid-mode = 要請か申し出か
 aid-mode-request = 支援を要請する
 aid-mode-offer = 要請がなくても支援を申し出る(要請先は任意)
+
+# Restricted audiences
+contact-restricted-label = 連絡先
+contact-restricted = 提携先の職員に限って公開しています。受け取る自治体の職員がサインインすると表示されます。
+contact-closed-not_a_member = この自治体は公開先に含まれていないため、読めません。
+contact-closed-retired_key = この自治体が廃止した鍵あてに暗号化されているため、読めません。
+contact-closed-withdrawn = 作成者が個人情報を取り下げました。どのノードでも読めません。
+contact-closed-no_such_epoch = 作成者のログに該当する公開先の鍵がないため、読めません。
+contact-closed-does_not_open = 復号できません（改ざん、または別の鍵）。
+contact-closed-malformed = 復号できましたが、内容が不正です。
+form-contact_audience = 連絡先の公開範囲
+form-contact_audience-help = 担当者名・直通電話・メールを読める相手。既定はこのノードの設定（通常は提携先の職員のみ）です。
+audience-default = 既定（このノードの設定）
+audience-partners = 提携先の職員のみ
+audience-staff = この自治体の職員のみ
+audience-public = 一般公開

@@ -522,3 +522,19 @@ aid-offer-title = Offer of aid: { $name }
 aid-mode = Request or offer
 aid-mode-request = Request aid
 aid-mode-offer = Offer aid nobody asked for (addressees optional)
+
+# Restricted audiences
+contact-restricted-label = 연락처
+contact-restricted = 제휴처 직원에게만 공개합니다. 수신 지자체 직원이 로그인하면 표시됩니다.
+contact-closed-not_a_member = 이 지자체는 공개 대상에 포함되지 않아 읽을 수 없습니다.
+contact-closed-withdrawn = 작성자가 개인정보를 철회했습니다. 어떤 노드도 읽을 수 없습니다.
+contact-closed-does_not_open = 복호화할 수 없습니다(변조 또는 다른 키).
+form-contact_audience = 연락처 공개 범위
+audience-default = 기본값(이 노드 설정)
+audience-partners = 제휴처 직원만
+audience-staff = 이 지자체 직원만
+audience-public = 전체 공개
+contact-closed-malformed = 복호화했지만 내용이 올바르지 않습니다.
+contact-closed-no_such_epoch = 작성자의 로그에 해당 공개 대상 키가 없어 읽을 수 없습니다.
+contact-closed-retired_key = 이 지자체가 폐기한 키로 암호화되어 읽을 수 없습니다.
+form-contact_audience-help = 담당자 이름, 직통 전화, 이메일을 읽을 수 있는 대상. 기본값은 이 노드의 설정(보통 제휴처 직원만)입니다.

@@ -522,3 +522,19 @@ aid-offer-title = Offer of aid: { $name }
 aid-mode = Request or offer
 aid-mode-request = Request aid
 aid-mode-offer = Offer aid nobody asked for (addressees optional)
+
+# Restricted audiences
+contact-restricted-label = 联系方式
+contact-restricted = 仅向合作方职员公开。接收方自治体的职员登录后可见。
+contact-closed-not_a_member = 本自治体不在公开对象内，无法阅读。
+contact-closed-withdrawn = 作者已撤回此个人信息，任何节点都无法阅读。
+contact-closed-does_not_open = 无法解密（被篡改或密钥不符）。
+form-contact_audience = 联系方式的公开范围
+audience-default = 默认（本节点设置）
+audience-partners = 仅合作方职员
+audience-staff = 仅本自治体职员
+audience-public = 公开
+contact-closed-malformed = 已解密，但内容无效。
+contact-closed-no_such_epoch = 作者的日志中没有对应的公开对象密钥，无法阅读。
+contact-closed-retired_key = 加密所用的是本自治体已停用的密钥，无法阅读。
+form-contact_audience-help = 谁可以阅读负责人、直拨电话和电子邮件。默认为本节点的设置（通常仅合作方职员）。

@@ -522,3 +522,19 @@ aid-offer-title = Offer of aid: { $name }
 aid-mode = Request or offer
 aid-mode-request = Request aid
 aid-mode-offer = Offer aid nobody asked for (addressees optional)
+
+# Restricted audiences
+contact-restricted-label = 聯絡方式
+contact-restricted = 僅向合作方職員公開。接收方自治體的職員登入後可見。
+contact-closed-not_a_member = 本自治體不在公開對象內，無法閱讀。
+contact-closed-withdrawn = 作者已撤回此個人資料，任何節點都無法閱讀。
+contact-closed-does_not_open = 無法解密（遭竄改或金鑰不符）。
+form-contact_audience = 聯絡方式的公開範圍
+audience-default = 預設（本節點設定）
+audience-partners = 僅合作方職員
+audience-staff = 僅本自治體職員
+audience-public = 公開
+contact-closed-malformed = 已解密，但內容無效。
+contact-closed-no_such_epoch = 作者的日誌中沒有對應的公開對象金鑰，無法閱讀。
+contact-closed-retired_key = 加密所用的是本自治體已停用的金鑰，無法閱讀。
+form-contact_audience-help = 誰可以閱讀負責人、直撥電話和電子郵件。預設為本節點的設定（通常僅合作方職員）。

@@ -119,6 +119,22 @@ pub enum Command {
     Aid(aid::AidCmd),
     /// Ask or answer on a case, call, event or aid request.
     Reply(aid::ReplyArgs),
+    /// Withdraw the personal data of objects this node published: their
+    /// restricted parts (the contact, when it went to an audience). Every
+    /// node deletes the text and the keys that open it; the log keeps
+    /// ciphertext no node can open. What was public stays public: retract
+    /// or update it for that.
+    Withdraw {
+        /// Object ids (as `yui query` shows them).
+        #[arg(required = true)]
+        objects: Vec<String>,
+        /// Why (kept in the log; no personal data).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Language of the reason.
+        #[arg(long, default_value = "ja")]
+        lang: String,
+    },
     /// Check a signed aid receipt (no node needed).
     #[command(subcommand)]
     Receipt(aid::ReceiptCmd),
@@ -451,8 +467,10 @@ fn query_path(q: &QueryArgs) -> anyhow::Result<String> {
         "acks" | "ack" => Some("acknowledgement"),
         "aid" => Some("aid"),
         "replies" | "reply" => Some("reply"),
+        "audiences" | "audience" => Some("audience"),
+        "withdrawals" | "withdrawal" => Some("withdrawal"),
         "all" => None,
-        other => bail!("unknown kind {other:?}: events, readiness, cases, calls, partnerships, profiles, acks, aid, replies or all"),
+        other => bail!("unknown kind {other:?}: events, readiness, cases, calls, partnerships, profiles, acks, aid, replies, audiences, withdrawals or all"),
     };
     let mut params: Vec<(&str, String)> = Vec::new();
     if let Some(k) = kind {
@@ -844,6 +862,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Aid(cmd) => aid::run(&home, cmd).await?,
         Command::Reply(a) => aid::reply(&home, a).await?,
+        Command::Withdraw {
+            objects,
+            reason,
+            lang,
+        } => {
+            let body = yui_core::Body::Withdrawal(yui_core::audience::Withdrawal {
+                objects,
+                reason: reason
+                    .map(|r| yui_core::LocalizedText::one(&lang, &r))
+                    .unwrap_or_default(),
+            });
+            publish_body(&home, body, None, None, None).await?;
+        }
         Command::Receipt(cmd) => aid::receipt(cmd)?,
         Command::User(cmd) => user::run(&home, cmd)?,
         Command::Vectors { out } => {

@@ -243,7 +243,8 @@ mod tests {
             exercise: true,
             ..Default::default()
         };
-        let e = EntryView { sealed: None,
+        let e = EntryView {
+            sealed: None,
             author: yui_core::NodeId::new(yui_core::SecretKey::from_seed(&[1; 32]).public_key()),
             author_name: None,
             seq: 1,

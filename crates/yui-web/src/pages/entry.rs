@@ -229,7 +229,25 @@ struct AnyPage {
     p: Provenance,
 }
 
-fn contact_rows(c: &Chrome, k: &yui_core::content::Contact) -> Vec<(String, String)> {
+/// The contact's rows; for a sealed part not shown here, a row saying who
+/// may read it (or why this node cannot).
+fn contact_rows(
+    c: &Chrome,
+    k: &yui_core::content::Contact,
+    sealed: Option<&yui_read::SealedView>,
+) -> Vec<(String, String)> {
+    let mut rows = plain_contact_rows(c, k);
+    if let Some(s) = sealed.filter(|s| !s.shown) {
+        let why = match &s.closed {
+            None => c.t("contact-restricted"),
+            Some(closed) => c.t(&format!("contact-closed-{}", wire(closed))),
+        };
+        rows.push((c.t("contact-restricted-label"), why));
+    }
+    rows
+}
+
+fn plain_contact_rows(c: &Chrome, k: &yui_core::content::Contact) -> Vec<(String, String)> {
     [
         ("contact-name", Text::of(&k.name, c.lang).text),
         ("contact-department", Text::of(&k.department, c.lang).text),
@@ -243,14 +261,28 @@ fn contact_rows(c: &Chrome, k: &yui_core::content::Contact) -> Vec<(String, Stri
     .collect()
 }
 
-/// The object asked for, or the page's error.
-fn load(site: &Site, req: &Req, author: &str, object: &str) -> Result<EntryView, WebError> {
+/// The object asked for, or the page's error. Signed-in staff see what is
+/// sealed for this node opened; everyone else the public part.
+fn load(
+    site: &Site,
+    req: &Req,
+    author: &str,
+    object: &str,
+    staff: Option<&crate::staff::Staff>,
+) -> Result<EntryView, WebError> {
     let w = req.words();
     let author = node_param(&w, author)?;
     if object.is_empty() || object.len() > 256 {
         return Err(WebError::NotFound);
     }
-    site.read.object(&author, object)?.ok_or(WebError::NotFound)
+    let mut e = site
+        .read
+        .object(&author, object)?
+        .ok_or(WebError::NotFound)?;
+    if staff.is_some() {
+        site.read.reveal(std::slice::from_mut(&mut e))?;
+    }
+    Ok(e)
 }
 
 /// The object asked for, or the page saying it was withdrawn.
@@ -259,8 +291,9 @@ fn current(
     req: &Req,
     author: &str,
     object: &str,
+    staff: Option<&crate::staff::Staff>,
 ) -> Result<Result<EntryView, Response>, WebError> {
-    let e = load(site, req, author, object)?;
+    let e = load(site, req, author, object, staff)?;
     if e.kind == "retraction" {
         return Ok(Err(withdrawn(site, req, &e)?));
     }
@@ -297,10 +330,12 @@ pub async fn event(
     crate::render(site, req, move |site, req| {
         let staff = staff.as_ref();
         req.only(&[])?;
-        let found = load(site, req, &author, &object);
+        let found = load(site, req, &author, &object, staff);
         let (e, ics) = match (found, object.strip_suffix(".ics")) {
             (Ok(e), _) => (e, false),
-            (Err(WebError::NotFound), Some(stem)) => (load(site, req, &author, stem)?, true),
+            // The calendar file is for any calendar program: never the
+            // restricted part.
+            (Err(WebError::NotFound), Some(stem)) => (load(site, req, &author, stem, None)?, true),
             (Err(err), _) => return Err(err),
         };
         if e.kind == "retraction" {
@@ -356,7 +391,7 @@ pub async fn event(
                 .iter()
                 .map(|p| Who::of_code(&c, &dir, p))
                 .collect(),
-            contact: contact_rows(&c, &ev.contact),
+            contact: contact_rows(&c, &ev.contact, e.sealed.as_ref()),
             ics: format!("/events/{}/{}.ics", e.author, segment(&e.object_id)),
             p: provenance(site, &c, &dir, &e, staff)?,
             title,
@@ -378,7 +413,7 @@ pub async fn case(
     crate::render(site, req, move |site, req| {
         let staff = staff.as_ref();
         req.only(&[])?;
-        let e = match current(site, req, &author, &object)? {
+        let e = match current(site, req, &author, &object, staff)? {
             Ok(e) => e,
             Err(gone) => return Ok(gone),
         };
@@ -402,7 +437,7 @@ pub async fn case(
                 .map(|p| Who::of_code(&c, &dir, p))
                 .collect(),
             period: super::period(req.lang, &k.period_start, &k.period_end),
-            contact: contact_rows(&c, &k.contact),
+            contact: contact_rows(&c, &k.contact, e.sealed.as_ref()),
             attachments: k
                 .attachments
                 .iter()
@@ -448,7 +483,7 @@ pub async fn any(
     crate::render(site, req, move |site, req| {
         let staff = staff.as_ref();
         req.only(&[])?;
-        let e = match current(site, req, &author, &object)? {
+        let e = match current(site, req, &author, &object, staff)? {
             Ok(e) => e,
             Err(gone) => return Ok(gone),
         };

@@ -109,6 +109,19 @@ fn contact_specs() -> Vec<Spec> {
         spec("contact_department_ja", Input::Line, false),
         spec("contact_email", Input::Line, false),
         spec("contact_phone", Input::Line, false),
+        spec(
+            "contact_audience",
+            Input::Select(
+                ["", "partners", "staff", "public"]
+                    .iter()
+                    .map(|v| {
+                        let id = if v.is_empty() { "default" } else { v };
+                        (v.to_string(), format!("audience-{id}"))
+                    })
+                    .collect(),
+            ),
+            false,
+        ),
     ]
 }
 
@@ -810,14 +823,25 @@ pub async fn form(
             HashMap::new()
         } else {
             let me = site.read.replica().id();
-            let e = site
+            let mut e = site
                 .read
                 .object(&me, &object_id)?
                 .ok_or(WebError::NotFound)?;
             if Some(e.body.kind()) != kind_of(&kind) {
                 return Err(WebError::NotFound);
             }
-            fill(&e.body)
+            // The form starts from the version as written, its restricted
+            // contact included, and keeps who reads it.
+            site.read.reveal(std::slice::from_mut(&mut e))?;
+            let mut m = fill(&e.body);
+            let contact = yui_read::index::contact_of(&e.body);
+            let audience = match &e.sealed {
+                Some(s) => s.audience.clone(),
+                None if contact.is_some_and(|c| *c != Default::default()) => "public".into(),
+                None => String::new(),
+            };
+            m.insert("contact_audience".into(), audience);
+            m
         };
         page(
             site,
@@ -875,7 +899,10 @@ pub async fn submit(
             .object(&me, &object_id)
             .ok()
             .flatten()
-            .map(|e| e.body)
+            .map(|mut e| {
+                let _ = site.read.reveal(std::slice::from_mut(&mut e));
+                e.body
+            })
     };
     let w = req.words();
     let built = build(&kind, &f, &w, previous.as_ref());
@@ -908,7 +935,8 @@ pub async fn submit(
     };
     let ws = site.workspace.clone().expect("required above");
     let id = (!object_id.is_empty()).then(|| object_id.clone());
-    match ws.publish(&staff, cx.addr, id, built).await {
+    let audience = Some(f.get("contact_audience").to_owned()).filter(|a| !a.is_empty());
+    match ws.publish(&staff, cx.addr, id, built, audience).await {
         Ok(p) => {
             let base = match kind.as_str() {
                 "event" => "events",
@@ -963,7 +991,7 @@ pub async fn reply(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes
         site.read.object(&about.author, &about.object_id),
         Ok(Some(e)) if e.kind == "aid"
     );
-    match ws.publish(&staff, cx.addr, None, body).await {
+    match ws.publish(&staff, cx.addr, None, body, None).await {
         Ok(_) => {
             let base = if is_aid { "aid" } else { "entries" };
             see_other(&format!(
@@ -1011,7 +1039,7 @@ pub async fn retract(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Byt
     });
     let ws = site.workspace.clone().expect("required above");
     match ws
-        .publish(&staff, cx.addr, Some(object_id.clone()), body)
+        .publish(&staff, cx.addr, Some(object_id.clone()), body, None)
         .await
     {
         Ok(_) => see_other(&format!("/entries/{me}/{}", segment(&object_id))),
