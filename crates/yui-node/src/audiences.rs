@@ -114,10 +114,11 @@ impl Audiences {
         let read = self.read.clone();
         let members = cfg.members();
         let lookup = members.clone();
-        let (want, without) = tokio::task::spawn_blocking(move || read.audience_members(&lookup))
+        let resolved = tokio::task::spawn_blocking(move || read.audience_members(&lookup))
             .await
             .map_err(read_error)?
             .map_err(read_error)?;
+        let (want, without) = (resolved.keys, resolved.without_key);
         if !without.is_empty() {
             tracing::debug!(
                 audience = name,

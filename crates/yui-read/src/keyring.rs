@@ -100,6 +100,19 @@ pub struct KeyringError {
     error: String,
 }
 
+/// One sealed entry of an author: what [`Keyring::shred`] works on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedRef {
+    /// Entry id.
+    pub id: EntryId,
+    /// Its seq in the author's log.
+    pub seq: u64,
+    /// The audience it was sealed for.
+    pub audience: String,
+    /// The epoch.
+    pub epoch: u32,
+}
+
 /// The keys this node holds for restricted content.
 #[derive(Debug)]
 pub struct Keyring {
@@ -390,20 +403,22 @@ impl Keyring {
     pub fn shred(
         &self,
         author: &NodeId,
-        entries: &[(EntryId, String, u32)],
-        keep: &[(EntryId, u64, String, u32)],
+        entries: &[SealedRef],
+        keep: &[SealedRef],
     ) -> Result<usize, KeyringError> {
         let mut d = self.data.lock().expect("keyring lock");
-        let epochs: BTreeSet<(String, u32)> =
-            entries.iter().map(|(_, a, ep)| (a.clone(), *ep)).collect();
-        for (id, seq, audience, epoch) in keep {
-            if !epochs.contains(&(audience.clone(), *epoch)) {
+        let epochs: BTreeSet<(String, u32)> = entries
+            .iter()
+            .map(|e| (e.audience.clone(), e.epoch))
+            .collect();
+        for k in keep {
+            if !epochs.contains(&(k.audience.clone(), k.epoch)) {
                 continue;
             }
-            let slot = epoch_slot(author, audience, *epoch);
-            if let Some(k) = d.epochs.get(&slot).and_then(|k| key32(k)) {
-                let ck = content_key(&EpochKey(k), author, *seq);
-                d.entries.insert(id.to_hex(), hex::encode(ck.0));
+            let slot = epoch_slot(author, &k.audience, k.epoch);
+            if let Some(key) = d.epochs.get(&slot).and_then(|k| key32(k)) {
+                let ck = content_key(&EpochKey(key), author, k.seq);
+                d.entries.insert(k.id.to_hex(), hex::encode(ck.0));
             }
         }
         let mut deleted = 0;
@@ -414,9 +429,9 @@ impl Keyring {
             }
             d.shredded.insert(slot);
         }
-        for (id, _, _) in entries {
-            d.entries.remove(&id.to_hex());
-            d.withdrawn.insert(id.to_hex());
+        for e in entries {
+            d.entries.remove(&e.id.to_hex());
+            d.withdrawn.insert(e.id.to_hex());
         }
         self.save(&d)?;
         Ok(deleted)

@@ -28,6 +28,6 @@ pub mod restricted;
 mod view;
 
 pub use index::{CatchUp, IndexError, ReadIndex};
-pub use keyring::{Closed, Keyring, KeyringError, Opened};
+pub use keyring::{Closed, Keyring, KeyringError, Opened, SealedRef};
 pub use model::{IndexCheck, Page, ReadModel, FOLLOW_GATHER, FOLLOW_STEP};
 pub use view::{EntryView, SealedView, Snippet};

@@ -6,14 +6,23 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use yui_core::audience::{AudienceMembers, Withdrawal, KEY_BYTES};
-use yui_core::{Body, EntryId, Kind, NodeId};
+use yui_core::{Body, Kind, NodeId};
 use yui_sync::StoredEntry;
 
 use crate::index::enum_name;
-use crate::keyring::{Keyring, Opened};
+use crate::keyring::{Keyring, Opened, SealedRef};
 use crate::model::ReadModel;
 use crate::query::QueryError;
 use crate::view::EntryView;
+
+/// Who an audience resolves to now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Members {
+    /// Members and the audience key each publishes (this node included).
+    pub keys: BTreeMap<NodeId, Vec<u8>>,
+    /// Members left out: they publish no audience key yet.
+    pub without_key: Vec<NodeId>,
+}
 
 /// What one withdrawal changed on this node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -78,10 +87,7 @@ impl ReadModel {
     /// Who `members` names, as seen from this node now, with the audience
     /// key each publishes; this node is always a member. Members without a
     /// key are left out (they cannot be sealed to) and listed second.
-    pub fn audience_members(
-        &self,
-        members: &AudienceMembers,
-    ) -> Result<(BTreeMap<NodeId, Vec<u8>>, Vec<NodeId>), QueryError> {
+    pub fn audience_members(&self, members: &AudienceMembers) -> Result<Members, QueryError> {
         let me = self.replica().id();
         let mut ids: BTreeSet<NodeId> = BTreeSet::new();
         ids.insert(me);
@@ -149,7 +155,10 @@ impl ReadModel {
                 None => without.push(id),
             }
         }
-        Ok((with, without))
+        Ok(Members {
+            keys: with,
+            without_key: without,
+        })
     }
 
     /// Carries out `withdrawal` (the entry `w`) on this node: the keys of
@@ -178,19 +187,12 @@ impl ReadModel {
 
     /// The author's sealed entries: those of withdrawn objects before the
     /// withdrawal, and every other one.
-    #[allow(clippy::type_complexity)]
     fn sealed_versions(
         &self,
         author: &NodeId,
         wd: &Withdrawal,
         before: u64,
-    ) -> Result<
-        (
-            Vec<(EntryId, String, u32)>,
-            Vec<(EntryId, u64, String, u32)>,
-        ),
-        QueryError,
-    > {
+    ) -> Result<(Vec<SealedRef>, Vec<SealedRef>), QueryError> {
         let store = self.replica().store();
         let head = store
             .head(author)
@@ -209,10 +211,16 @@ impl ReadModel {
                 let Some(s) = &e.entry.sealed else {
                     continue;
                 };
+                let r = SealedRef {
+                    id: e.id,
+                    seq: e.entry.seq,
+                    audience: s.audience.clone(),
+                    epoch: s.epoch,
+                };
                 if e.entry.seq < before && wd.objects.contains(&e.entry.object_id) {
-                    shred.push((e.id, s.audience.clone(), s.epoch));
+                    shred.push(r);
                 } else {
-                    keep.push((e.id, e.entry.seq, s.audience.clone(), s.epoch));
+                    keep.push(r);
                 }
             }
         }
