@@ -90,6 +90,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/publish", post(publish))
         .route("/v1/aid/thread", get(aid_thread))
         .route("/v1/aid/inbox", get(aid_inbox))
+        .route("/v1/audiences", get(audiences))
         .route("/v1/aid/suggest", post(aid_suggest))
         .route("/v1/aid/receipt", get(aid_receipt))
         .route("/v1/entries", get(entries))
@@ -635,6 +636,17 @@ async fn aid_inbox(State(s): State<AdminState>) -> ApiResult<Vec<yui_read::Entry
         .map_err(internal)?
         .map_err(query_error)?;
     Ok(Json(inbox))
+}
+
+/// Every author's current audience epochs this node holds.
+async fn audiences(
+    State(s): State<AdminState>,
+) -> ApiResult<Vec<yui_read::restricted::AudienceView>> {
+    let list = tokio::task::spawn_blocking(move || s.read.audiences())
+        .await
+        .map_err(internal)?
+        .map_err(query_error)?;
+    Ok(Json(list))
 }
 
 #[derive(Deserialize)]

@@ -443,6 +443,13 @@ pub struct ReadIndex {
     keyring: std::sync::OnceLock<Arc<crate::keyring::Keyring>>,
 }
 
+/// Whether the index holds objects of `kind`: not retractions (they remove
+/// an object), audience epochs or withdrawals (the node acts on them;
+/// nobody searches them).
+pub fn indexed(kind: Kind) -> bool {
+    !matches!(kind, Kind::Retraction | Kind::Audience | Kind::Withdrawal)
+}
+
 /// The contact of a body that has one.
 pub fn contact_of(body: &Body) -> Option<&yui_core::content::Contact> {
     match body {
@@ -723,7 +730,7 @@ impl ReadIndex {
         ) {
             self.directory_dirty.store(true, Ordering::Release);
         }
-        if kind == Kind::Retraction {
+        if !indexed(kind) {
             return Ok(false);
         }
         let Some(e) = replica.read(author, seq)? else {

@@ -896,7 +896,7 @@ impl ReadModel {
         let store = self.replica.store();
         let mut want: HashSet<(NodeId, u64)> = HashSet::new();
         for kind in Kind::ALL {
-            if kind == Kind::Retraction {
+            if !crate::index::indexed(kind) {
                 continue;
             }
             for v in store.current(kind).map_err(yui_sync::ReplicaError::from)? {

@@ -37,7 +37,7 @@ pub struct Query {
     /// `partnership`, `profile`, `acknowledgement`); all but retractions when
     /// absent.
     #[param(
-        pattern = "^(event|readiness|case|call_for_partners|partnership|profile|acknowledgement|endorsement|revocation|key_rotation|aid|reply|audience|withdrawal)$"
+        pattern = "^(event|readiness|case|call_for_partners|partnership|profile|acknowledgement|endorsement|revocation|key_rotation|aid|reply)$"
     )]
     pub kind: Option<String>,
     /// Only this author.

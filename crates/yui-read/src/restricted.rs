@@ -24,6 +24,30 @@ pub struct Members {
     pub without_key: Vec<NodeId>,
 }
 
+/// One author's current epoch of one audience, as this node sees it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AudienceView {
+    /// The author.
+    pub author: NodeId,
+    /// Its display name here.
+    pub author_name: Option<String>,
+    /// The audience's name.
+    pub name: String,
+    /// Its current epoch.
+    pub epoch: u32,
+    /// When the epoch began (Unix ms).
+    pub since: i64,
+    /// The members the epoch key was sealed to: node id and display name.
+    pub members: Vec<(NodeId, Option<String>)>,
+    /// How the author chose them.
+    pub chosen: yui_core::audience::AudienceMembers,
+    /// This node is one of them.
+    pub member_here: bool,
+    /// Restricted entries withdrawn by this author that this node carried
+    /// out (0 for authors that withdrew nothing).
+    pub withdrawals: usize,
+}
+
 /// What one withdrawal changed on this node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WithdrawalReport {
@@ -69,6 +93,47 @@ impl ReadModel {
             }
         }
         Ok(())
+    }
+
+    /// The current epoch of every author's audiences this node holds,
+    /// this node's own first.
+    pub fn audiences(&self) -> Result<Vec<AudienceView>, QueryError> {
+        let me = self.replica().id();
+        let names = self.names()?;
+        let withdrawals = self
+            .replica()
+            .current(Kind::Withdrawal)
+            .map_err(store_error)?;
+        let mut out: Vec<AudienceView> = Vec::new();
+        for e in self
+            .replica()
+            .current(Kind::Audience)
+            .map_err(store_error)?
+        {
+            let Body::Audience(a) = &e.entry.body else {
+                continue;
+            };
+            out.push(AudienceView {
+                author: e.entry.author,
+                author_name: names.get(&e.entry.author).cloned(),
+                name: a.name.clone(),
+                epoch: a.epoch,
+                since: e.entry.created_at,
+                members: a
+                    .wraps
+                    .iter()
+                    .map(|w| (w.node, names.get(&w.node).cloned()))
+                    .collect(),
+                chosen: a.members.clone(),
+                member_here: a.wraps.iter().any(|w| w.node == me),
+                withdrawals: withdrawals
+                    .iter()
+                    .filter(|w| w.entry.author == e.entry.author)
+                    .count(),
+            });
+        }
+        out.sort_by_key(|v| (v.author != me, v.author_name.clone(), v.name.clone()));
+        Ok(out)
     }
 
     /// Every author's published audience key.

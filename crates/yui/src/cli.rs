@@ -119,6 +119,13 @@ pub enum Command {
     Aid(aid::AidCmd),
     /// Ask or answer on a case, call, event or aid request.
     Reply(aid::ReplyArgs),
+    /// Restricted audiences: this node's and those it is a member of, each
+    /// with its current key epoch and members.
+    Audiences {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Withdraw the personal data of objects this node published: their
     /// restricted parts (the contact, when it went to an audience). Every
     /// node deletes the text and the keys that open it; the log keeps
@@ -467,10 +474,8 @@ fn query_path(q: &QueryArgs) -> anyhow::Result<String> {
         "acks" | "ack" => Some("acknowledgement"),
         "aid" => Some("aid"),
         "replies" | "reply" => Some("reply"),
-        "audiences" | "audience" => Some("audience"),
-        "withdrawals" | "withdrawal" => Some("withdrawal"),
         "all" => None,
-        other => bail!("unknown kind {other:?}: events, readiness, cases, calls, partnerships, profiles, acks, aid, replies, audiences, withdrawals or all"),
+        other => bail!("unknown kind {other:?}: events, readiness, cases, calls, partnerships, profiles, acks, aid, replies or all"),
     };
     let mut params: Vec<(&str, String)> = Vec::new();
     if let Some(k) = kind {
@@ -862,6 +867,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Aid(cmd) => aid::run(&home, cmd).await?,
         Command::Reply(a) => aid::reply(&home, a).await?,
+        Command::Audiences { json } => {
+            let c = AdminClient::for_home(&home)?;
+            let list: Vec<yui_read::restricted::AudienceView> = c.get("/v1/audiences").await?;
+            if json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                println!("no audiences yet (the first restricted publication starts one)");
+            }
+            for a in &list {
+                let who = a.author_name.clone().unwrap_or_else(|| a.author.short());
+                let members: Vec<String> = a
+                    .members
+                    .iter()
+                    .map(|(id, n)| n.clone().unwrap_or_else(|| id.short()))
+                    .collect();
+                println!(
+                    "{who}  {}  epoch {}  {} members{}: {}",
+                    a.name,
+                    a.epoch,
+                    members.len(),
+                    if a.member_here {
+                        " (this node among them)"
+                    } else {
+                        ""
+                    },
+                    members.join(", ")
+                );
+            }
+        }
         Command::Withdraw {
             objects,
             reason,
