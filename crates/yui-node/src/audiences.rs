@@ -48,6 +48,8 @@ pub struct Audiences {
     read: Arc<ReadModel>,
     keyring: Arc<Keyring>,
     privacy: Privacy,
+    /// Said once that there is no profile to carry the key.
+    warned_no_profile: std::sync::atomic::AtomicBool,
     turn: tokio::sync::Mutex<()>,
 }
 
@@ -57,13 +59,18 @@ fn read_error(e: impl std::fmt::Display) -> AudienceError {
 
 impl Audiences {
     /// The audiences of `privacy` over this node's replica and keyring.
-    pub fn new(replica: Arc<Replica>, read: Arc<ReadModel>, privacy: Privacy) -> Option<Self> {
+    pub fn new(
+        replica: Arc<Replica>,
+        read: Arc<ReadModel>,
+        config: &crate::config::Config,
+    ) -> Option<Self> {
         let keyring = read.keyring()?.clone();
         Some(Self {
             replica,
             read,
             keyring,
-            privacy,
+            privacy: config.privacy.clone(),
+            warned_no_profile: Default::default(),
             turn: tokio::sync::Mutex::new(()),
         })
     }
@@ -205,6 +212,12 @@ impl Audiences {
     /// audience key.
     async fn publish_key(&self) -> Result<(), AudienceError> {
         let Some((stored, mut body)) = self.own_profile() else {
+            if !self
+                .warned_no_profile
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                tracing::warn!("this node has published no profile: partners cannot seal contacts for it until it does (yui publish profile)");
+            }
             return Ok(());
         };
         let key = self.keyring.public_key().to_vec();

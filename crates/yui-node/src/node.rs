@@ -342,12 +342,8 @@ impl Node {
             aid_turn: Arc::default(),
             staff: Arc::new(crate::staff::StaffDesk::open(&home, &config)?),
             http1_nonces: Arc::default(),
-            audiences: crate::audiences::Audiences::new(
-                replica.clone(),
-                read.clone(),
-                config.privacy.clone(),
-            )
-            .map(Arc::new),
+            audiences: crate::audiences::Audiences::new(replica.clone(), read.clone(), &config)
+                .map(Arc::new),
         };
         if let Some(a) = &state.audiences {
             tasks.push(tokio::spawn(a.clone().run(cancel.clone())));

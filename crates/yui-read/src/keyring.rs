@@ -446,3 +446,77 @@ fn push_secret(d: &mut Data) {
         created_at: now_ms(),
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> NodeId {
+        NodeId::new(yui_core::SecretKey::from_seed(&[n; 32]).public_key())
+    }
+
+    fn sealed(n: u8, seq: u64, epoch: u32) -> SealedRef {
+        SealedRef {
+            id: EntryId([n; 32]),
+            seq,
+            audience: "partners".into(),
+            epoch,
+        }
+    }
+
+    #[test]
+    fn a_withdrawal_deletes_the_epoch_key_and_keeps_the_others_entries_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/audience.json");
+        let ring = Keyring::open_file(&path).unwrap();
+        let author = id(1);
+        let k1 = EpochKey([9; 32]);
+        let k2 = EpochKey([8; 32]);
+        ring.put_epoch_key(&author, "partners", 1, &k1).unwrap();
+        ring.put_epoch_key(&author, "partners", 2, &k2).unwrap();
+        let withdrawn = [sealed(1, 5, 1)];
+        let keep = [sealed(2, 6, 1), sealed(3, 9, 2)];
+        assert_eq!(ring.shred(&author, &withdrawn, &keep).unwrap(), 1);
+        assert!(ring.epoch_key(&author, "partners", 1).is_none());
+        assert!(ring.epoch_key(&author, "partners", 2).is_some());
+        // Reopened from the file: the kept entry has its own key, derived
+        // as before; the withdrawn one is marked; epoch 1 is never learned
+        // again.
+        let again = Keyring::open_file(&path).unwrap();
+        let d = again.data.lock().unwrap();
+        let kept = d.entries.get(&EntryId([2; 32]).to_hex()).unwrap();
+        assert_eq!(kept, &hex::encode(content_key(&k1, &author, 6).0));
+        assert!(!d.entries.contains_key(&EntryId([3; 32]).to_hex()));
+        assert!(d.withdrawn.contains(&EntryId([1; 32]).to_hex()));
+        assert!(d.shredded.contains(&epoch_slot(&author, "partners", 1)));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains(&hex::encode(k1.0)),
+            "the epoch key is gone from the file"
+        );
+    }
+
+    #[test]
+    fn rotating_with_retire_keeps_only_the_new_secret() {
+        let ring = Keyring::in_memory();
+        let first = ring.public_key();
+        let kept = ring.rotate(false).unwrap();
+        assert_eq!(ring.secrets(), 2);
+        let fresh = ring.rotate(true).unwrap();
+        assert_eq!(ring.secrets(), 1);
+        assert_ne!(fresh, first);
+        assert_ne!(fresh, kept);
+        assert_eq!(ring.public_key(), fresh);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audience.json");
+        Keyring::open_file(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}

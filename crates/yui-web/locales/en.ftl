@@ -569,3 +569,4 @@ audience-default = Default (this node’s setting)
 audience-partners = Partners’ staff only
 audience-staff = This municipality’s staff only
 audience-public = Everyone (public)
+contact-audience-label = Visible to

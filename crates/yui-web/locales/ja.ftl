@@ -539,3 +539,4 @@ audience-default = 既定（このノードの設定）
 audience-partners = 提携先の職員のみ
 audience-staff = この自治体の職員のみ
 audience-public = 一般公開
+contact-audience-label = 公開範囲

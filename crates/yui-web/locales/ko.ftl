@@ -538,3 +538,4 @@ contact-closed-malformed = 복호화했지만 내용이 올바르지 않습니�
 contact-closed-no_such_epoch = 작성자의 로그에 해당 공개 대상 키가 없어 읽을 수 없습니다.
 contact-closed-retired_key = 이 지자체가 폐기한 키로 암호화되어 읽을 수 없습니다.
 form-contact_audience-help = 담당자 이름, 직통 전화, 이메일을 읽을 수 있는 대상. 기본값은 이 노드의 설정(보통 제휴처 직원만)입니다.
+contact-audience-label = 공개 범위

@@ -538,3 +538,4 @@ contact-closed-malformed = 已解密，但内容无效。
 contact-closed-no_such_epoch = 作者的日志中没有对应的公开对象密钥，无法阅读。
 contact-closed-retired_key = 加密所用的是本自治体已停用的密钥，无法阅读。
 form-contact_audience-help = 谁可以阅读负责人、直拨电话和电子邮件。默认为本节点的设置（通常仅合作方职员）。
+contact-audience-label = 公开范围

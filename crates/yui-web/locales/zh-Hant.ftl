@@ -538,3 +538,4 @@ contact-closed-malformed = 已解密，但內容無效。
 contact-closed-no_such_epoch = 作者的日誌中沒有對應的公開對象金鑰，無法閱讀。
 contact-closed-retired_key = 加密所用的是本自治體已停用的金鑰，無法閱讀。
 form-contact_audience-help = 誰可以閱讀負責人、直撥電話和電子郵件。預設為本節點的設定（通常僅合作方職員）。
+contact-audience-label = 公開範圍

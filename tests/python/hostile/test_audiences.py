@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from conftest import wait_until
-from yuipeer import Peer, entries_msg, epb, entry_id
+from yuipeer import Author, Peer, entries_msg, epb, entry_id
 
 # --- HPKE, RFC 9180 §4 and §5.1, base mode ---------------------------------
 KEM_ID, KDF_ID, AEAD_ID = 0x0020, 0x0001, 0x0003
@@ -172,7 +172,9 @@ def test_restricted_parts_open_for_members_and_bad_ones_are_refused_or_unreadabl
     mine = next(e for e in profiles if e["author"] == t.id)
     target_key = bytes.fromhex(mine["body"]["audience_key"])
     assert len(target_key) == 32
-    a = net.evil
+    # A member of its own (the other tests count the attackers' logs).
+    a = Author(bytes([0x69] * 32))
+    t.cli("trust", "add", a.id, "--name", "三島市")
     p = Peer(t.addr, a)
     target_id = p.listener_id  # the node id its handshake proved
     name = "py-partners"

@@ -164,6 +164,8 @@ webhook = ["http://127.0.0.1:{hooks.port}/hook"]
             n.cli("trust", "add", relay_id, "--name", "東京都")
             relay.cli("endorse", n.id, "--name", NAMES[slug], "--code", CODES[slug])
             n.cli("peer", "add", relay_addr, "--id", relay_id)
+            # The profile carries the node's audience key.
+            n.cli("publish", "profile", "--name", NAMES[slug], "--code", CODES[slug])
         # 南伊豆町 and 杉並区 have a mutual-aid agreement; 杉並区's readiness
         # offers blankets and nurses.
         izu, sugi_n = nodes["izu"], nodes["suginami"]
@@ -434,3 +436,58 @@ def test_each_member_chooses_what_it_is_told(browser, staffnet):
     users = json.loads(sugi.cli("user", "list", "--json"))
     assert next(u for u in users if u["name"] == "sugi.bousai")["email"] == "bousai@city.suginami.example.jp"
     ctx.close()
+
+
+def test_a_case_contact_is_shown_to_partners_staff_only(browser, staffnet):
+    """The person in charge of a case goes to partners' staff by default:
+    南伊豆町's staff and 杉並区's (its mutual-aid partner) see it on the case
+    page, 札幌市's staff are told why they cannot, and a visitor who is not
+    signed in is told it is restricted."""
+    nodes = staffnet["nodes"]
+    izu, sugi, sap = nodes["izu"], nodes["suginami"], nodes["sapporo"]
+    email = "kikaku@town.minamiizu.example.jp"
+
+    def key_of(node, of):
+        items = json.loads(node.cli("query", "profiles", "--json"))["items"]
+        return next((e["body"].get("audience_key", "") for e in items if e["author"] == of.id), "")
+    wait_until("杉並区's audience key at 南伊豆町", lambda: len(key_of(izu, sugi)) == 64, 30)
+    ctx, p = signed_in(browser, izu, "izu.admin")
+    p.goto(izu.base + "/staff/publish/case")
+    assert p.locator("#contact_audience").input_value() == "", "the node's default is chosen"
+    p.fill("#title_ja", "姉妹都市との防災備蓄の共同購入")
+    p.fill("#summary_ja", "備蓄品を共同で調達し、単価を下げた。")
+    p.select_option("#policy_area", "disaster_prevention")
+    p.fill("#contact_name_ja", "企画課 伊藤")
+    p.fill("#contact_email", email)
+    assert serious(p) == [], "case form"
+    p.get_by_role("button", name="公開する").click()
+    p.wait_for_url("**/cases/**")
+    path = p.url.split("://", 1)[1].split("/", 1)[1]
+    assert email in p.content(), "the author's own staff see the contact"
+    # An update keeps who reads the contact.
+    p.get_by_role("link", name="この情報を更新する").click()
+    assert p.input_value("#contact_email") == email
+    assert p.locator("#contact_audience").input_value() == "partners"
+    ctx.close()
+
+    ctx, sp = signed_in(browser, sugi, "sugi.bousai")
+    wait_until("the contact at 杉並区",
+               lambda: sp.goto(sugi.base + "/" + path).status == 200 and email in sp.content(), 30)
+    sp.screenshot(path=str(SHOTS / "case-contact-partner-ja.png"), full_page=True)
+    assert serious(sp) == [], "case page with its contact"
+    ctx.close()
+
+    ctx, pp = signed_in(browser, sap, "sap.bousai")
+    wait_until("the case at 札幌市", lambda: pp.goto(sap.base + "/" + path).status == 200)
+    assert email not in pp.content()
+    assert "公開先に含まれていない" in pp.content()
+    ctx.close()
+
+    anon = browser.new_context(ignore_https_errors=True, locale="ja", viewport={"width": 1280, "height": 1000})
+    ap = anon.new_page()
+    assert ap.goto(sugi.base + "/" + path).status == 200
+    assert email not in ap.content()
+    assert ap.get_by_text("提携先の職員に限って公開しています").count() == 1
+    ap.screenshot(path=str(SHOTS / "case-contact-public-ja.png"), full_page=True)
+    assert serious(ap) == [], "case page without its contact"
+    anon.close()

@@ -178,3 +178,75 @@ pub(super) fn merge(public: &[u8], fragment: &[u8]) -> Result<Entry, DecodeError
         .map_err(|e| err(format!("sealed part: {e}")))?;
     entry_from_pb(merged)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yui_core::content::{Case, Contact, PolicyArea};
+    use yui_core::{Body, LocalizedText, NodeId, SecretKey};
+
+    fn case_entry() -> Entry {
+        let key = SecretKey::from_seed(&[7; 32]);
+        Entry {
+            author: NodeId::new(key.public_key()),
+            seq: 3,
+            prev: Some(yui_core::EntryId([1; 32])),
+            created_at: 1_800_000_000_000,
+            expires_at: None,
+            object_id: "case-1".into(),
+            sealed: None,
+            body: Body::Case(Case {
+                title: LocalizedText::one("ja", "防災備蓄品の共同購入"),
+                policy_area: PolicyArea::DisasterPrevention,
+                contact: Contact {
+                    name: LocalizedText::one("ja", "田中花子"),
+                    email: "tanaka@town.example.jp".into(),
+                    ..Contact::default()
+                },
+                ..Case::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_contact_splits_off_and_merges_back() {
+        let e = case_entry();
+        let (public, fragment) = split(&e, SealPart::Contact).unwrap();
+        let Body::Case(c) = &public.body else {
+            panic!()
+        };
+        assert_eq!(c.contact, Contact::default());
+        assert_eq!(c.title, LocalizedText::one("ja", "防災備蓄品の共同購入"));
+        let bytes = entry_to_pb(&public).encode_to_vec();
+        assert_eq!(merge(&bytes, &fragment).unwrap(), e);
+        // Nothing to seal: no contact.
+        let mut bare = e.clone();
+        if let Body::Case(c) = &mut bare.body {
+            c.contact = Contact::default();
+        }
+        assert!(split(&bare, SealPart::Contact).is_none());
+    }
+
+    #[test]
+    fn a_fragment_may_not_touch_the_header_or_change_the_kind() {
+        let e = case_entry();
+        let (public, _) = split(&e, SealPart::Contact).unwrap();
+        let bytes = entry_to_pb(&public).encode_to_vec();
+        let header = pb::Entry {
+            object_id: "someone-elses".into(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        assert!(merge(&bytes, &header)
+            .unwrap_err()
+            .0
+            .contains("body fields only"));
+        let other_kind = pb::Entry {
+            body: Some(pb::entry::Body::Event(pb::Event::default())),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        assert!(merge(&bytes, &other_kind).unwrap_err().0.contains("kind"));
+        assert!(merge(&bytes, b"\xff\xff\xff").is_err());
+    }
+}

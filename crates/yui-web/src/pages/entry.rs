@@ -237,6 +237,16 @@ fn contact_rows(
     sealed: Option<&yui_read::SealedView>,
 ) -> Vec<(String, String)> {
     let mut rows = plain_contact_rows(c, k);
+    if let Some(s) = sealed.filter(|s| s.shown) {
+        // Staff see who else may read it.
+        let id = format!("audience-{}", s.audience);
+        let who = if c.words.has(&id) {
+            c.t(&id)
+        } else {
+            s.audience.clone()
+        };
+        rows.push((c.t("contact-audience-label"), who));
+    }
     if let Some(s) = sealed.filter(|s| !s.shown) {
         let why = match &s.closed {
             None => c.t("contact-restricted"),
