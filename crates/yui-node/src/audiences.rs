@@ -27,6 +27,10 @@ use crate::config::{AudienceConfig, Privacy};
 const GATHER: Duration = Duration::from_millis(300);
 /// How often it looks even when nothing was reported.
 const TICK: Duration = Duration::from_secs(30);
+/// The least time between two looks: during a large sync every moment
+/// brings events, and a look reads every profile and partnership. A sealed
+/// publication does not wait for it (it renews its epoch itself).
+const BETWEEN: Duration = Duration::from_secs(3);
 
 /// Why an audience could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -192,26 +196,29 @@ impl Audiences {
             }))
     }
 
-    /// This node's current profile as written (its sealed contact opened).
-    fn own_profile(&self) -> Option<(StoredEntry, Body)> {
+    /// This node's current profile as written (its sealed contact opened),
+    /// and whether that contact is to be sealed again: a contact withdrawn
+    /// stays out.
+    fn own_profile(&self) -> Option<(StoredEntry, Body, bool)> {
         let me = self.replica.id();
         let (kind, seq) = self.replica.store().object(&me, "profile").ok()??;
         if kind != Kind::Profile {
             return None;
         }
         let stored = self.replica.read(&me, seq).ok()??;
-        let body = match self.keyring.open(&self.replica, &stored) {
-            Opened::Open(full) => full.body,
-            Opened::Public => stored.entry.body.clone(),
-            Opened::Closed(_) => return None,
-        };
-        Some((stored, body))
+        Some(match self.keyring.open(&self.replica, &stored) {
+            Opened::Open(full) => (stored, full.body, true),
+            Opened::Public | Opened::Closed(_) => {
+                let body = stored.entry.body.clone();
+                (stored, body, false)
+            }
+        })
     }
 
     /// Publishes the profile again when it lacks this node's current
     /// audience key.
     async fn publish_key(&self) -> Result<(), AudienceError> {
-        let Some((stored, mut body)) = self.own_profile() else {
+        let Some((stored, mut body, reseal)) = self.own_profile() else {
             if !self
                 .warned_no_profile
                 .swap(true, std::sync::atomic::Ordering::Relaxed)
@@ -229,8 +236,8 @@ impl Audiences {
         }
         p.audience_key = key;
         let seal = match &stored.entry.sealed {
-            Some(s) => Some(self.seal_with(&s.audience).await?),
-            None => None,
+            Some(s) if reseal => Some(self.seal_with(&s.audience).await?),
+            _ => None,
         };
         self.replica
             .publish_with("profile".into(), body, stored.entry.expires_at, seal)
@@ -316,6 +323,10 @@ impl Audiences {
             }
             while events.try_recv().is_ok() {}
             self.tend().await;
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(BETWEEN) => {}
+            }
         }
     }
 }

@@ -248,6 +248,7 @@ pub fn router(site: Arc<Site>) -> Router {
         .route("/api/v1/network", get(api::network))
         .fallback(pages::not_found)
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(private_for_staff))
         .with_state(site)
 }
 
@@ -255,6 +256,24 @@ pub fn router(site: Arc<Site>) -> Router {
 /// script at all.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
                        form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// An answer to a request carrying a staff session may hold what only
+/// staff see (a restricted contact, form tokens): no cache keeps it.
+async fn private_for_staff(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let staff = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| s.contains(staff::COOKIE)));
+    let mut r = next.run(req).await;
+    if staff {
+        r.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
+    r
+}
 
 async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();

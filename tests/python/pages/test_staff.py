@@ -14,6 +14,7 @@ import hmac
 import http.server
 import ipaddress
 import json
+import urllib.parse
 import shutil
 import subprocess
 import tempfile
@@ -475,6 +476,11 @@ def test_a_case_contact_is_shown_to_partners_staff_only(browser, staffnet):
                lambda: sp.goto(sugi.base + "/" + path).status == 200 and email in sp.content(), 30)
     sp.screenshot(path=str(SHOTS / "case-contact-partner-ja.png"), full_page=True)
     assert serious(sp) == [], "case page with its contact"
+    r = sp.goto(sugi.base + "/" + path)
+    assert r.headers["cache-control"] == "private, no-store", "no cache keeps what staff see"
+    # Staff find the case by its person in charge; visitors do not.
+    sp.goto(sugi.base + "/cases?q=" + urllib.parse.quote("企画課 伊藤"))
+    assert "姉妹都市との防災備蓄の共同購入" in sp.locator("main").inner_text()
     ctx.close()
 
     ctx, pp = signed_in(browser, sap, "sap.bousai")
@@ -488,6 +494,8 @@ def test_a_case_contact_is_shown_to_partners_staff_only(browser, staffnet):
     assert ap.goto(sugi.base + "/" + path).status == 200
     assert email not in ap.content()
     assert ap.get_by_text("提携先の職員に限って公開しています").count() == 1
+    ap.goto(sugi.base + "/cases?q=" + urllib.parse.quote("企画課 伊藤"))
+    assert "姉妹都市との防災備蓄の共同購入" not in ap.locator("main").inner_text()
     ap.screenshot(path=str(SHOTS / "case-contact-public-ja.png"), full_page=True)
     assert serious(ap) == [], "case page without its contact"
     anon.close()

@@ -67,8 +67,10 @@ pub fn parse_area(w: &crate::i18n::Words, s: &str) -> Result<PolicyArea, WebErro
 }
 
 /// `GET /cases`.
-pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
-    crate::render(site, req, |site, req| {
+pub async fn page(State(site): State<Arc<Site>>, req: Req, cx: crate::staff::Ctx) -> Response {
+    // Signed-in staff also find cases by contacts sealed for this node.
+    let staff = site.staff(&cx.headers).is_some();
+    crate::render(site, req, move |site, req| {
         req.only(&["q", "area", "m", "period", "cursor"])?;
         let w = req.words();
         let text = req.param("q").unwrap_or("").trim().to_owned();
@@ -80,6 +82,7 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
             limit: Some(PAGE),
             facets: Some(true),
             cursor: req.param("cursor").map(str::to_owned),
+            restricted: staff,
             ..Default::default()
         };
         if !text.is_empty() {
