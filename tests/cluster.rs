@@ -250,3 +250,53 @@ fn a_closed_pipe_ends_the_cli_quietly() {
     assert_eq!(out.status.code(), Some(141), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// `yui init --engine sled` makes a home on the design card's engine: it
+/// runs, says so in `yui status`, keeps what it published across a
+/// restart, and syncs with a fjall home like any other.
+#[test]
+fn a_home_made_on_sled_runs_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("sapporo");
+    let out = std::process::Command::new(support::yui_bin())
+        .args(["--home", home.to_str().unwrap(), "init", "--name", "札幌市"])
+        .args(["--code", "011002", "--engine", "sled"])
+        .args(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let mut sled = NodeProc::existing(home, "札幌市", &id);
+    let mut fjall = NodeProc::init(dir.path(), "izu", "南伊豆町", "223042");
+    sled.start();
+    fjall.start();
+    assert_eq!(sled.json(&["status", "--json"])["engine"], "sled");
+    assert_eq!(fjall.json(&["status", "--json"])["engine"], "fjall");
+    sled.publish("snow-festival", "さっぽろ雪まつり 国際交流の夕べ");
+    sled.trust_mutually(&fjall);
+    fjall.dial(&sled);
+    wait_until("the sled node's event at the fjall node", 30, || {
+        fjall.event_ids() == ["snow-festival"]
+    });
+    sled.stop();
+    sled.start();
+    assert_eq!(sled.event_ids(), ["snow-festival"]);
+    // A bad engine name is refused with the choices.
+    let bad = std::process::Command::new(support::yui_bin())
+        .args([
+            "--home",
+            dir.path().join("x").to_str().unwrap(),
+            "init",
+            "--name",
+            "x",
+        ])
+        .args(["--engine", "rocksdb"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("fjall or sled"));
+}

@@ -378,6 +378,7 @@ async fn status(State(s): State<AdminState>) -> ApiResult<StatusView> {
         code: s.config.code.clone(),
         version: env!("CARGO_PKG_VERSION").into(),
         federation_addr: s.federation_addr.clone(),
+        engine: yui_store::EngineKind::of(&s.home.data_path()).to_string(),
         entries: store.entry_count().map_err(internal)?,
         entry_bytes: store.entry_bytes().map_err(internal)?,
         indexed: s.read.index().indexed(),

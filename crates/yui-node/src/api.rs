@@ -19,6 +19,9 @@ pub struct StatusView {
     pub version: String,
     /// Bound federation address.
     pub federation_addr: String,
+    /// The store engine of its data folder (`fjall` or `sled`).
+    #[serde(default)]
+    pub engine: String,
     /// Entries held.
     pub entries: u64,
     /// Their total size in bytes.

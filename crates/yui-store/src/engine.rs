@@ -316,6 +316,36 @@ impl std::fmt::Display for EngineKind {
     }
 }
 
+impl std::str::FromStr for EngineKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "fjall" => Ok(EngineKind::Fjall),
+            "sled" => Ok(EngineKind::Sled),
+            _ => Err(format!("engine must be fjall or sled, not {s:?}")),
+        }
+    }
+}
+
+/// Creates the data folder `dir` for `kind`, so that [`open_dir`] opens it
+/// with that engine from then on. A folder that already holds data keeps
+/// its engine: an error names it when it is another.
+pub fn create_dir(dir: &Path, kind: EngineKind) -> Result<()> {
+    let has_data = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+    if has_data && EngineKind::of(dir) != kind {
+        return Err(StoreError::Engine(format!(
+            "{} already holds a {} store; move it with a backup and restore",
+            dir.display(),
+            EngineKind::of(dir)
+        )));
+    }
+    match kind {
+        EngineKind::Fjall => drop(FjallEngine::open(dir)?),
+        EngineKind::Sled => drop(SledEngine::open(dir)?),
+    }
+    Ok(())
+}
+
 /// Opens the data folder `dir` with the engine that holds it (a new folder:
 /// fjall).
 pub fn open_dir(dir: &Path) -> Result<(Box<dyn Engine>, EngineKind)> {

@@ -23,7 +23,9 @@ mod engine;
 mod kv;
 mod records;
 
-pub use engine::{open_dir, Engine, EngineKind, FjallEngine, MemEngine, Op, SledEngine};
+pub use engine::{
+    create_dir, open_dir, Engine, EngineKind, FjallEngine, MemEngine, Op, SledEngine,
+};
 pub use kv::{KvStore, Migration};
 pub use records::{
     Arrival, ArrivalSource, ForkRecord, IndexedEntry, ObjectVersion, PeerRecord, TrustRecord,

@@ -209,6 +209,10 @@ pub struct InitArgs {
     /// Admin API address (default 127.0.0.1:7101).
     #[arg(long)]
     pub admin: Option<String>,
+    /// Store engine of the new home: fjall (the default: faster ingest in
+    /// BENCHMARKS.md) or sled (the design card's).
+    #[arg(long, default_value = "fjall")]
+    pub engine: yui_store::EngineKind,
 }
 
 /// `yui trust …`.
@@ -541,6 +545,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 listen: a.listen,
                 admin: a.admin,
             })?;
+            yui_store::create_dir(&home.data_path(), a.engine)
+                .with_context(|| format!("cannot create the {} store", a.engine))?;
             println!("{id}");
         }
         Command::Run { restored } => {
@@ -1005,6 +1011,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 println!("node      {} ({}, {})", s.node_id, s.name, s.role);
                 println!("listening {}", s.federation_addr);
+                if !s.engine.is_empty() {
+                    println!("store     {}", s.engine);
+                }
                 println!(
                     "entries   {} from {} authors ({})",
                     s.entries,
