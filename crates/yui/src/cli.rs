@@ -14,6 +14,7 @@ use yui_node::home::{Home, InitOptions};
 use yui_node::node::Node;
 
 mod aid;
+mod audience;
 mod publish;
 mod show;
 mod user;
@@ -131,17 +132,7 @@ pub enum Command {
     /// node deletes the text and the keys that open it; the log keeps
     /// ciphertext no node can open. What was public stays public: retract
     /// or update it for that.
-    Withdraw {
-        /// Object ids (as `yui query` shows them).
-        #[arg(required = true)]
-        objects: Vec<String>,
-        /// Why (kept in the log; no personal data).
-        #[arg(long)]
-        reason: Option<String>,
-        /// Language of the reason.
-        #[arg(long, default_value = "ja")]
-        lang: String,
-    },
+    Withdraw(audience::WithdrawArgs),
     /// Check a signed aid receipt (no node needed).
     #[command(subcommand)]
     Receipt(aid::ReceiptCmd),
@@ -873,49 +864,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Aid(cmd) => aid::run(&home, cmd).await?,
         Command::Reply(a) => aid::reply(&home, a).await?,
-        Command::Audiences { json } => {
-            let c = AdminClient::for_home(&home)?;
-            let list: Vec<yui_read::restricted::AudienceView> = c.get("/v1/audiences").await?;
-            if json {
-                return print_json(&list);
-            }
-            if list.is_empty() {
-                println!("no audiences yet (the first restricted publication starts one)");
-            }
-            for a in &list {
-                let who = a.author_name.clone().unwrap_or_else(|| a.author.short());
-                let members: Vec<String> = a
-                    .members
-                    .iter()
-                    .map(|(id, n)| n.clone().unwrap_or_else(|| id.short()))
-                    .collect();
-                println!(
-                    "{who}  {}  epoch {}  {} members{}: {}",
-                    a.name,
-                    a.epoch,
-                    members.len(),
-                    if a.member_here {
-                        " (this node among them)"
-                    } else {
-                        ""
-                    },
-                    members.join(", ")
-                );
-            }
-        }
-        Command::Withdraw {
-            objects,
-            reason,
-            lang,
-        } => {
-            let body = yui_core::Body::Withdrawal(yui_core::audience::Withdrawal {
-                objects,
-                reason: reason
-                    .map(|r| yui_core::LocalizedText::one(&lang, &r))
-                    .unwrap_or_default(),
-            });
-            publish_body(&home, body, None, None, None).await?;
-        }
+        Command::Audiences { json } => audience::list(&home, json).await?,
+        Command::Withdraw(a) => audience::withdraw(&home, a).await?,
         Command::Receipt(cmd) => aid::receipt(cmd)?,
         Command::User(cmd) => user::run(&home, cmd)?,
         Command::Vectors { out } => {
