@@ -288,22 +288,33 @@ async fn bundle_import(
     let task = s
         .progress
         .start("bundle import", Some(entries.len() as u64));
-    let mut rest = entries;
-    while !rest.is_empty() {
-        let tail = rest.split_off(rest.len().min(512));
-        let batch = std::mem::replace(&mut rest, tail);
-        let r = s.replica.import(batch).await.map_err(internal)?;
-        out.accepted += r.accepted;
-        out.duplicates += r.duplicates;
-        out.forks += r.forks;
-        out.gaps += r.gaps.len();
-        out.refused += r.refused.len();
-        task.add((r.accepted + r.duplicates + r.refused.len()) as u64);
-        if out.first_refusal.is_none() {
-            out.first_refusal = r.refused.first().map(|e| e.to_string());
+    // Signatures of the next batch are checked while the one before is
+    // stored (`Replica::ingest_pipelined`), off the async reactor.
+    let replica = s.replica.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut batches = Vec::new();
+        let mut rest = entries;
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(512));
+            batches.push(std::mem::replace(&mut rest, tail));
         }
-    }
-    s.replica.store().flush().map_err(internal)?;
+        replica.ingest_pipelined(batches, true, |r| {
+            out.accepted += r.accepted;
+            out.duplicates += r.duplicates;
+            out.forks += r.forks;
+            out.gaps += r.gaps.len();
+            out.refused += r.refused.len();
+            task.add((r.accepted + r.duplicates + r.refused.len()) as u64);
+            if out.first_refusal.is_none() {
+                out.first_refusal = r.refused.first().map(|e| e.to_string());
+            }
+        })?;
+        replica.store().flush()?;
+        Ok::<_, yui_sync::ReplicaError>(out)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)?;
     Ok(Json(out))
 }
 

@@ -4,11 +4,21 @@
 //! - `M` + name → meta (`format`: u32, `count`: u64 entries held, `bytes`:
 //!   u64 total size of the entries held; since format 2)
 //! - `e` + author(32) + seq(8) → canonical `SignedEntry` bytes
-//! - `i` + id(32) → author(32) + seq(8)
-//! - `h` + author(32) → head seq(8) + head id(32)
+//! - `i` + id(32) → author(32) + seq(8): no longer written or read (no
+//!   reader looked entries up by id; it was one key in six per entry);
+//!   stores written before keep theirs unused
+//! - `h` + author(32) → head seq(8) + head id(32) (written once per batch
+//!   and author; held in memory too, see [`KvStore`])
 //! - `o` + author(32) + object_id → kind(1) + seq(8) (current version)
-//! - `c` + kind(1) + author(32) + object_id → seq(8) (current, by kind)
-//! - `v` + author(32) + object_id + 0 + seq(8) → kind(1) (every version)
+//! - `c` + kind(1) + author(32) + object_id → seq(8) (current, by kind),
+//!   for the kinds a node lists whole and often ([`listed`]: trust,
+//!   directory, audiences); the others are found from `o` (stores written
+//!   before keep `c` keys of those kinds, unused)
+//! - `v` + author(32) + object_id + 0 + seq(8) → kind(1) (every version of
+//!   an object that has more than one: written from its second version on,
+//!   with the first; an object with no `v` key has one version, its `o`.
+//!   Stores written before this rule have a `v` key for every version,
+//!   which reads the same)
 //! - `f` + author(32) + seq(8) + lower id(32) + higher id(32) →
 //!   len(4) + first entry + second entry (fork evidence)
 //! - `F` + author(32) → lowest forked seq(8)
@@ -21,7 +31,7 @@
 //!   after it)
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use yui_core::{EntryId, Head, Kind, NodeId, SignedEntry};
 
@@ -47,11 +57,21 @@ pub struct Migration {
 }
 
 /// The [`Store`] implementation over any [`Engine`].
+///
+/// Heads and fork marks are also held in memory (loaded at open, a few
+/// dozen bytes per author): every batch and every Want reads them, and a
+/// lookup in the engine per author was a large part of ingest. The memory
+/// copy changes only after the batch that wrote the keys was applied, so it
+/// never names an entry the engine does not hold.
 pub struct KvStore<E> {
     engine: E,
     /// Serialises read-check-write sequences (append, fork records) so the
     /// chain check and the batch that follows it see the same state.
     write: Mutex<()>,
+    /// Every author's head (`h`).
+    heads: RwLock<HashMap<NodeId, Head>>,
+    /// Lowest forked seq per forked author (`F`).
+    forked: RwLock<HashMap<NodeId, u64>>,
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -107,6 +127,24 @@ fn decode_signed(bytes: &[u8]) -> Result<SignedEntry> {
 
 const ALL: usize = usize::MAX;
 
+/// Kinds kept in the by-kind index `c`: what trust, the directory and
+/// audiences read whole, often, and which stay few (a profile, some
+/// partnerships and endorsements per author). The rest — events, readiness,
+/// cases, acknowledgements, the bulk of every log — cost one key less per
+/// entry; listing them (`yui check`'s index comparison) walks `o`.
+fn listed(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Profile
+            | Kind::Partnership
+            | Kind::Endorsement
+            | Kind::Revocation
+            | Kind::KeyRotation
+            | Kind::Audience
+            | Kind::Withdrawal
+    )
+}
+
 impl<E: Engine> KvStore<E> {
     /// Opens a store on `engine`, writing the format version on first use,
     /// migrating an older layout in place, and refusing a newer one.
@@ -118,9 +156,11 @@ impl<E: Engine> KvStore<E> {
     /// migration runs.
     pub fn open_with(engine: E, progress: &mut dyn FnMut(&Migration)) -> Result<Self> {
         let fkey = key(b'M', &[b"format"]);
-        let store = Self {
+        let mut store = Self {
             engine,
             write: Mutex::new(()),
+            heads: RwLock::default(),
+            forked: RwLock::default(),
         };
         match store.engine.get(&fkey)? {
             None => {
@@ -146,7 +186,81 @@ impl<E: Engine> KvStore<E> {
                 }
             }
         }
+        store.heads = RwLock::new(store.stored_heads()?.into_iter().collect());
+        let forked = store
+            .engine
+            .range(b"F", b"G", ALL)?
+            .into_iter()
+            .map(|(k, v)| Ok((node_at(&k, 1)?, u64_at(&v, 0)?)))
+            .collect::<Result<HashMap<_, _>>>()?;
+        store.forked = RwLock::new(forked);
         Ok(store)
+    }
+
+    /// The heads as the engine holds them.
+    fn stored_heads(&self) -> Result<Vec<(NodeId, Head)>> {
+        self.engine
+            .range(b"h", b"i", ALL)?
+            .into_iter()
+            .map(|(k, v)| {
+                Ok((
+                    node_at(&k, 1)?,
+                    Head {
+                        seq: u64_at(&v, 0)?,
+                        id: id_at(&v, 8)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Current versions of `kind`, walking every object's current version
+    /// (`o`) in chunks: for the kinds not in `c`.
+    fn current_from_objects(&self, kind: Kind) -> Result<Vec<ObjectVersion>> {
+        let mut out = Vec::new();
+        let mut start = vec![b'o'];
+        let end = vec![b'p'];
+        loop {
+            let chunk = self.engine.range(&start, &end, 4096)?;
+            let Some((last, _)) = chunk.last() else { break };
+            start = [last.as_slice(), &[0]].concat();
+            for (k, v) in chunk {
+                if v.first() != Some(&kind.code()) {
+                    continue;
+                }
+                let object_id =
+                    std::str::from_utf8(k.get(33..).ok_or_else(|| corrupt("object key"))?)
+                        .map_err(|_| corrupt("object id is not UTF-8"))?
+                        .to_owned();
+                out.push(ObjectVersion {
+                    author: node_at(&k, 1)?,
+                    object_id,
+                    seq: u64_at(&v, 1)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ops that write `arrivals`.
+    fn arrival_ops(arrivals: &[Arrival]) -> impl Iterator<Item = Op> + '_ {
+        arrivals.iter().map(|a| {
+            let mut v = Vec::with_capacity(49);
+            v.extend_from_slice(&a.first_seq.to_be_bytes());
+            v.extend_from_slice(&a.at.to_be_bytes());
+            match a.source {
+                ArrivalSource::Published => v.push(0),
+                ArrivalSource::Peer(p) => {
+                    v.push(1);
+                    v.extend_from_slice(p.as_bytes());
+                }
+                ArrivalSource::Import => v.push(2),
+            }
+            Op::Put(
+                key(b'r', &[a.author.as_bytes(), &a.last_seq.to_be_bytes()]),
+                v,
+            )
+        })
     }
 
     /// Runs the migration from layout `from` to `from + 1`. Each one ends
@@ -228,60 +342,82 @@ impl<E: Engine> KvStore<E> {
 
 impl<E: Engine> Store for KvStore<E> {
     fn append(&self, entries: &[IndexedEntry]) -> Result<()> {
+        self.append_arrived(entries, &[])
+    }
+
+    fn append_arrived(&self, entries: &[IndexedEntry], arrivals: &[Arrival]) -> Result<()> {
         if entries.is_empty() {
-            return Ok(());
+            return self.record_arrivals(arrivals);
         }
         let _guard = self.write.lock().expect("store write lock");
+        // Heads as of this batch so far, for the authors it touches.
         let mut heads: HashMap<NodeId, Option<Head>> = HashMap::new();
         // (author, object_id) -> current (kind, seq), including this batch.
         let mut objects: HashMap<(NodeId, &str), Option<(Kind, u64)>> = HashMap::new();
-        let mut ops = Vec::with_capacity(entries.len() * 5 + 2);
+        let mut ops = Vec::with_capacity(entries.len() * 4 + arrivals.len() + 2);
         let mut added_bytes = 0u64;
-        for e in entries {
-            let head = match heads.get(&e.author) {
-                Some(h) => *h,
-                None => self.head(&e.author)?,
-            };
-            let head_seq = head.map_or(0, |h| h.seq);
-            if e.seq != head_seq + 1 || e.prev != head.map(|h| h.id) {
-                return Err(StoreError::Chain {
-                    author: e.author,
-                    seq: e.seq,
-                    head: head_seq,
-                });
+        {
+            let stored = self.heads.read().expect("heads lock");
+            for e in entries {
+                let head = *heads
+                    .entry(e.author)
+                    .or_insert_with(|| stored.get(&e.author).copied());
+                let head_seq = head.map_or(0, |h| h.seq);
+                if e.seq != head_seq + 1 || e.prev != head.map(|h| h.id) {
+                    return Err(StoreError::Chain {
+                        author: e.author,
+                        seq: e.seq,
+                        head: head_seq,
+                    });
+                }
+                heads.insert(
+                    e.author,
+                    Some(Head {
+                        seq: e.seq,
+                        id: e.id,
+                    }),
+                );
             }
+        }
+        for e in entries {
             let a = e.author.as_bytes();
             let seq = e.seq.to_be_bytes();
             let encoded = e.signed.encode();
             added_bytes += encoded.len() as u64;
             ops.push(Op::Put(key(b'e', &[a, &seq]), encoded));
-            ops.push(Op::Put(key(b'i', &[&e.id.0]), [&a[..], &seq[..]].concat()));
-            ops.push(Op::Put(key(b'h', &[a]), [&seq[..], &e.id.0].concat()));
-            heads.insert(
-                e.author,
-                Some(Head {
-                    seq: e.seq,
-                    id: e.id,
-                }),
-            );
 
             let okey = (e.author, e.object_id.as_str());
             let old = match objects.get(&okey) {
                 Some(v) => *v,
                 None => self.object(&e.author, &e.object_id)?,
             };
-            ops.push(Op::Put(
-                key(b'v', &[a, e.object_id.as_bytes(), &[0], &seq]),
-                vec![e.kind.code()],
-            ));
+            // Versions are listed once an object has a second one: this one
+            // and the one before (the first, or a repeat of a key already
+            // written).
+            if let Some((old_kind, old_seq)) = old {
+                ops.push(Op::Put(
+                    key(
+                        b'v',
+                        &[a, e.object_id.as_bytes(), &[0], &old_seq.to_be_bytes()],
+                    ),
+                    vec![old_kind.code()],
+                ));
+                ops.push(Op::Put(
+                    key(b'v', &[a, e.object_id.as_bytes(), &[0], &seq]),
+                    vec![e.kind.code()],
+                ));
+            }
             // A revocation is final: it stays the current version of its
             // object whatever the author signs later under the same id (a
             // stolen key cannot undo its own revocation). The later entry is
             // in the log and the history, never current.
             if matches!(old, Some((Kind::Revocation, _))) {
+                // The history still lists the later entry: `v` was written
+                // above; `old` stays the current version, so a third entry
+                // finds the revocation again and writes its own `v`.
                 continue;
             }
-            if let Some((old_kind, _)) = old {
+            if let Some((old_kind, _)) = old.filter(|(k, _)| listed(*k)) {
                 ops.push(Op::Delete(key(
                     b'c',
                     &[&[old_kind.code()], a, e.object_id.as_bytes()],
@@ -291,12 +427,23 @@ impl<E: Engine> Store for KvStore<E> {
                 key(b'o', &[a, e.object_id.as_bytes()]),
                 key(e.kind.code(), &[&seq]),
             ));
-            ops.push(Op::Put(
-                key(b'c', &[&[e.kind.code()], a, e.object_id.as_bytes()]),
-                seq.to_vec(),
-            ));
+            if listed(e.kind) {
+                ops.push(Op::Put(
+                    key(b'c', &[&[e.kind.code()], a, e.object_id.as_bytes()]),
+                    seq.to_vec(),
+                ));
+            }
             objects.insert(okey, Some((e.kind, e.seq)));
         }
+        // One head per author and batch.
+        for (author, head) in &heads {
+            let h = head.expect("every author in the batch has a head now");
+            ops.push(Op::Put(
+                key(b'h', &[author.as_bytes()]),
+                [&h.seq.to_be_bytes()[..], &h.id.0].concat(),
+            ));
+        }
+        ops.extend(Self::arrival_ops(arrivals));
         let count = self.entry_count()? + entries.len() as u64;
         ops.push(Op::Put(
             key(b'M', &[b"count"]),
@@ -307,7 +454,12 @@ impl<E: Engine> Store for KvStore<E> {
             key(b'M', &[b"bytes"]),
             bytes.to_be_bytes().to_vec(),
         ));
-        self.engine.apply(ops)
+        self.engine.apply(ops)?;
+        let mut held = self.heads.write().expect("heads lock");
+        for (author, head) in heads {
+            held.insert(author, head.expect("set above"));
+        }
+        Ok(())
     }
 
     fn flush(&self) -> Result<()> {
@@ -315,31 +467,19 @@ impl<E: Engine> Store for KvStore<E> {
     }
 
     fn head(&self, author: &NodeId) -> Result<Option<Head>> {
-        self.engine
-            .get(&key(b'h', &[author.as_bytes()]))?
-            .map(|v| {
-                Ok(Head {
-                    seq: u64_at(&v, 0)?,
-                    id: id_at(&v, 8)?,
-                })
-            })
-            .transpose()
+        Ok(self.heads.read().expect("heads lock").get(author).copied())
     }
 
     fn heads(&self) -> Result<Vec<(NodeId, Head)>> {
-        self.engine
-            .range(b"h", b"i", ALL)?
-            .into_iter()
-            .map(|(k, v)| {
-                Ok((
-                    node_at(&k, 1)?,
-                    Head {
-                        seq: u64_at(&v, 0)?,
-                        id: id_at(&v, 8)?,
-                    },
-                ))
-            })
-            .collect()
+        let mut all: Vec<(NodeId, Head)> = self
+            .heads
+            .read()
+            .expect("heads lock")
+            .iter()
+            .map(|(a, h)| (*a, *h))
+            .collect();
+        all.sort_by_key(|(a, _)| *a);
+        Ok(all)
     }
 
     fn get(&self, author: &NodeId, seq: u64) -> Result<Option<SignedEntry>> {
@@ -359,14 +499,10 @@ impl<E: Engine> Store for KvStore<E> {
             .collect()
     }
 
-    fn locate(&self, id: &EntryId) -> Result<Option<(NodeId, u64)>> {
-        self.engine
-            .get(&key(b'i', &[&id.0]))?
-            .map(|v| Ok((node_at(&v, 0)?, u64_at(&v, 32)?)))
-            .transpose()
-    }
-
     fn current(&self, kind: Kind) -> Result<Vec<ObjectVersion>> {
+        if !listed(kind) {
+            return self.current_from_objects(kind);
+        }
         let prefix = [b'c', kind.code()];
         self.engine
             .range(&prefix, &prefix_end(&prefix), ALL)?
@@ -401,11 +537,20 @@ impl<E: Engine> Store for KvStore<E> {
     fn history(&self, author: &NodeId, object_id: &str) -> Result<Vec<u64>> {
         // Object ids hold no NUL (validated), so the 0 separator ends the id.
         let prefix = key(b'v', &[author.as_bytes(), object_id.as_bytes(), &[0]]);
-        self.engine
+        let listed = self
+            .engine
             .range(&prefix, &prefix_end(&prefix), ALL)?
             .into_iter()
             .map(|(k, _)| u64_at(&k, prefix.len()))
-            .collect()
+            .collect::<Result<Vec<u64>>>()?;
+        if !listed.is_empty() {
+            return Ok(listed);
+        }
+        // One version: the current one.
+        Ok(self
+            .object(author, object_id)?
+            .map(|(_, seq)| vec![seq])
+            .unwrap_or_default())
     }
 
     fn entry_count(&self) -> Result<u64> {
@@ -459,6 +604,10 @@ impl<E: Engine> Store for KvStore<E> {
         ops.push(Op::Put(k, value));
         ops.push(Op::Put(key(b'F', &[a]), lowest.to_be_bytes().to_vec()));
         self.engine.apply(ops)?;
+        self.forked
+            .write()
+            .expect("forked lock")
+            .insert(fork.author, lowest);
         // Evidence is rare and precious: make it durable now.
         self.engine.flush()?;
         Ok(true)
@@ -489,27 +638,7 @@ impl<E: Engine> Store for KvStore<E> {
         if arrivals.is_empty() {
             return Ok(());
         }
-        let ops = arrivals
-            .iter()
-            .map(|a| {
-                let mut v = Vec::with_capacity(49);
-                v.extend_from_slice(&a.first_seq.to_be_bytes());
-                v.extend_from_slice(&a.at.to_be_bytes());
-                match a.source {
-                    ArrivalSource::Published => v.push(0),
-                    ArrivalSource::Peer(p) => {
-                        v.push(1);
-                        v.extend_from_slice(p.as_bytes());
-                    }
-                    ArrivalSource::Import => v.push(2),
-                }
-                Op::Put(
-                    key(b'r', &[a.author.as_bytes(), &a.last_seq.to_be_bytes()]),
-                    v,
-                )
-            })
-            .collect();
-        self.engine.apply(ops)
+        self.engine.apply(Self::arrival_ops(arrivals).collect())
     }
 
     fn arrival(&self, author: &NodeId, seq: u64) -> Result<Option<Arrival>> {
@@ -559,10 +688,12 @@ impl<E: Engine> Store for KvStore<E> {
     }
 
     fn forked_at(&self, author: &NodeId) -> Result<Option<u64>> {
-        self.engine
-            .get(&key(b'F', &[author.as_bytes()]))?
-            .map(|v| u64_at(&v, 0))
-            .transpose()
+        Ok(self
+            .forked
+            .read()
+            .expect("forked lock")
+            .get(author)
+            .copied())
     }
 
     fn trust_put(&self, id: &NodeId, rec: &TrustRecord) -> Result<()> {

@@ -31,7 +31,7 @@ pub use records::{
     Arrival, ArrivalSource, ForkRecord, IndexedEntry, ObjectVersion, PeerRecord, TrustRecord,
 };
 
-use yui_core::{EntryId, Head, Kind, NodeId, SignedEntry};
+use yui_core::{Head, Kind, NodeId, SignedEntry};
 
 /// Version of the on-disk layout; checked at open. Older layouts from
 /// [`OLDEST_MIGRATABLE`] on are migrated in place, once (see `kv.rs`).
@@ -93,6 +93,12 @@ pub trait Store: Send + Sync + 'static {
     /// Appends entries that each extend their author's chain, in order, as one
     /// atomic batch: all of them are stored or none.
     fn append(&self, entries: &[IndexedEntry]) -> Result<()>;
+    /// [`Store::append`] with how the entries arrived
+    /// ([`Store::record_arrivals`]), written in the same batch.
+    fn append_arrived(&self, entries: &[IndexedEntry], arrivals: &[Arrival]) -> Result<()> {
+        self.append(entries)?;
+        self.record_arrivals(arrivals)
+    }
     /// Makes everything appended so far durable.
     fn flush(&self) -> Result<()>;
     /// The contiguous head of `author`'s log.
@@ -103,8 +109,6 @@ pub trait Store: Send + Sync + 'static {
     fn get(&self, author: &NodeId, seq: u64) -> Result<Option<SignedEntry>>;
     /// Up to `limit` entries of `author` from `from_seq` on, in seq order.
     fn range(&self, author: &NodeId, from_seq: u64, limit: usize) -> Result<Vec<SignedEntry>>;
-    /// Where an entry id is stored.
-    fn locate(&self, id: &EntryId) -> Result<Option<(NodeId, u64)>>;
     /// Current versions of every object whose newest entry has `kind`.
     fn current(&self, kind: Kind) -> Result<Vec<ObjectVersion>>;
     /// The current version of one object: its kind and seq.
@@ -117,8 +121,7 @@ pub trait Store: Send + Sync + 'static {
     fn entry_bytes(&self) -> Result<u64>;
 
     /// Notes how runs of entries already appended arrived (provenance for
-    /// readers). Written after the entries, not with them: a crash between
-    /// loses only the note.
+    /// readers); [`Store::append_arrived`] writes them with the entries.
     fn record_arrivals(&self, arrivals: &[Arrival]) -> Result<()>;
     /// How `author`'s entry `seq` arrived, if noted.
     fn arrival(&self, author: &NodeId, seq: u64) -> Result<Option<Arrival>>;

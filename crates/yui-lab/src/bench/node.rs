@@ -170,6 +170,12 @@ pub async fn run_node(n: usize, authors: usize) -> anyhow::Result<()> {
         "  restart          {:.2} s to serving (target: under 2 s)",
         restart.as_secs_f64()
     );
+    super::target(
+        &format!("restart holding {n} entries"),
+        &format!("{:.2} s to serving", restart.as_secs_f64()),
+        "< 2 s",
+        restart < Duration::from_secs(2),
+    );
     let (idle, _) = memory_mb(node.pid());
     println!(
         "  memory, idle     {idle:.0} MB resident, {:.0} MB its own",
@@ -199,6 +205,21 @@ pub async fn run_node(n: usize, authors: usize) -> anyhow::Result<()> {
         peak.max(rss),
         t.elapsed().as_secs_f64()
     );
+    let secs = t.elapsed().as_secs_f64();
+    super::target(
+        &format!("memory holding {n} entries while serving a full sync"),
+        &format!("{:.0} MB resident at most", peak.max(rss)),
+        "< 200 MB",
+        peak.max(rss) < 200.0,
+    );
+    if n >= 1_000_000 {
+        super::target(
+            &format!("full sync of {n} entries from a separate `yui run`"),
+            &format!("{secs:.1} s"),
+            "< 20 s",
+            secs < 20.0,
+        );
+    }
     println!(
         "  of which its own {:.0} MB at most (the rest: pages of the search index and store files it maps, which the kernel can reclaim)",
         peak_anon.max(anon_mb(node.pid()))

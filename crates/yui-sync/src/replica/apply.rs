@@ -74,11 +74,11 @@ impl Replica {
             }
             report.accepted += kept.len();
             report.trust_relevant |= kept.iter().any(|e| affects_trust(e.kind));
-            self.store.append(&kept)?;
-            if let Some(source) = source {
-                self.store
-                    .record_arrivals(&arrivals_of(&kept, source, now_ms()))?;
-            }
+            let arrivals = match source {
+                Some(source) => arrivals_of(&kept, source, now_ms()),
+                None => Vec::new(),
+            };
+            self.store.append_arrived(&kept, &arrivals)?;
             // The segment ended at an entry that may take trust away: the
             // rest of the batch is checked against the set after it. (New
             // trust needs no cut: entries of a newly endorsed author were
@@ -386,16 +386,20 @@ impl Replica {
 /// order) as arrivals from `source` at `at`.
 fn arrivals_of(kept: &[IndexedEntry], source: ArrivalSource, at: i64) -> Vec<Arrival> {
     let mut runs: Vec<Arrival> = Vec::new();
+    let mut index: HashMap<NodeId, usize> = HashMap::new();
     for e in kept {
-        match runs.iter_mut().find(|r| r.author == e.author) {
-            Some(r) => r.last_seq = r.last_seq.max(e.seq),
-            None => runs.push(Arrival {
-                author: e.author,
-                first_seq: e.seq,
-                last_seq: e.seq,
-                at,
-                source,
-            }),
+        match index.get(&e.author) {
+            Some(i) => runs[*i].last_seq = runs[*i].last_seq.max(e.seq),
+            None => {
+                index.insert(e.author, runs.len());
+                runs.push(Arrival {
+                    author: e.author,
+                    first_seq: e.seq,
+                    last_seq: e.seq,
+                    at,
+                    source,
+                });
+            }
         }
     }
     runs

@@ -16,6 +16,17 @@ enum Checked {
     Invalid(ValidationError),
 }
 
+/// A batch after [`Replica::prepare`]: verified entries waiting for the
+/// store, and what was refused or deferred on the way.
+struct Prepared {
+    report: IngestReport,
+    verified: Vec<(Entry, SignedEntry)>,
+    later: HashMap<NodeId, Duration>,
+    invalid: Vec<(NodeId, u64, ValidationError)>,
+    rate_limited: bool,
+    source: Option<ArrivalSource>,
+}
+
 /// Batches up to this size never wait for a turn: single updates
 /// (readiness, acknowledgements) and live pushes.
 pub const SMALL_BATCH: usize = 64;
@@ -89,12 +100,71 @@ impl Replica {
         self.ingest_inner(batch, true, None)
     }
 
+    /// Ingests `batches` in order, each as [`Replica::ingest_blocking`]
+    /// (or [`Replica::import`] when `import`), verifying the signatures of
+    /// the next batch while the one before is stored: a second thread
+    /// prepares (decode, checks, batched verification on every core) one
+    /// batch ahead of the store. `each` sees every batch's report in order.
+    /// A batch prepared before a trust change it might depend on is
+    /// prepared again, so the result is that of ingesting one by one.
+    pub fn ingest_pipelined<I>(
+        &self,
+        batches: I,
+        import: bool,
+        mut each: impl FnMut(IngestReport),
+    ) -> Result<(), ReplicaError>
+    where
+        I: IntoIterator<Item = Vec<SignedEntry>>,
+        I::IntoIter: Send,
+    {
+        let (rate_limited, source) = if import {
+            (false, Some(ArrivalSource::Import))
+        } else {
+            (true, None)
+        };
+        let batches = batches.into_iter();
+        std::thread::scope(|scope| {
+            // One batch prepared ahead, one waiting: enough to keep the
+            // store busy without holding many batches in memory.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<SignedEntry>, u64, Prepared)>(1);
+            scope.spawn(move || {
+                for batch in batches {
+                    let generation = self.trust_generation();
+                    let prepared = self.prepare(batch.clone(), rate_limited, source);
+                    if tx.send((batch, generation, prepared)).is_err() {
+                        break;
+                    }
+                }
+            });
+            for (batch, generation, prepared) in rx {
+                let prepared = if self.trust_generation() == generation {
+                    prepared
+                } else {
+                    self.prepare(batch, rate_limited, source)
+                };
+                each(self.commit(prepared)?);
+            }
+            Ok(())
+        })
+    }
+
     fn ingest_inner(
         &self,
         batch: Vec<SignedEntry>,
         rate_limited: bool,
         source: Option<ArrivalSource>,
     ) -> Result<IngestReport, ReplicaError> {
+        self.commit(self.prepare(batch, rate_limited, source))
+    }
+
+    /// Everything before the write lock: decode, checks, batched signature
+    /// verification. Touches nothing stored.
+    fn prepare(
+        &self,
+        batch: Vec<SignedEntry>,
+        rate_limited: bool,
+        source: Option<ArrivalSource>,
+    ) -> Prepared {
         let mut report = IngestReport::default();
         let now = now_ms();
         let mut candidates = Vec::with_capacity(batch.len());
@@ -168,7 +238,27 @@ impl Replica {
                 !wait
             })
             .collect();
+        Prepared {
+            report,
+            verified,
+            later,
+            invalid,
+            rate_limited,
+            source,
+        }
+    }
 
+    /// Under the write lock: chain checks, the store batch, what follows
+    /// (declined logs, events, trust).
+    fn commit(&self, prepared: Prepared) -> Result<IngestReport, ReplicaError> {
+        let Prepared {
+            mut report,
+            verified,
+            later,
+            invalid,
+            rate_limited,
+            source,
+        } = prepared;
         let started = std::time::Instant::now();
         let any = !verified.is_empty();
         let appended = self.apply_verified(verified, rate_limited, source, &mut report)?;

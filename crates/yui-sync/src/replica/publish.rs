@@ -114,23 +114,25 @@ impl Replica {
         };
         let signed = SignedEntry::sign(bytes, &self.key);
         let id = signed.id();
-        self.store.append(&[IndexedEntry {
-            id,
-            author: self.id,
-            seq: entry.seq,
-            prev: entry.prev,
-            kind: entry.kind(),
-            object_id: entry.object_id.clone(),
-            created_at: entry.created_at,
-            signed: signed.clone(),
-        }])?;
-        self.store.record_arrivals(&[Arrival {
-            author: self.id,
-            first_seq: entry.seq,
-            last_seq: entry.seq,
-            at: entry.created_at,
-            source: ArrivalSource::Published,
-        }])?;
+        self.store.append_arrived(
+            &[IndexedEntry {
+                id,
+                author: self.id,
+                seq: entry.seq,
+                prev: entry.prev,
+                kind: entry.kind(),
+                object_id: entry.object_id.clone(),
+                created_at: entry.created_at,
+                signed: signed.clone(),
+            }],
+            &[Arrival {
+                author: self.id,
+                first_seq: entry.seq,
+                last_seq: entry.seq,
+                at: entry.created_at,
+                source: ArrivalSource::Published,
+            }],
+        )?;
         // Durable before anyone hears of it: a crash after this point can
         // never make the node reuse this seq.
         self.store.flush()?;
