@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use yui_core::{Limits, NodeId, SecretKey};
+use yui_core::{Limits, NodeId, SecretKey, SignedEntry};
 use yui_net::{Backoff, PeerManager, PeerTable, ProtoCodec, Role, SessionConfig};
 use yui_store::{KvStore, MemEngine};
 use yui_sync::Replica;
@@ -154,6 +154,15 @@ pub async fn run_node(n: usize, authors: usize) -> anyhow::Result<()> {
         name: String::new(),
     }));
     let home = new_home(dir.path(), "node", ConfigRole::Municipality, trust)?;
+    // The ceiling the full sync below is compared with, measured in this
+    // run on the entries in sync order.
+    let sample: Vec<SignedEntry> = chains
+        .iter()
+        .flat_map(|c| &c.entries)
+        .take(20_000)
+        .map(|e| e.signed.clone())
+        .collect();
+    let ceiling = tokio::task::spawn_blocking(move || super::verify_ceiling(&sample, 512)).await?;
     {
         let h = home.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
@@ -212,14 +221,19 @@ pub async fn run_node(n: usize, authors: usize) -> anyhow::Result<()> {
         "< 200 MB",
         peak.max(rss) < 200.0,
     );
-    if n >= 1_000_000 {
-        super::target(
-            &format!("full sync of {n} entries from a separate `yui run`"),
-            &format!("{secs:.1} s"),
-            "< 20 s",
-            secs < 20.0,
-        );
-    }
+    let rate = n as f64 / secs;
+    println!(
+        "  full sync        {secs:.1} s = {rate:.0} entries/s; ceiling {ceiling:.0} /s (batched verify, all cores)"
+    );
+    super::target(
+        &format!("full sync of {n} entries ({authors} authors) from a separate `yui run` over TLS"),
+        &format!(
+            "{:.0} % of the ceiling ({secs:.1} s)",
+            100.0 * rate / ceiling
+        ),
+        "≥ 70 %",
+        rate >= 0.7 * ceiling,
+    );
     println!(
         "  of which its own {:.0} MB at most (the rest: pages of the search index and store files it maps, which the kernel can reclaim)",
         peak_anon.max(anon_mb(node.pid()))
