@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - [`Store`]: what the rest of yui asks of storage (per-author logs, heads,
-//!   id index, current object versions, fork evidence, trust and peers).
+//!   current object versions, fork evidence, trust and peers).
 //! - [`KvStore`]: the one implementation of [`Store`] over any ordered
 //!   key-value [`Engine`] with atomic batches. All key layout lives in
 //!   [`keys`](crate::kv) so engines stay trivial.
@@ -11,8 +11,8 @@
 //!   and [`MemEngine`] (tests, tools).
 //! - [`conformance`]: one suite every engine must pass.
 //!
-//! **Architecture invariant**: every write for one entry (log, id index, head,
-//! object version) is one atomic engine batch, and [`Store::append`] refuses
+//! **Architecture invariant**: every write for a batch of entries (log,
+//! heads, object versions, arrivals) is one atomic engine batch, and [`Store::append`] refuses
 //! anything that does not extend the author's chain. A store never holds a log
 //! with a hole below its head.
 #![forbid(unsafe_code)]

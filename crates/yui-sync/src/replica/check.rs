@@ -6,7 +6,7 @@ use super::*;
 impl Replica {
     /// Walks every log and checks what a crash must never break: each
     /// author's entries run 1..=head without a hole, each `prev` is the id
-    /// of the entry before, the head and the id index agree with the log,
+    /// of the entry before, the head agrees with the log,
     /// every entry decodes and its signature verifies, and the entry count
     /// matches. Read-only.
     pub fn check(&self) -> Result<CheckReport, ReplicaError> {
