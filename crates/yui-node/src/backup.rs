@@ -387,9 +387,6 @@ pub fn restore(
     for p in &m.peers {
         store.peer_put(p)?;
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
     let mut out = Restored {
         node_id: m.node_id,
         entries: m.entries,
@@ -412,14 +409,33 @@ pub fn restore(
         let f = std::fs::File::open(&path).map_err(io(&path))?;
         let (mut reader, _, _) =
             yui_net::bundle::Reader::open(BufReader::with_capacity(1 << 20, f))?;
-        loop {
-            let (batch, malformed) = reader.next_batch(1024)?;
-            if batch.is_empty() && malformed == 0 {
-                break;
+        // Batches read on the preparing thread, signatures of the next
+        // checked while the one before is stored (`ingest_pipelined`); a
+        // read error ends the batches and is returned after them.
+        let read_error: std::sync::Mutex<Option<yui_net::bundle::BundleError>> =
+            std::sync::Mutex::new(None);
+        let malformed_total = std::sync::atomic::AtomicU64::new(0);
+        let batches = std::iter::from_fn(|| loop {
+            match reader.next_batch(1024) {
+                Ok((batch, malformed)) => {
+                    malformed_total
+                        .fetch_add(malformed as u64, std::sync::atomic::Ordering::Relaxed);
+                    if batch.is_empty() && malformed == 0 {
+                        return None;
+                    }
+                    if !batch.is_empty() {
+                        return Some(batch);
+                    }
+                }
+                Err(e) => {
+                    *read_error.lock().expect("read error") = Some(e);
+                    return None;
+                }
             }
-            let r = runtime.block_on(replica.import(batch))?;
+        });
+        replica.ingest_pipelined(batches, true, |r| {
             accepted_this_pass += r.accepted as u64;
-            refused_this_pass += (r.refused.len() + malformed) as u64;
+            refused_this_pass += r.refused.len() as u64;
             if first_refusal.is_none() {
                 first_refusal = r.refused.first().map(|e| e.to_string());
             }
@@ -428,7 +444,11 @@ pub fn restore(
                 report(&task.view());
                 last_report = std::time::Instant::now();
             }
+        })?;
+        if let Some(e) = read_error.into_inner().expect("read error") {
+            return Err(e.into());
         }
+        refused_this_pass += malformed_total.into_inner();
         out.accepted += accepted_this_pass;
         out.refused = refused_this_pass;
         out.first_refusal = first_refusal;
