@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use yui_core::{Limits, NodeId, SecretKey, SignedEntry};
+use yui_core::{Limits, NodeId, SecretKey};
 use yui_net::{Backoff, PeerManager, PeerTable, ProtoCodec, Role, SessionConfig};
 use yui_store::{KvStore, MemEngine};
 use yui_sync::Replica;
 
-use super::sync::{fill, make_chains, BenchNode};
+use super::sync::{fill, make_chains, sync_ceiling, BenchNode};
 use yui_node::client::AdminClient;
 use yui_node::config::{Role as ConfigRole, TrustEntry};
 use yui_node::home::{Home, InitOptions};
@@ -156,13 +156,7 @@ pub async fn run_node(n: usize, authors: usize) -> anyhow::Result<()> {
     let home = new_home(dir.path(), "node", ConfigRole::Municipality, trust)?;
     // The ceiling the full sync below is compared with, measured in this
     // run on the entries in sync order.
-    let sample: Vec<SignedEntry> = chains
-        .iter()
-        .flat_map(|c| &c.entries)
-        .take(20_000)
-        .map(|e| e.signed.clone())
-        .collect();
-    let ceiling = tokio::task::spawn_blocking(move || super::verify_ceiling(&sample, 512)).await?;
+    let ceiling = sync_ceiling(&chains).await?;
     {
         let h = home.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {

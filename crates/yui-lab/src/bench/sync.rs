@@ -37,6 +37,18 @@ fn event(author: usize, seq: u64) -> Body {
     )
 }
 
+/// The ingest ceiling on the first 20,000 of `chains` in the order a sync
+/// sends them (author by author, so batches hold runs of one key).
+pub async fn sync_ceiling(chains: &[Chain]) -> anyhow::Result<f64> {
+    let sample: Vec<yui_core::SignedEntry> = chains
+        .iter()
+        .flat_map(|c| &c.entries)
+        .take(20_000)
+        .map(|e| e.signed.clone())
+        .collect();
+    Ok(tokio::task::spawn_blocking(move || super::verify_ceiling(&sample, 512)).await?)
+}
+
 /// `n` entries spread over `authors` chains, signed on every core. Created
 /// two hours ago: a backlog, not a flood (the per-author rate limit is for
 /// fresh entries).
@@ -229,15 +241,7 @@ pub async fn run(n: usize, authors: usize) -> anyhow::Result<()> {
     let t = Instant::now();
     let chains = tokio::task::spawn_blocking(move || make_chains(n, authors)).await?;
     println!("  signed           {:.1} s", t.elapsed().as_secs_f64());
-    // The ceiling on the same entries in the order a sync sends them
-    // (author by author, so batches hold runs of one key).
-    let sample: Vec<yui_core::SignedEntry> = chains
-        .iter()
-        .flat_map(|c| &c.entries)
-        .take(20_000)
-        .map(|e| e.signed.clone())
-        .collect();
-    let ceiling = tokio::task::spawn_blocking(move || super::verify_ceiling(&sample, 512)).await?;
+    let ceiling = sync_ceiling(&chains).await?;
     let entry_bytes: u64 = chains
         .iter()
         .flat_map(|c| &c.entries)
