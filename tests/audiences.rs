@@ -7,7 +7,9 @@
 //! plaintext. A withdrawal makes the contact unreadable everywhere, also
 //! after a restart, and out of every search; the next version goes to a new
 //! key epoch that 杉並区 reads again; once the partnership ends, 杉並区 can
-//! no longer read what follows.
+//! no longer read what follows. A readiness status's shelter location (a
+//! shelter for people fleeing violence) goes the same way while its places
+//! stay public.
 
 #[path = "support.rs"]
 mod support;
@@ -21,6 +23,7 @@ const NAME: &str = "田中花子";
 const EMAIL2: &str = "sato.jiro@town.minamiizu.example.jp";
 const EMAIL3: &str = "suzuki.saburo@town.minamiizu.example.jp";
 const CASE: &str = "case-bichiku-kyodo";
+const SHELTER: &str = "一時保護施設 南伊豆町手石二丁目";
 
 /// A GET on a node's public port (its pages and exports), trusting only
 /// that node's certificate.
@@ -64,15 +67,31 @@ fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
     out
 }
 
-/// The case as `n`'s admin API shows it (its operator: opened when it can).
-fn case(n: &NodeProc, author: &str) -> Option<serde_json::Value> {
-    let page = n.json(&["query", "cases", "--json"]);
+/// `author`'s current object of `kind` (its `object`, or any) as `n`'s
+/// admin API shows it (its operator: opened when it can).
+fn current(
+    n: &NodeProc,
+    kind: &str,
+    author: &str,
+    object: Option<&str>,
+) -> Option<serde_json::Value> {
+    let page = n.json(&["query", kind, "--json"]);
     page["items"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["author"] == author && e["object_id"] == CASE)
+        .find(|e| e["author"] == author && object.is_none_or(|o| e["object_id"] == o))
         .cloned()
+}
+
+/// 南伊豆町's readiness as `n` shows it.
+fn readiness(n: &NodeProc, author: &str) -> Option<serde_json::Value> {
+    current(n, "readiness", author, None)
+}
+
+/// The case as `n` shows it.
+fn case(n: &NodeProc, author: &str) -> Option<serde_json::Value> {
+    current(n, "cases", author, Some(CASE))
 }
 
 fn search_total(n: &NodeProc, text: &str) -> u64 {
@@ -236,15 +255,89 @@ fn a_case_contact_reaches_partners_staff_only_and_can_be_withdrawn() {
             n.name
         );
     }
+
+    // A shelter for people fleeing violence: its places are public, where
+    // it is only partners' staff may read.
+    let refused = izu.try_cli(&[
+        "publish",
+        "readiness",
+        "--headline",
+        "受け入れ可能",
+        "--shelter-audience",
+        "partners",
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("names no shelter location"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    izu.cli(&[
+        "publish",
+        "readiness",
+        "--headline",
+        "DV被害者の一時保護を受け入れ可能",
+        "--shelter-capacity",
+        "12",
+        "--shelter-available",
+        "5",
+        "--accepts-outside-evacuees",
+        "--shelter-location",
+        SHELTER,
+        "--shelter-audience",
+        "partners",
+    ]);
+    wait_until("the shelter's location readable at 杉並区", 30, || {
+        readiness(&suginami, &izu.id)
+            .is_some_and(|r| r["body"]["shelter"]["location"]["ja"] == SHELTER)
+    });
+    let r = readiness(&suginami, &izu.id).unwrap();
+    assert_eq!(
+        r["sealed"]["parts"],
+        serde_json::json!(["shelter_location"])
+    );
+    assert!(search_total(&suginami, "手石二丁目") >= 1);
+    for n in [&sapporo, &relay] {
+        wait_until(&format!("the readiness at {}", n.name), 30, || {
+            readiness(n, &izu.id).is_some()
+        });
+        let r = readiness(n, &izu.id).unwrap();
+        assert_eq!(r["body"]["shelter"]["capacity"], 12, "{r}");
+        assert_eq!(r["body"]["shelter"]["available"], 5, "{r}");
+        assert!(r["body"]["shelter"]["location"]["ja"].is_null(), "{r}");
+        assert_eq!(r["sealed"]["closed"], "not_a_member", "{r}");
+        assert_eq!(search_total(n, "手石二丁目"), 0, "{} finds it", n.name);
+    }
+    for n in all {
+        for path in ["/board".to_owned(), "/export/entries.json".to_owned()] {
+            let (status, body) = public_get(n, &path);
+            assert_eq!(status, 200, "{} {path}", n.name);
+            assert!(!body.contains(SHELTER), "{} {path} shows it", n.name);
+        }
+    }
+    let (_, board) = public_get(&sapporo, "/board");
+    assert!(
+        board.contains("所在地は限定公開"),
+        "札幌市's board does not say the location is restricted"
+    );
+    assert!(
+        board
+            .replace(['\u{2068}', '\u{2069}'], "")
+            .contains("空き 5 人 / 定員 12 人"),
+        "the places are public"
+    );
+
     // Nothing on any disk holds it in plaintext: stores, indexes and
     // keyrings hold ciphertext, tokens and keys only.
     for n in all {
-        assert_eq!(
-            files_holding(&n.home, EMAIL.as_bytes()),
-            Vec::<String>::new(),
-            "{}",
-            n.name
-        );
+        for secret in [EMAIL, SHELTER] {
+            assert_eq!(
+                files_holding(&n.home, secret.as_bytes()),
+                Vec::<String>::new(),
+                "{}",
+                n.name
+            );
+        }
     }
 
     // Withdrawal: the person in charge asked to be removed.

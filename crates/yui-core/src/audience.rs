@@ -47,6 +47,42 @@ pub const MAX_WITHDRAWN: usize = 100;
 pub enum SealPart {
     /// The contact (person in charge, direct telephone, e-mail).
     Contact,
+    /// Where a readiness status's shelter is (a shelter for people fleeing
+    /// violence, say); its places stay public.
+    ShelterLocation,
+}
+
+/// Who reads an entry's restricted parts, as its publisher chose: each
+/// `"public"` or an audience name of the node; `None` = the node's default
+/// (`[privacy] contact_audience` for a contact, public for a shelter's
+/// location). One entry is sealed for one audience.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readers {
+    /// Of the contact.
+    pub contact: Option<String>,
+    /// Of a readiness status's shelter location.
+    pub shelter_location: Option<String>,
+}
+
+/// Parts one [`Sealed`] may name.
+pub const MAX_PARTS: usize = 8;
+
+impl SealPart {
+    /// Every part this release can seal.
+    pub const ALL: [SealPart; 2] = [SealPart::Contact, SealPart::ShelterLocation];
+
+    /// Its name in [`Sealed::parts`].
+    pub fn name(self) -> &'static str {
+        match self {
+            SealPart::Contact => "contact",
+            SealPart::ShelterLocation => "shelter_location",
+        }
+    }
+
+    /// The part of that name, if this release knows it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
 }
 
 /// A restricted part of an entry (see the module documentation).
@@ -62,6 +98,32 @@ pub struct Sealed {
     /// Ciphertext and tag.
     #[serde(with = "hex_bytes")]
     pub ciphertext: Vec<u8>,
+    /// The parts it holds, by [`SealPart::name`]; none named = the
+    /// contact (what the first release of audiences sealed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<String>,
+}
+
+impl Sealed {
+    /// The parts it holds; `Err` names the first one this release does
+    /// not know.
+    pub fn sealed_parts(&self) -> Result<Vec<SealPart>, String> {
+        if self.parts.is_empty() {
+            return Ok(vec![SealPart::Contact]);
+        }
+        self.parts
+            .iter()
+            .map(|n| SealPart::from_name(n).ok_or_else(|| n.clone()))
+            .collect()
+    }
+
+    /// Whether it holds `part` (as far as this release can tell).
+    pub fn holds(&self, part: SealPart) -> bool {
+        if self.parts.is_empty() {
+            return part == SealPart::Contact;
+        }
+        self.parts.iter().any(|n| n == part.name())
+    }
 }
 
 /// One epoch of an author's audience.
@@ -318,17 +380,31 @@ fn sealed_aad(author: &NodeId, seq: u64, object_id: &str, audience: &str, epoch:
     aad
 }
 
-/// Seals `plaintext` (a protobuf fragment of the entry) for the entry at
-/// `seq` of `author`'s log.
-pub fn seal(
-    key: &ContentKey,
-    author: &NodeId,
-    seq: u64,
-    object_id: &str,
-    audience: &str,
-    epoch: u32,
-    plaintext: &[u8],
-) -> Sealed {
+/// Which entry a sealed part belongs to and the epoch it is sealed for.
+#[derive(Debug, Clone, Copy)]
+pub struct SealFor<'a> {
+    /// The entry's author.
+    pub author: &'a NodeId,
+    /// Its seq.
+    pub seq: u64,
+    /// Its object.
+    pub object_id: &'a str,
+    /// The author's audience.
+    pub audience: &'a str,
+    /// Its epoch.
+    pub epoch: u32,
+}
+
+/// Seals `plaintext` (a protobuf fragment of the entry holding `parts`)
+/// for the entry and epoch `to`.
+pub fn seal(key: &ContentKey, to: SealFor<'_>, parts: &[SealPart], plaintext: &[u8]) -> Sealed {
+    let SealFor {
+        author,
+        seq,
+        object_id,
+        audience,
+        epoch,
+    } = to;
     let mut nonce = [0u8; NONCE_BYTES];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
     let aad = sealed_aad(author, seq, object_id, audience, epoch);
@@ -347,6 +423,7 @@ pub fn seal(
         epoch,
         nonce: nonce.to_vec(),
         ciphertext,
+        parts: parts.iter().map(|p| p.name().to_owned()).collect(),
     }
 }
 
@@ -398,6 +475,30 @@ pub(crate) fn validate_sealed(
         return Err(invalid(
             "sealed.ciphertext",
             "must hold at least the 16-byte tag and fit in an entry",
+        ));
+    }
+    if s.parts.len() > MAX_PARTS {
+        return Err(invalid("sealed.parts", "names at most 8 parts"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for p in &s.parts {
+        let name_ok = (1..=32).contains(&p.len())
+            && p.bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'));
+        if !name_ok {
+            return Err(invalid(
+                "sealed.parts",
+                "each part is 1-32 bytes of a-z, 0-9 and _",
+            ));
+        }
+        if !seen.insert(p.as_str()) {
+            return Err(invalid("sealed.parts", "names a part twice"));
+        }
+    }
+    if s.holds(SealPart::ShelterLocation) && !matches!(body, Body::Readiness(_)) {
+        return Err(invalid(
+            "sealed.parts",
+            "shelter_location belongs to a readiness status",
         ));
     }
     match body {
@@ -546,7 +647,16 @@ mod tests {
         let author = id();
         let epoch = EpochKey::generate();
         let key = content_key(&epoch, &author, 7);
-        let s = seal(&key, &author, 7, "case/1", "partners", 1, b"contact");
+        let to = SealFor {
+            author: &author,
+            seq: 7,
+            object_id: "case/1",
+            audience: "partners",
+            epoch: 1,
+        };
+        let s = seal(&key, to, &[SealPart::Contact], b"contact");
+        assert_eq!(s.parts, ["contact"]);
+        assert_eq!(s.sealed_parts().unwrap(), [SealPart::Contact]);
         assert_eq!(open(&key, &author, 7, "case/1", &s).unwrap(), b"contact");
         assert!(open(&key, &author, 7, "case/2", &s).is_err());
         assert!(open(&content_key(&epoch, &author, 8), &author, 8, "case/1", &s).is_err());
@@ -556,6 +666,26 @@ mod tests {
         let mut t = s;
         t.epoch = 2;
         assert!(open(&key, &author, 7, "case/1", &t).is_err());
+    }
+
+    #[test]
+    fn parts_named_none_mean_the_contact_and_unknown_ones_are_named() {
+        let mut s = Sealed {
+            audience: "partners".into(),
+            epoch: 1,
+            nonce: vec![0; NONCE_BYTES],
+            ciphertext: vec![0; 16],
+            parts: vec![],
+        };
+        assert!(s.holds(SealPart::Contact));
+        assert!(!s.holds(SealPart::ShelterLocation));
+        s.parts = vec!["shelter_location".into(), "roster".into()];
+        assert!(s.holds(SealPart::ShelterLocation));
+        assert!(!s.holds(SealPart::Contact));
+        assert_eq!(s.sealed_parts().unwrap_err(), "roster");
+        for p in SealPart::ALL {
+            assert_eq!(SealPart::from_name(p.name()), Some(p));
+        }
     }
 
     #[test]

@@ -34,13 +34,18 @@ impl Codec for ProtoCodec {
     fn split_restricted(
         &self,
         entry: &Entry,
-        part: yui_core::audience::SealPart,
-    ) -> Option<(Entry, Vec<u8>)> {
-        sealed::split(entry, part)
+        parts: &[yui_core::audience::SealPart],
+    ) -> Option<(Entry, Vec<u8>, Vec<yui_core::audience::SealPart>)> {
+        sealed::split(entry, parts)
     }
 
-    fn merge_restricted(&self, public: &[u8], fragment: &[u8]) -> Result<Entry, DecodeError> {
-        sealed::merge(public, fragment)
+    fn merge_restricted(
+        &self,
+        public: &[u8],
+        fragment: &[u8],
+        parts: &[yui_core::audience::SealPart],
+    ) -> Result<Entry, DecodeError> {
+        sealed::merge(public, fragment, parts)
     }
 }
 

@@ -589,7 +589,10 @@ async fn publish(
         req.object_id,
         req.body,
         req.expires_at,
-        req.contact_audience.as_deref(),
+        &yui_core::audience::Readers {
+            contact: req.contact_audience,
+            shelter_location: req.shelter_audience,
+        },
     )
     .await?;
     let action = match (&stored.entry.body, updating) {

@@ -182,6 +182,10 @@ pub struct PublishRequest {
     /// the node's `contact_audience` when absent.
     #[serde(default)]
     pub contact_audience: Option<String>,
+    /// Who reads a readiness status's shelter location: `public` (the
+    /// default) or an audience; the contact's, when both are restricted.
+    #[serde(default)]
+    pub shelter_audience: Option<String>,
 }
 
 /// Answer to a publish.

@@ -104,13 +104,23 @@ impl Audiences {
         (name != "public").then_some(name)
     }
 
-    /// How to seal `body`'s contact for `audience`: its current epoch
+    /// The audience a shelter's location goes to: the publisher's
+    /// choice; `None` = public (the default: residents look for shelters).
+    pub fn shelter_audience(&self, chosen: Option<&str>) -> Option<String> {
+        chosen.filter(|c| *c != "public").map(str::to_owned)
+    }
+
+    /// How to seal `parts` of an entry for `audience`: its current epoch
     /// (a new one first when the members changed).
-    pub async fn seal_with(&self, audience: &str) -> Result<SealWith, AudienceError> {
+    pub async fn seal_with(
+        &self,
+        audience: &str,
+        parts: Vec<SealPart>,
+    ) -> Result<SealWith, AudienceError> {
         let _turn = self.turn.lock().await;
         let (epoch, key) = self.ensure_epoch(audience).await?;
         Ok(SealWith {
-            part: SealPart::Contact,
+            parts,
             audience: audience.to_owned(),
             epoch,
             key,
@@ -236,7 +246,10 @@ impl Audiences {
         }
         p.audience_key = key;
         let seal = match &stored.entry.sealed {
-            Some(s) if reseal => Some(self.seal_with(&s.audience).await?),
+            Some(s) if reseal => Some(
+                self.seal_with(&s.audience, s.sealed_parts().unwrap_or_default())
+                    .await?,
+            ),
             _ => None,
         };
         self.replica

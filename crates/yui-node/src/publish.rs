@@ -9,6 +9,7 @@
 //! cannot commit the same accepted quantity twice.
 
 use axum::http::StatusCode;
+use yui_core::audience::{Readers, SealPart};
 use yui_core::content::{AidMessage, ObjectRef};
 use yui_core::Body;
 use yui_read::aid::root_of;
@@ -53,17 +54,17 @@ pub async fn publish(
     body: Body,
     expires_at: Option<i64>,
 ) -> Result<StoredEntry, AppError> {
-    publish_for(s, object_id, body, expires_at, None).await
+    publish_for(s, object_id, body, expires_at, &Readers::default()).await
 }
 
-/// [`publish`], with the publisher's choice of who reads the contact
-/// (`public`, or an audience name).
+/// [`publish`], with the publisher's choice of who reads its restricted
+/// parts.
 pub async fn publish_for(
     s: &AdminState,
     object_id: Option<String>,
     mut body: Body,
     expires_at: Option<i64>,
-    contact_audience: Option<&str>,
+    readers: &Readers,
 ) -> Result<StoredEntry, AppError> {
     let object_id = object_id.unwrap_or_else(|| default_object_id(&body));
     let me = s.replica.id();
@@ -119,20 +120,19 @@ pub async fn publish_for(
         if let Body::Profile(p) = &mut body {
             p.audience_key = a.keyring().public_key().to_vec();
         }
-        let has_contact =
-            yui_read::index::contact_of(&body).is_some_and(|c| *c != Default::default());
-        if let Some(name) = a
-            .contact_audience(&body, contact_audience)
-            .filter(|_| has_contact)
-        {
-            seal = Some(a.seal_with(&name).await.map_err(|e| match e {
+        if let Some((audience, parts)) = restricted_parts(a, &body, readers)? {
+            seal = Some(a.seal_with(&audience, parts).await.map_err(|e| match e {
                 crate::audiences::AudienceError::Unknown(..) => {
                     AppError(StatusCode::BAD_REQUEST, e.to_string())
                 }
                 other => internal(other),
             })?);
         }
-    } else if contact_audience.is_some_and(|c| c != "public") {
+    } else if [&readers.contact, &readers.shelter_location]
+        .into_iter()
+        .flatten()
+        .any(|c| c != "public")
+    {
         return Err(AppError(
             StatusCode::BAD_REQUEST,
             "this node has no keyring for restricted audiences".into(),
@@ -148,6 +148,47 @@ pub async fn publish_for(
             }
             other => internal(other),
         })
+}
+
+/// The audience `body`'s restricted parts go to and which parts they are;
+/// `None` when everything in it is public.
+fn restricted_parts(
+    a: &crate::audiences::Audiences,
+    body: &Body,
+    readers: &Readers,
+) -> Result<Option<(String, Vec<SealPart>)>, AppError> {
+    let bad = |m: String| AppError(StatusCode::BAD_REQUEST, m);
+    let has_contact = yui_read::index::contact_of(body).is_some_and(|c| *c != Default::default());
+    let contact = a
+        .contact_audience(body, readers.contact.as_deref())
+        .filter(|_| has_contact);
+    let shelter = a.shelter_audience(readers.shelter_location.as_deref());
+    if shelter.is_some() {
+        let Body::Readiness(r) = body else {
+            return Err(bad(
+                "shelter_audience: only a readiness status has a shelter".into(),
+            ));
+        };
+        if r.shelter.as_ref().is_none_or(|s| s.location.0.is_empty()) {
+            return Err(bad(
+                "shelter_audience: this readiness status names no shelter location to restrict"
+                    .into(),
+            ));
+        }
+    }
+    Ok(match (contact, shelter) {
+        (None, None) => None,
+        (Some(c), None) => Some((c, vec![SealPart::Contact])),
+        (None, Some(l)) => Some((l, vec![SealPart::ShelterLocation])),
+        (Some(c), Some(l)) if c == l => {
+            Some((c, vec![SealPart::Contact, SealPart::ShelterLocation]))
+        }
+        (Some(c), Some(l)) => {
+            return Err(bad(format!(
+                "an entry is sealed for one audience: the contact would go to {c:?} and the shelter's location to {l:?}; choose the same for both, or make one public"
+            )));
+        }
+    })
 }
 
 /// Refuses an aid step that does not fit its thread, with the reason.

@@ -197,7 +197,7 @@ impl yui_web::staff::Workspace for NodeWorkspace {
         addr: Option<std::net::IpAddr>,
         object_id: Option<String>,
         body: yui_core::Body,
-        contact_audience: Option<String>,
+        readers: yui_core::audience::Readers,
     ) -> yui_web::staff::Pending<'a, Result<yui_web::staff::Published, yui_web::staff::Refusal>>
     {
         Box::pin(async move {
@@ -236,15 +236,7 @@ impl yui_web::staff::Workspace for NodeWorkspace {
                     .flatten()
                     .is_some()
             });
-            match crate::publish::publish_for(
-                &self.state,
-                object_id,
-                body,
-                None,
-                contact_audience.as_deref(),
-            )
-            .await
-            {
+            match crate::publish::publish_for(&self.state, object_id, body, None, &readers).await {
                 Ok(stored) => {
                     rec.action = match (&stored.entry.body, updating) {
                         (yui_core::Body::Retraction(_), _) => "retract",

@@ -389,6 +389,13 @@ fn document(f: &Fields, e: &StoredEntry, opened: Option<&Entry>) -> TantivyDocum
             }
         }
     }
+    if let Some(Body::Readiness(r)) = opened.map(|o| &o.body) {
+        if let Some(s) = &r.shelter {
+            for (_, t) in &s.location.0 {
+                d.add_text(f.sealed_text, t);
+            }
+        }
+    }
     for l in langs {
         d.add_text(f.lang, l);
         d.add_facet(f.facet, Facet::from_path(["lang", l]));

@@ -41,6 +41,8 @@ pub enum Closed {
     DoesNotOpen,
     /// It opens, but what it holds is not a valid part of this entry.
     Malformed,
+    /// It names a part this release of yui does not know.
+    UnknownPart,
 }
 
 impl Closed {
@@ -53,6 +55,7 @@ impl Closed {
             Closed::NoSuchEpoch => "the author's log holds no such audience epoch",
             Closed::DoesNotOpen => "does not open (tampered, or sealed with another key)",
             Closed::Malformed => "opens, but is not a valid part of this entry",
+            Closed::UnknownPart => "names a part this release of yui does not know",
         }
     }
 }
@@ -368,6 +371,9 @@ impl Keyring {
         let Some(sealed) = &stored.entry.sealed else {
             return Opened::Public;
         };
+        let Ok(parts) = sealed.sealed_parts() else {
+            return Opened::Closed(Closed::UnknownPart);
+        };
         let key = match self.content_key_of(replica, stored) {
             Ok(k) => k,
             Err(c) => return Opened::Closed(c),
@@ -378,7 +384,7 @@ impl Keyring {
         };
         let merged = replica
             .codec()
-            .merge_restricted(&stored.signed.entry, &fragment);
+            .merge_restricted(&stored.signed.entry, &fragment, &parts);
         zeroize::Zeroize::zeroize(&mut fragment);
         let Ok(merged) = merged else {
             return Opened::Closed(Closed::Malformed);

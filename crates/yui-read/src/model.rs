@@ -682,12 +682,7 @@ impl ReadModel {
                 acknowledged_by,
                 revoked: self.replica.is_revoked(&e.entry.author),
                 snippet: None,
-                sealed: e.entry.sealed.as_ref().map(|s| crate::view::SealedView {
-                    audience: s.audience.clone(),
-                    epoch: s.epoch,
-                    shown: false,
-                    closed: None,
-                }),
+                sealed: e.entry.sealed.as_ref().map(crate::view::SealedView::of),
                 body: e.entry.body,
             });
         }

@@ -58,6 +58,36 @@ pub struct SealedView {
     /// Why it is not shown, when this node tried to open it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed: Option<crate::keyring::Closed>,
+    /// The parts it holds (`contact`, `shelter_location`, …).
+    pub parts: Vec<String>,
+}
+
+impl SealedView {
+    /// Of `sealed`, not opened yet.
+    pub fn of(sealed: &yui_core::audience::Sealed) -> Self {
+        let parts = if sealed.parts.is_empty() {
+            vec![yui_core::audience::SealPart::Contact.name().to_owned()]
+        } else {
+            sealed.parts.clone()
+        };
+        Self {
+            audience: sealed.audience.clone(),
+            epoch: sealed.epoch,
+            shown: false,
+            closed: None,
+            parts,
+        }
+    }
+
+    /// Whether it holds `part`.
+    pub fn holds(&self, part: yui_core::audience::SealPart) -> bool {
+        self.parts.iter().any(|p| p == part.name())
+    }
+
+    /// Whether it holds `part` and this reader does not see it.
+    pub fn hides(&self, part: yui_core::audience::SealPart) -> bool {
+        !self.shown && self.holds(part)
+    }
 }
 
 /// A passage of an entry's text with the search hits marked.

@@ -77,16 +77,22 @@ pub trait Codec: Send + Sync + 'static {
     fn encode_entry(&self, entry: &Entry) -> Vec<u8>;
     /// Decodes entry bytes as received.
     fn decode_entry(&self, bytes: &[u8]) -> Result<Entry, DecodeError>;
-    /// `entry` without `part`, and the encoded fragment holding it; `None`
-    /// when the body has no such part or it is empty.
+    /// `entry` without `parts`, the encoded fragment holding them, and
+    /// which of them it holds; `None` when the body has none of them.
     fn split_restricted(
         &self,
         entry: &Entry,
-        part: yui_core::audience::SealPart,
-    ) -> Option<(Entry, Vec<u8>)>;
+        parts: &[yui_core::audience::SealPart],
+    ) -> Option<(Entry, Vec<u8>, Vec<yui_core::audience::SealPart>)>;
     /// The entry as its author wrote it: `public` (the entry's bytes) with
-    /// an opened sealed fragment merged in.
-    fn merge_restricted(&self, public: &[u8], fragment: &[u8]) -> Result<Entry, DecodeError>;
+    /// an opened sealed fragment merged in; the fragment may hold `parts`
+    /// and nothing else.
+    fn merge_restricted(
+        &self,
+        public: &[u8],
+        fragment: &[u8],
+        parts: &[yui_core::audience::SealPart],
+    ) -> Result<Entry, DecodeError>;
 }
 
 /// Why one entry was refused. Nothing was stored for it.

@@ -138,15 +138,15 @@ pub trait Workspace: Send + Sync + 'static {
     /// Ends a session.
     fn sign_out(&self, token: &str, addr: Option<IpAddr>);
     /// Signs and stores `body` for `staff`, with the same checks as the
-    /// admin API; logs it in the audit log. `contact_audience`: who reads
-    /// the contact (`public`, an audience; the node's default when `None`).
+    /// admin API; logs it in the audit log. `readers`: who reads its
+    /// restricted parts.
     fn publish<'a>(
         &'a self,
         staff: &'a Staff,
         addr: Option<IpAddr>,
         object_id: Option<String>,
         body: Body,
-        contact_audience: Option<String>,
+        readers: yui_core::audience::Readers,
     ) -> Pending<'a, Result<Published, Refusal>>;
     /// The newest `n` lines of the audit log.
     fn audit(&self, n: usize) -> Vec<AuditLine>;

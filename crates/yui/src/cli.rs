@@ -830,7 +830,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 code,
                 country,
             });
-            publish_body(&home, body, None, None, None).await?;
+            publish_body(&home, body, None, None, Default::default()).await?;
         }
         Command::Key(KeyCmd::Rotate) => {
             let c = AdminClient::for_home(&home)?;
@@ -860,7 +860,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .map(|r| yui_core::LocalizedText::one(&lang, &r))
                     .unwrap_or_default(),
             });
-            publish_body(&home, body, None, None, None).await?;
+            publish_body(&home, body, None, None, Default::default()).await?;
         }
         Command::Aid(cmd) => aid::run(&home, cmd).await?,
         Command::Reply(a) => aid::reply(&home, a).await?,
@@ -874,9 +874,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("vectors written to {}", out.display());
         }
         Command::Publish(cmd) => {
-            let audience = publish::contact_audience(&cmd);
+            let readers = publish::readers(&cmd);
             let (body, object_id, expires_at) = publish::build(cmd)?;
-            publish_body(&home, body, object_id, expires_at, audience).await?;
+            publish_body(&home, body, object_id, expires_at, readers).await?;
         }
         Command::Query(q) => {
             let c = AdminClient::for_home(&home)?;
@@ -1039,7 +1039,7 @@ async fn publish_body(
     body: yui_core::Body,
     object_id: Option<String>,
     expires_at: Option<i64>,
-    contact_audience: Option<String>,
+    readers: yui_core::audience::Readers,
 ) -> anyhow::Result<()> {
     let c = AdminClient::for_home(home)?;
     let r: Published = c
@@ -1049,7 +1049,8 @@ async fn publish_body(
                 object_id,
                 expires_at,
                 body,
-                contact_audience,
+                contact_audience: readers.contact,
+                shelter_audience: readers.shelter_location,
             },
         )
         .await?;

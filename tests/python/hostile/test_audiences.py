@@ -110,12 +110,13 @@ def _now():
     return int(time.time() * 1000)
 
 
-def seal_into(e, epoch_key: bytes, audience: str, epoch: int, fragment: bytes):
+def seal_into(e, epoch_key: bytes, audience: str, epoch: int, fragment: bytes, parts=()):
     key = content_key(epoch_key, e.author, e.seq)
     nonce = os.urandom(12)
     ct = ChaCha20Poly1305(key).encrypt(
         nonce, fragment, sealed_aad(e.author, e.seq, e.object_id, audience, epoch))
-    e.sealed.CopyFrom(epb.Sealed(audience=audience, epoch=epoch, nonce=nonce, ciphertext=ct))
+    e.sealed.CopyFrom(epb.Sealed(audience=audience, epoch=epoch, nonce=nonce, ciphertext=ct,
+                                 parts=list(parts)))
     return e
 
 
@@ -240,8 +241,25 @@ def test_restricted_parts_open_for_members_and_bad_ones_are_refused_or_unreadabl
                seal_into(case_entry(a, a.head_seq + 1, "py-case-hijack"), k4, name, 4,
                          hijack.SerializeToString()),
                "malformed")
+    # A part that names the contact but also rewrites the public title.
+    more = epb.Entry(case=epb.Case(title=epb.LocalizedText(values=[epb.LocalizedString(lang="ja", text="別の題名")]),
+                                   contact=epb.Contact(email="y@example.jp")))
+    unreadable("py-case-more",
+               seal_into(case_entry(a, a.head_seq + 1, "py-case-more"), k4, name, 4,
+                         more.SerializeToString(), parts=["contact"]),
+               "malformed")
+    # A part this release does not know (a newer author's, say): stored,
+    # shown as unreadable with the reason.
+    unreadable("py-case-roster",
+               seal_into(case_entry(a, a.head_seq + 1, "py-case-roster"), k4, name, 4,
+                         contact_fragment("roster@city.example.jp"), parts=["contact", "roster"]),
+               "unknown_part")
 
     # Refused by the validity rules, the same on every node: nothing stored.
+    # A shelter location on a case, a part named twice, a badly named part.
+    for parts in (["shelter_location"], ["contact", "contact"], ["Contact!"]):
+        refuse(net, p, a, seal_into(case_entry(a, a.head_seq + 1, "py-case-parts"), k4, name, 4,
+                                    contact_fragment("p@city.example.jp"), parts=parts))
     # A trust statement cannot be restricted.
     endorse = epb.Entry(author=a.public, seq=a.head_seq + 1, prev=a.head_id, created_at=_now(),
                         object_id="py-endorse", endorsement=epb.Endorsement(subject=os.urandom(32)))

@@ -499,3 +499,52 @@ def test_a_case_contact_is_shown_to_partners_staff_only(browser, staffnet):
     ap.screenshot(path=str(SHOTS / "case-contact-public-ja.png"), full_page=True)
     assert serious(ap) == [], "case page without its contact"
     anon.close()
+
+
+def test_a_shelter_location_is_shown_to_partners_staff_only(browser, staffnet):
+    """A shelter for people fleeing violence: 南伊豆町's disaster officer
+    restricts where it is to partners' staff in the readiness form. 杉並区's
+    staff read it; 札幌市's board and every visitor see the places and are
+    told the location is restricted."""
+    nodes = staffnet["nodes"]
+    izu, sugi, sap = nodes["izu"], nodes["suginami"], nodes["sapporo"]
+    place = "一時保護施設 南伊豆町湊三丁目"
+    ctx, p = signed_in(browser, izu, "izu.bousai")
+    p.goto(izu.base + "/staff/publish/readiness")
+    assert p.locator("#shelter_audience").input_value() == "public", "public unless chosen"
+    p.fill("#headline_ja", "DV被害者の一時保護を受け入れ可能")
+    p.fill("#valid_hours", "24")
+    p.fill("#shelter_capacity", "12")
+    p.fill("#shelter_available", "5")
+    p.fill("#shelter_location_ja", place)
+    p.select_option("#shelter_audience", "partners")
+    assert serious(p) == [], "readiness form"
+    p.screenshot(path=str(SHOTS / "staff-readiness-shelter-ja.png"), full_page=True)
+    p.get_by_role("button", name="公開する").click()
+    p.wait_for_url("**/entries/**")
+    path = p.url.split("://", 1)[1].split("/", 1)[1]
+    assert place in p.content(), "the author's own staff see it"
+    # An update keeps who reads it.
+    p.get_by_role("link", name="この情報を更新する").click()
+    assert p.input_value("#shelter_location_ja") == place
+    assert p.locator("#shelter_audience").input_value() == "partners"
+    ctx.close()
+
+    ctx, sp = signed_in(browser, sugi, "sugi.bousai")
+    wait_until("the shelter's location at 杉並区",
+               lambda: sp.goto(sugi.base + "/" + path).status == 200 and place in sp.content(), 30)
+    ctx.close()
+
+    anon = browser.new_context(ignore_https_errors=True, locale="ja", viewport={"width": 1280, "height": 1000})
+    ap = anon.new_page()
+    for node in (sap, sugi, izu):
+        wait_until(f"the readiness on {node.home.name}'s board",
+                   lambda: "DV被害者の一時保護" in fetch(node.base + "/board")[2].decode(), 30)
+        ap.goto(node.base + "/board")
+        text = ap.locator("main").inner_text()
+        assert place not in ap.content()
+        assert "所在地は限定公開" in text
+        assert "定員 12 人" in text.replace("\u2068", "").replace("\u2069", "")
+    ap.screenshot(path=str(SHOTS / "board-shelter-restricted-ja.png"), full_page=True)
+    assert serious(ap) == [], "board with a restricted location"
+    anon.close()

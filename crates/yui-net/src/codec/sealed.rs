@@ -16,6 +16,7 @@ pub(super) fn sealed_to_pb(s: &Sealed) -> pb::Sealed {
         epoch: s.epoch,
         nonce: s.nonce.clone(),
         ciphertext: s.ciphertext.clone(),
+        parts: s.parts.clone(),
     }
 }
 
@@ -25,6 +26,7 @@ pub(super) fn sealed_from_pb(s: pb::Sealed) -> Sealed {
         epoch: s.epoch,
         nonce: s.nonce,
         ciphertext: s.ciphertext,
+        parts: s.parts,
     }
 }
 
@@ -109,50 +111,74 @@ pub(super) fn withdrawal_from_pb(w: pb::Withdrawal) -> Withdrawal {
     }
 }
 
-/// `entry` without `part`, and the fragment holding it; `None` when the
-/// body has no such part or it is empty.
-pub(super) fn split(entry: &Entry, part: SealPart) -> Option<(Entry, Vec<u8>)> {
+/// `entry` without `parts`, the fragment holding them, and which of them
+/// it holds; `None` when the body has none of them.
+pub(super) fn split(entry: &Entry, parts: &[SealPart]) -> Option<(Entry, Vec<u8>, Vec<SealPart>)> {
     use pb::entry::Body as B;
     let mut public = entry_to_pb(entry);
     let body = public.body.as_mut()?;
-    let fragment = match part {
-        SealPart::Contact => match body {
-            B::Profile(p) => B::Profile(pb::Profile {
-                contact: Some(p.contact.take()?),
-                ..Default::default()
-            }),
-            B::Event(e) => B::Event(pb::Event {
-                contact: Some(e.contact.take()?),
-                ..Default::default()
-            }),
-            B::Readiness(r) => B::Readiness(pb::Readiness {
-                contact: Some(r.contact.take()?),
-                ..Default::default()
-            }),
-            B::Case(c) => B::Case(pb::Case {
-                contact: Some(c.contact.take()?),
-                ..Default::default()
-            }),
-            B::CallForPartners(c) => B::CallForPartners(pb::CallForPartners {
-                contact: Some(c.contact.take()?),
-                ..Default::default()
-            }),
-            _ => return None,
-        },
+    let mut fragment = match body {
+        B::Profile(_) => B::Profile(Default::default()),
+        B::Event(_) => B::Event(Default::default()),
+        B::Readiness(_) => B::Readiness(Default::default()),
+        B::Case(_) => B::Case(Default::default()),
+        B::CallForPartners(_) => B::CallForPartners(Default::default()),
+        _ => return None,
     };
+    let taken: Vec<SealPart> = parts
+        .iter()
+        .copied()
+        .filter(|&p| take(body, &mut fragment, p))
+        .collect();
+    if taken.is_empty() {
+        return None;
+    }
     let fragment = pb::Entry {
         body: Some(fragment),
         ..Default::default()
     }
     .encode_to_vec();
     let public = entry_from_pb(public).ok()?;
-    Some((public, fragment))
+    Some((public, fragment, taken))
+}
+
+/// Moves `part` from `body` into `fragment` (of the same kind); whether
+/// there was one.
+fn take(body: &mut pb::entry::Body, fragment: &mut pb::entry::Body, part: SealPart) -> bool {
+    use pb::entry::Body as B;
+    fn carry<T>(from: &mut Option<T>, to: &mut Option<T>) -> bool {
+        from.take().map(|v| *to = Some(v)).is_some()
+    }
+    match (part, body, fragment) {
+        (SealPart::Contact, B::Profile(p), B::Profile(f)) => carry(&mut p.contact, &mut f.contact),
+        (SealPart::Contact, B::Event(e), B::Event(f)) => carry(&mut e.contact, &mut f.contact),
+        (SealPart::Contact, B::Readiness(r), B::Readiness(f)) => {
+            carry(&mut r.contact, &mut f.contact)
+        }
+        (SealPart::Contact, B::Case(c), B::Case(f)) => carry(&mut c.contact, &mut f.contact),
+        (SealPart::Contact, B::CallForPartners(c), B::CallForPartners(f)) => {
+            carry(&mut c.contact, &mut f.contact)
+        }
+        (SealPart::ShelterLocation, B::Readiness(r), B::Readiness(f)) => {
+            let Some(location) = r.shelter.as_mut().and_then(|s| s.location.take()) else {
+                return false;
+            };
+            f.shelter.get_or_insert_with(Default::default).location = Some(location);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The entry as its author wrote it: the public bytes with an opened
 /// fragment merged in. The fragment may hold body fields only, of the
-/// public body's own kind.
-pub(super) fn merge(public: &[u8], fragment: &[u8]) -> Result<Entry, DecodeError> {
+/// public body's own kind, and of those only `parts`: taking them off the
+/// merged entry again must give the public entry back.
+pub(super) fn merge(
+    public: &[u8],
+    fragment: &[u8],
+    parts: &[SealPart],
+) -> Result<Entry, DecodeError> {
     let f = pb::Entry::decode(fragment).map_err(|e| err(format!("sealed part: {e}")))?;
     if !f.author.is_empty()
         || f.seq != 0
@@ -173,10 +199,19 @@ pub(super) fn merge(public: &[u8], fragment: &[u8]) -> Result<Entry, DecodeError
     if !same_kind {
         return Err(err("sealed part: not of the entry's kind"));
     }
+    let as_published = entry_from_pb(merged.clone())?;
     merged
         .merge(fragment)
         .map_err(|e| err(format!("sealed part: {e}")))?;
-    entry_from_pb(merged)
+    let merged = entry_from_pb(merged)?;
+    match split(&merged, parts) {
+        Some((again, _, taken)) if again == as_published && taken.len() == parts.len() => {
+            Ok(merged)
+        }
+        _ => Err(err(
+            "sealed part: holds other fields than the parts it names, or not all of them",
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -211,33 +246,71 @@ mod tests {
     #[test]
     fn a_contact_splits_off_and_merges_back() {
         let e = case_entry();
-        let (public, fragment) = split(&e, SealPart::Contact).unwrap();
+        let (public, fragment, taken) = split(&e, &SealPart::ALL).unwrap();
+        assert_eq!(taken, [SealPart::Contact]);
         let Body::Case(c) = &public.body else {
             panic!()
         };
         assert_eq!(c.contact, Contact::default());
         assert_eq!(c.title, LocalizedText::one("ja", "防災備蓄品の共同購入"));
         let bytes = entry_to_pb(&public).encode_to_vec();
-        assert_eq!(merge(&bytes, &fragment).unwrap(), e);
+        assert_eq!(merge(&bytes, &fragment, &taken).unwrap(), e);
+        // A fragment that holds more than the parts it names is refused.
+        assert!(merge(&bytes, &fragment, &[]).is_err());
         // Nothing to seal: no contact.
         let mut bare = e.clone();
         if let Body::Case(c) = &mut bare.body {
             c.contact = Contact::default();
         }
-        assert!(split(&bare, SealPart::Contact).is_none());
+        assert!(split(&bare, &[SealPart::Contact]).is_none());
+    }
+
+    #[test]
+    fn a_shelter_location_splits_off_and_its_places_stay_public() {
+        use yui_core::content::{Readiness, Shelter};
+        let mut e = case_entry();
+        e.body = Body::Readiness(Readiness {
+            headline: LocalizedText::one("ja", "受け入れ可能"),
+            shelter: Some(Shelter {
+                capacity: 12,
+                available: 5,
+                accepts_outside_evacuees: true,
+                location: LocalizedText::one("ja", "非公開の一時保護施設"),
+            }),
+            ..Readiness::default()
+        });
+        let (public, fragment, taken) = split(&e, &[SealPart::ShelterLocation]).unwrap();
+        assert_eq!(taken, [SealPart::ShelterLocation]);
+        let Body::Readiness(r) = &public.body else {
+            panic!()
+        };
+        let shelter = r.shelter.as_ref().unwrap();
+        assert_eq!((shelter.capacity, shelter.available), (12, 5));
+        assert!(shelter.location.0.is_empty());
+        let bytes = entry_to_pb(&public).encode_to_vec();
+        assert_eq!(merge(&bytes, &fragment, &taken).unwrap(), e);
+        // Named as the contact, the same fragment does not open.
+        assert!(merge(&bytes, &fragment, &[SealPart::Contact]).is_err());
+        // A fragment that also changes the public places is refused.
+        let mut more = pb::Entry::decode(fragment.as_slice()).unwrap();
+        if let Some(pb::entry::Body::Readiness(r)) = &mut more.body {
+            r.shelter.as_mut().unwrap().available = 9;
+        }
+        let more = more.encode_to_vec();
+        assert!(merge(&bytes, &more, &taken).is_err());
     }
 
     #[test]
     fn a_fragment_may_not_touch_the_header_or_change_the_kind() {
         let e = case_entry();
-        let (public, _) = split(&e, SealPart::Contact).unwrap();
+        let (public, _, _) = split(&e, &[SealPart::Contact]).unwrap();
         let bytes = entry_to_pb(&public).encode_to_vec();
         let header = pb::Entry {
             object_id: "someone-elses".into(),
             ..Default::default()
         }
         .encode_to_vec();
-        assert!(merge(&bytes, &header)
+        assert!(merge(&bytes, &header, &[SealPart::Contact])
             .unwrap_err()
             .0
             .contains("body fields only"));
@@ -246,7 +319,10 @@ mod tests {
             ..Default::default()
         }
         .encode_to_vec();
-        assert!(merge(&bytes, &other_kind).unwrap_err().0.contains("kind"));
-        assert!(merge(&bytes, b"\xff\xff\xff").is_err());
+        assert!(merge(&bytes, &other_kind, &[SealPart::Contact])
+            .unwrap_err()
+            .0
+            .contains("kind"));
+        assert!(merge(&bytes, b"\xff\xff\xff", &[SealPart::Contact]).is_err());
     }
 }

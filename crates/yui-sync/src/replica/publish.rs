@@ -5,8 +5,8 @@ use super::*;
 
 /// How [`Replica::publish_with`] seals part of an entry.
 pub struct SealWith {
-    /// The part.
-    pub part: yui_core::audience::SealPart,
+    /// The parts (those the body has are sealed; none = nothing is).
+    pub parts: Vec<yui_core::audience::SealPart>,
     /// The author's audience.
     pub audience: String,
     /// Its current epoch.
@@ -91,21 +91,20 @@ impl Replica {
         let mut bytes = self.codec.encode_entry(&entry);
         validate_entry(&entry, bytes.len(), now_ms(), &self.limits)?;
         let entry = match seal.and_then(|s| {
-            let (public, fragment) = self.codec.split_restricted(&entry, s.part)?;
-            Some((s, public, fragment))
+            let (public, fragment, taken) = self.codec.split_restricted(&entry, &s.parts)?;
+            Some((s, public, fragment, taken))
         }) {
             None => entry,
-            Some((s, mut public, mut fragment)) => {
+            Some((s, mut public, mut fragment, taken)) => {
                 let key = yui_core::audience::content_key(&s.key, &self.id, entry.seq);
-                public.sealed = Some(yui_core::audience::seal(
-                    &key,
-                    &self.id,
-                    entry.seq,
-                    &entry.object_id,
-                    &s.audience,
-                    s.epoch,
-                    &fragment,
-                ));
+                let to = yui_core::audience::SealFor {
+                    author: &self.id,
+                    seq: entry.seq,
+                    object_id: &entry.object_id,
+                    audience: &s.audience,
+                    epoch: s.epoch,
+                };
+                public.sealed = Some(yui_core::audience::seal(&key, to, &taken, &fragment));
                 zeroize::Zeroize::zeroize(&mut fragment);
                 bytes = self.codec.encode_entry(&public);
                 validate_entry(&public, bytes.len(), now_ms(), &self.limits)?;

@@ -139,7 +139,17 @@ pub fn card(c: &Chrome, dir: &Directory, e: &EntryView, r: &Readiness, now: i64)
                     ],
                 ),
                 s.accepts_outside_evacuees,
-                Text::of(&s.location, lang),
+                if e.sealed
+                    .as_ref()
+                    .is_some_and(|s| s.hides(yui_core::audience::SealPart::ShelterLocation))
+                {
+                    Text {
+                        text: c.t("shelter-location-restricted"),
+                        lang: lang.tag().to_owned(),
+                    }
+                } else {
+                    Text::of(&s.location, lang)
+                },
             )
         }),
         supplies: r

@@ -237,6 +237,7 @@ fn contact_rows(
     sealed: Option<&yui_read::SealedView>,
 ) -> Vec<(String, String)> {
     let mut rows = plain_contact_rows(c, k);
+    let sealed = sealed.filter(|s| s.holds(yui_core::audience::SealPart::Contact));
     if let Some(s) = sealed.filter(|s| s.shown) {
         // Staff see who else may read it.
         let id = format!("audience-{}", s.audience);

@@ -527,7 +527,10 @@ pub async fn step(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes)
         }
     };
     let ws = site.workspace.clone().expect("required above");
-    match ws.publish(&staff, cx.addr, None, body, None).await {
+    match ws
+        .publish(&staff, cx.addr, None, body, Default::default())
+        .await
+    {
         Ok(_) => see_other(&back),
         Err(r) => {
             thread_error(
@@ -858,7 +861,10 @@ pub async fn compose_post(
     });
     let ws = site.workspace.clone().expect("required above");
     let me = site.read.replica().id();
-    match ws.publish(&staff, cx.addr, None, body, None).await {
+    match ws
+        .publish(&staff, cx.addr, None, body, Default::default())
+        .await
+    {
         Ok(p) => see_other(&format!("/aid/{me}/{}", segment(&p.object_id))),
         Err(r) => {
             let mut errors = Errors::default();

@@ -221,6 +221,17 @@ fn specs(kind: &str) -> Option<Vec<Spec>> {
             spec("shelter_capacity", Input::Number, false),
             spec("shelter_available", Input::Number, false),
             spec("shelter_outside", Input::Check, false),
+            spec("shelter_location_ja", Input::Line, false),
+            spec(
+                "shelter_audience",
+                Input::Select(
+                    ["public", "partners", "staff"]
+                        .iter()
+                        .map(|v| (v.to_string(), format!("audience-{v}")))
+                        .collect(),
+                ),
+                false,
+            ),
             spec("exercise", Input::Check, false),
         ],
         "profile" => vec![
@@ -491,7 +502,7 @@ fn build(kind: &str, f: &Fields, w: &Words, previous: Option<&Body>) -> Result<B
                     capacity,
                     available,
                     accepts_outside_evacuees: f.has("shelter_outside"),
-                    location: LocalizedText::default(),
+                    location: text2(f, "shelter_location"),
                 }),
                 resources: Vec::new(),
                 area_codes,
@@ -620,6 +631,7 @@ fn fill(body: &Body) -> HashMap<String, String> {
                 if s.accepts_outside_evacuees {
                     m.insert("shelter_outside".into(), "on".into());
                 }
+                put2(&mut m, "shelter_location", &s.location);
             }
             if r.exercise {
                 m.insert("exercise".into(), "on".into());
@@ -841,6 +853,13 @@ pub async fn form(
                 None => String::new(),
             };
             m.insert("contact_audience".into(), audience);
+            let shelter = match &e.sealed {
+                Some(s) if s.holds(yui_core::audience::SealPart::ShelterLocation) => {
+                    s.audience.clone()
+                }
+                _ => "public".into(),
+            };
+            m.insert("shelter_audience".into(), shelter);
             m
         };
         page(
@@ -935,8 +954,12 @@ pub async fn submit(
     };
     let ws = site.workspace.clone().expect("required above");
     let id = (!object_id.is_empty()).then(|| object_id.clone());
-    let audience = Some(f.get("contact_audience").to_owned()).filter(|a| !a.is_empty());
-    match ws.publish(&staff, cx.addr, id, built, audience).await {
+    let chosen = |name: &str| Some(f.get(name).to_owned()).filter(|a| !a.is_empty());
+    let readers = yui_core::audience::Readers {
+        contact: chosen("contact_audience"),
+        shelter_location: chosen("shelter_audience"),
+    };
+    match ws.publish(&staff, cx.addr, id, built, readers).await {
         Ok(p) => {
             let base = match kind.as_str() {
                 "event" => "events",
@@ -991,7 +1014,10 @@ pub async fn reply(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes
         site.read.object(&about.author, &about.object_id),
         Ok(Some(e)) if e.kind == "aid"
     );
-    match ws.publish(&staff, cx.addr, None, body, None).await {
+    match ws
+        .publish(&staff, cx.addr, None, body, Default::default())
+        .await
+    {
         Ok(_) => {
             let base = if is_aid { "aid" } else { "entries" };
             see_other(&format!(
@@ -1039,7 +1065,13 @@ pub async fn retract(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Byt
     });
     let ws = site.workspace.clone().expect("required above");
     match ws
-        .publish(&staff, cx.addr, Some(object_id.clone()), body, None)
+        .publish(
+            &staff,
+            cx.addr,
+            Some(object_id.clone()),
+            body,
+            Default::default(),
+        )
         .await
     {
         Ok(_) => see_other(&format!("/entries/{me}/{}", segment(&object_id))),

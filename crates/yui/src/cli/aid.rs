@@ -271,6 +271,7 @@ async fn publish(c: &AdminClient, body: Body, json: bool) -> anyhow::Result<()> 
                 expires_at: None,
                 body,
                 contact_audience: None,
+                shelter_audience: None,
             },
         )
         .await?;

@@ -63,5 +63,5 @@ pub async fn withdraw(home: &Home, a: WithdrawArgs) -> anyhow::Result<()> {
             .map(|r| yui_core::LocalizedText::one(&a.lang, &r))
             .unwrap_or_default(),
     });
-    publish_body(home, body, None, None, None).await
+    publish_body(home, body, None, None, Default::default()).await
 }

@@ -35,8 +35,13 @@ pub struct Common {
     pub contact_audience: Option<String>,
 }
 
-/// The `--contact-audience` of a publish command.
-pub fn contact_audience(cmd: &PublishCmd) -> Option<String> {
+/// Who reads a publish command's restricted parts
+/// (`--contact-audience`, `--shelter-audience`).
+pub fn readers(cmd: &PublishCmd) -> yui_core::audience::Readers {
+    let shelter_location = match cmd {
+        PublishCmd::Readiness(a) => a.shelter_audience.clone(),
+        _ => None,
+    };
     let c = match cmd {
         PublishCmd::Event(a) => &a.common,
         PublishCmd::Readiness(a) => &a.common,
@@ -45,9 +50,12 @@ pub fn contact_audience(cmd: &PublishCmd) -> Option<String> {
         PublishCmd::Partnership(a) => &a.common,
         PublishCmd::Ack(a) => &a.common,
         PublishCmd::Profile(a) => &a.common,
-        PublishCmd::Retract(_) => return None,
+        PublishCmd::Retract(_) => return Default::default(),
     };
-    c.contact_audience.clone()
+    yui_core::audience::Readers {
+        contact: c.contact_audience.clone(),
+        shelter_location,
+    }
 }
 
 /// `yui publish …`.
@@ -167,6 +175,14 @@ pub struct ReadinessArgs {
     /// The shelter takes evacuees from other municipalities.
     #[arg(long)]
     accepts_outside_evacuees: bool,
+    /// Where the shelter is (in `--lang`).
+    #[arg(long)]
+    shelter_location: Option<String>,
+    /// Who reads the shelter's location: `public` (the default) or an
+    /// audience of the node's `[privacy]` — for a shelter for people
+    /// fleeing violence, say. The places stay public.
+    #[arg(long, value_name = "AUDIENCE")]
+    shelter_audience: Option<String>,
     /// Area codes (repeat).
     #[arg(long = "area")]
     areas: Vec<String>,
@@ -450,7 +466,11 @@ pub fn build(cmd: PublishCmd) -> anyhow::Result<(Body, Option<String>, Option<i6
                             capacity,
                             available: a.shelter_available,
                             accepts_outside_evacuees: a.accepts_outside_evacuees,
-                            location: LocalizedText::default(),
+                            location: a
+                                .shelter_location
+                                .as_deref()
+                                .map(|l| LocalizedText::one(&c.lang, l))
+                                .unwrap_or_default(),
                         }),
                         area_codes: a.areas.clone(),
                         ..Default::default()
