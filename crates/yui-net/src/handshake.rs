@@ -34,7 +34,7 @@ use crate::tls::Binding;
 /// - 1: first release.
 /// - 2: the listener answers the dialer's opening Want with only the
 ///   difference (`Want.reply`), instead of its own full list.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// Oldest protocol version this build still speaks.
 pub const MIN_PROTOCOL_VERSION: u32 = 1;
 

@@ -48,6 +48,9 @@ impl Metered<'_> {
             &self.counters.sync_bytes_sent,
             prost::Message::encoded_len(&m) as u64,
         );
+        if matches!(m.kind, Some(pb::sync_message::Kind::Want(_))) {
+            Counters::add(&self.counters.sync_wants_sent, 1);
+        }
         self.out.send(m).await
     }
 
@@ -283,6 +286,119 @@ fn expand_reply(
     out
 }
 
+/// Protocol 3: an opening Want of this many authors or more summarises its
+/// heads (below, the list is smaller than a summary).
+pub const SUMMARY_FROM: usize = 256;
+/// Protocol 3: authors per summary bucket, about.
+const SUMMARY_PER_BUCKET: usize = 128;
+/// Protocol 3: at most 2^12 buckets.
+const MAX_SUMMARY_BITS: u32 = 12;
+/// Bytes of a bucket's fingerprint.
+const FINGERPRINT_BYTES: usize = 16;
+
+/// Bucket bits for a summary of `n` authors.
+fn summary_bits(n: usize) -> u32 {
+    n.div_ceil(SUMMARY_PER_BUCKET)
+        .next_power_of_two()
+        .trailing_zeros()
+        .min(MAX_SUMMARY_BITS)
+}
+
+/// The bucket of `author` among 2^bits.
+fn bucket(author: &NodeId, bits: u32) -> usize {
+    let b = author.as_bytes();
+    if bits == 0 {
+        0
+    } else {
+        usize::from(u16::from_be_bytes([b[0], b[1]]) >> (16 - bits))
+    }
+}
+
+/// Each bucket's fingerprint: the XOR of its authors' head hashes, so equal
+/// fingerprints mean (but for a 2^-128 chance) the same authors at the same
+/// seqs.
+fn summarize(list: &[(NodeId, u64)], bits: u32) -> Vec<[u8; FINGERPRINT_BYTES]> {
+    use sha2::Digest;
+    let mut fps = vec![[0u8; FINGERPRINT_BYTES]; 1 << bits];
+    for (a, seq) in list {
+        let h = sha2::Sha256::new()
+            .chain_update(b"yui/heads/v1\0")
+            .chain_update(a.as_bytes())
+            .chain_update(seq.to_be_bytes())
+            .finalize();
+        let fp = &mut fps[bucket(a, bits)];
+        for (x, y) in fp.iter_mut().zip(&h[..FINGERPRINT_BYTES]) {
+            *x ^= y;
+        }
+    }
+    fps
+}
+
+/// Protocol 3: the dialer's opening Want as a summary of `list`.
+fn summary_want(list: &[(NodeId, u64)], bits: u32) -> pb::SyncMessage {
+    msg(pb::sync_message::Kind::Want(pb::Want {
+        summary: Some(pb::HeadSummary {
+            bits,
+            fingerprints: summarize(list, bits).iter().map(|f| f.to_vec()).collect(),
+        }),
+        ..Default::default()
+    }))
+}
+
+/// Which of 2^bits buckets differ, as flags.
+fn differing(bits: u32, differ: &[u32]) -> Result<Vec<bool>, SessionError> {
+    let mut flags = vec![false; 1 << bits];
+    for &i in differ {
+        let Some(f) = flags.get_mut(i as usize) else {
+            return Err(SessionError::Protocol(format!(
+                "want.differ names bucket {i} of {}",
+                1u32 << bits
+            )));
+        };
+        *f = true;
+    }
+    Ok(flags)
+}
+
+/// Protocol 3, listener: its answer to the dialer's summary — the buckets
+/// that differ and its own wants in them — and what the dialer wants
+/// everywhere else (this node's own heads there, the fingerprints being
+/// equal).
+#[allow(clippy::type_complexity)]
+fn answer_summary(
+    mine: &[(NodeId, u64)],
+    s: &pb::HeadSummary,
+) -> Result<(Vec<u32>, Vec<(NodeId, u64)>, Vec<(NodeId, u64)>), SessionError> {
+    if s.bits > MAX_SUMMARY_BITS
+        || s.fingerprints.len() != 1 << s.bits
+        || s.fingerprints.iter().any(|f| f.len() != FINGERPRINT_BYTES)
+    {
+        return Err(SessionError::Protocol(format!(
+            "want.summary: {} fingerprints of 16 bytes for {} bits, at most {MAX_SUMMARY_BITS}",
+            s.fingerprints.len(),
+            s.bits
+        )));
+    }
+    let ours = summarize(mine, s.bits);
+    let differ: Vec<u32> = (0..ours.len())
+        .filter(|&i| ours[i][..] != s.fingerprints[i][..])
+        .map(|i| i as u32)
+        .collect();
+    let flags = differing(s.bits, &differ)?;
+    let (listed, implied) = mine
+        .iter()
+        .copied()
+        .partition(|(a, _)| flags[bucket(a, s.bits)]);
+    Ok((differ, listed, implied))
+}
+
+/// The dialer's opening Want: its list, and the bucket bits when it was
+/// sent as a summary.
+struct Opening {
+    list: Vec<(NodeId, u64)>,
+    summary_bits: Option<u32>,
+}
+
 fn evidence(first: &SignedEntry, second: &SignedEntry) -> pb::SyncMessage {
     msg(pb::sync_message::Kind::Fork(pb::ForkEvidence {
         first: Some(signed_to_pb(first)),
@@ -318,12 +434,19 @@ where
     let events = replica.subscribe();
     let dialer = matches!(out.out, Outbound::Dialer(_));
     // Protocol 2: the dialer opens with its full list; the listener answers
-    // with the difference once it has read it (in the reader).
+    // with the difference once it has read it (in the reader). Protocol 3:
+    // a long list goes as a summary, and the listener answers with its
+    // heads in the buckets that differ.
     let delta = peer.version >= 2;
     let opening = if dialer || !delta {
         let list = replica.want_list()?;
-        out.send(want(list.clone())).await?;
-        Some(list)
+        let summary_bits = (dialer && peer.version >= 3 && list.len() >= SUMMARY_FROM)
+            .then(|| summary_bits(list.len()));
+        match summary_bits {
+            Some(bits) => out.send(summary_want(&list, bits)).await?,
+            None => out.send(want(list.clone())).await?,
+        }
+        Some(Opening { list, summary_bits })
     } else {
         None
     };
@@ -385,7 +508,7 @@ struct Ctx<'a> {
     cancel: &'a CancellationToken,
     cfg: SessionConfig,
     /// Dialer, protocol 2: the opening Want, until the listener's reply.
-    opening: Mutex<Option<Vec<(NodeId, u64)>>>,
+    opening: Mutex<Option<Opening>>,
     /// Listener, protocol 2: the dialer's opening Want is still to answer.
     answer_opening: std::sync::atomic::AtomicBool,
     /// Authors the peer asked for that this node neither trusted nor held
@@ -523,12 +646,34 @@ impl Ctx<'_> {
                                 "a Want reply without an opening Want".into(),
                             ));
                         };
-                        let declined: HashSet<NodeId> = w
-                            .declined
-                            .iter()
-                            .filter_map(|a| NodeId::from_bytes(a).ok())
-                            .collect();
-                        heads = expand_reply(&opening, &heads, &declined);
+                        if let Some(bits) = opening.summary_bits {
+                            // Protocol 3: the listener wants what we hold
+                            // wherever the buckets agree, and listed its
+                            // wants where they differ; it learns ours there
+                            // now.
+                            let flags = differing(bits, &w.differ)?;
+                            let in_differ = |a: &NodeId| flags[bucket(a, bits)];
+                            heads.extend(opening.list.iter().filter(|(a, _)| !in_differ(a)));
+                            if !w.differ.is_empty() {
+                                let ours: Vec<(NodeId, u64)> = self
+                                    .replica
+                                    .want_list()?
+                                    .into_iter()
+                                    .filter(|(a, _)| in_differ(a))
+                                    .collect();
+                                control
+                                    .send(want(ours))
+                                    .await
+                                    .map_err(|_| SessionError::Stream("writer ended".into()))?;
+                            }
+                        } else {
+                            let declined: HashSet<NodeId> = w
+                                .declined
+                                .iter()
+                                .filter_map(|a| NodeId::from_bytes(a).ok())
+                                .collect();
+                            heads = expand_reply(&opening.list, &heads, &declined);
+                        }
                         missing = heads
                             .iter()
                             .filter(|(a, _)| self.replica.is_trusted(a))
@@ -537,6 +682,24 @@ impl Ctx<'_> {
                                 seq.saturating_sub(ours.map_or(0, |o| o.seq))
                             })
                             .fold(0u64, u64::saturating_add);
+                    } else if let Some(s) = w
+                        .summary
+                        .as_ref()
+                        .filter(|_| self.answer_opening.swap(false, Ordering::SeqCst))
+                    {
+                        // Protocol 3 (listener): the opening summarised;
+                        // answer with our heads where the buckets differ.
+                        let (differ, listed, implied) =
+                            answer_summary(&self.replica.want_list()?, s)?;
+                        let mut reply = want_reply(listed, Vec::new());
+                        if let Some(pb::sync_message::Kind::Want(r)) = &mut reply.kind {
+                            r.differ = differ;
+                        }
+                        control
+                            .send(reply)
+                            .await
+                            .map_err(|_| SessionError::Stream("writer ended".into()))?;
+                        heads = implied;
                     } else if self.answer_opening.swap(false, Ordering::SeqCst) {
                         // Protocol 2 (listener): answer the opening with
                         // the difference only.
@@ -836,6 +999,80 @@ mod tests {
 
     fn id(i: u8) -> NodeId {
         NodeId::new(yui_core::SecretKey::from_seed(&[i; 32]).public_key())
+    }
+
+    fn many(n: u32) -> Vec<(NodeId, u64)> {
+        (0..n)
+            .map(|i| {
+                let mut seed = [0u8; 32];
+                seed[..4].copy_from_slice(&i.to_be_bytes());
+                let a = NodeId::new(yui_core::SecretKey::from_seed(&seed).public_key());
+                (a, u64::from(i % 7))
+            })
+            .collect()
+    }
+
+    /// Protocol 3: a summary of up-to-date nodes differs nowhere; a few
+    /// changes make a few buckets differ, and both sides rebuild exactly
+    /// what the other wants.
+    #[test]
+    fn a_summary_finds_the_buckets_that_differ_and_both_sides_rebuild_the_wants() {
+        let dialer = many(2_000);
+        let bits = summary_bits(dialer.len());
+        assert_eq!(bits, 4, "about 128 authors a bucket");
+        let Some(pb::sync_message::Kind::Want(w)) = summary_want(&dialer, bits).kind else {
+            panic!()
+        };
+        let s = w.summary.unwrap();
+        let (differ, listed, implied) = answer_summary(&dialer, &s).unwrap();
+        assert!(differ.is_empty() && listed.is_empty());
+        assert_eq!(implied, dialer);
+
+        // The listener: one author further, one more author, one fewer.
+        let mut listener = dialer.clone();
+        listener[10].1 += 1;
+        listener.push(many(2_001)[2_000]);
+        let gone = listener.remove(500);
+        let (differ, listed, implied) = answer_summary(&listener, &s).unwrap();
+        assert!((1..=3).contains(&differ.len()), "{differ:?}");
+        let flags = differing(bits, &differ).unwrap();
+        // The dialer's view: its own heads where buckets agree, the
+        // listener's list where they differ = the listener's whole want.
+        let mut view: Vec<(NodeId, u64)> = dialer
+            .iter()
+            .filter(|(a, _)| !flags[bucket(a, bits)])
+            .copied()
+            .chain(listed.iter().copied())
+            .collect();
+        view.sort();
+        let mut want = listener.clone();
+        want.sort();
+        assert_eq!(view, want);
+        assert!(!implied
+            .iter()
+            .any(|(a, _)| *a == gone.0 || flags[bucket(a, bits)]));
+        assert!(listed.len() < 3 * 2 * SUMMARY_PER_BUCKET);
+    }
+
+    #[test]
+    fn a_summary_stays_small_at_100000_authors_and_bad_ones_are_refused() {
+        let bits = summary_bits(100_000);
+        assert_eq!(bits, 10);
+        let m = summary_want(&many(100_000), bits);
+        let bytes = prost::Message::encoded_len(&m);
+        assert!(bytes < 20_000, "{bytes} bytes");
+        let Some(pb::sync_message::Kind::Want(w)) = m.kind else {
+            panic!()
+        };
+        let mut s = w.summary.unwrap();
+        s.fingerprints.pop();
+        assert!(matches!(
+            answer_summary(&[], &s),
+            Err(SessionError::Protocol(_))
+        ));
+        s.bits = 13;
+        assert!(answer_summary(&[], &s).is_err());
+        assert!(differing(2, &[4]).is_err());
     }
 
     proptest! {

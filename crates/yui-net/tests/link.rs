@@ -728,3 +728,91 @@ async fn health_and_reflection_answer_stock_clients() {
 
     a.cancel.cancel();
 }
+
+/// Protocol 3 between real sessions: with more than `SUMMARY_FROM` authors
+/// the dialer opens with a summary. Up to date, the exchange is two Want
+/// messages of a few kilobytes; with a few authors apart, the changed
+/// buckets' heads go both ways and both sides end with everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_summary_opening_reconciles_many_authors() {
+    use yui_core::{Entry, SignedEntry};
+    use yui_sync::Codec;
+
+    let a = node(91).await;
+    let b = node(92).await;
+    trust_each_other(&[&a, &b]);
+    let n = yui_net::session::SUMMARY_FROM + 144;
+    let day_ago = yui_sync::now_ms() - 24 * 3_600_000;
+    let authors: Vec<SecretKey> = (0..n)
+        .map(|i| {
+            let mut seed = [93u8; 32];
+            seed[..4].copy_from_slice(&(i as u32).to_be_bytes());
+            SecretKey::from_seed(&seed)
+        })
+        .collect();
+    let first = |k: &SecretKey| {
+        let e = Entry {
+            sealed: None,
+            author: NodeId::new(k.public_key()),
+            seq: 1,
+            prev: None,
+            created_at: day_ago,
+            expires_at: None,
+            object_id: "case-1".into(),
+            body: event("広域連携の事例"),
+        };
+        SignedEntry::sign(ProtoCodec.encode_entry(&e), k)
+    };
+    for k in &authors {
+        let id = NodeId::new(k.public_key());
+        a.replica.trust_add(id, "member").unwrap();
+        b.replica.trust_add(id, "member").unwrap();
+    }
+    let log: Vec<SignedEntry> = authors.iter().map(first).collect();
+    // A holds every author's first entry, B all but three.
+    assert_eq!(a.replica.ingest(log.clone()).await.unwrap().accepted, n);
+    assert_eq!(
+        b.replica.ingest(log[3..].to_vec()).await.unwrap().accepted,
+        n - 3
+    );
+    let wants = |t: &TestNode| t.replica.counters().snapshot().sync_wants_sent;
+    let bytes = |t: &TestNode| t.replica.counters().snapshot().sync_bytes_sent;
+
+    b.peers.add(a.addr.clone(), Some(a.replica.id()));
+    wait_for("the three missing authors at B", || {
+        authors[..3]
+            .iter()
+            .all(|k| head(&b.replica, NodeId::new(k.public_key())) == 1)
+    })
+    .await;
+    // A few buckets differed: summary, reply, the dialer's heads there.
+    wait_for("three Wants", || wants(&a) + wants(&b) == 3).await;
+    assert_eq!((wants(&b), wants(&a)), (2, 1));
+    // Live afterwards, both ways.
+    a.replica
+        .publish("live-a".into(), event("防災訓練"), None)
+        .await
+        .unwrap();
+    b.replica
+        .publish("live-b".into(), event("物産展"), None)
+        .await
+        .unwrap();
+    wait_for("live push a->b", || head(&b.replica, a.replica.id()) == 1).await;
+    wait_for("live push b->a", || head(&a.replica, b.replica.id()) == 1).await;
+
+    // Up to date, a new connection: one summary, one empty reply.
+    assert!(b.peers.remove(&a.addr));
+    let (wb, wa, sent) = (wants(&b), wants(&a), bytes(&a) + bytes(&b));
+    b.peers.add(a.addr.clone(), Some(a.replica.id()));
+    wait_for("the summary and its reply", || {
+        wants(&b) == wb + 1 && wants(&a) == wa + 1
+    })
+    .await;
+    let reconcile = bytes(&a) + bytes(&b) - sent;
+    assert!(
+        reconcile < 2_000,
+        "{reconcile} bytes to reconcile {n} authors"
+    );
+    a.cancel.cancel();
+    b.cancel.cancel();
+}

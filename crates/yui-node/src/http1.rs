@@ -405,8 +405,7 @@ impl Http1Link {
                     seq,
                 })
                 .collect(),
-            reply: false,
-            declined: Vec::new(),
+            ..Default::default()
         };
         let query = if wait > 0 {
             format!("?wait={wait}")

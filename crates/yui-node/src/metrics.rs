@@ -214,6 +214,11 @@ fn node_part(replica: &Replica, indexed: u64) -> Scrape {
                 ],
             ),
         ),
+        (
+            "yui_sync_wants_sent",
+            "Want messages sent to peers (openings, replies, repairs).",
+            vec![(Labels::new(), c.sync_wants_sent)],
+        ),
     ];
     let store = replica.store();
     let gauge = |v: u64| vec![(Labels::new(), i64::try_from(v).unwrap_or(i64::MAX))];

@@ -53,6 +53,8 @@ pub struct Counters {
     pub sync_bytes_sent: AtomicU64,
     /// Bytes of Sync messages received from peers.
     pub sync_bytes_received: AtomicU64,
+    /// Want messages sent to peers (openings, replies, repairs).
+    pub sync_wants_sent: AtomicU64,
     /// Time to verify the signatures of a batch.
     pub verify_seconds: Histogram,
     /// Time to store a batch (chain check and the engine batch).
@@ -143,6 +145,8 @@ pub struct CountersSnapshot {
     pub sync_bytes_sent: u64,
     #[serde(default)]
     pub sync_bytes_received: u64,
+    #[serde(default)]
+    pub sync_wants_sent: u64,
 }
 
 impl CountersSnapshot {
@@ -189,6 +193,7 @@ impl Counters {
             handshake_protocol: g(&self.handshake_protocol),
             sync_bytes_sent: g(&self.sync_bytes_sent),
             sync_bytes_received: g(&self.sync_bytes_received),
+            sync_wants_sent: g(&self.sync_wants_sent),
         }
     }
 }

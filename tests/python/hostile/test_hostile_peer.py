@@ -61,10 +61,10 @@ def first_want(p):
 
 def test_mixed_protocol_versions_keep_syncing(net):
     """Peers of other releases keep syncing: both speak the lower version.
-    Protocol 1: the node opens with its full Want. Protocol 2 (this build):
-    as listener it answers the dialer's opening Want with the difference
-    only. A newer peer (3) gets 2; an older one than yui supports is
-    refused, naming versions."""
+    Protocol 1: the node opens with its full Want. Protocols 2 and 3 (this
+    build): as listener it answers the dialer's opening Want with the
+    difference only (a listed opening stays valid in 3). A newer peer (4)
+    gets 3; an older one than yui supports is refused, naming versions."""
     before = net.target.head_of(net.evil.id)
     old = Peer(net.target.addr, net.evil, protocol_version=1)
     w = first_want(old)
@@ -73,8 +73,8 @@ def test_mixed_protocol_versions_keep_syncing(net):
     wait_until("the entry from the protocol-1 peer", lambda: net.target.head_of(net.evil.id) == before + 1)
     old.close()
 
-    new = Peer(net.target.addr, net.evil, protocol_version=3)
-    assert new.listener_version == 2
+    new = Peer(net.target.addr, net.evil, protocol_version=4)
+    assert new.listener_version == 3
     mine = net.target.head_of(net.evil.id)
     new.send(fpb.SyncMessage(want=fpb.Want(heads=[fpb.Head(author=net.evil.public, seq=mine),
                                                  fpb.Head(author=net.stranger.public, seq=0)])))
@@ -89,6 +89,52 @@ def test_mixed_protocol_versions_keep_syncing(net):
     new.close()
     code, details = refused_status(lambda: Peer(net.target.addr, net.evil, protocol_version=0))
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "protocol" in details, (code, details)
+    net.assert_serving()
+
+
+def _summary(heads, bits):
+    """HeadSummary fingerprints, from docs/PROTOCOL.md section 6 alone."""
+    import hashlib
+    fps = [bytes(16)] * (1 << bits)
+    for author, seq in heads:
+        b = 0 if bits == 0 else int.from_bytes(author[:2], "big") >> (16 - bits)
+        h = hashlib.sha256(b"yui/heads/v1\0" + author + seq.to_bytes(8, "big")).digest()[:16]
+        fps[b] = bytes(x ^ y for x, y in zip(fps[b], h))
+    return fps
+
+
+def test_a_summary_opening_reconciles_up_to_date_peers_in_one_round_trip(net):
+    """Protocol 3: a dialer may open with bucket fingerprints of its heads.
+    Buckets that differ come back with the node's heads in them; a summary
+    of exactly the node's own list, computed here from the protocol text,
+    comes back with nothing to list; a summary of the wrong size ends the
+    session with a protocol error and the node serves on."""
+    p = Peer(net.target.addr, net.evil, protocol_version=3)
+    assert p.listener_version == 3
+    p.send(fpb.SyncMessage(want=fpb.Want(summary=fpb.HeadSummary(
+        bits=1, fingerprints=[os.urandom(16), os.urandom(16)]))))
+    w = first_want(p)
+    assert w.reply and sorted(w.differ) == [0, 1], w
+    theirs = [(h.author, h.seq) for h in w.heads]
+    assert (net.evil.public, net.target.head_of(net.evil.id)) in theirs, "the node lists what it holds"
+    p.close()
+
+    q = Peer(net.target.addr, net.evil, protocol_version=3)
+    q.send(fpb.SyncMessage(want=fpb.Want(summary=fpb.HeadSummary(bits=1, fingerprints=_summary(theirs, 1)))))
+    w = first_want(q)
+    assert w.reply and list(w.differ) == [] and len(w.heads) == 0, w
+    # Where the buckets agree the node takes us to hold what it holds, and
+    # pushes only what comes after.
+    before = net.target.head_of(net.evil.id)
+    q.send(entries_msg([net.evil.next_signed(title="要約で開いた接続からの投稿")]))
+    wait_until("the entry over the summarised link", lambda: net.target.head_of(net.evil.id) == before + 1)
+    q.close()
+
+    r = Peer(net.target.addr, net.evil, protocol_version=3)
+    r.send(fpb.SyncMessage(want=fpb.Want(summary=fpb.HeadSummary(bits=2, fingerprints=[bytes(16)] * 3))))
+    code, details = r.call.wait_status()
+    assert code != grpc.StatusCode.OK and "summary" in details, (code, details)
+    r.close()
     net.assert_serving()
 
 
