@@ -484,6 +484,12 @@ where
         retrying: &retrying,
         cancel: &cancel,
         cfg,
+        stated: Mutex::new(
+            opening
+                .as_ref()
+                .map(|o| o.list.iter().map(|(a, _)| *a).collect())
+                .unwrap_or_default(),
+        ),
         opening: Mutex::new(if dialer && delta { opening } else { None }),
         answer_opening: std::sync::atomic::AtomicBool::new(!dialer && delta),
         passed_over: Mutex::default(),
@@ -511,6 +517,9 @@ struct Ctx<'a> {
     opening: Mutex<Option<Opening>>,
     /// Listener, protocol 2: the dialer's opening Want is still to answer.
     answer_opening: std::sync::atomic::AtomicBool,
+    /// Authors the peer knows this node wants (from the opening on): a
+    /// trust change names only the others.
+    stated: Mutex<HashSet<NodeId>>,
     /// Authors the peer asked for that this node neither trusted nor held
     /// then (at most [`MAX_PASSED_OVER`]), with the peer's seq: taken up
     /// when trust changes here. Without it, a peer that learnt of a new key
@@ -689,8 +698,9 @@ impl Ctx<'_> {
                     {
                         // Protocol 3 (listener): the opening summarised;
                         // answer with our heads where the buckets differ.
-                        let (differ, listed, implied) =
-                            answer_summary(&self.replica.want_list()?, s)?;
+                        let mine = self.replica.want_list()?;
+                        self.note_stated(&mine);
+                        let (differ, listed, implied) = answer_summary(&mine, s)?;
                         let mut reply = want_reply(listed, Vec::new());
                         if let Some(pb::sync_message::Kind::Want(r)) = &mut reply.kind {
                             r.differ = differ;
@@ -703,7 +713,9 @@ impl Ctx<'_> {
                     } else if self.answer_opening.swap(false, Ordering::SeqCst) {
                         // Protocol 2 (listener): answer the opening with
                         // the difference only.
-                        let (delta, mut declined) = diff_want(&self.replica.want_list()?, &heads);
+                        let mine = self.replica.want_list()?;
+                        self.note_stated(&mine);
+                        let (delta, mut declined) = diff_want(&mine, &heads);
                         // Named but neither trusted nor held here: declined
                         // too, or the dialer would push them.
                         declined.extend(ignored_ids);
@@ -846,6 +858,13 @@ impl Ctx<'_> {
         });
     }
 
+    fn note_stated(&self, list: &[(NodeId, u64)]) {
+        self.stated
+            .lock()
+            .expect("stated")
+            .extend(list.iter().map(|(a, _)| *a));
+    }
+
     fn check_peer_trusted(&self) -> Result<(), SessionError> {
         let revoked = self.replica.is_revoked(&self.peer);
         if !revoked && (self.pinned || self.replica.is_trusted(&self.peer)) {
@@ -883,7 +902,20 @@ impl Ctx<'_> {
                     self.state.lock().expect("peer state").on_want(taken);
                     self.wake.notify_one();
                 }
-                Ok(vec![want(self.replica.want_list()?)])
+                // Only the authors the peer does not know we want: wants
+                // add up, and the others' heads it learns as entries flow.
+                let list = self.replica.want_list()?;
+                let new: Vec<(NodeId, u64)> = {
+                    let mut stated = self.stated.lock().expect("stated");
+                    list.into_iter()
+                        .filter(|(a, _)| stated.insert(*a))
+                        .collect()
+                };
+                Ok(if new.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![want(new)]
+                })
             }
             ReplicaEvent::Recovery { author, seq } => Ok(self
                 .replica

@@ -813,6 +813,13 @@ async fn a_summary_opening_reconciles_many_authors() {
         reconcile < 2_000,
         "{reconcile} bytes to reconcile {n} authors"
     );
+    // A trust change names only the newly trusted author, not all of them.
+    let (wb, sent) = (wants(&b), bytes(&b));
+    let newcomer = NodeId::new(SecretKey::from_seed(&[94; 32]).public_key());
+    b.replica.trust_add(newcomer, "new member").unwrap();
+    wait_for("B's Want for the newcomer", || wants(&b) == wb + 1).await;
+    let restated = bytes(&b) - sent;
+    assert!(restated < 200, "{restated} bytes to name one author");
     a.cancel.cancel();
     b.cancel.cancel();
 }
