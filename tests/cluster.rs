@@ -253,7 +253,8 @@ fn a_closed_pipe_ends_the_cli_quietly() {
 
 /// `yui init --engine sled` makes a home on the design card's engine: it
 /// runs, says so in `yui status`, keeps what it published across a
-/// restart, and syncs with a fjall home like any other.
+/// restart, and syncs with a fjall home like any other. `yui store
+/// convert` moves it to fjall and back, refused while the node runs.
 #[test]
 fn a_home_made_on_sled_runs_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
@@ -285,6 +286,40 @@ fn a_home_made_on_sled_runs_and_says_so() {
     sled.stop();
     sled.start();
     assert_eq!(sled.event_ids(), ["snow-festival"]);
+    // Converting a running node's store is refused; nothing changes.
+    let busy = sled.try_cli(&["store", "convert", "--engine", "fjall"]);
+    assert!(!busy.status.success());
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("is the node stopped?"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
+    assert_eq!(sled.json(&["status", "--json"])["engine"], "sled");
+    sled.stop();
+    let out = sled.cli(&["store", "convert", "--engine", "fjall", "--json"]);
+    let done: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (done["from"].as_str(), done["to"].as_str()),
+        (Some("sled"), Some("fjall"))
+    );
+    assert!(done["keys"].as_u64().unwrap() >= 4, "{done}");
+    assert!(std::path::Path::new(done["kept"].as_str().unwrap()).is_dir());
+    // The same engine again: refused with the reason.
+    let same = sled.try_cli(&["store", "convert", "--engine", "fjall"]);
+    assert!(String::from_utf8_lossy(&same.stderr).contains("already a fjall store"));
+    // The converted store passes the stopped node's full check.
+    sled.cli(&["check"]);
+    sled.start();
+    assert_eq!(sled.json(&["status", "--json"])["engine"], "fjall");
+    assert_eq!(sled.event_ids(), ["snow-festival"]);
+    // It listens on a new port since the restart.
+    fjall.dial(&sled);
+    sled.publish("snow-festival-2", "雪まつり 交流会");
+    wait_until(
+        "the event published after the convert at the fjall node",
+        30,
+        || fjall.event_ids().len() == 2,
+    );
     // A bad engine name is refused with the choices.
     let bad = std::process::Command::new(support::yui_bin())
         .args([

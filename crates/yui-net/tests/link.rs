@@ -113,6 +113,30 @@ fn head(r: &Replica, author: NodeId) -> u64 {
     r.store().head(&author).unwrap().map_or(0, |h| h.seq)
 }
 
+/// Each of `a` and `b` publishes one entry; both arrive at the other.
+async fn live_both_ways(a: &TestNode, b: &TestNode) {
+    let (ha, hb) = (
+        head(&a.replica, a.replica.id()),
+        head(&b.replica, b.replica.id()),
+    );
+    a.replica
+        .publish("live-a".into(), event("防災訓練"), None)
+        .await
+        .unwrap();
+    b.replica
+        .publish("live-b".into(), event("物産展"), None)
+        .await
+        .unwrap();
+    wait_for("live push a->b", || {
+        head(&b.replica, a.replica.id()) == ha + 1
+    })
+    .await;
+    wait_for("live push b->a", || {
+        head(&a.replica, b.replica.id()) == hb + 1
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_catch_up_then_push_live_both_ways() {
     let a = node(1).await;
@@ -139,16 +163,7 @@ async fn two_nodes_catch_up_then_push_live_both_ways() {
     })
     .await;
     // Live, both directions over the one connection B dialled.
-    a.replica
-        .publish("live-a".into(), event("防災訓練"), None)
-        .await
-        .unwrap();
-    b.replica
-        .publish("live-b".into(), event("物産展"), None)
-        .await
-        .unwrap();
-    wait_for("live push a->b", || head(&b.replica, a.replica.id()) == 701).await;
-    wait_for("live push b->a", || head(&a.replica, b.replica.id()) == 1).await;
+    live_both_ways(&a, &b).await;
     assert_eq!(b.replica.current(Kind::Event).unwrap().len(), 702);
     a.cancel.cancel();
     b.cancel.cancel();
@@ -789,16 +804,7 @@ async fn a_summary_opening_reconciles_many_authors() {
     wait_for("three Wants", || wants(&a) + wants(&b) == 3).await;
     assert_eq!((wants(&b), wants(&a)), (2, 1));
     // Live afterwards, both ways.
-    a.replica
-        .publish("live-a".into(), event("防災訓練"), None)
-        .await
-        .unwrap();
-    b.replica
-        .publish("live-b".into(), event("物産展"), None)
-        .await
-        .unwrap();
-    wait_for("live push a->b", || head(&b.replica, a.replica.id()) == 1).await;
-    wait_for("live push b->a", || head(&a.replica, b.replica.id()) == 1).await;
+    live_both_ways(&a, &b).await;
 
     // Up to date, a new connection: one summary, one empty reply.
     assert!(b.peers.remove(&a.addr));

@@ -334,7 +334,7 @@ pub fn create_dir(dir: &Path, kind: EngineKind) -> Result<()> {
     let has_data = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
     if has_data && EngineKind::of(dir) != kind {
         return Err(StoreError::Engine(format!(
-            "{} already holds a {} store; move it with a backup and restore",
+            "{} already holds a {} store; move it with yui store convert",
             dir.display(),
             EngineKind::of(dir)
         )));
@@ -349,6 +349,8 @@ pub fn create_dir(dir: &Path, kind: EngineKind) -> Result<()> {
 /// Opens the data folder `dir` with the engine that holds it (a new folder:
 /// fjall).
 pub fn open_dir(dir: &Path) -> Result<(Box<dyn Engine>, EngineKind)> {
+    // A convert that stopped after its copy was complete.
+    crate::convert::finish_convert(dir)?;
     let kind = EngineKind::of(dir);
     let engine: Box<dyn Engine> = match kind {
         EngineKind::Fjall => Box::new(FjallEngine::open(dir)?),

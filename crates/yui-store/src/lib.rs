@@ -19,10 +19,12 @@
 #![deny(missing_docs)]
 
 pub mod conformance;
+mod convert;
 mod engine;
 mod kv;
 mod records;
 
+pub use convert::{convert_dir, Converted};
 pub use engine::{
     create_dir, open_dir, Engine, EngineKind, FjallEngine, MemEngine, Op, SledEngine,
 };

@@ -65,6 +65,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The store of a stopped node.
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// Write a consistent copy of the running node (entries, keys, config,
     /// trust, peers) into a new folder; default HOME/backups/<time>.
     Backup {
@@ -204,6 +207,22 @@ pub struct InitArgs {
     /// BENCHMARKS.md) or sled (the design card's).
     #[arg(long, default_value = "fjall")]
     pub engine: yui_store::EngineKind,
+}
+
+/// `yui store …`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCmd {
+    /// Move the store of a stopped node to the other engine without a
+    /// backup round trip; the old folder is kept beside it until you
+    /// remove it.
+    Convert {
+        /// The engine to move to: fjall or sled.
+        #[arg(long)]
+        engine: yui_store::EngineKind,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `yui trust …`.
@@ -664,6 +683,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if !fine {
                 std::process::exit(1);
+            }
+        }
+        Command::Store(StoreCmd::Convert { engine, json }) => {
+            let started = std::time::Instant::now();
+            let mut last = std::time::Instant::now();
+            let dir = home.data_path();
+            let done = yui_store::convert_dir(&dir, engine, &mut |n| {
+                if !json && last.elapsed() > std::time::Duration::from_secs(2) {
+                    eprintln!("copied {n} keys ({:.1} s)", started.elapsed().as_secs_f64());
+                    last = std::time::Instant::now();
+                }
+            })
+            .with_context(|| {
+                format!(
+                    "cannot convert {} to {engine} (is the node stopped?)",
+                    dir.display()
+                )
+            })?;
+            let secs = started.elapsed().as_secs_f64();
+            if json {
+                print_json(&serde_json::json!({
+                    "from": done.from.to_string(),
+                    "to": engine.to_string(),
+                    "keys": done.keys,
+                    "bytes": done.bytes,
+                    "kept": done.kept,
+                    "seconds": secs,
+                }))?;
+            } else {
+                println!(
+                    "store converted from {} to {engine}: {} keys, {:.1} MB, {secs:.1} s",
+                    done.from,
+                    done.keys,
+                    done.bytes as f64 / 1e6
+                );
+                println!(
+                    "the {} store is kept at {}; remove it once the node runs well",
+                    done.from,
+                    done.kept.display()
+                );
             }
         }
         Command::Reindex { json } => {
