@@ -197,6 +197,12 @@ pub async fn run_node(n: usize, authors: usize) -> anyhow::Result<()> {
         "  first index build {:.1} s, {build_peak:.0} MB resident at most, {build_anon:.0} MB its own",
         build.as_secs_f64()
     );
+    super::target(
+        &format!("memory during the first index build of {n} entries"),
+        &format!("{build_peak:.0} MB resident at most"),
+        "< 200 MB",
+        build_peak < 200.0,
+    );
     println!(
         "  restart          {:.2} s to serving (target: under 2 s)",
         restart.as_secs_f64()
