@@ -104,7 +104,10 @@ impl Running {
                 return Ok((peak, peak_anon, t.elapsed()));
             }
             if t.elapsed() > Duration::from_secs(1800) {
-                bail!("the search index holds {} of {n} after 30 minutes", st.indexed);
+                bail!(
+                    "the search index holds {} of {n} after 30 minutes",
+                    st.indexed
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
