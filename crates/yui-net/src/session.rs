@@ -379,12 +379,14 @@ fn answer_summary(
             s.bits
         )));
     }
-    let ours = summarize(mine, s.bits);
-    let differ: Vec<u32> = (0..ours.len())
-        .filter(|&i| ours[i][..] != s.fingerprints[i][..])
-        .map(|i| i as u32)
+    let flags: Vec<bool> = summarize(mine, s.bits)
+        .iter()
+        .zip(&s.fingerprints)
+        .map(|(ours, theirs)| ours[..] != theirs[..])
         .collect();
-    let flags = differing(s.bits, &differ)?;
+    let differ: Vec<u32> = (0..flags.len() as u32)
+        .filter(|&i| flags[i as usize])
+        .collect();
     let (listed, implied) = mine
         .iter()
         .copied()
@@ -484,12 +486,6 @@ where
         retrying: &retrying,
         cancel: &cancel,
         cfg,
-        stated: Mutex::new(
-            opening
-                .as_ref()
-                .map(|o| o.list.iter().map(|(a, _)| *a).collect())
-                .unwrap_or_default(),
-        ),
         opening: Mutex::new(if dialer && delta { opening } else { None }),
         answer_opening: std::sync::atomic::AtomicBool::new(!dialer && delta),
         passed_over: Mutex::default(),
@@ -517,9 +513,6 @@ struct Ctx<'a> {
     opening: Mutex<Option<Opening>>,
     /// Listener, protocol 2: the dialer's opening Want is still to answer.
     answer_opening: std::sync::atomic::AtomicBool,
-    /// Authors the peer knows this node wants (from the opening on): a
-    /// trust change names only the others.
-    stated: Mutex<HashSet<NodeId>>,
     /// Authors the peer asked for that this node neither trusted nor held
     /// then (at most [`MAX_PASSED_OVER`]), with the peer's seq: taken up
     /// when trust changes here. Without it, a peer that learnt of a new key
@@ -698,9 +691,8 @@ impl Ctx<'_> {
                     {
                         // Protocol 3 (listener): the opening summarised;
                         // answer with our heads where the buckets differ.
-                        let mine = self.replica.want_list()?;
-                        self.note_stated(&mine);
-                        let (differ, listed, implied) = answer_summary(&mine, s)?;
+                        let (differ, listed, implied) =
+                            answer_summary(&self.replica.want_list()?, s)?;
                         let mut reply = want_reply(listed, Vec::new());
                         if let Some(pb::sync_message::Kind::Want(r)) = &mut reply.kind {
                             r.differ = differ;
@@ -713,9 +705,7 @@ impl Ctx<'_> {
                     } else if self.answer_opening.swap(false, Ordering::SeqCst) {
                         // Protocol 2 (listener): answer the opening with
                         // the difference only.
-                        let mine = self.replica.want_list()?;
-                        self.note_stated(&mine);
-                        let (delta, mut declined) = diff_want(&mine, &heads);
+                        let (delta, mut declined) = diff_want(&self.replica.want_list()?, &heads);
                         // Named but neither trusted nor held here: declined
                         // too, or the dialer would push them.
                         declined.extend(ignored_ids);
@@ -858,13 +848,6 @@ impl Ctx<'_> {
         });
     }
 
-    fn note_stated(&self, list: &[(NodeId, u64)]) {
-        self.stated
-            .lock()
-            .expect("stated")
-            .extend(list.iter().map(|(a, _)| *a));
-    }
-
     fn check_peer_trusted(&self) -> Result<(), SessionError> {
         let revoked = self.replica.is_revoked(&self.peer);
         if !revoked && (self.pinned || self.replica.is_trusted(&self.peer)) {
@@ -884,7 +867,7 @@ impl Ctx<'_> {
                     .on_local_head(author, urgent);
                 Ok(Vec::new())
             }
-            ReplicaEvent::TrustChanged => {
+            ReplicaEvent::TrustChanged { added } => {
                 self.check_peer_trusted()?;
                 // What the peer asked for before this node trusted it.
                 let taken: Vec<(NodeId, u64)> = {
@@ -902,19 +885,17 @@ impl Ctx<'_> {
                     self.state.lock().expect("peer state").on_want(taken);
                     self.wake.notify_one();
                 }
-                // Only the authors the peer does not know we want: wants
-                // add up, and the others' heads it learns as entries flow.
-                let list = self.replica.want_list()?;
-                let new: Vec<(NodeId, u64)> = {
-                    let mut stated = self.stated.lock().expect("stated");
-                    list.into_iter()
-                        .filter(|(a, _)| stated.insert(*a))
-                        .collect()
-                };
-                Ok(if new.is_empty() {
+                // Only the newly trusted authors: wants add up, and the
+                // others' heads the peer learns as entries flow.
+                let heads: Vec<(NodeId, u64)> = added
+                    .iter()
+                    .map(|a| Ok((*a, self.replica.store().head(a)?.map_or(0, |h| h.seq))))
+                    .collect::<Result<_, yui_store::StoreError>>()
+                    .map_err(ReplicaError::from)?;
+                Ok(if heads.is_empty() {
                     Vec::new()
                 } else {
-                    vec![want(new)]
+                    vec![want(heads)]
                 })
             }
             ReplicaEvent::Recovery { author, seq } => Ok(self
@@ -960,7 +941,9 @@ impl Ctx<'_> {
                     Ok(ev) => urgent_out.extend(self.on_event(ev)?),
                     Err(broadcast::error::TryRecvError::Empty) => break,
                     Err(broadcast::error::TryRecvError::Lagged(_)) => {
-                        self.state.lock().expect("peer state").mark_all_dirty()
+                        self.state.lock().expect("peer state").mark_all_dirty();
+                        // A trust change may be among the events missed.
+                        urgent_out.push(want(self.replica.want_list()?));
                     }
                     Err(broadcast::error::TryRecvError::Closed) => return Ok(()),
                 }
@@ -1005,7 +988,11 @@ impl Ctx<'_> {
                             out.send(m).await?;
                         }
                     }
-                    Err(broadcast::error::RecvError::Lagged(_)) => self.state.lock().expect("peer state").mark_all_dirty(),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        self.state.lock().expect("peer state").mark_all_dirty();
+                        // A trust change may be among the events missed.
+                        out.send(want(self.replica.want_list()?)).await?;
+                    }
                     Err(broadcast::error::RecvError::Closed) => return Ok(()),
                 },
                 m = control.recv() => if let Some(m) = m { out.send(m).await? },

@@ -254,8 +254,12 @@ pub enum ReplicaEvent {
         /// the priority lane, ahead of bulk backfill.
         urgent: bool,
     },
-    /// The set of trusted authors changed.
-    TrustChanged,
+    /// The set of trusted authors changed; `added` are trusted now and
+    /// were not before (sessions name just those to their peers).
+    TrustChanged {
+        /// Newly trusted authors.
+        added: Arc<Vec<NodeId>>,
+    },
     /// A forked author's recovery statement: pass it on (after the fork
     /// evidence).
     Recovery {
@@ -425,10 +429,18 @@ impl Replica {
         if *cur == next {
             return Ok(false);
         }
+        let added: Vec<NodeId> = next
+            .depth
+            .keys()
+            .filter(|a| !cur.depth.contains_key(a))
+            .copied()
+            .collect();
         *cur = next;
         drop(cur);
         self.trust_generation.fetch_add(1, Ordering::Release);
-        let _ = self.events.send(ReplicaEvent::TrustChanged);
+        let _ = self.events.send(ReplicaEvent::TrustChanged {
+            added: Arc::new(added),
+        });
         Ok(true)
     }
 
