@@ -30,6 +30,12 @@ for n in $NODES; do
   r=$(( n / 20 )); [ "$r" -lt 1 ] && r=1
   run propagation --nodes "$n" --relays "$r" --samples 30 --backfill $(( 80 * n ))
 done
+# The same with every node a `yui run` process of its own.
+if [ -n "${QUICK:-}" ]; then
+  run propagation --processes --nodes 30 --relays 2 --samples 30 --backfill 2400
+else
+  run propagation --processes --nodes 100 --relays 5 --samples 30 --backfill 8000
+fi
 run node --entries "$BIG" --authors 2000
 run query --entries "$BIG" --authors 2000
 run pages --entries "$BIG" --authors 2000

@@ -893,3 +893,60 @@ fn a_member_cannot_revoke_the_relay_or_rename_a_member() {
         m2.json(&["trust", "list", "--all", "--json"])["revoked"] == serde_json::json!([m1.id])
     });
 }
+
+/// `GET /v1/head?at_least=` answers the moment an update arrives, not
+/// before; without a wait it answers at once; a bad author is a 400 that
+/// names the parameter.
+#[test]
+fn the_admin_api_answers_a_head_wait_when_the_update_arrives() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut shinagawa = NodeProc::init(dir.path(), "shinagawa", "品川区", "131091");
+    let mut kesennuma = NodeProc::init(dir.path(), "kesennuma", "気仙沼市", "042056");
+    shinagawa.start();
+    kesennuma.start();
+    shinagawa.trust_mutually(&kesennuma);
+    kesennuma.dial(&shinagawa);
+    let addr = std::fs::read_to_string(shinagawa.home.join("run/admin.addr")).unwrap();
+    let token = std::fs::read_to_string(shinagawa.home.join("admin.token")).unwrap();
+    let ask = |query: &str| {
+        let mut tcp = std::net::TcpStream::connect(addr.trim()).unwrap();
+        let request = format!(
+            "GET /v1/head?{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\r\n",
+            token.trim()
+        );
+        tcp.write_all(request.as_bytes()).unwrap();
+        tcp
+    };
+    let read_all = |mut tcp: std::net::TcpStream| {
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let mut buf = String::new();
+        tcp.read_to_string(&mut buf).unwrap();
+        buf
+    };
+    let now = read_all(ask(&format!("author={}", kesennuma.id)));
+    assert!(now.starts_with("HTTP/1.1 200"), "{now}");
+    assert!(now.contains("\"seq\":0"), "{now}");
+    let mut waiting = ask(&format!("author={}&at_least=1&wait_ms=30000", kesennuma.id));
+    // Nothing has arrived: no answer yet.
+    waiting
+        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let early = waiting.read(&mut byte);
+    assert!(
+        matches!(&early, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+        "answered before the update: {early:?}"
+    );
+    kesennuma.publish("water", "給水支援の受け入れ");
+    let answer = read_all(waiting);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"seq\":1"), "{answer}");
+    assert!(answer.contains(&kesennuma.id), "{answer}");
+    let bad = read_all(ask("author=yui1nothing&at_least=1"));
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    assert!(bad.contains("author"), "{bad}");
+    shinagawa.stop();
+    kesennuma.stop();
+}

@@ -12,6 +12,7 @@ use yui_net::ProtoCodec;
 use yui_store::{FjallEngine, KvStore, MemEngine, SledEngine, Store};
 use yui_sync::{now_ms, Codec, Replica};
 
+pub mod network;
 pub mod node;
 pub mod pages;
 pub mod propagation;
@@ -47,6 +48,10 @@ pub enum BenchCmd {
         /// Backlog entries that spread to every node in the busy phase.
         #[arg(long, default_value_t = 8_000)]
         backfill: usize,
+        /// Every node a `yui run` process of its own (fjall store), instead
+        /// of all in this process with memory stores.
+        #[arg(long)]
+        processes: bool,
     },
     /// A national network (municipalities behind regional relays) with a
     /// simulated transport and the real sync logic: convergence and
@@ -301,7 +306,14 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
             relays,
             samples,
             backfill,
-        } => propagation::run(nodes.max(2), relays, samples.max(1), backfill).await,
+            processes,
+        } => {
+            if processes {
+                network::run(nodes.max(2), relays, samples.max(1), backfill).await
+            } else {
+                propagation::run(nodes.max(2), relays, samples.max(1), backfill).await
+            }
+        }
     }
 }
 

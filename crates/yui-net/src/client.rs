@@ -246,6 +246,20 @@ impl Connection {
         Ok(())
     }
 
+    /// Opens the urgent lane (protocol 4) on this connection by hand, outside
+    /// a session (tests, tools). A listener refuses it before its session
+    /// runs and a second time.
+    pub async fn open_lane(&self) -> Result<RawLane, tonic::Status> {
+        let (tx, rx) = mpsc::channel(8);
+        let inbound = self
+            .client
+            .clone()
+            .urgent(ReceiverStream::new(rx))
+            .await?
+            .into_inner();
+        Ok(RawLane { inbound, tx })
+    }
+
     /// Pulls up to `limit` entries of `author` from `from_seq` on.
     pub async fn pull(
         &self,
@@ -277,16 +291,58 @@ impl Connection {
         status: PeerStatusHandle,
         cancel: CancellationToken,
     ) -> Result<(), session::SessionError> {
-        session::run(
-            replica,
-            self.peer,
-            self.inbound,
-            self.out,
-            cfg,
-            status,
-            cancel,
-        )
-        .await
+        let lane = crate::lane::LaneSetup::Dial(self.client.clone());
+        let streams = session::Streams {
+            inbound: self.inbound,
+            out: self.out,
+            lane,
+        };
+        session::run(replica, self.peer, streams, cfg, status, cancel).await
+    }
+}
+
+/// An urgent lane opened by hand ([`Connection::open_lane`]).
+pub struct RawLane {
+    inbound: Streaming<pb::SyncMessage>,
+    tx: mpsc::Sender<pb::SyncMessage>,
+}
+
+impl RawLane {
+    /// Sends `(entry bytes, signature bytes)` pairs unchecked in one
+    /// Entries message.
+    pub async fn send_raw_entries(
+        &self,
+        entries: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<(), session::Closed> {
+        let m = pb::SyncMessage {
+            kind: Some(pb::sync_message::Kind::Entries(pb::Entries {
+                entries: entries
+                    .into_iter()
+                    .map(|(entry, signature)| pb::SignedEntry { entry, signature })
+                    .collect(),
+            })),
+        };
+        self.tx.send(m).await.map_err(|_| session::Closed)
+    }
+
+    /// The entries of the next message the peer sends on the lane (`None`:
+    /// it closed the lane; an error: a message other than Entries, or the
+    /// status the lane ended with).
+    pub async fn next_entries(&mut self) -> Result<Option<Vec<SignedEntry>>, tonic::Status> {
+        let Some(m) = self.inbound.message().await? else {
+            return Ok(None);
+        };
+        match m.kind {
+            Some(pb::sync_message::Kind::Entries(e)) => e
+                .entries
+                .into_iter()
+                .map(|s| signed_from_pb(s).map_err(|e| tonic::Status::data_loss(e.to_string())))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            other => Err(tonic::Status::invalid_argument(format!(
+                "the urgent lane carried {other:?}"
+            ))),
+        }
     }
 }
 

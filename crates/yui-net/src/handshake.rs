@@ -34,7 +34,9 @@ use crate::tls::Binding;
 /// - 1: first release.
 /// - 2: the listener answers the dialer's opening Want with only the
 ///   difference (`Want.reply`), instead of its own full list.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// - 3: the dialer may open with a summary of its heads (`Want.summary`).
+/// - 4: urgent entries cross on a stream of their own (`Urgent`, the lane).
+pub const PROTOCOL_VERSION: u32 = 4;
 /// Oldest protocol version this build still speaks.
 pub const MIN_PROTOCOL_VERSION: u32 = 1;
 

@@ -24,6 +24,7 @@ pub mod client;
 pub mod codec;
 pub mod fuzz;
 pub mod handshake;
+pub mod lane;
 pub mod peers;
 pub mod proxy;
 pub mod server;

@@ -355,6 +355,8 @@ pub struct FederationService {
     session: SessionConfig,
     /// Connections whose Sync handshake completed, with the proved peer.
     authed: Arc<Mutex<HashMap<u64, NodeId>>>,
+    /// Sessions of protocol 4 waiting for their urgent lane, by connection.
+    lanes: Arc<Mutex<HashMap<u64, tokio::sync::oneshot::Sender<crate::lane::Lane>>>>,
     cancel: CancellationToken,
 }
 
@@ -373,6 +375,7 @@ impl FederationService {
             role,
             session,
             authed: Arc::default(),
+            lanes: Arc::default(),
             cancel,
         }
     }
@@ -479,16 +482,28 @@ tracing::info!(peer = %peer.node_id, "peer connected");
                     info.remote.to_string(),
                 );
                 status.connected(peer.node_id);
+                let lane = if peer.version >= crate::lane::LANE_VERSION {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    this.lanes.lock().expect("lanes").insert(info.id, tx);
+                    crate::lane::LaneSetup::Accept(rx)
+                } else {
+                    crate::lane::LaneSetup::None
+                };
+                let streams = session::Streams {
+                    inbound,
+                    out: out.clone(),
+                    lane,
+                };
                 let r = session::run(
                     this.replica.clone(),
                     peer,
-                    inbound,
-                    out.clone(),
+                    streams,
                     this.session,
                     status.clone(),
                     this.cancel.clone(),
                 )
                 .await;
+                this.lanes.lock().expect("lanes").remove(&info.id);
                 this.authed.lock().expect("authed").remove(&info.id);
                 status.remove();
                 match r {
@@ -501,6 +516,29 @@ tracing::info!(peer = %peer.node_id, "peer connected");
             }
             .instrument(span),
         );
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    type UrgentStream = ReceiverStream<Result<pb::SyncMessage, Status>>;
+
+    /// The urgent lane of the session on this connection (protocol 4),
+    /// once per connection.
+    async fn urgent(
+        &self,
+        req: Request<Streaming<pb::SyncMessage>>,
+    ) -> Result<Response<Self::UrgentStream>, Status> {
+        let info = conn_info(&req)?;
+        let Some(slot) = self.lanes.lock().expect("lanes").remove(&info.id) else {
+            return Err(Status::failed_precondition(
+                "the urgent lane opens once per connection, after the Sync session on it (protocol 4 or later) has answered the opening Want",
+            ));
+        };
+        let (lane, rx) = crate::lane::Lane::accepted(req.into_inner());
+        if slot.send(lane).is_err() {
+            return Err(Status::aborted(
+                "the Sync session on this connection has ended",
+            ));
+        }
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 

@@ -24,6 +24,7 @@ use yui_sync::{now_ms, Counters, PeerSync, Replica, ReplicaError, ReplicaEvent};
 
 use crate::codec::{node_id_from_pb, signed_from_pb, signed_to_pb};
 use crate::handshake::PeerHello;
+use crate::lane::{Lane, LaneSetup, LANE_VERSION};
 use crate::peers::PeerStatusHandle;
 
 /// Where a session writes: the request stream (dialer) or the response
@@ -408,14 +409,24 @@ fn evidence(first: &SignedEntry, second: &SignedEntry) -> pb::SyncMessage {
     }))
 }
 
+/// A session's streams: the Sync stream's two halves and how the urgent
+/// lane comes.
+pub struct Streams<S> {
+    /// What the peer sends on the Sync stream.
+    pub inbound: S,
+    /// Where to write on it.
+    pub out: Outbound,
+    /// The urgent lane (protocol 4).
+    pub lane: LaneSetup,
+}
+
 /// Runs a session until the peer leaves, an error, or `cancel`. Every log
 /// line inside carries the peer's node id.
 #[tracing::instrument(name = "session", skip_all, fields(peer = %peer.node_id))]
 pub async fn run<S>(
     replica: Arc<Replica>,
     peer: PeerHello,
-    inbound: S,
-    out: Outbound,
+    streams: Streams<S>,
     cfg: SessionConfig,
     status: PeerStatusHandle,
     cancel: CancellationToken,
@@ -423,6 +434,12 @@ pub async fn run<S>(
 where
     S: Stream<Item = Result<pb::SyncMessage, Status>> + Unpin + Send,
 {
+    let Streams { inbound, out, lane } = streams;
+    let lane = if peer.version >= LANE_VERSION {
+        lane
+    } else {
+        LaneSetup::None
+    };
     tracing::debug!(peer = %peer.node_id, version = peer.version, "session started");
     let out = Metered {
         out,
@@ -489,8 +506,11 @@ where
         opening: Mutex::new(if dialer && delta { opening } else { None }),
         answer_opening: std::sync::atomic::AtomicBool::new(!dialer && delta),
         passed_over: Mutex::default(),
+        lane_out: std::sync::OnceLock::new(),
+        answered: Notify::new(),
     };
     tokio::select! {
+        r = ctx.lane(lane, control_tx.clone()) => r,
         r = ctx.reader(inbound, control_tx) => r,
         r = ctx.writer(&out, events, control_rx) => r,
         _ = cancel.cancelled() => Ok(()),
@@ -519,6 +539,11 @@ struct Ctx<'a> {
     /// (a rotation, an endorsement) a moment before this node did would
     /// never get that author's entries over this link.
     passed_over: Mutex<HashMap<NodeId, u64>>,
+    /// The urgent lane's writing end, once it is open (protocol 4).
+    lane_out: std::sync::OnceLock<Metered<'a>>,
+    /// Dialer: the listener has answered the opening Want (its session is
+    /// running, so the lane may open).
+    answered: Notify,
 }
 
 /// Authors a session remembers having passed over (see `Ctx::passed_over`).
@@ -600,12 +625,7 @@ impl Ctx<'_> {
                     SessionError::Stream(format!("{}: {}", s.code(), s.message()))
                 }
             })?;
-            self.last_inbound.store(now_ms(), Ordering::Relaxed);
-            Counters::add(
-                &self.replica.counters().sync_bytes_received,
-                prost::Message::encoded_len(&m) as u64,
-            );
-            self.status.seen();
+            self.heard(&m);
             match m.kind {
                 Some(Kind::Want(w)) => {
                     let mut heads = Vec::with_capacity(w.heads.len().min(4096));
@@ -648,6 +668,7 @@ impl Ctx<'_> {
                                 "a Want reply without an opening Want".into(),
                             ));
                         };
+                        self.answered.notify_one();
                         if let Some(bits) = opening.summary_bits {
                             // Protocol 3: the listener wants what we hold
                             // wherever the buckets agree, and listed its
@@ -923,6 +944,85 @@ impl Ctx<'_> {
         }
     }
 
+    /// Notes a message from the peer (on either stream): the link is alive.
+    fn heard(&self, m: &pb::SyncMessage) {
+        self.last_inbound.store(now_ms(), Ordering::Relaxed);
+        Counters::add(
+            &self.replica.counters().sync_bytes_received,
+            prost::Message::encoded_len(m) as u64,
+        );
+        self.status.seen();
+    }
+
+    /// The urgent lane (protocol 4): opens or accepts it, then reads it for
+    /// the rest of the session. Its reader ingests each message as it
+    /// comes, never behind the Sync stream's bulk batches. Never ends while
+    /// there is no lane; the lane's end ends the session, as the Sync
+    /// stream's does.
+    async fn lane(
+        &self,
+        setup: LaneSetup,
+        control: mpsc::Sender<pb::SyncMessage>,
+    ) -> Result<(), SessionError> {
+        use pb::sync_message::Kind;
+        let lane = match setup {
+            LaneSetup::None => return std::future::pending().await,
+            LaneSetup::Dial(client) => {
+                self.answered.notified().await;
+                match Lane::dial(client).await {
+                    Ok(l) => l,
+                    Err(s) if s.code() == tonic::Code::Unimplemented => {
+                        tracing::info!("the peer has no urgent lane: urgent entries go first on the Sync stream");
+                        return std::future::pending().await;
+                    }
+                    Err(s) => {
+                        return Err(SessionError::Stream(format!(
+                            "urgent lane: {}: {}",
+                            s.code(),
+                            s.message()
+                        )))
+                    }
+                }
+            }
+            LaneSetup::Accept(rx) => match rx.await {
+                Ok(l) => l,
+                // The listener went away: the session is ending anyway.
+                Err(_) => return std::future::pending().await,
+            },
+        };
+        let mut inbound = lane.inbound;
+        let _ = self.lane_out.set(Metered {
+            out: lane.out,
+            counters: self.replica.counters(),
+        });
+        tracing::debug!("urgent lane open");
+        self.wake.notify_one();
+        while let Some(m) = inbound.next().await {
+            let m = m.map_err(|s| {
+                SessionError::Stream(format!("urgent lane: {}: {}", s.code(), s.message()))
+            })?;
+            self.heard(&m);
+            match m.kind {
+                Some(Kind::Entries(e)) if e.entries.len() <= yui_sync::SMALL_BATCH => {
+                    self.ingest(e, &control).await?
+                }
+                Some(Kind::Entries(e)) => {
+                    return Err(SessionError::Protocol(format!(
+                        "an urgent lane batch of {} entries (at most {})",
+                        e.entries.len(),
+                        yui_sync::SMALL_BATCH
+                    )))
+                }
+                _ => {
+                    return Err(SessionError::Protocol(
+                        "the urgent lane carries Entries messages only".into(),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn writer(
         &self,
         out: &Metered<'_>,
@@ -953,6 +1053,26 @@ impl Ctx<'_> {
             }
             while let Ok(m) = control.try_recv() {
                 out.send(m).await?;
+            }
+            // Urgent entries take the lane when there is one: nothing bulk
+            // is ahead of them there, in either direction.
+            if let Some(lane) = self.lane_out.get() {
+                let batch = self
+                    .state
+                    .lock()
+                    .expect("peer state")
+                    .next_urgent(self.replica, yui_sync::SMALL_BATCH)?;
+                if !batch.is_empty() {
+                    let n = batch.len() as u64;
+                    let entries = batch.iter().map(signed_to_pb).collect();
+                    lane.send(msg(pb::sync_message::Kind::Entries(pb::Entries {
+                        entries,
+                    })))
+                    .await?;
+                    Counters::add(&self.replica.counters().sync_lane_entries_sent, n);
+                    self.status.sent(n);
+                    continue;
+                }
             }
             // Bulk batches wait until the queue to the peer is all but
             // empty: an urgent entry (readiness) must never queue behind

@@ -829,3 +829,152 @@ async fn a_summary_opening_reconciles_many_authors() {
     a.cancel.cancel();
     b.cancel.cancel();
 }
+
+/// Protocol 4: an urgent entry crosses on the lane even while the Sync
+/// stream cannot move at all (this peer never reads it); the lane carries
+/// only urgent entries, once per connection, in small batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urgent_entries_cross_on_their_lane_while_the_sync_stream_is_full() {
+    use yui_core::content::Readiness;
+    use yui_core::{Entry, EntryId, SignedEntry};
+    use yui_sync::Codec;
+
+    let target = node_with(
+        90,
+        Limits {
+            entries_per_author_per_minute: 0,
+            ..Limits::default()
+        },
+    )
+    .await;
+    let reader = node(91).await;
+    trust_each_other(&[&target, &reader]);
+    // About 9 MB of backlog: more than the Sync stream's windows and queues
+    // hold, so the listener's writer there stops until the peer reads.
+    let bulk = SecretKey::from_seed(&[92; 32]);
+    let bulk_id = NodeId::new(bulk.public_key());
+    target.replica.trust_add(bulk_id, "bulk").unwrap();
+    reader.replica.trust_add(bulk_id, "bulk").unwrap();
+    let long = "広域避難の受け入れ手順。".repeat(400);
+    let mut prev: Option<EntryId> = None;
+    let mut log = Vec::new();
+    for seq in 1..=600u64 {
+        let e = Entry {
+            sealed: None,
+            author: bulk_id,
+            seq,
+            prev,
+            created_at: yui_sync::now_ms(),
+            expires_at: None,
+            object_id: format!("case-{seq}"),
+            body: Body::Event(Event {
+                title: LocalizedText::one("ja", "事例"),
+                description: LocalizedText::one("ja", &long),
+                start: "2027-02-10T10:00:00+09:00".into(),
+                ..Default::default()
+            }),
+        };
+        let s = SignedEntry::sign(ProtoCodec.encode_entry(&e), &bulk);
+        prev = Some(s.id());
+        log.push(s);
+    }
+    for chunk in log.chunks(100) {
+        assert_eq!(
+            target
+                .replica
+                .ingest(chunk.to_vec())
+                .await
+                .unwrap()
+                .accepted,
+            chunk.len()
+        );
+    }
+    let mut conn = Connection::open(
+        &reader.replica,
+        &target.addr,
+        Some(target.replica.id()),
+        Role::Municipality,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.peer.version, yui_net::handshake::PROTOCOL_VERSION);
+    // The opening: this peer holds nothing of either author.
+    conn.send_raw_want(vec![
+        (bulk_id.as_bytes().to_vec(), 0),
+        (target.replica.id().as_bytes().to_vec(), 0),
+    ])
+    .await
+    .unwrap();
+    // The listener's session takes the lane once it runs.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut lane = loop {
+        match conn.open_lane().await {
+            Ok(l) => break l,
+            Err(s) => {
+                assert_eq!(s.code(), tonic::Code::FailedPrecondition, "{s:?}");
+                assert!(tokio::time::Instant::now() < deadline, "no lane: {s:?}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let second = conn
+        .open_lane()
+        .await
+        .err()
+        .expect("a second lane on one connection");
+    assert_eq!(second.code(), tonic::Code::FailedPrecondition, "{second:?}");
+    assert!(
+        second.message().contains("once per connection"),
+        "{second:?}"
+    );
+    // The backlog fills the Sync stream; then the target is in a disaster.
+    wait_for("the Sync stream to fill", || {
+        target.replica.counters().snapshot().sync_bytes_sent > 3_000_000
+    })
+    .await;
+    let now = yui_sync::now_ms();
+    target
+        .replica
+        .publish(
+            "readiness".into(),
+            Body::Readiness(Readiness {
+                as_of: now,
+                valid_until: now + 3_600_000,
+                alert_level: 4,
+                ..Default::default()
+            }),
+            None,
+        )
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(20), lane.next_entries())
+        .await
+        .expect("the readiness did not come on the lane")
+        .unwrap()
+        .expect("the lane closed");
+    assert_eq!(got.len(), 1);
+    let e = ProtoCodec.decode_entry(&got[0].entry).unwrap();
+    assert_eq!(
+        (e.author, e.seq, e.kind()),
+        (target.replica.id(), 1, Kind::Readiness)
+    );
+    assert_eq!(
+        target.replica.counters().snapshot().sync_lane_entries_sent,
+        1
+    );
+    // The Sync stream was never read: the backlog is still behind it.
+    assert!(target.replica.counters().snapshot().sync_bytes_sent < 9_000_000);
+
+    // A bulk batch on the lane is a protocol error that ends the session.
+    let junk = vec![(vec![1u8], vec![0u8; 64]); yui_sync::SMALL_BATCH + 1];
+    lane.send_raw_entries(junk).await.unwrap();
+    let status = conn
+        .wait_end()
+        .await
+        .expect_err("stream ended without a status");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("urgent lane batch"), "{status:?}");
+    target.cancel.cancel();
+    reader.cancel.cancel();
+}

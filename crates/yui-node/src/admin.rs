@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Path, Query as Query_, Request, State};
 use axum::http::StatusCode;
@@ -81,6 +82,7 @@ pub fn router(state: AdminState) -> Router {
     let token = state.token.clone();
     Router::new()
         .route("/v1/status", get(status))
+        .route("/v1/head", get(head))
         .route("/metrics", get(metrics))
         .route("/v1/trust", get(trust_list).post(trust_add))
         .route("/v1/trust/remove", post(trust_remove))
@@ -354,6 +356,56 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Display names (see [`yui_read::ReadModel::names`]).
 pub(crate) fn names(s: &AdminState) -> Result<Arc<HashMap<NodeId, String>>, AppError> {
     s.read.names().map_err(query_error)
+}
+
+#[derive(Deserialize)]
+struct HeadQuery {
+    author: NodeId,
+    /// Wait until the head is at least this seq …
+    #[serde(default)]
+    at_least: u64,
+    /// … for at most this long (0: answer at once; at most 60 s).
+    #[serde(default)]
+    wait_ms: u64,
+}
+
+/// Longest `GET /v1/head` wait.
+const MAX_HEAD_WAIT_MS: u64 = 60_000;
+
+/// `GET /v1/head?author=&at_least=&wait_ms=`: one author's head here,
+/// answered once it reaches `at_least` or the wait ends (scripts and
+/// benchmarks wait on arrival without polling). Seq 0: nothing held.
+async fn head(State(s): State<AdminState>, Query_(q): Query_<HeadQuery>) -> ApiResult<HeadView> {
+    use yui_sync::ReplicaEvent;
+    // Subscribed before the first read, so no head move falls in between.
+    let mut events = s.replica.subscribe();
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(q.wait_ms.min(MAX_HEAD_WAIT_MS));
+    loop {
+        let h = s.replica.store().head(&q.author).map_err(internal)?;
+        let seq = h.as_ref().map_or(0, |h| h.seq);
+        if seq >= q.at_least || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(HeadView {
+                author: q.author,
+                name: names(&s)?.get(&q.author).cloned(),
+                seq,
+                id: h.map(|h| h.id.to_hex()).unwrap_or_default(),
+            }));
+        }
+        // Read the store again only when this author's head moved (or
+        // events were missed).
+        loop {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Err(_) => break,
+                Ok(Ok(ReplicaEvent::Head { author, .. })) if author == q.author => break,
+                Ok(Ok(_)) => {}
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => break,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
+                    return Err(internal("the node is stopping"))
+                }
+            }
+        }
+    }
 }
 
 async fn status(State(s): State<AdminState>) -> ApiResult<StatusView> {

@@ -219,6 +219,11 @@ fn node_part(replica: &Replica, indexed: u64) -> Scrape {
             "Want messages sent to peers (openings, replies, repairs).",
             vec![(Labels::new(), c.sync_wants_sent)],
         ),
+        (
+            "yui_sync_lane_entries_sent",
+            "Entries sent to peers on the urgent lane (readiness, aid, acknowledgements).",
+            vec![(Labels::new(), c.sync_lane_entries_sent)],
+        ),
     ];
     let store = replica.store();
     let gauge = |v: u64| vec![(Labels::new(), i64::try_from(v).unwrap_or(i64::MAX))];

@@ -530,14 +530,19 @@ impl ReadIndex {
     ) -> Result<Self, IndexError> {
         register(&index);
         // One indexing thread and one merge at a time: a node's index
-        // work stays beside its sessions, and its memory bounded.
-        let writer: IndexWriter = index.writer_with_options(
-            tantivy::indexer::IndexWriterOptions::builder()
-                .memory_budget_per_thread(WRITER_BYTES)
-                .num_worker_threads(1)
-                .num_merge_threads(1)
-                .build(),
-        )?;
+        // work stays beside its sessions, and its memory bounded. Made on a
+        // background-priority thread, so tantivy's threads inherit that
+        // priority (its workers are started again by each commit, from the
+        // committing thread: the follower commits from the background pool).
+        let writer: IndexWriter = yui_sync::background::on_lowered_thread(|| {
+            index.writer_with_options(
+                tantivy::indexer::IndexWriterOptions::builder()
+                    .memory_budget_per_thread(WRITER_BYTES)
+                    .num_worker_threads(1)
+                    .num_merge_threads(1)
+                    .build(),
+            )
+        })?;
         // Merges stop at segments of MERGE_DOCS: a merge's memory stays
         // bounded however large the index grows.
         let mut policy = tantivy::merge_policy::LogMergePolicy::default();

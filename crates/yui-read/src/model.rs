@@ -162,7 +162,9 @@ impl ReadModel {
         let mut last_error: Option<std::time::Instant> = None;
         loop {
             let me = self.clone();
-            let step = tokio::task::spawn_blocking(move || me.catch_up(FOLLOW_STEP)).await;
+            // At background priority: indexing waits for the live path.
+            let step =
+                tokio::spawn(yui_sync::background::run(move || me.catch_up(FOLLOW_STEP))).await;
             let failed = |e: &dyn std::fmt::Display, last: &mut Option<std::time::Instant>| {
                 if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
                     tracing::error!(error = %e, "indexing failed; queries answer from what is indexed, and the indexer tries again every second");

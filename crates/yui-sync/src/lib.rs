@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod background;
 mod metrics;
 mod peer;
 mod replica;

@@ -55,6 +55,8 @@ pub struct Counters {
     pub sync_bytes_received: AtomicU64,
     /// Want messages sent to peers (openings, replies, repairs).
     pub sync_wants_sent: AtomicU64,
+    /// Entries sent on urgent lanes (protocol 4).
+    pub sync_lane_entries_sent: AtomicU64,
     /// Time to verify the signatures of a batch.
     pub verify_seconds: Histogram,
     /// Time to store a batch (chain check and the engine batch).
@@ -147,6 +149,8 @@ pub struct CountersSnapshot {
     pub sync_bytes_received: u64,
     #[serde(default)]
     pub sync_wants_sent: u64,
+    #[serde(default)]
+    pub sync_lane_entries_sent: u64,
 }
 
 impl CountersSnapshot {
@@ -194,6 +198,7 @@ impl Counters {
             sync_bytes_sent: g(&self.sync_bytes_sent),
             sync_bytes_received: g(&self.sync_bytes_received),
             sync_wants_sent: g(&self.sync_wants_sent),
+            sync_lane_entries_sent: g(&self.sync_lane_entries_sent),
         }
     }
 }

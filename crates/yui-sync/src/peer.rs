@@ -83,6 +83,45 @@ impl PeerSync {
         Ok(lag)
     }
 
+    /// Urgent authors' new entries for a lane of their own: at most
+    /// `max_entries`, and only of authors the peer lacks no more than that
+    /// many of (a longer run goes with the rest, in order, first in
+    /// [`PeerSync::next_batch`]). Advances what we believe the peer holds.
+    pub fn next_urgent(
+        &mut self,
+        replica: &Replica,
+        max_entries: usize,
+    ) -> Result<Vec<SignedEntry>, ReplicaError> {
+        let mut out = Vec::new();
+        let authors: Vec<NodeId> = self.urgent.iter().copied().collect();
+        for author in authors {
+            let have = self.wants.get(&author).copied().unwrap_or(0);
+            let local = replica.store().head(&author)?.map_or(0, |h| h.seq);
+            if local <= have {
+                self.dirty.remove(&author);
+                self.urgent.remove(&author);
+                continue;
+            }
+            let n = usize::try_from(local - have).unwrap_or(usize::MAX);
+            if n > max_entries - out.len() {
+                continue;
+            }
+            let chunk = replica.store().range(&author, have + 1, n)?;
+            if chunk.len() != n {
+                // Not all below the head: left to next_batch, which says so.
+                continue;
+            }
+            out.extend(chunk);
+            self.wants.insert(author, local);
+            self.dirty.remove(&author);
+            self.urgent.remove(&author);
+            if out.len() >= max_entries {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// The next entries to send: up to `max_entries` entries and about
     /// `max_bytes` bytes, each author's in seq order. Advances what we believe
     /// the peer holds. Empty when the peer is up to date.

@@ -61,10 +61,10 @@ def first_want(p):
 
 def test_mixed_protocol_versions_keep_syncing(net):
     """Peers of other releases keep syncing: both speak the lower version.
-    Protocol 1: the node opens with its full Want. Protocols 2 and 3 (this
+    Protocol 1: the node opens with its full Want. Protocols 2 to 4 (this
     build): as listener it answers the dialer's opening Want with the
-    difference only (a listed opening stays valid in 3). A newer peer (4)
-    gets 3; an older one than yui supports is refused, naming versions."""
+    difference only (a listed opening stays valid in 3 and 4). A newer peer
+    (5) gets 4; an older one than yui supports is refused, naming versions."""
     before = net.target.head_of(net.evil.id)
     old = Peer(net.target.addr, net.evil, protocol_version=1)
     w = first_want(old)
@@ -73,8 +73,8 @@ def test_mixed_protocol_versions_keep_syncing(net):
     wait_until("the entry from the protocol-1 peer", lambda: net.target.head_of(net.evil.id) == before + 1)
     old.close()
 
-    new = Peer(net.target.addr, net.evil, protocol_version=4)
-    assert new.listener_version == 3
+    new = Peer(net.target.addr, net.evil, protocol_version=5)
+    assert new.listener_version == 4
     mine = net.target.head_of(net.evil.id)
     new.send(fpb.SyncMessage(want=fpb.Want(heads=[fpb.Head(author=net.evil.public, seq=mine),
                                                  fpb.Head(author=net.stranger.public, seq=0)])))
@@ -645,3 +645,44 @@ def test_the_node_reports_every_attack(net):
                 "handshake_bad_proof", "handshake_untrusted", "handshake_timeout", "forks_detected"]:
         assert c[key] > 0, f"{key} was never counted: {c}"
     assert net.target.alive() and net.bystander.alive()
+
+
+def test_the_urgent_lane_from_the_protocol_text(net):
+    """Protocol 4: once the node has answered the opening Want, the dialer
+    opens `Urgent` on the same connection. The node's urgent entries come on
+    it while the Sync stream is left unread; an entry sent on it is stored; a
+    lane on a connection without a handshake, or a second one, is refused;
+    a message other than Entries on it ends the session with a protocol
+    error, and the node serves on."""
+    from yuipeer import SyncCall, open_channel
+
+    channel, _, _ = open_channel(net.target.addr)
+    refused = SyncCall(channel, method="Urgent")
+    code, details = refused.wait_status()
+    assert code == grpc.StatusCode.FAILED_PRECONDITION and "once per connection" in details, (code, details)
+    channel.close()
+
+    p = Peer(net.target.addr, net.evil, protocol_version=4)
+    assert p.listener_version == 4
+    own = net.target.head_of(net.target.id)
+    p.send(fpb.SyncMessage(want=fpb.Want(heads=[fpb.Head(author=p.listener_id, seq=own),
+                                                fpb.Head(author=net.evil.public, seq=net.target.head_of(net.evil.id))])))
+    w = first_want(p)
+    assert w.reply, w
+    lane = SyncCall(p.channel, method="Urgent")
+    second = SyncCall(p.channel, method="Urgent")
+    code, details = second.wait_status()
+    assert code == grpc.StatusCode.FAILED_PRECONDITION, (code, details)
+    net.target.cli("publish", "readiness", "--alert-level", "3", "--headline", "避難所を開設しました")
+    m = lane.recv(timeout=20)
+    assert m.HasField("entries") and len(m.entries.entries) == 1, m
+    e = epb.Entry.FromString(m.entries.entries[0].entry)
+    assert e.author == p.listener_id and e.seq == own + 1 and e.HasField("readiness"), e
+    before = net.target.head_of(net.evil.id)
+    lane.send(entries_msg([net.evil.next_signed(title="至急: 給水車の派遣")]))
+    wait_until("the entry sent on the lane", lambda: net.target.head_of(net.evil.id) == before + 1)
+    lane.send(fpb.SyncMessage(ping=fpb.Ping(sent_at=1)))
+    code, details = p.call.wait_status()
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "Entries messages only" in details, (code, details)
+    p.close()
+    net.assert_serving()

@@ -201,9 +201,10 @@ def open_channel(addr, with_client_cert=True):
 
 # --- the Sync stream -----------------------------------------------------
 class SyncCall:
-    """One Sync stream; messages go out through a queue, a thread reads."""
+    """One Sync stream (or, `method="Urgent"`, the urgent lane of protocol
+    4); messages go out through a queue, a thread reads."""
 
-    def __init__(self, channel, raw=False):
+    def __init__(self, channel, raw=False, method="Sync"):
         self.out = queue.Queue()
         self.inbox = queue.Queue()
         self.status = None
@@ -223,7 +224,7 @@ class SyncCall:
             )
             self.call = method(requests())
         else:
-            self.call = fgrpc.FederationStub(channel).Sync(requests())
+            self.call = getattr(fgrpc.FederationStub(channel), method)(requests())
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):

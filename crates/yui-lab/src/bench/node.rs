@@ -41,7 +41,8 @@ pub(crate) fn anon_mb(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-struct Running {
+/// A `yui run` process of a benchmark.
+pub(crate) struct Running {
     child: Child,
     home: Home,
 }
@@ -50,13 +51,21 @@ impl Running {
     /// Starts `yui run` on `home`; returns once its admin API answers, with
     /// the time that took.
     async fn start(home: &Home) -> anyhow::Result<(Self, Duration)> {
+        Self::start_logging(home, "warn").await
+    }
+
+    /// [`Running::start`] with the log level of its stderr.
+    pub(crate) async fn start_logging(
+        home: &Home,
+        level: &str,
+    ) -> anyhow::Result<(Self, Duration)> {
         let _ = std::fs::remove_dir_all(home.root().join("run"));
         let t = Instant::now();
         let child = Command::new(std::env::current_exe()?)
             .arg("--home")
             .arg(home.root())
             .arg("run")
-            .env("YUI_LOG_LEVEL", "warn")
+            .env("YUI_LOG_LEVEL", level)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -86,7 +95,7 @@ impl Running {
         Ok((me, t.elapsed()))
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
@@ -113,13 +122,13 @@ impl Running {
         }
     }
 
-    fn federation_addr(&self) -> anyhow::Result<String> {
+    pub(crate) fn federation_addr(&self) -> anyhow::Result<String> {
         Ok(std::fs::read_to_string(self.home.federation_addr_path())?
             .trim()
             .to_owned())
     }
 
-    fn stop(mut self) -> anyhow::Result<()> {
+    pub(crate) fn stop(mut self) -> anyhow::Result<()> {
         Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()?;

@@ -81,7 +81,7 @@ async fn one_update(nodes: &[BenchNode], from: usize, n: usize) -> anyhow::Resul
     }
 }
 
-fn summary(label: &str, mut v: Vec<f64>) -> (f64, f64) {
+pub(crate) fn summary(label: &str, mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
     println!(
         "  {label:<28} p50 {:>6.0} ms   p99 {:>6.0} ms   max {:>6.0} ms   ({} updates)",

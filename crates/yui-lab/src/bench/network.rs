@@ -1,0 +1,320 @@
+//! `yui bench propagation --processes`: the propagation benchmark with
+//! every node a `yui run` process of its own, as a network runs — a fjall
+//! store on disk, its own runtime, search index and admin API, real TLS on
+//! loopback — instead of all nodes sharing one process's runtime and
+//! ingest turns.
+//!
+//! Arrival is watched without polling: the bench holds one
+//! `GET /v1/head?author=&at_least=&wait_ms=` per node, which each node
+//! answers the moment the update is stored there. The backlog of the busy
+//! phase enters at four municipalities as offline bundles
+//! (`POST /v1/bundle/import`) and spreads from there.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use futures::future::join_all;
+use rand::seq::SliceRandom;
+use yui_core::{Body, NodeId};
+use yui_node::api::{HeadView, PeerAdd, PublishRequest, Published, StatusView};
+use yui_node::client::AdminClient;
+use yui_node::config::{Role as ConfigRole, TrustEntry};
+use yui_node::home::Home;
+use yui_sync::now_ms;
+
+use super::node::{new_home, Running};
+use super::propagation::summary;
+use super::sync::make_chains;
+
+/// One node of the network.
+struct Member {
+    id: NodeId,
+    admin: AdminClient,
+}
+
+/// Publishes one readiness on `from` and waits until every node holds it;
+/// returns the seconds that took (from just before the publish request).
+async fn one_update(nodes: &[Member], relays: usize, from: usize, n: usize) -> anyhow::Result<f64> {
+    let author = nodes[from].id;
+    let now: HeadView = nodes[from]
+        .admin
+        .get(&format!("/v1/head?author={author}"))
+        .await?;
+    let seq = now.seq + 1;
+    let t = Instant::now();
+    // Each waiter answers when its node stores `seq` (or at once, if it
+    // already has it when the request arrives: never early).
+    let waiters = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != from)
+        .map(|(i, m)| async move {
+            let h: HeadView = m
+                .admin
+                .get(&format!(
+                    "/v1/head?author={author}&at_least={seq}&wait_ms=60000"
+                ))
+                .await?;
+            anyhow::Ok((i, h.seq, t.elapsed()))
+        });
+    let publish = async {
+        let req = PublishRequest {
+            object_id: Some(format!("readiness-{n}")),
+            expires_at: None,
+            body: Body::Readiness(crate::samples::heavy_rain_readiness(now_ms())),
+            contact_audience: Some("public".into()),
+            shelter_audience: None,
+        };
+        let p: Published = nodes[from].admin.post("/v1/publish", &req).await?;
+        anyhow::ensure!(
+            p.seq == seq,
+            "published seq {} where {seq} was expected",
+            p.seq
+        );
+        anyhow::Ok(())
+    };
+    let (arrived, published) = tokio::join!(join_all(waiters), publish);
+    published?;
+    let mut last = Duration::ZERO;
+    let mut relays_at = Vec::new();
+    for a in arrived {
+        let (i, got, at) = a?;
+        if got < seq {
+            bail!("update {n} did not reach every node within 60 s");
+        }
+        last = last.max(at);
+        if i < relays {
+            relays_at.push(at.as_millis());
+        }
+    }
+    if std::env::var_os("YUI_BENCH_TRACE").is_some() && last > Duration::from_millis(500) {
+        eprintln!(
+            "  slow update from node {from}: relays at {relays_at:?} ms, last node {} ms",
+            last.as_millis()
+        );
+    }
+    Ok(last.as_secs_f64())
+}
+
+/// Entries held by every node together.
+async fn held(nodes: &[Member]) -> anyhow::Result<u64> {
+    let all = join_all(
+        nodes
+            .iter()
+            .map(|m| m.admin.get::<StatusView>("/v1/status")),
+    )
+    .await;
+    let mut sum = 0;
+    for s in all {
+        sum += s?.entries;
+    }
+    Ok(sum)
+}
+
+/// Runs the benchmark and prints its figures.
+pub async fn run(
+    total: usize,
+    relays: usize,
+    samples: usize,
+    backfill: usize,
+) -> anyhow::Result<()> {
+    let relays = relays.clamp(1, total.saturating_sub(1).max(1));
+    let members = total - relays;
+    println!(
+        "yui bench propagation --processes: {members} municipalities behind {relays} relays (relays meshed), each a `yui run` process (fjall store), TLS on loopback"
+    );
+    let dir = tempfile::tempdir()?;
+    let t = Instant::now();
+    let homes: Vec<Home> = {
+        let root = dir.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            (0..total)
+                .map(|i| {
+                    let (name, role) = if i < relays {
+                        (format!("relay-{i}"), ConfigRole::Relay)
+                    } else {
+                        (format!("town-{i}"), ConfigRole::Municipality)
+                    };
+                    new_home(&root, &name, role, Vec::new())
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+        })
+        .await??
+    };
+    // The backlog: a few authors with long histories, written long ago.
+    let chains = tokio::task::spawn_blocking(move || make_chains(backfill, 4)).await?;
+    let mut ids = Vec::with_capacity(total + chains.len());
+    for h in &homes {
+        ids.push(NodeId::new(h.load_key()?.public_key()));
+    }
+    ids.extend(chains.iter().map(|c| NodeId::new(c.key.public_key())));
+    for (h, own) in homes.iter().zip(&ids) {
+        let mut config = h.load_config()?;
+        config.trust = ids
+            .iter()
+            .filter(|id| *id != own)
+            .map(|id| TrustEntry {
+                node_id: *id,
+                name: String::new(),
+            })
+            .collect();
+        std::fs::write(h.config_path(), toml::to_string(&config)?)?;
+    }
+    let started = join_all(homes.iter().map(|h| Running::start_logging(h, "error"))).await;
+    let mut running = Vec::with_capacity(total);
+    for s in started {
+        running.push(s?.0);
+    }
+    let mut nodes = Vec::with_capacity(total);
+    for (h, id) in homes.iter().zip(&ids) {
+        nodes.push(Member {
+            id: *id,
+            admin: AdminClient::for_home(h)?,
+        });
+    }
+    println!(
+        "  started          {total} processes in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    // Municipalities dial their relay; relays dial each other.
+    let mut dials = Vec::new();
+    for i in relays..total {
+        dials.push((i, i % relays));
+    }
+    for a in 0..relays {
+        for b in a + 1..relays {
+            dials.push((a, b));
+        }
+    }
+    for (from, to) in &dials {
+        let add = PeerAdd {
+            addr: running[*to].federation_addr()?,
+            node_id: Some(nodes[*to].id),
+        };
+        let _: serde_json::Value = nodes[*from].admin.post("/v1/peers", &add).await?;
+    }
+    let t = Instant::now();
+    loop {
+        let all = join_all(
+            nodes
+                .iter()
+                .map(|m| m.admin.get::<StatusView>("/v1/status")),
+        )
+        .await;
+        let mut connected = 0;
+        for s in all {
+            connected += s?.peers_connected;
+        }
+        if connected >= 2 * dials.len() {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(120) {
+            bail!(
+                "the network did not connect within 120 s ({connected} of {} link ends)",
+                2 * dials.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "  connected        {} links in {:.1} s",
+        dials.len(),
+        t.elapsed().as_secs_f64()
+    );
+
+    let mut rng = rand::thread_rng();
+    let mut order: Vec<usize> = (relays..total).collect();
+    order.shuffle(&mut rng);
+    let mut quiet = Vec::new();
+    for k in 0..samples {
+        quiet.push(one_update(&nodes, relays, order[k % order.len()], k).await?);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (q50, q99) = summary("quiet network", quiet);
+
+    // Bulk backfill: each backlog author's history enters at one
+    // municipality (an offline bundle) and spreads to all nodes while
+    // updates keep coming.
+    let backfill_total = (backfill * total) as u64;
+    let base = held(&nodes).await?;
+    let mut importers = Vec::new();
+    for (j, chain) in chains.into_iter().enumerate() {
+        let at = relays + j % members;
+        let admin = AdminClient::for_home(&homes[at])?;
+        let signed: Vec<_> = chain.entries.into_iter().map(|e| e.signed).collect();
+        let bundle = yui_net::bundle::write(
+            &yui_net::bundle::BundleInfo {
+                exporter: NodeId::new(chain.key.public_key()),
+                created_at: now_ms(),
+                since: Vec::new(),
+            },
+            &signed,
+        );
+        importers.push(tokio::spawn(async move {
+            admin
+                .post_bytes("/v1/bundle/import", bundle)
+                .await
+                .context("bundle import")
+        }));
+    }
+    let mut busy = Vec::new();
+    let trace = std::env::var_os("YUI_BENCH_TRACE").is_some();
+    for k in 0..samples {
+        let done = held(&nodes).await?.saturating_sub(base);
+        if done >= backfill_total {
+            break;
+        }
+        let from = order[(samples + k) % order.len()];
+        let d = one_update(&nodes, relays, from, samples + k).await?;
+        if trace {
+            eprintln!(
+                "update {k}: {:.0} ms, backlog {done}/{backfill_total}",
+                d * 1e3
+            );
+        }
+        busy.push(d);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for i in importers {
+        i.await??;
+    }
+    let during = busy.len();
+    let t_fill = Instant::now();
+    while held(&nodes).await?.saturating_sub(base) < backfill_total {
+        if t_fill.elapsed() > Duration::from_secs(900) {
+            bail!("the backfill did not finish within 15 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (b50, b99) = summary("during bulk backfill", busy);
+    println!(
+        "  backfill         {backfill} entries × {total} nodes; {during} updates measured while it ran"
+    );
+    if total >= 100 {
+        super::target(
+            &format!(
+                "readiness to all {total} nodes ({relays} relays) during backfill, separate processes, p99"
+            ),
+            &format!("{b99:.0} ms"),
+            "< 1 s",
+            b99 < 1000.0,
+        );
+    }
+    println!(
+        "result propagation_processes nodes={total} relays={relays} quiet_p50_ms={q50:.1} quiet_p99_ms={q99:.1} busy_p50_ms={b50:.1} busy_p99_ms={b99:.1}"
+    );
+    // All asked to stop at once, then waited for.
+    let pids: Vec<String> = running.iter().map(|r| r.pid().to_string()).collect();
+    std::process::Command::new("kill")
+        .arg("-TERM")
+        .args(&pids)
+        .status()?;
+    tokio::task::spawn_blocking(move || {
+        running
+            .into_iter()
+            .map(Running::stop)
+            .collect::<anyhow::Result<Vec<_>>>()
+    })
+    .await??;
+    Ok(())
+}
