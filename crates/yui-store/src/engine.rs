@@ -97,6 +97,43 @@ impl Engine for MemEngine {
     }
 }
 
+/// Why an engine did not open.
+enum Opening {
+    /// Another holder has the folder's lock.
+    InUse,
+    /// Anything else.
+    Failed(StoreError),
+}
+
+/// How long an open waits for a folder's lock: a handle dropped in this
+/// process a moment ago may hold it until its background threads end
+/// (sled's flusher wakes every 500 ms).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Runs `open` until it gets the folder's lock or [`LOCK_WAIT`] passes;
+/// then a folder still in use is an error naming it.
+fn retry_in_use<T>(
+    dir: &Path,
+    mut open: impl FnMut() -> std::result::Result<T, Opening>,
+) -> Result<T> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match open() {
+            Ok(t) => return Ok(t),
+            Err(Opening::Failed(e)) => return Err(e),
+            Err(Opening::InUse) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(Opening::InUse) => {
+                return Err(StoreError::Engine(format!(
+                    "data folder {} is in use by another process (is another `yui run` using this home?)",
+                    dir.display()
+                )))
+            }
+        }
+    }
+}
+
 /// The sled engine: one sled tree, so that one `Batch` is atomic across every
 /// logical index.
 pub struct SledEngine {
@@ -117,23 +154,29 @@ impl SledEngine {
     /// Opens (or creates) the database in `dir`. Fails if another process
     /// holds it.
     pub fn open(dir: &Path) -> Result<Self> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(64 * 1024 * 1024)
-            .flush_every_ms(Some(500))
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("acquire lock") =>
-                { StoreError::Engine(format!(
-                    "data folder {} is in use by another process (is another `yui run` using this home?)",
-                    dir.display()
-                ))
-                }
-                other => StoreError::Engine(format!("cannot open data folder {}: {other}", dir.display())),
-            })?;
-        let tree = db.open_tree("yui").map_err(engine_err)?;
-        Ok(Self { db, tree })
+        retry_in_use(dir, || {
+            sled::Config::new()
+                .path(dir)
+                .cache_capacity(64 * 1024 * 1024)
+                .flush_every_ms(Some(500))
+                .open()
+                .map_err(|e| match e {
+                    sled::Error::Io(io)
+                        if io.kind() == std::io::ErrorKind::WouldBlock
+                            || io.to_string().contains("acquire lock") =>
+                    {
+                        Opening::InUse
+                    }
+                    other => Opening::Failed(StoreError::Engine(format!(
+                        "cannot open data folder {}: {other}",
+                        dir.display()
+                    ))),
+                })
+        })
+        .and_then(|db| {
+            let tree = db.open_tree("yui").map_err(engine_err)?;
+            Ok(Self { db, tree })
+        })
     }
 
     /// Bytes the database takes on disk.
@@ -202,25 +245,21 @@ impl FjallEngine {
     /// Opens (or creates) the database in `dir`. Fails if another process
     /// holds it.
     pub fn open(dir: &Path) -> Result<Self> {
-        let db = fjall::Database::builder(dir)
-            .cache_size(FJALL_CACHE_BYTES)
-            .open()
-            .map_err(|e| match e {
-                fjall::Error::Locked => StoreError::Engine(format!(
-                    "data folder {} is in use by another process (is another `yui run` using this home?)",
-                    dir.display()
-                )),
-                fjall::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    StoreError::Engine(format!(
-                        "data folder {} is in use by another process (is another `yui run` using this home?)",
+        let db = retry_in_use(dir, || {
+            fjall::Database::builder(dir)
+                .cache_size(FJALL_CACHE_BYTES)
+                .open()
+                .map_err(|e| match e {
+                    fjall::Error::Locked => Opening::InUse,
+                    fjall::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                        Opening::InUse
+                    }
+                    other => Opening::Failed(StoreError::Engine(format!(
+                        "cannot open data folder {}: {other}",
                         dir.display()
-                    ))
-                }
-                other => StoreError::Engine(format!(
-                    "cannot open data folder {}: {other}",
-                    dir.display()
-                )),
-            })?;
+                    ))),
+                })
+        })?;
         let tree = db
             .keyspace("yui", fjall::KeyspaceCreateOptions::default)
             .map_err(fjall_err)?;
