@@ -1,14 +1,16 @@
 //! Background work at a lower CPU priority than the live path.
 //!
-//! Bulk ingest (backfill, bundle imports) and search indexing are work a
-//! node can do a moment later; a readiness update crossing the node is not.
+//! Search indexing is work a node can do a moment later; a readiness update
+//! crossing the node is not. (Bulk ingest stays at normal priority: checking
+//! backfill signatures here starved a session's reads under a busy CPU
+//! until HTTP/2 gave up on the connection — the hostile flood test found
+//! it.)
 //! When the CPU is short — a node catching up a large backlog on a small
 //! machine, or many nodes on one — the scheduler should give the live path
 //! (the async runtime: sessions, the urgent lane, small ingests, pages)
 //! first call. Background work therefore runs on threads with a higher
-//! nice value ([`BACKGROUND_NICE`]); threads they start (the batched
-//! signature check's scoped threads, the search index's workers) inherit
-//! it. On systems other than Linux the threads run at normal priority.
+//! nice value ([`BACKGROUND_NICE`]); threads they start (the search
+//! index's workers) inherit it. On systems other than Linux the threads run at normal priority.
 //!
 //! A thread cannot lower its nice value again without privileges, so the
 //! work runs on a pool of its own ([`run`]) rather than on the runtime's

@@ -80,34 +80,19 @@ impl Replica {
             .await
     }
 
-    /// Takes a turn (large batches, see [`bulk_turn`]) and ingests off the
-    /// reactor: a small batch (an update) on the blocking pool; a large one
-    /// (backfill) has its signatures checked on the background pool at
-    /// lower CPU priority ([`crate::background`]), so backfill never takes
-    /// the CPU from an update, and is stored on the blocking pool: the
-    /// store step holds the write lock an update may wait for, and a
-    /// holder at low priority would make it wait for every busy thread.
+    /// Takes a turn (large batches, see [`bulk_turn`]) and ingests on the
+    /// blocking pool.
     async fn ingest_off_reactor(
         self: &Arc<Self>,
         batch: Vec<SignedEntry>,
         rate_limited: bool,
         source: Option<ArrivalSource>,
     ) -> Result<IngestReport, ReplicaError> {
-        let turn = bulk_turn(batch.len()).await;
+        let _turn = bulk_turn(batch.len()).await;
         let this = self.clone();
-        if turn.is_some() {
-            let prepared = {
-                let this = this.clone();
-                crate::background::run(move || this.prepare(batch, rate_limited, source)).await
-            };
-            tokio::task::spawn_blocking(move || this.commit(prepared))
-                .await
-                .expect("ingest task panicked")
-        } else {
-            tokio::task::spawn_blocking(move || this.ingest_inner(batch, rate_limited, source))
-                .await
-                .expect("ingest task panicked")
-        }
+        tokio::task::spawn_blocking(move || this.ingest_inner(batch, rate_limited, source))
+            .await
+            .expect("ingest task panicked")
     }
 
     /// [`Replica::ingest`] for callers already off the async reactor.
