@@ -57,6 +57,9 @@ pub fn sync_message(data: &[u8]) {
                 let _ = node_id_from_pb(&h.author, "want.author");
             }
         }
+        Some(Kind::Have(h)) => {
+            let _ = crate::session::have_heads(h, usize::MAX);
+        }
         Some(Kind::Fork(f)) => {
             for s in [f.first, f.second].into_iter().flatten() {
                 let _ = signed_from_pb(s);

@@ -36,7 +36,7 @@ use crate::tls::Binding;
 ///   difference (`Want.reply`), instead of its own full list.
 /// - 3: the dialer may open with a summary of its heads (`Want.summary`).
 /// - 4: urgent entries cross on a stream of their own (`Urgent`, the lane).
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 /// Oldest protocol version this build still speaks.
 pub const MIN_PROTOCOL_VERSION: u32 = 1;
 

@@ -23,7 +23,7 @@ use yui_proto::v1 as pb;
 use yui_sync::{now_ms, Counters, PeerSync, Replica, ReplicaError, ReplicaEvent};
 
 use crate::codec::{node_id_from_pb, signed_from_pb, signed_to_pb};
-use crate::handshake::PeerHello;
+use crate::handshake::{PeerHello, Role};
 use crate::lane::{Lane, LaneSetup, LANE_VERSION};
 use crate::peers::PeerStatusHandle;
 
@@ -244,6 +244,43 @@ fn want(heads: Vec<(NodeId, u64)>) -> pb::SyncMessage {
     }))
 }
 
+/// Protocol 5: the version from which relays announce heads to each other
+/// (`Have`, lazy push) instead of pushing what came from another relay.
+pub const LAZY_VERSION: u32 = 5;
+
+/// Heads in one Have message, at most (a longer one ends the session).
+const MAX_HAVE_HEADS: usize = 4096;
+
+fn have(heads: &[(NodeId, u64)]) -> pb::SyncMessage {
+    msg(pb::sync_message::Kind::Have(pb::Have {
+        heads: heads
+            .iter()
+            .map(|(a, seq)| pb::Head {
+                author: a.as_bytes().to_vec(),
+                seq: *seq,
+            })
+            .collect(),
+    }))
+}
+
+/// The heads of a Have, checked: 32-byte authors, at most `max` of them.
+pub fn have_heads(h: pb::Have, max: usize) -> Result<Vec<(NodeId, u64)>, SessionError> {
+    if h.heads.len() > max {
+        return Err(SessionError::Protocol(format!(
+            "a Have of {} heads (at most {max})",
+            h.heads.len()
+        )));
+    }
+    h.heads
+        .into_iter()
+        .map(|h| {
+            node_id_from_pb(&h.author, "have.author")
+                .map(|a| (a, h.seq))
+                .map_err(|e| SessionError::Protocol(e.0))
+        })
+        .collect()
+}
+
 fn evidence(first: &SignedEntry, second: &SignedEntry) -> pb::SyncMessage {
     msg(pb::sync_message::Kind::Fork(pb::ForkEvidence {
         first: Some(signed_to_pb(first)),
@@ -350,6 +387,9 @@ where
         passed_over: Mutex::default(),
         lane_out: std::sync::OnceLock::new(),
         answered: Notify::new(),
+        relay: peer.role == Role::Relay,
+        lazy: peer.role == Role::Relay && peer.version >= LAZY_VERSION,
+        started: tokio::time::Instant::now(),
     };
     tokio::select! {
         r = ctx.lane(lane, control_tx.clone()) => r,
@@ -386,6 +426,13 @@ struct Ctx<'a> {
     /// Dialer: the listener has answered the opening Want (its session is
     /// running, so the lane may open).
     answered: Notify,
+    /// The peer stated the relay role.
+    relay: bool,
+    /// Protocol 5 with a relay: what came here over a link to a relay is
+    /// announced to it (`Have`), not pushed.
+    lazy: bool,
+    /// The session's clock for grace times (`PeerSync` counts in ms).
+    started: tokio::time::Instant,
 }
 
 /// Authors a session remembers having passed over (see `Ctx::passed_over`).
@@ -596,6 +643,7 @@ impl Ctx<'_> {
                     next_id += 1;
                 }
                 Some(Kind::Ping(_)) => {}
+                Some(Kind::Have(h)) => self.on_have(h, control).await?,
                 Some(Kind::Fork(f)) => {
                     let (Some(a), Some(b)) = (f.first, f.second) else {
                         return Err(SessionError::Protocol(
@@ -654,7 +702,10 @@ impl Ctx<'_> {
             }
         }
         self.replica.count_malformed(malformed);
-        let report = self.replica.ingest_from(self.peer, batch).await?;
+        let report = self
+            .replica
+            .ingest_from(self.peer, self.relay, batch)
+            .await?;
         {
             let mut st = self.state.lock().expect("peer state");
             for (author, seq) in &report.seen {
@@ -682,6 +733,45 @@ impl Ctx<'_> {
         if report.forks > 0 {
             tracing::warn!(forks = report.forks, "peer delivered fork evidence");
         }
+        Ok(())
+    }
+
+    /// Milliseconds since the session started (the clock of grace times).
+    fn now(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Protocol 5: the peer holds these heads. Nothing it holds is sent to
+    /// it; a head this node lacks (of an author it trusts) is asked for once
+    /// its grace time has passed without the entries (the writer's grafts),
+    /// or at once when many wait already.
+    async fn on_have(
+        &self,
+        h: pb::Have,
+        control: &mpsc::Sender<pb::SyncMessage>,
+    ) -> Result<(), SessionError> {
+        let now = self.now();
+        let mut at_once = Vec::new();
+        for (author, seq) in have_heads(h, MAX_HAVE_HEADS)? {
+            let local = self.replica.store().head(&author).map_err(ReplicaError::from)?;
+            if local.is_none() && !self.replica.is_trusted(&author) {
+                continue;
+            }
+            let local = local.map_or(0, |h| h.seq);
+            let mut st = self.state.lock().expect("peer state");
+            if let Some(graft) = st.on_have(author, seq, local, now) {
+                at_once.push(graft);
+            }
+        }
+        if !at_once.is_empty() {
+            Counters::add(&self.replica.counters().sync_grafts, at_once.len() as u64);
+            control
+                .send(want(at_once))
+                .await
+                .map_err(|_| SessionError::Stream("writer ended".into()))?;
+        }
+        // The writer sets its graft timer.
+        self.wake.notify_one();
         Ok(())
     }
 
@@ -723,11 +813,18 @@ impl Ctx<'_> {
     /// Applies an event; returns what the writer must send before data.
     fn on_event(&self, ev: ReplicaEvent) -> Result<Vec<pb::SyncMessage>, SessionError> {
         match ev {
-            ReplicaEvent::Head { author, urgent, .. } => {
-                self.state
-                    .lock()
-                    .expect("peer state")
-                    .on_local_head(author, urgent);
+            ReplicaEvent::Head {
+                author,
+                urgent,
+                via_relay,
+                ..
+            } => {
+                let mut st = self.state.lock().expect("peer state");
+                if self.lazy && via_relay {
+                    st.announce_head(author, urgent);
+                } else {
+                    st.on_local_head(author, urgent);
+                }
                 Ok(Vec::new())
             }
             ReplicaEvent::TrustChanged { added } => {
@@ -848,6 +945,7 @@ impl Ctx<'_> {
                 Some(Kind::Entries(e)) if e.entries.len() <= yui_sync::SMALL_BATCH => {
                     self.ingest(e, &control).await?
                 }
+                Some(Kind::Have(h)) => self.on_have(h, &control).await?,
                 Some(Kind::Entries(e)) => {
                     return Err(SessionError::Protocol(format!(
                         "an urgent lane batch of {} entries (at most {})",
@@ -857,7 +955,7 @@ impl Ctx<'_> {
                 }
                 _ => {
                     return Err(SessionError::Protocol(
-                        "the urgent lane carries Entries messages only".into(),
+                        "the urgent lane carries Entries and Have messages only".into(),
                     ))
                 }
             }
@@ -895,6 +993,28 @@ impl Ctx<'_> {
             }
             while let Ok(m) = control.try_recv() {
                 out.send(m).await?;
+            }
+            // Protocol 5: heads announced by the peer that no other link
+            // delivered within the grace time are asked for; heads to
+            // announce go out before any entries.
+            let (grafts, heads) = {
+                let mut st = self.state.lock().expect("peer state");
+                (
+                    st.due_grafts(self.replica, self.now())?,
+                    st.next_announce(self.replica, MAX_HAVE_HEADS)?,
+                )
+            };
+            if !grafts.is_empty() {
+                Counters::add(&self.replica.counters().sync_grafts, grafts.len() as u64);
+                out.send(want(grafts)).await?;
+            }
+            if !heads.is_empty() {
+                let n = heads.len() as u64;
+                match self.lane_out.get() {
+                    Some(lane) => lane.send(have(&heads)).await?,
+                    None => out.send(have(&heads)).await?,
+                }
+                Counters::add(&self.replica.counters().sync_heads_announced, n);
             }
             // Urgent entries take the lane when there is one: nothing bulk
             // is ahead of them there, in either direction.
@@ -940,10 +1060,15 @@ impl Ctx<'_> {
                 self.status.set_own_log_sent(own);
                 continue;
             }
-            let has_work = !room && self.state.lock().expect("peer state").has_work();
+            let (has_work, graft_at) = {
+                let st = self.state.lock().expect("peer state");
+                (!room && st.has_work(), st.next_graft_at())
+            };
+            let graft_in = graft_at.map(|at| Duration::from_millis(at.saturating_sub(self.now())));
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(1)), if has_work => {}
+                _ = tokio::time::sleep(graft_in.unwrap_or_default()), if graft_in.is_some() => {}
                 ev = events.recv() => match ev {
                     Ok(ev) => {
                         for m in self.on_event(ev)? {

@@ -316,7 +316,7 @@ async fn push(State(s): State<AdminState>, headers: HeaderMap, body: Bytes) -> R
         .into_iter()
         .filter_map(|e| yui_net::codec::signed_from_pb(e).ok())
         .collect();
-    match s.replica.ingest_from(node, entries).await {
+    match s.replica.ingest_from(node, false, entries).await {
         Ok(report) => axum::Json(serde_json::json!({
             "accepted": report.accepted,
             "duplicates": report.duplicates,
@@ -431,7 +431,7 @@ impl Http1Link {
             .collect();
         if !entries.is_empty() {
             let n = entries.len();
-            let report = self.replica.ingest_from(self.peer.node_id, entries).await?;
+            let report = self.replica.ingest_from(self.peer.node_id, false, entries).await?;
             tracing::debug!(url = %self.peer.url, received = n, accepted = report.accepted, "http1 pull");
         }
         Ok((your_head, more))

@@ -224,6 +224,16 @@ fn node_part(replica: &Replica, indexed: u64) -> Scrape {
             "Entries sent to peers on the urgent lane (readiness, aid, acknowledgements).",
             vec![(Labels::new(), c.sync_lane_entries_sent)],
         ),
+        (
+            "yui_sync_heads_announced",
+            "Heads announced to relays instead of their entries (lazy push).",
+            vec![(Labels::new(), c.sync_heads_announced)],
+        ),
+        (
+            "yui_sync_grafts",
+            "Authors asked for after a peer announced a head still missing here after the grace time.",
+            vec![(Labels::new(), c.sync_grafts)],
+        ),
     ];
     let store = replica.store();
     let gauge = |v: u64| vec![(Labels::new(), i64::try_from(v).unwrap_or(i64::MAX))];

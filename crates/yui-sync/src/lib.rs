@@ -24,7 +24,7 @@ mod replica;
 pub mod trust;
 
 pub use metrics::{Counters, CountersSnapshot, Histogram, HistogramSnapshot};
-pub use peer::PeerSync;
+pub use peer::{PeerSync, LAZY_GRACE_MS};
 pub use replica::{
     bulk_turn, is_urgent, now_ms, CheckReport, Codec, DecodeError, IngestReport, PublishError,
     Refusal, Replica, ReplicaError, ReplicaEvent, SealWith, StoredEntry, MAX_RECOVERIES,

@@ -57,6 +57,12 @@ pub struct Counters {
     pub sync_wants_sent: AtomicU64,
     /// Entries sent on urgent lanes (protocol 4).
     pub sync_lane_entries_sent: AtomicU64,
+    /// Heads announced to peers instead of their entries (lazy push,
+    /// protocol 5).
+    pub sync_heads_announced: AtomicU64,
+    /// Authors asked for after a peer announced a head this node still
+    /// lacked once the grace time had passed (grafts, protocol 5).
+    pub sync_grafts: AtomicU64,
     /// Time to verify the signatures of a batch.
     pub verify_seconds: Histogram,
     /// Time to store a batch (chain check and the engine batch).
@@ -151,6 +157,10 @@ pub struct CountersSnapshot {
     pub sync_wants_sent: u64,
     #[serde(default)]
     pub sync_lane_entries_sent: u64,
+    #[serde(default)]
+    pub sync_heads_announced: u64,
+    #[serde(default)]
+    pub sync_grafts: u64,
 }
 
 impl CountersSnapshot {
@@ -199,6 +209,8 @@ impl Counters {
             sync_bytes_received: g(&self.sync_bytes_received),
             sync_wants_sent: g(&self.sync_wants_sent),
             sync_lane_entries_sent: g(&self.sync_lane_entries_sent),
+            sync_heads_announced: g(&self.sync_heads_announced),
+            sync_grafts: g(&self.sync_grafts),
         }
     }
 }

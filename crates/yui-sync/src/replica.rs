@@ -253,6 +253,11 @@ pub enum ReplicaEvent {
         /// The new entries include readiness or acknowledgements: they take
         /// the priority lane, ahead of bulk backfill.
         urgent: bool,
+        /// They came over a link to a relay: other relays are expected to
+        /// have them from the relay of their author's region, so sessions
+        /// with relays announce the head instead of pushing the entries
+        /// (lazy push, protocol 5).
+        via_relay: bool,
     },
     /// The set of trusted authors changed; `added` are trusted now and
     /// were not before (sessions name just those to their peers).

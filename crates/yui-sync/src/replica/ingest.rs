@@ -25,6 +25,8 @@ struct Prepared {
     invalid: Vec<(NodeId, u64, ValidationError)>,
     rate_limited: bool,
     source: Option<ArrivalSource>,
+    /// They came over a link to a relay (see [`ReplicaEvent::Head`]).
+    via_relay: bool,
 }
 
 /// Batches up to this size never wait for a turn: single updates
@@ -55,17 +57,19 @@ impl Replica {
         self: &Arc<Self>,
         batch: Vec<SignedEntry>,
     ) -> Result<IngestReport, ReplicaError> {
-        self.ingest_off_reactor(batch, true, None).await
+        self.ingest_off_reactor(batch, true, None, false).await
     }
 
     /// [`Replica::ingest`] of entries `peer` sent over a link: what is
-    /// stored is noted as having come from it (`Store::arrival`).
+    /// stored is noted as having come from it (`Store::arrival`), and the
+    /// head events say whether that peer is a relay (`via_relay`).
     pub async fn ingest_from(
         self: &Arc<Self>,
         peer: NodeId,
+        via_relay: bool,
         batch: Vec<SignedEntry>,
     ) -> Result<IngestReport, ReplicaError> {
-        self.ingest_off_reactor(batch, true, Some(ArrivalSource::Peer(peer)))
+        self.ingest_off_reactor(batch, true, Some(ArrivalSource::Peer(peer)), via_relay)
             .await
     }
 
@@ -76,7 +80,7 @@ impl Replica {
         self: &Arc<Self>,
         batch: Vec<SignedEntry>,
     ) -> Result<IngestReport, ReplicaError> {
-        self.ingest_off_reactor(batch, false, Some(ArrivalSource::Import))
+        self.ingest_off_reactor(batch, false, Some(ArrivalSource::Import), false)
             .await
     }
 
@@ -87,10 +91,15 @@ impl Replica {
         batch: Vec<SignedEntry>,
         rate_limited: bool,
         source: Option<ArrivalSource>,
+        via_relay: bool,
     ) -> Result<IngestReport, ReplicaError> {
         let _turn = bulk_turn(batch.len()).await;
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.ingest_inner(batch, rate_limited, source))
+        tokio::task::spawn_blocking(move || {
+            let mut prepared = this.prepare(batch, rate_limited, source);
+            prepared.via_relay = via_relay;
+            this.commit(prepared)
+        })
             .await
             .expect("ingest task panicked")
     }
@@ -245,6 +254,7 @@ impl Replica {
             invalid,
             rate_limited,
             source,
+            via_relay: false,
         }
     }
 
@@ -258,6 +268,7 @@ impl Replica {
             invalid,
             rate_limited,
             source,
+            via_relay,
         } = prepared;
         let started = std::time::Instant::now();
         let any = !verified.is_empty();
@@ -314,6 +325,7 @@ impl Replica {
                 author,
                 seq,
                 urgent,
+                via_relay,
             });
         }
         if report.trust_relevant {

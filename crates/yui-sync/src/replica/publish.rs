@@ -52,6 +52,7 @@ impl Replica {
             author: self.id,
             seq: stored.entry.seq,
             urgent: is_urgent(stored.entry.kind()),
+            via_relay: false,
         });
         Ok(stored)
     }
