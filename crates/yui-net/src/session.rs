@@ -753,7 +753,11 @@ impl Ctx<'_> {
         let now = self.now();
         let mut at_once = Vec::new();
         for (author, seq) in have_heads(h, MAX_HAVE_HEADS)? {
-            let local = self.replica.store().head(&author).map_err(ReplicaError::from)?;
+            let local = self
+                .replica
+                .store()
+                .head(&author)
+                .map_err(ReplicaError::from)?;
             if local.is_none() && !self.replica.is_trusted(&author) {
                 continue;
             }

@@ -3,115 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
 use yui_core::content::Event;
 use yui_core::{Body, Kind, Limits, LocalizedText, NodeId, SecretKey};
 use yui_net::client::Connection;
-use yui_net::{
-    Backoff, FederationService, PeerManager, PeerTable, ProtoCodec, Role, ServerLimits,
-    SessionConfig,
-};
+use yui_net::{ProtoCodec, Role, SessionConfig};
 use yui_store::{KvStore, MemEngine};
 use yui_sync::Replica;
 
-struct TestNode {
-    replica: Arc<Replica>,
-    addr: String,
-    peers: Arc<PeerManager>,
-    cancel: CancellationToken,
-}
-
-async fn node(seed: u8) -> TestNode {
-    node_with(seed, Limits::default()).await
-}
-
-async fn node_with(seed: u8, limits: Limits) -> TestNode {
-    let store = Arc::new(KvStore::open(MemEngine::new()).unwrap());
-    let replica = Replica::open(
-        store,
-        SecretKey::from_seed(&[seed; 32]),
-        Arc::new(ProtoCodec),
-        limits,
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = yui_net::tls::generate_self_signed("test").unwrap();
-    std::fs::write(dir.path().join("c.pem"), cert).unwrap();
-    std::fs::write(dir.path().join("k.pem"), key).unwrap();
-    let tls =
-        yui_net::tls::server_config(&dir.path().join("c.pem"), &dir.path().join("k.pem")).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let cancel = CancellationToken::new();
-    let table = PeerTable::new();
-    let cfg = SessionConfig::default();
-    let svc = FederationService::new(
-        replica.clone(),
-        table.clone(),
-        Role::Municipality,
-        cfg,
-        cancel.clone(),
-    );
-    tokio::spawn(yui_net::server::serve(
-        listener,
-        tls,
-        svc,
-        None,
-        ServerLimits::default(),
-        cancel.clone(),
-    ));
-    let backoff = Backoff {
-        initial: Duration::from_millis(50),
-        max: Duration::from_millis(500),
-    };
-    let peers = PeerManager::new(
-        replica.clone(),
-        table,
-        Role::Municipality,
-        cfg,
-        backoff,
-        cancel.clone(),
-    );
-    TestNode {
-        replica,
-        addr,
-        peers,
-        cancel,
-    }
-}
-
-fn trust_each_other(nodes: &[&TestNode]) {
-    for a in nodes {
-        for b in nodes {
-            if a.replica.id() != b.replica.id() {
-                a.replica.trust_add(b.replica.id(), "peer").unwrap();
-            }
-        }
-    }
-}
-
-fn event(title: &str) -> Body {
-    Body::Event(Event {
-        title: LocalizedText::one("ja", title),
-        start: "2027-02-10T10:00:00+09:00".into(),
-        ..Default::default()
-    })
-}
-
-async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn head(r: &Replica, author: NodeId) -> u64 {
-    r.store().head(&author).unwrap().map_or(0, |h| h.seq)
-}
+mod common;
+use common::{event, head, node, node_with, trust_each_other, wait_for, TestNode};
 
 /// Each of `a` and `b` publishes one entry; both arrive at the other.
 async fn live_both_ways(a: &TestNode, b: &TestNode) {

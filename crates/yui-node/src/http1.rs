@@ -431,7 +431,10 @@ impl Http1Link {
             .collect();
         if !entries.is_empty() {
             let n = entries.len();
-            let report = self.replica.ingest_from(self.peer.node_id, false, entries).await?;
+            let report = self
+                .replica
+                .ingest_from(self.peer.node_id, false, entries)
+                .await?;
             tracing::debug!(url = %self.peer.url, received = n, accepted = report.accepted, "http1 pull");
         }
         Ok((your_head, more))

@@ -61,10 +61,10 @@ def first_want(p):
 
 def test_mixed_protocol_versions_keep_syncing(net):
     """Peers of other releases keep syncing: both speak the lower version.
-    Protocol 1: the node opens with its full Want. Protocols 2 to 4 (this
+    Protocol 1: the node opens with its full Want. Protocols 2 to 5 (this
     build): as listener it answers the dialer's opening Want with the
-    difference only (a listed opening stays valid in 3 and 4). A newer peer
-    (5) gets 4; an older one than yui supports is refused, naming versions."""
+    difference only (a listed opening stays valid in 3 to 5). A newer peer
+    (6) gets 5; an older one than yui supports is refused, naming versions."""
     before = net.target.head_of(net.evil.id)
     old = Peer(net.target.addr, net.evil, protocol_version=1)
     w = first_want(old)
@@ -73,8 +73,8 @@ def test_mixed_protocol_versions_keep_syncing(net):
     wait_until("the entry from the protocol-1 peer", lambda: net.target.head_of(net.evil.id) == before + 1)
     old.close()
 
-    new = Peer(net.target.addr, net.evil, protocol_version=5)
-    assert new.listener_version == 4
+    new = Peer(net.target.addr, net.evil, protocol_version=6)
+    assert new.listener_version == 5
     mine = net.target.head_of(net.evil.id)
     new.send(fpb.SyncMessage(want=fpb.Want(heads=[fpb.Head(author=net.evil.public, seq=mine),
                                                  fpb.Head(author=net.stranger.public, seq=0)])))
@@ -652,7 +652,7 @@ def test_the_urgent_lane_from_the_protocol_text(net):
     opens `Urgent` on the same connection. The node's urgent entries come on
     it while the Sync stream is left unread; an entry sent on it is stored; a
     lane on a connection without a handshake, or a second one, is refused;
-    a message other than Entries on it ends the session with a protocol
+    a message other than Entries or Have on it ends the session with a protocol
     error, and the node serves on."""
     from yuipeer import SyncCall, open_channel
 
@@ -663,7 +663,7 @@ def test_the_urgent_lane_from_the_protocol_text(net):
     channel.close()
 
     p = Peer(net.target.addr, net.evil, protocol_version=4)
-    assert p.listener_version == 4
+    assert p.listener_version == 5
     own = net.target.head_of(net.target.id)
     p.send(fpb.SyncMessage(want=fpb.Want(heads=[fpb.Head(author=p.listener_id, seq=own),
                                                 fpb.Head(author=net.evil.public, seq=net.target.head_of(net.evil.id))])))
@@ -686,6 +686,37 @@ def test_the_urgent_lane_from_the_protocol_text(net):
     wait_until("the entry sent on the lane", lambda: net.target.head_of(urgent.id) == 1)
     lane.send(fpb.SyncMessage(ping=fpb.Ping(sent_at=1)))
     code, details = p.call.wait_status()
-    assert code == grpc.StatusCode.INVALID_ARGUMENT and "Entries messages only" in details, (code, details)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "Entries and Have messages only" in details, (code, details)
     p.close()
     net.assert_serving()
+
+
+def test_a_have_of_a_head_the_node_lacks_is_asked_for(net):
+    """Protocol 5, lazy push from docs/PROTOCOL.md section 6: a peer states
+    in a Have that it holds an author the node trusts but lacks; once the
+    grace time has passed without the entries coming another way, the node
+    asks this peer for them with a Want stating its own head, and stores
+    what the peer then sends. A Have naming a malformed author ends the
+    session with a protocol error."""
+    p = Peer(net.target.addr, net.evil, protocol_version=5)
+    assert p.listener_version == 5
+    own = net.target.head_of(net.target.id)
+    p.send(fpb.SyncMessage(want=fpb.Want(heads=[fpb.Head(author=p.listener_id, seq=own)])))
+    assert first_want(p).reply
+    lazy = Author(bytes([0x6d] * 32))
+    net.target.cli("trust", "add", lazy.id, "--name", "lazy")
+    entry = lazy.next_signed(title="応援職員の派遣について")
+    p.send(fpb.SyncMessage(have=fpb.Have(heads=[fpb.Head(author=lazy.public, seq=1)])))
+    graft = None
+    deadline = time.monotonic() + 20
+    while graft is None and time.monotonic() < deadline:
+        m = p.call.recv(timeout=20)
+        if m.HasField("want"):
+            graft = next((h for h in m.want.heads if h.author == lazy.public), None)
+    assert graft is not None and graft.seq == 0, graft
+    p.send(entries_msg([entry]))
+    wait_until("the entry asked for after the Have", lambda: net.target.head_of(lazy.id) == 1)
+    p.send(fpb.SyncMessage(have=fpb.Have(heads=[fpb.Head(author=b"\x01" * 31, seq=1)])))
+    code, details = p.call.wait_status()
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "have.author" in details, (code, details)
+    p.close()

@@ -6,6 +6,13 @@
 //! itself is reliable, as TCP is) and partitions. Time is simulated: the
 //! figures are what the network would see, the run takes what the CPU needs.
 //!
+//! What it models of the session (`yui-net`'s session.rs), not runs: the
+//! writer's order (grafts, then `Have` announcements, then entry batches),
+//! protocol 5's rule that what came over a link to a relay is announced to
+//! other relays rather than pushed, and the graft timer
+//! (`PeerSync::due_grafts` after `LAZY_GRACE_MS`). The decisions themselves
+//! are the real `PeerSync`'s. Openings are modelled as protocol 2's lists.
+//!
 //! Two scenarios: a burst of readiness updates (a disaster), and a
 //! partition of one region that heals.
 
@@ -18,7 +25,7 @@ use rand::{Rng, SeedableRng};
 use yui_core::{Body, Limits, NodeId, SecretKey, SignedEntry};
 use yui_net::ProtoCodec;
 use yui_store::{Engine, KvStore, MemEngine};
-use yui_sync::{PeerSync, Replica};
+use yui_sync::{PeerSync, Replica, LAZY_GRACE_MS};
 
 /// Simulated microseconds.
 type Micros = u64;
@@ -38,6 +45,8 @@ enum Msg {
         bytes: usize,
     },
     Entries(Vec<SignedEntry>),
+    /// Protocol 5: heads without their entries.
+    Have(Vec<(NodeId, u64)>),
 }
 
 struct Link {
@@ -60,6 +69,8 @@ enum Event {
     Send { link: usize, from: usize },
     /// A message arrives at `to` over `link`.
     Deliver { link: usize, to: usize, msg: Msg },
+    /// `node`'s grace time for heads announced on `link` may have passed.
+    Graft { link: usize, node: usize },
 }
 
 struct Sim {
@@ -75,7 +86,11 @@ struct Sim {
     busy: Vec<Micros>,
     loss: f64,
     rng: rand::rngs::StdRng,
+    /// Nodes `0..relays` are relays.
+    relays: usize,
     bytes_entries: u64,
+    bytes_haves: u64,
+    grafts: u64,
     bytes_wants: u64,
     entries_sent: u64,
 }
@@ -163,16 +178,29 @@ impl Sim {
         );
     }
 
-    fn moved(&mut self, node: usize, authors: &[(NodeId, bool)], except: Option<usize>) {
+    /// Heads moved at `node`; `via_relay`: the entries came over a link to
+    /// a relay, so sessions with relays announce them (protocol 5).
+    fn moved(
+        &mut self,
+        node: usize,
+        authors: &[(NodeId, bool)],
+        except: Option<usize>,
+        via_relay: bool,
+    ) {
         for li in self.links_of[node].clone() {
             if Some(li) == except || !self.links[li].up {
                 continue;
             }
+            let lazy = via_relay && self.other(li, node) < self.relays;
             let st = self.state(li, node);
             for (a, urgent) in authors {
-                st.on_local_head(*a, *urgent);
+                if lazy {
+                    st.announce_head(*a, *urgent);
+                } else {
+                    st.on_local_head(*a, *urgent);
+                }
             }
-            if st.has_work() {
+            if st.has_work() || st.has_announcements() {
                 self.at(
                     self.now,
                     Event::Send {
@@ -206,6 +234,15 @@ impl Sim {
                         continue;
                     }
                     let replica = self.nodes[from].clone();
+                    let heads = self
+                        .state(link, from)
+                        .next_announce(&replica, 4096)
+                        .expect("announce");
+                    if !heads.is_empty() {
+                        let bytes = heads.len() * HEAD_BYTES;
+                        self.bytes_haves += bytes as u64;
+                        self.transmit(link, from, Msg::Have(heads), bytes);
+                    }
                     let batch = self
                         .state(link, from)
                         .next_batch(&replica, 2048, 1 << 20)
@@ -234,6 +271,31 @@ impl Sim {
                             self.state(link, to).on_want(heads);
                             self.at(self.now, Event::Send { link, from: to });
                         }
+                        Msg::Have(heads) => {
+                            let now_ms = self.now / 1000;
+                            let mut at_once = Vec::new();
+                            for (a, s) in heads {
+                                let local = self.nodes[to]
+                                    .store()
+                                    .head(&a)
+                                    .expect("head")
+                                    .map_or(0, |h| h.seq);
+                                if let Some(g) = self.state(link, to).on_have(a, s, local, now_ms) {
+                                    at_once.push(g);
+                                }
+                            }
+                            self.grafts += at_once.len() as u64;
+                            if !at_once.is_empty() {
+                                let bytes = at_once.len() * HEAD_BYTES;
+                                let m = Msg::Want {
+                                    heads: at_once,
+                                    bytes,
+                                };
+                                self.transmit(link, to, m, bytes);
+                            }
+                            let at = self.now + LAZY_GRACE_MS * 1000;
+                            self.at(at, Event::Graft { link, node: to });
+                        }
                         Msg::Entries(batch) => {
                             // The node ingests one batch at a time.
                             let start = self.busy[to].max(self.now);
@@ -253,10 +315,31 @@ impl Sim {
                                     report.seen.iter().map(|(a, _)| (*a, true)).collect();
                                 let saved = self.now;
                                 self.now = self.busy[to];
-                                self.moved(to, &authors, Some(link));
+                                let via_relay = self.other(link, to) < self.relays;
+                                self.moved(to, &authors, Some(link), via_relay);
                                 self.now = saved;
                             }
                         }
+                    }
+                }
+                Event::Graft { link, node } => {
+                    if !self.links[link].up {
+                        continue;
+                    }
+                    let replica = self.nodes[node].clone();
+                    let now_ms = self.now / 1000;
+                    let grafts = self
+                        .state(link, node)
+                        .due_grafts(&replica, now_ms)
+                        .expect("grafts");
+                    if !grafts.is_empty() {
+                        self.grafts += grafts.len() as u64;
+                        let bytes = grafts.len() * HEAD_BYTES;
+                        let m = Msg::Want {
+                            heads: grafts,
+                            bytes,
+                        };
+                        self.transmit(link, node, m, bytes);
                     }
                 }
             }
@@ -300,7 +383,7 @@ fn publish(
             .block_on(r.publish(format!("readiness-{round}"), body, None))
             .expect("publish");
         wanted.push((r.id(), stored.entry.seq));
-        sim.moved(n, &[(r.id(), true)], None);
+        sim.moved(n, &[(r.id(), true)], None, false);
     }
     wanted
 }
@@ -379,7 +462,10 @@ pub fn run(municipalities: usize, relays: usize, burst: usize, loss: f64) -> any
         busy: vec![0; total],
         loss,
         rng,
+        relays,
         bytes_entries: 0,
+        bytes_haves: 0,
+        grafts: 0,
         bytes_wants: 0,
         entries_sent: 0,
     };
@@ -397,6 +483,7 @@ pub fn run(municipalities: usize, relays: usize, burst: usize, loss: f64) -> any
 
     // 1. A disaster: `burst` municipalities publish readiness at once.
     let (e0, w0, s0) = (sim.bytes_entries, sim.bytes_wants, sim.entries_sent);
+    let (h0, g0) = (sim.bytes_haves, sim.grafts);
     let start = sim.now;
     let mut who: Vec<usize> = (relays..total).collect();
     rand::seq::SliceRandom::shuffle(who.as_mut_slice(), &mut sim.rng);
@@ -418,11 +505,13 @@ pub fn run(municipalities: usize, relays: usize, burst: usize, loss: f64) -> any
     };
     let entry_bytes = sim.bytes_entries - e0;
     println!(
-        "  burst            {burst} readiness updates reach all {total} nodes in {:.2} s simulated ({} entries delivered, {:.1} MB entries + {:.2} MB heads; {:.1} s wall)",
+        "  burst            {burst} readiness updates reach all {total} nodes in {:.2} s simulated ({} entries delivered, {:.1} MB entries + {:.2} MB wants + {:.2} MB announced heads, {} grafts; {:.1} s wall)",
         (converged_at - start) as f64 / 1e6,
         sim.entries_sent - s0,
         mb(entry_bytes),
         mb(sim.bytes_wants - w0),
+        mb(sim.bytes_haves - h0),
+        sim.grafts - g0,
         t.elapsed().as_secs_f64()
     );
 

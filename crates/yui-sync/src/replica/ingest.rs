@@ -100,8 +100,8 @@ impl Replica {
             prepared.via_relay = via_relay;
             this.commit(prepared)
         })
-            .await
-            .expect("ingest task panicked")
+        .await
+        .expect("ingest task panicked")
     }
 
     /// [`Replica::ingest`] for callers already off the async reactor.
