@@ -241,6 +241,12 @@ fn fjall_err(e: fjall::Error) -> StoreError {
 /// and the OS page cache holds the rest.
 const FJALL_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
+/// Memtable of a new fjall keyspace before it is flushed to a table (fjall's
+/// default is 64 MiB). A node replays its journal into the memtable at
+/// start, so this bounds what that costs in memory; fjall keeps the size a
+/// keyspace was made with.
+const FJALL_MEMTABLE_BYTES: u64 = 16 * 1024 * 1024;
+
 impl FjallEngine {
     /// Opens (or creates) the database in `dir`. Fails if another process
     /// holds it.
@@ -261,7 +267,9 @@ impl FjallEngine {
                 })
         })?;
         let tree = db
-            .keyspace("yui", fjall::KeyspaceCreateOptions::default)
+            .keyspace("yui", || {
+                fjall::KeyspaceCreateOptions::default().max_memtable_size(FJALL_MEMTABLE_BYTES)
+            })
             .map_err(fjall_err)?;
         Ok(Self { db, tree })
     }
