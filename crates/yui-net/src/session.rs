@@ -231,15 +231,20 @@ fn msg(kind: pb::sync_message::Kind) -> pb::SyncMessage {
     pb::SyncMessage { kind: Some(kind) }
 }
 
+/// Heads as the wire has them (Want, Have).
+fn heads_to_pb(heads: &[(NodeId, u64)]) -> Vec<pb::Head> {
+    heads
+        .iter()
+        .map(|(a, seq)| pb::Head {
+            author: a.as_bytes().to_vec(),
+            seq: *seq,
+        })
+        .collect()
+}
+
 fn want(heads: Vec<(NodeId, u64)>) -> pb::SyncMessage {
     msg(pb::sync_message::Kind::Want(pb::Want {
-        heads: heads
-            .into_iter()
-            .map(|(a, seq)| pb::Head {
-                author: a.as_bytes().to_vec(),
-                seq,
-            })
-            .collect(),
+        heads: heads_to_pb(&heads),
         ..Default::default()
     }))
 }
@@ -253,13 +258,7 @@ const MAX_HAVE_HEADS: usize = 4096;
 
 fn have(heads: &[(NodeId, u64)]) -> pb::SyncMessage {
     msg(pb::sync_message::Kind::Have(pb::Have {
-        heads: heads
-            .iter()
-            .map(|(a, seq)| pb::Head {
-                author: a.as_bytes().to_vec(),
-                seq: *seq,
-            })
-            .collect(),
+        heads: heads_to_pb(heads),
     }))
 }
 
