@@ -223,6 +223,28 @@ impl Engine for SledEngine {
 pub struct FjallEngine {
     db: fjall::Database,
     tree: fjall::Keyspace,
+    dir: std::path::PathBuf,
+}
+
+impl FjallEngine {
+    /// [`fjall_err`], except that a store poisoned by a failed background
+    /// write (a memtable flush) on a disk with less free space than a
+    /// flush needs is reported as the full disk it is.
+    fn err(&self, e: fjall::Error) -> StoreError {
+        match e {
+            fjall::Error::Poisoned if nearly_full(&self.dir) => {
+                StoreError::DiskFull("a background write of the store found no space left".into())
+            }
+            e => fjall_err(e),
+        }
+    }
+}
+
+/// Whether the file system holding `dir` has less free space than two
+/// memtables (what a flush and its compaction may need).
+fn nearly_full(dir: &Path) -> bool {
+    rustix::fs::statvfs(dir)
+        .is_ok_and(|st| st.f_bavail.saturating_mul(st.f_frsize) < 2 * FJALL_MEMTABLE_BYTES)
 }
 
 fn fjall_err(e: fjall::Error) -> StoreError {
@@ -271,13 +293,21 @@ impl FjallEngine {
                 fjall::KeyspaceCreateOptions::default().max_memtable_size(FJALL_MEMTABLE_BYTES)
             })
             .map_err(fjall_err)?;
-        Ok(Self { db, tree })
+        Ok(Self {
+            db,
+            tree,
+            dir: dir.to_owned(),
+        })
     }
 }
 
 impl Engine for FjallEngine {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.tree.get(key).map_err(fjall_err)?.map(|v| v.to_vec()))
+        Ok(self
+            .tree
+            .get(key)
+            .map_err(|e| self.err(e))?
+            .map(|v| v.to_vec()))
     }
 
     fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
@@ -290,7 +320,7 @@ impl Engine for FjallEngine {
             .map(|g| {
                 g.into_inner()
                     .map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(fjall_err)
+                    .map_err(|e| self.err(e))
             })
             .collect()
     }
@@ -308,13 +338,13 @@ impl Engine for FjallEngine {
                 Op::Delete(k) => batch.remove(&self.tree, k),
             }
         }
-        batch.commit().map_err(fjall_err)
+        batch.commit().map_err(|e| self.err(e))
     }
 
     fn flush(&self) -> Result<()> {
         self.db
             .persist(fjall::PersistMode::SyncAll)
-            .map_err(fjall_err)
+            .map_err(|e| self.err(e))
     }
 }
 
