@@ -226,20 +226,6 @@ pub struct FjallEngine {
     dir: std::path::PathBuf,
 }
 
-impl FjallEngine {
-    /// [`fjall_err`], except that a store poisoned by a failed background
-    /// write (a memtable flush) on a disk with less free space than a
-    /// flush needs is reported as the full disk it is.
-    fn err(&self, e: fjall::Error) -> StoreError {
-        match e {
-            fjall::Error::Poisoned if nearly_full(&self.dir) => {
-                StoreError::DiskFull("a background write of the store found no space left".into())
-            }
-            e => fjall_err(e),
-        }
-    }
-}
-
 /// Whether the file system holding `dir` has less free space than two
 /// memtables (what a flush and its compaction may need).
 fn nearly_full(dir: &Path) -> bool {
@@ -298,6 +284,18 @@ impl FjallEngine {
             tree,
             dir: dir.to_owned(),
         })
+    }
+
+    /// [`fjall_err`], except that a store poisoned by a failed background
+    /// write (a memtable flush) on a disk with less free space than a
+    /// flush needs is reported as the full disk it is.
+    fn err(&self, e: fjall::Error) -> StoreError {
+        match e {
+            fjall::Error::Poisoned if nearly_full(&self.dir) => {
+                StoreError::DiskFull("a background write of the store found no space left".into())
+            }
+            e => fjall_err(e),
+        }
     }
 }
 
