@@ -196,6 +196,12 @@ pub fn target(name: &str, figure: &str, goal: &str, met: bool) {
     println!("target {verdict} {name}: {figure} (target {goal})");
 }
 
+/// CPU time this process has used so far, every thread, in seconds.
+pub fn process_cpu_seconds() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+}
+
 fn rate(n: usize, secs: f64) -> f64 {
     n as f64 / secs
 }
@@ -219,6 +225,7 @@ fn ingest_rate(
             .expect("trust");
     }
     let t = Instant::now();
+    let cpu = process_cpu_seconds();
     let mut accepted = 0;
     replica
         .ingest_pipelined(entries.chunks(batch).map(|c| c.to_vec()), false, |r| {
@@ -227,6 +234,7 @@ fn ingest_rate(
         .expect("ingest");
     replica.store().flush().expect("flush");
     let secs = t.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds() - cpu;
     assert_eq!(accepted, entries.len(), "every entry must be accepted");
     let c = replica.counters();
     let (v, st) = (
@@ -236,7 +244,11 @@ fn ingest_rate(
     // Verification of the next batch overlaps the store of the one before
     // (`Replica::ingest_pipelined`), so the parts add up to more than the
     // whole.
-    println!("    {secs:.2} s in all; busy verifying {v:.2} s, storing {st:.2} s (overlapping)");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "    {secs:.2} s in all; busy verifying {v:.2} s, storing {st:.2} s (overlapping); CPU {cpu:.2} s of {:.2} s on {cores} cores",
+        secs * cores as f64
+    );
     rate(entries.len(), secs)
 }
 

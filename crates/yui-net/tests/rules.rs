@@ -498,3 +498,76 @@ async fn a_retracted_endorsement_takes_effect_inside_the_batch() {
     );
     assert!(!node.is_trusted(&m.id()));
 }
+
+/// A bundle import (`ingest_pipelined`) prepares later batches on several
+/// threads while earlier ones are stored: every batch still lands in
+/// order (each member's chain runs across all of them), and a trust
+/// change in one batch applies to the batches prepared before it landed,
+/// exactly as ingesting the batches one by one.
+#[tokio::test]
+async fn pipelined_batches_land_in_order_and_see_trust_changes_between_them() {
+    let (mut relay, mut members, pipelined) = relay_endorsing(3).await;
+    let one_by_one = {
+        // The same start on a second node: the relay's first entries.
+        let node = replica(9);
+        node.trust_add(relay.id(), "関東広域連合").unwrap();
+        let start: Vec<SignedEntry> = (0..relay.seq)
+            .map(|s| pipelined.store().get(&relay.id(), s + 1).unwrap().unwrap())
+            .collect();
+        assert_eq!(node.ingest(start).await.unwrap().accepted, 3);
+        node
+    };
+    let mut newcomer = Log::new(20);
+    let revoked = members.pop().unwrap().id();
+    let mut batches: Vec<Vec<SignedEntry>> = Vec::new();
+    for b in 0..24 {
+        let mut batch: Vec<SignedEntry> = Vec::new();
+        for m in members.iter_mut() {
+            batch.push(m.next(&format!("event-{b}"), event("合同防災訓練")));
+        }
+        if b >= 10 {
+            batch.push(newcomer.next(&format!("event-{b}"), event("姉妹都市交流")));
+        }
+        match b {
+            8 => batch.push(relay.next("endorsement-new", endorse(newcomer.id(), "恵那市"))),
+            12 => batch.push(relay.next("revocation-m3", revoke(revoked))),
+            _ => {}
+        }
+        batches.push(batch);
+    }
+    // The revoked member's entries, offered after its revocation.
+    let late = Log::new(4);
+    assert_eq!(late.id(), revoked);
+    for batch in &mut batches[13..] {
+        batch.push(late.at(1, None, "late", event("盗んだ鍵で")));
+    }
+    let mut reports = Vec::new();
+    let all = batches.clone();
+    let p = pipelined.clone();
+    tokio::task::spawn_blocking(move || {
+        p.ingest_pipelined(all, true, |r| reports.push(r))
+            .map(|()| reports)
+    })
+    .await
+    .unwrap()
+    .unwrap()
+    .into_iter()
+    .zip(batches)
+    .for_each(|(r, batch)| {
+        let expected = one_by_one.ingest_blocking(batch).unwrap();
+        assert_eq!(r.accepted, expected.accepted, "{r:?} / {expected:?}");
+        assert_eq!(
+            r.refused.len(),
+            expected.refused.len(),
+            "{r:?} / {expected:?}"
+        );
+    });
+    for log in members.iter().chain([&relay, &newcomer]) {
+        let head = pipelined.store().head(&log.id()).unwrap().unwrap();
+        assert_eq!(head.seq, log.seq, "every batch landed in order");
+        assert_eq!(one_by_one.store().head(&log.id()).unwrap(), Some(head));
+    }
+    assert!(pipelined.is_trusted(&newcomer.id()));
+    assert!(!pipelined.is_trusted(&revoked));
+    assert_eq!(pipelined.store().head(&revoked).unwrap(), None);
+}

@@ -96,7 +96,7 @@ impl Replica {
         let _turn = bulk_turn(batch.len()).await;
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut prepared = this.prepare(batch, rate_limited, source);
+            let mut prepared = this.prepare(batch, rate_limited, source, this.verify_threads);
             prepared.via_relay = via_relay;
             this.commit(prepared)
         })
@@ -110,12 +110,16 @@ impl Replica {
     }
 
     /// Ingests `batches` in order, each as [`Replica::ingest_blocking`]
-    /// (or [`Replica::import`] when `import`), verifying the signatures of
-    /// the next batch while the one before is stored: a second thread
-    /// prepares (decode, checks, batched verification on every core) one
-    /// batch ahead of the store. `each` sees every batch's report in order.
-    /// A batch prepared before a trust change it might depend on is
-    /// prepared again, so the result is that of ingesting one by one.
+    /// (or [`Replica::import`] when `import`), preparing (decode, checks,
+    /// batched verification) later batches while the one before is stored:
+    /// one preparing thread per core, each verifying whole batches on its
+    /// own, hands its batches to the store in turn. No thread waits for
+    /// another to finish a part of the same batch, so the cores stay busy
+    /// while the store works (a batch split across the cores left them
+    /// idle a quarter of the time, measured). `each` sees every batch's
+    /// report in order. A batch prepared before a trust change it might
+    /// depend on is prepared again, so the result is that of ingesting one
+    /// by one.
     pub fn ingest_pipelined<I>(
         &self,
         batches: I,
@@ -126,30 +130,54 @@ impl Replica {
         I: IntoIterator<Item = Vec<SignedEntry>>,
         I::IntoIter: Send,
     {
+        type Ready = (Vec<SignedEntry>, u64, Prepared);
         let (rate_limited, source) = if import {
             (false, Some(ArrivalSource::Import))
         } else {
             (true, None)
         };
         let batches = batches.into_iter();
+        let workers = self.verify_threads.max(1);
         std::thread::scope(|scope| {
-            // One batch prepared ahead, one waiting: enough to keep the
-            // store busy without holding many batches in memory.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<SignedEntry>, u64, Prepared)>(1);
+            // Batch i goes to worker i % workers and comes back on that
+            // worker's channel, so the store takes them in order. Each
+            // channel holds one or two batches: memory stays a few batches
+            // whatever the input's length, and a worker rarely waits for
+            // the store.
+            let mut inputs = Vec::with_capacity(workers);
+            let mut outputs = Vec::with_capacity(workers);
+            for _ in 0..workers {
+                let (in_tx, in_rx) = std::sync::mpsc::sync_channel::<Vec<SignedEntry>>(1);
+                let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<Ready>(2);
+                scope.spawn(move || {
+                    for batch in in_rx {
+                        let generation = self.trust_generation();
+                        let prepared = self.prepare(batch.clone(), rate_limited, source, 1);
+                        if out_tx.send((batch, generation, prepared)).is_err() {
+                            break;
+                        }
+                    }
+                });
+                inputs.push(in_tx);
+                outputs.push(out_rx);
+            }
             scope.spawn(move || {
-                for batch in batches {
-                    let generation = self.trust_generation();
-                    let prepared = self.prepare(batch.clone(), rate_limited, source);
-                    if tx.send((batch, generation, prepared)).is_err() {
+                for (i, batch) in batches.enumerate() {
+                    if inputs[i % workers].send(batch).is_err() {
                         break;
                     }
                 }
             });
-            for (batch, generation, prepared) in rx {
+            // A worker's channel closes once the feeder ran out of batches
+            // and the worker handed back its last one.
+            for i in 0.. {
+                let Ok((batch, generation, prepared)) = outputs[i % workers].recv() else {
+                    break;
+                };
                 let prepared = if self.trust_generation() == generation {
                     prepared
                 } else {
-                    self.prepare(batch, rate_limited, source)
+                    self.prepare(batch, rate_limited, source, self.verify_threads)
                 };
                 each(self.commit(prepared)?);
             }
@@ -163,16 +191,18 @@ impl Replica {
         rate_limited: bool,
         source: Option<ArrivalSource>,
     ) -> Result<IngestReport, ReplicaError> {
-        self.commit(self.prepare(batch, rate_limited, source))
+        self.commit(self.prepare(batch, rate_limited, source, self.verify_threads))
     }
 
     /// Everything before the write lock: decode, checks, batched signature
-    /// verification. Touches nothing stored.
+    /// verification split across up to `threads` cores. Touches nothing
+    /// stored.
     fn prepare(
         &self,
         batch: Vec<SignedEntry>,
         rate_limited: bool,
         source: Option<ArrivalSource>,
+        threads: usize,
     ) -> Prepared {
         let mut report = IngestReport::default();
         let now = now_ms();
@@ -192,7 +222,7 @@ impl Replica {
             }
         }
         let started = std::time::Instant::now();
-        let verdicts = verifier.verify_parallel(self.verify_threads);
+        let verdicts = verifier.verify_parallel(threads);
         if !candidates.is_empty() {
             self.counters.verify_seconds.observe(started.elapsed());
         }
