@@ -101,8 +101,23 @@ type IngestFuture<'a> = std::pin::Pin<
 /// An Entries message read and waiting: id, its authors, the message.
 type Queued = (u64, Option<HashSet<[u8; 32]>>, pb::Entries);
 
-/// Entries messages ingested at once per session (disjoint authors only).
-const MAX_RUNNING: usize = 2;
+/// An Entries message being ingested: its authors, and whether it is
+/// stored yet.
+type RunningBatch = (
+    Option<HashSet<[u8; 32]>>,
+    tokio::sync::watch::Receiver<bool>,
+);
+
+/// Where a running batch stands among the others of its session: the ones
+/// before it sharing an author (stored or not yet), and its own signal.
+struct StoreOrder {
+    after: Vec<tokio::sync::watch::Receiver<bool>>,
+    done: tokio::sync::watch::Sender<bool>,
+}
+
+/// Large Entries messages ingested at once per session: two verified side
+/// by side while the store takes a third.
+const MAX_RUNNING: usize = 3;
 /// Small Entries messages (single updates) ingested at once per session,
 /// beside the bulk ones: they never wait behind a bulk batch, but a peer
 /// sending thousands of them holds at most this many ingests here.
@@ -447,11 +462,15 @@ impl Ctx<'_> {
         S: Stream<Item = Result<pb::SyncMessage, Status>> + Unpin,
     {
         use pb::sync_message::Kind;
-        // Entries messages are ingested up to MAX_RUNNING at a time when
-        // their authors are disjoint, so a readiness update overtakes a bulk
-        // batch still being verified; per author the order is kept.
+        // Entries messages are ingested up to MAX_RUNNING at a time: each
+        // is prepared (checks, signatures) at once, and stored once every
+        // running batch before it that shares an author is stored. Batches
+        // of a backfill (one author's run split across two) are thus
+        // verified side by side on the cores while the store takes the one
+        // before, and a readiness update overtakes a bulk batch still being
+        // verified; per author the order is kept.
         let mut running: FuturesUnordered<IngestFuture<'_>> = FuturesUnordered::new();
-        let mut running_sets: HashMap<u64, Option<HashSet<[u8; 32]>>> = HashMap::new();
+        let mut running_sets: HashMap<u64, RunningBatch> = HashMap::new();
         let mut queued: std::collections::VecDeque<Queued> = std::collections::VecDeque::new();
         let mut next_id = 0u64;
         let mut running_small_ids: HashSet<u64> = HashSet::new();
@@ -472,21 +491,31 @@ impl Ctx<'_> {
                     i += 1;
                     continue;
                 }
-                let blocked = running_sets.values().any(|r| overlaps(r, &queued[i].1))
-                    || queued
-                        .iter()
-                        .take(i)
-                        .any(|(_, earlier, _)| overlaps(earlier, &queued[i].1));
+                // An earlier batch still waiting keeps its place before a
+                // later one sharing an author.
+                let blocked = queued
+                    .iter()
+                    .take(i)
+                    .any(|(_, earlier, _)| overlaps(earlier, &queued[i].1));
                 if blocked {
                     i += 1;
                     continue;
                 }
                 let (id, set, e) = queued.remove(i).expect("index in range");
-                running_sets.insert(id, set);
+                let after: Vec<_> = running_sets
+                    .values()
+                    .filter(|(s, _)| overlaps(s, &set))
+                    .map(|(_, stored)| stored.clone())
+                    .collect();
+                let (done, stored) = tokio::sync::watch::channel(false);
+                running_sets.insert(id, (set, stored));
                 if small {
                     running_small_ids.insert(id);
                 }
-                running.push(Box::pin(async move { (id, self.ingest(e, control).await) }));
+                let order = StoreOrder { after, done };
+                running.push(Box::pin(async move {
+                    (id, self.ingest(e, control, Some(order)).await)
+                }));
             }
             let can_read = queued.len() < MAX_QUEUED;
             let m = tokio::select! {
@@ -674,15 +703,18 @@ impl Ctx<'_> {
             r?;
         }
         while let Some((_, _, e)) = queued.pop_front() {
-            self.ingest(e, control).await?;
+            self.ingest(e, control, None).await?;
         }
         Ok(())
     }
 
+    /// Ingests one Entries message; with `order`, stores it only once the
+    /// batches before it sharing an author are stored.
     async fn ingest(
         &self,
         e: pb::Entries,
         control: &mpsc::Sender<pb::SyncMessage>,
+        order: Option<StoreOrder>,
     ) -> Result<(), SessionError> {
         if e.entries.len() > self.cfg.max_inbound_entries {
             Counters::add(&self.replica.counters().limit_batch_entries, 1);
@@ -701,10 +733,22 @@ impl Ctx<'_> {
             }
         }
         self.replica.count_malformed(malformed);
-        let report = self
+        let prepared = self
             .replica
-            .ingest_from(self.peer, self.relay, batch)
-            .await?;
+            .prepare_from(self.peer, self.relay, batch)
+            .await;
+        let report = match order {
+            Some(StoreOrder { after, done }) => {
+                for mut before in after {
+                    // Stored, or its ingest ended (which ends the session).
+                    let _ = before.wait_for(|stored| *stored).await;
+                }
+                let report = self.replica.commit_prepared(prepared).await;
+                let _ = done.send(true);
+                report
+            }
+            None => self.replica.commit_prepared(prepared).await,
+        }?;
         {
             let mut st = self.state.lock().expect("peer state");
             for (author, seq) in &report.seen {
@@ -946,7 +990,7 @@ impl Ctx<'_> {
             self.heard(&m);
             match m.kind {
                 Some(Kind::Entries(e)) if e.entries.len() <= yui_sync::SMALL_BATCH => {
-                    self.ingest(e, &control).await?
+                    self.ingest(e, &control, None).await?
                 }
                 Some(Kind::Have(h)) => self.on_have(h, &control).await?,
                 Some(Kind::Entries(e)) => {

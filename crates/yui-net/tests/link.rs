@@ -878,3 +878,59 @@ async fn urgent_entries_cross_on_their_lane_while_the_sync_stream_is_full() {
     target.cancel.cancel();
     reader.cancel.cancel();
 }
+
+/// A backfill whose author runs straddle the batches: the batches are
+/// verified side by side, yet each is stored only after the one before it
+/// that shares an author, so nothing arrives out of order (no gap, no chain
+/// refusal, no resend).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_sharing_authors_are_stored_in_order() {
+    use yui_core::{Entry, EntryId, SignedEntry};
+    use yui_sync::Codec;
+
+    let a = node(80).await;
+    let b = node(81).await;
+    trust_each_other(&[&a, &b]);
+    let authors: Vec<SecretKey> = (82..85).map(|s| SecretKey::from_seed(&[s; 32])).collect();
+    let backlog = yui_sync::now_ms() - 2 * 3_600_000;
+    for key in &authors {
+        let id = NodeId::new(key.public_key());
+        a.replica.trust_add(id, "author").unwrap();
+        b.replica.trust_add(id, "author").unwrap();
+        let mut prev: Option<EntryId> = None;
+        let mut log = Vec::new();
+        for seq in 1..=3000u64 {
+            let e = Entry {
+                sealed: None,
+                author: id,
+                seq,
+                prev,
+                created_at: backlog + seq as i64,
+                expires_at: None,
+                object_id: format!("case-{seq}"),
+                body: event("連携事例"),
+            };
+            let s = SignedEntry::sign(ProtoCodec.encode_entry(&e), key);
+            prev = Some(s.id());
+            log.push(s);
+        }
+        for chunk in log.chunks(1000) {
+            assert_eq!(
+                a.replica.import(chunk.to_vec()).await.unwrap().accepted,
+                1000
+            );
+        }
+    }
+    b.peers.add(a.addr.clone(), Some(a.replica.id()));
+    wait_for("9,000 entries in several batches", || {
+        authors
+            .iter()
+            .all(|k| head(&b.replica, NodeId::new(k.public_key())) == 3000)
+    })
+    .await;
+    let c = b.replica.counters().snapshot();
+    assert_eq!((c.gaps, c.refused_chain), (0, 0), "{c:?}");
+    assert_eq!(c.accepted, 9000);
+    a.cancel.cancel();
+    b.cancel.cancel();
+}

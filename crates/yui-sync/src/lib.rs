@@ -26,8 +26,8 @@ pub mod trust;
 pub use metrics::{Counters, CountersSnapshot, Histogram, HistogramSnapshot};
 pub use peer::{PeerSync, LAZY_GRACE_MS};
 pub use replica::{
-    bulk_turn, is_urgent, now_ms, CheckReport, Codec, DecodeError, IngestReport, PublishError,
-    Refusal, Replica, ReplicaError, ReplicaEvent, SealWith, StoredEntry, MAX_RECOVERIES,
-    SMALL_BATCH,
+    bulk_turn, is_urgent, now_ms, CheckReport, Codec, DecodeError, IngestReport, PreparedBatch,
+    PublishError, Refusal, Replica, ReplicaError, ReplicaEvent, SealWith, StoredEntry,
+    MAX_RECOVERIES, SMALL_BATCH,
 };
 pub use trust::{TrustPolicy, TrustSet};

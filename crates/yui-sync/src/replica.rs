@@ -39,7 +39,7 @@ mod publish;
 
 pub use apply::MAX_RECOVERIES;
 use apply::{author_rate, AuthorRate};
-pub use ingest::{bulk_turn, SMALL_BATCH};
+pub use ingest::{bulk_turn, PreparedBatch, SMALL_BATCH};
 pub use publish::SealWith;
 
 /// This machine's clock in Unix milliseconds.

@@ -29,14 +29,28 @@ struct Prepared {
     via_relay: bool,
 }
 
+/// A batch from a peer after [`Replica::prepare_from`]: checked and
+/// signature-verified, touching nothing stored, waiting for its turn at
+/// the store ([`Replica::commit_prepared`]). A session prepares the
+/// batches it reads side by side and commits them in the order it read
+/// them.
+pub struct PreparedBatch {
+    /// The batch as it came, should trust change before the commit.
+    batch: Vec<SignedEntry>,
+    /// [`Replica::trust_generation`] when it was prepared.
+    generation: u64,
+    prepared: Prepared,
+}
+
 /// Batches up to this size never wait for a turn: single updates
 /// (readiness, acknowledgements) and live pushes.
 pub const SMALL_BATCH: usize = 64;
 
-/// A turn for a large ingest batch: at most one per core runs at a time in
-/// the whole process (each already splits its signature check across the
-/// cores). Bulk backfill from many peers thus cannot crowd the CPU out from
-/// under a small urgent batch, which never waits for a turn.
+/// A turn for a large ingest batch: at most one per core is prepared at a
+/// time in the whole process, each on one core (see
+/// [`Replica::prepare_from`]). Bulk backfill from many peers thus cannot
+/// crowd the CPU out from under a small urgent batch, which never waits
+/// for a turn.
 pub async fn bulk_turn(len: usize) -> Option<tokio::sync::SemaphorePermit<'static>> {
     static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     if len <= SMALL_BATCH {
@@ -84,8 +98,8 @@ impl Replica {
             .await
     }
 
-    /// Takes a turn (large batches, see [`bulk_turn`]) and ingests on the
-    /// blocking pool.
+    /// Prepares on the blocking pool, the signatures split across the
+    /// cores (the caller waits for this one batch), then commits.
     async fn ingest_off_reactor(
         self: &Arc<Self>,
         batch: Vec<SignedEntry>,
@@ -93,12 +107,85 @@ impl Replica {
         source: Option<ArrivalSource>,
         via_relay: bool,
     ) -> Result<IngestReport, ReplicaError> {
+        let prepared = self
+            .prepare_off_reactor(batch, rate_limited, source, via_relay, self.verify_threads)
+            .await;
+        self.commit_prepared(prepared).await
+    }
+
+    /// The first half of [`Replica::ingest_from`]: decode, checks and
+    /// batched signature verification on the blocking pool, nothing
+    /// stored. A large batch takes a turn ([`bulk_turn`]) and is verified
+    /// on one core, so the cores verify as many batches side by side (no
+    /// core waits for another to finish its part of a batch) while the
+    /// store takes the ones before; a small one is split across the cores
+    /// and never waits.
+    pub async fn prepare_from(
+        self: &Arc<Self>,
+        peer: NodeId,
+        via_relay: bool,
+        batch: Vec<SignedEntry>,
+    ) -> PreparedBatch {
+        let threads = if batch.len() > SMALL_BATCH {
+            1
+        } else {
+            self.verify_threads
+        };
+        let source = Some(ArrivalSource::Peer(peer));
+        self.prepare_off_reactor(batch, true, source, via_relay, threads)
+            .await
+    }
+
+    /// The second half of [`Replica::ingest_from`]: chain checks and the
+    /// store, on the blocking pool. A batch prepared before trust changed
+    /// (an endorsement or revocation stored meanwhile) is prepared again
+    /// first, so committing prepared batches in order gives what ingesting
+    /// them one by one would.
+    pub async fn commit_prepared(
+        self: &Arc<Self>,
+        prepared: PreparedBatch,
+    ) -> Result<IngestReport, ReplicaError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let PreparedBatch {
+                batch,
+                generation,
+                prepared,
+            } = prepared;
+            let prepared = if this.trust_generation() == generation {
+                prepared
+            } else {
+                let (rate_limited, source, via_relay) =
+                    (prepared.rate_limited, prepared.source, prepared.via_relay);
+                let mut again = this.prepare(batch, rate_limited, source, this.verify_threads);
+                again.via_relay = via_relay;
+                again
+            };
+            this.commit(prepared)
+        })
+        .await
+        .expect("ingest task panicked")
+    }
+
+    async fn prepare_off_reactor(
+        self: &Arc<Self>,
+        batch: Vec<SignedEntry>,
+        rate_limited: bool,
+        source: Option<ArrivalSource>,
+        via_relay: bool,
+        threads: usize,
+    ) -> PreparedBatch {
         let _turn = bulk_turn(batch.len()).await;
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut prepared = this.prepare(batch, rate_limited, source, this.verify_threads);
+            let generation = this.trust_generation();
+            let mut prepared = this.prepare(batch.clone(), rate_limited, source, threads);
             prepared.via_relay = via_relay;
-            this.commit(prepared)
+            PreparedBatch {
+                batch,
+                generation,
+                prepared,
+            }
         })
         .await
         .expect("ingest task panicked")
