@@ -108,6 +108,8 @@ pub async fn open_channel(addr: &str) -> Result<(Channel, Binding), ConnectError
         .connect_timeout(Duration::from_secs(10))
         .http2_keep_alive_interval(Duration::from_secs(20))
         .keep_alive_timeout(Duration::from_secs(20))
+        .initial_stream_window_size(crate::STREAM_WINDOW)
+        .initial_connection_window_size(crate::CONNECTION_WINDOW)
         .keep_alive_while_idle(true)
         .connect_with_connector(connector)
         .await

@@ -39,3 +39,16 @@ pub use session::SessionConfig;
 
 /// Largest gRPC message accepted or sent.
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
+
+/// HTTP/2 receive window of one stream, both sides of a link: what a peer
+/// may send on the Sync stream before this node reads it.
+pub const STREAM_WINDOW: u32 = 1024 * 1024;
+
+/// HTTP/2 receive window of a whole connection, both sides. It must exceed
+/// [`STREAM_WINDOW`]: streams share it, so when it is no larger, a Sync
+/// stream this node is too busy to read (verifying backfill) takes all of
+/// it and the urgent lane's entries wait behind the backfill. hyper's
+/// listener default is 1 MiB for both, which let a relay's backfill to
+/// another relay hold readiness for seconds. The margin holds the lane's
+/// batches (at most 64 entries) many times over.
+pub const CONNECTION_WINDOW: u32 = STREAM_WINDOW + 512 * 1024;

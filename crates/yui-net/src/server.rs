@@ -706,6 +706,8 @@ pub async fn serve(
         .layer(MarkUse)
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .initial_stream_window_size(crate::STREAM_WINDOW)
+        .initial_connection_window_size(crate::CONNECTION_WINDOW)
         .add_routes(routes)
         .serve_with_incoming_shutdown(ReceiverStream::new(rx), cancel.cancelled())
         .await

@@ -1,10 +1,9 @@
 //! Background work at a lower CPU priority than the live path.
 //!
-//! Search indexing is work a node can do a moment later; a readiness update
-//! crossing the node is not. (Bulk ingest stays at normal priority: checking
-//! backfill signatures here starved a session's reads under a busy CPU
-//! until HTTP/2 gave up on the connection — the hostile flood test found
-//! it.)
+//! Search indexing and checking the signatures of backfill are work a node
+//! can do a moment later; a readiness update crossing the node is not.
+//! (Storing backfill stays at normal priority: it holds the write lock an
+//! update waits for.)
 //! When the CPU is short — a node catching up a large backlog on a small
 //! machine, or many nodes on one — the scheduler should give the live path
 //! (the async runtime: sessions, the urgent lane, small ingests, pages)

@@ -36,6 +36,7 @@ mod forks;
 mod hold;
 mod ingest;
 mod publish;
+mod write_lock;
 
 pub use apply::MAX_RECOVERIES;
 use apply::{author_rate, AuthorRate};
@@ -309,7 +310,9 @@ pub struct Replica {
     /// Bumped whenever the trust set or an operator's name for a root
     /// changes: readers cache what depends on trust (display names) by it.
     trust_generation: AtomicU64,
-    write: Mutex<()>,
+    /// Held by every store write; small writes go first (see
+    /// [`write_lock`]).
+    write: write_lock::WriteLock,
     /// Publishing held (restored from a backup) until a peer shows this node
     /// holds the newest of its own log.
     held: AtomicBool,
@@ -370,7 +373,7 @@ impl Replica {
             policy,
             trust: RwLock::new(TrustSet::default()),
             trust_generation: AtomicU64::new(0),
-            write: Mutex::new(()),
+            write: write_lock::WriteLock::default(),
             held: AtomicBool::new(false),
             own_claimed: AtomicU64::new(0),
             hold_floor: AtomicU64::new(0),

@@ -71,10 +71,10 @@ async fn one_update(nodes: &[Member], relays: usize, from: usize, n: usize) -> a
             "published seq {} where {seq} was expected",
             p.seq
         );
-        anyhow::Ok(())
+        anyhow::Ok(t.elapsed())
     };
     let (arrived, published) = tokio::join!(join_all(waiters), publish);
-    published?;
+    let published = published?;
     let mut last = Duration::ZERO;
     let mut relays_at = Vec::new();
     for a in arrived {
@@ -89,7 +89,8 @@ async fn one_update(nodes: &[Member], relays: usize, from: usize, n: usize) -> a
     }
     if std::env::var_os("YUI_BENCH_TRACE").is_some() && last > Duration::from_millis(500) {
         eprintln!(
-            "  slow update from node {from}: relays at {relays_at:?} ms, last node {} ms",
+            "  slow update from node {from}: published in {} ms, relays at {relays_at:?} ms, last node {} ms",
+            published.as_millis(),
             last.as_millis()
         );
     }

@@ -51,7 +51,12 @@ impl Replica {
         source: Option<ArrivalSource>,
         report: &mut IngestReport,
     ) -> Result<Vec<(NodeId, u64, bool)>, ReplicaError> {
-        let _w = self.write.lock().expect("write lock");
+        let priority = if verified.len() <= super::SMALL_BATCH {
+            super::write_lock::Priority::Small
+        } else {
+            super::write_lock::Priority::Bulk
+        };
+        let _w = self.write.lock(priority);
         let mut batch = Batch {
             heads: HashMap::new(),
             forked: HashMap::new(),

@@ -52,7 +52,7 @@ impl Replica {
         } else {
             (a, b)
         };
-        let _w = self.write.lock().expect("write lock");
+        let _w = self.write.lock(super::write_lock::Priority::Small);
         let new = self
             .store
             .record_fork(&ForkRecord {

@@ -113,13 +113,14 @@ impl Replica {
         self.commit_prepared(prepared).await
     }
 
-    /// The first half of [`Replica::ingest_from`]: decode, checks and
-    /// batched signature verification on the blocking pool, nothing
+    /// The first half of [`Replica::ingest_from`], for a session reading
+    /// ahead: decode, checks and batched signature verification, nothing
     /// stored. A large batch takes a turn ([`bulk_turn`]) and is verified
-    /// on one core, so the cores verify as many batches side by side (no
-    /// core waits for another to finish its part of a batch) while the
-    /// store takes the ones before; a small one is split across the cores
-    /// and never waits.
+    /// on one thread of the background pool ([`crate::background`], a
+    /// lower CPU priority), so the cores verify as many batches side by
+    /// side (no core waits for another to finish its part of a batch)
+    /// while the store takes the ones before; a small one is split across
+    /// the cores at normal priority and never waits.
     pub async fn prepare_from(
         self: &Arc<Self>,
         peer: NodeId,
@@ -132,8 +133,37 @@ impl Replica {
             self.verify_threads
         };
         let source = Some(ArrivalSource::Peer(peer));
+        if threads == 1 {
+            // Backfill: at background priority, so that under a short CPU
+            // the live path of every node on the machine (readiness on the
+            // lane, small ingests, relays forwarding them) goes first.
+            let _turn = bulk_turn(batch.len()).await;
+            let this = self.clone();
+            return crate::background::run(move || {
+                this.prepare_batch(batch, true, source, via_relay, threads)
+            })
+            .await;
+        }
         self.prepare_off_reactor(batch, true, source, via_relay, threads)
             .await
+    }
+
+    fn prepare_batch(
+        &self,
+        batch: Vec<SignedEntry>,
+        rate_limited: bool,
+        source: Option<ArrivalSource>,
+        via_relay: bool,
+        threads: usize,
+    ) -> PreparedBatch {
+        let generation = self.trust_generation();
+        let mut prepared = self.prepare(batch.clone(), rate_limited, source, threads);
+        prepared.via_relay = via_relay;
+        PreparedBatch {
+            batch,
+            generation,
+            prepared,
+        }
     }
 
     /// The second half of [`Replica::ingest_from`]: chain checks and the
@@ -178,14 +208,7 @@ impl Replica {
         let _turn = bulk_turn(batch.len()).await;
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
-            let generation = this.trust_generation();
-            let mut prepared = this.prepare(batch.clone(), rate_limited, source, threads);
-            prepared.via_relay = via_relay;
-            PreparedBatch {
-                batch,
-                generation,
-                prepared,
-            }
+            this.prepare_batch(batch, rate_limited, source, via_relay, threads)
         })
         .await
         .expect("ingest task panicked")
@@ -237,6 +260,8 @@ impl Replica {
                 let (in_tx, in_rx) = std::sync::mpsc::sync_channel::<Vec<SignedEntry>>(1);
                 let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<Ready>(2);
                 scope.spawn(move || {
+                    // Bulk work: see `prepare_from`.
+                    crate::background::lower_this_thread();
                     for batch in in_rx {
                         let generation = self.trust_generation();
                         let prepared = self.prepare(batch.clone(), rate_limited, source, 1);

@@ -65,7 +65,7 @@ impl Replica {
         seal: Option<SealWith>,
     ) -> Result<StoredEntry, PublishError> {
         yui_core::validate::publishable(&body)?;
-        let _w = self.write.lock().expect("write lock");
+        let _w = self.write.lock(super::write_lock::Priority::Small);
         if self.held.load(Ordering::SeqCst) {
             return Err(PublishError::Held);
         }
