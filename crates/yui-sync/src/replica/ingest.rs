@@ -127,25 +127,18 @@ impl Replica {
         via_relay: bool,
         batch: Vec<SignedEntry>,
     ) -> PreparedBatch {
-        let threads = if batch.len() > SMALL_BATCH {
-            1
-        } else {
-            self.verify_threads
-        };
         let source = Some(ArrivalSource::Peer(peer));
-        if threads == 1 {
-            // Backfill: at background priority, so that under a short CPU
-            // the live path of every node on the machine (readiness on the
-            // lane, small ingests, relays forwarding them) goes first.
-            let _turn = bulk_turn(batch.len()).await;
-            let this = self.clone();
-            return crate::background::run(move || {
-                this.prepare_batch(batch, true, source, via_relay, threads)
-            })
-            .await;
+        if batch.len() <= SMALL_BATCH {
+            return self
+                .prepare_off_reactor(batch, true, source, via_relay, self.verify_threads)
+                .await;
         }
-        self.prepare_off_reactor(batch, true, source, via_relay, threads)
-            .await
+        // Backfill: at background priority, so that under a short CPU the
+        // live path of every node on the machine (readiness on the lane,
+        // small ingests, relays forwarding them) goes first.
+        let _turn = bulk_turn(batch.len()).await;
+        let this = self.clone();
+        crate::background::run(move || this.prepare_batch(batch, true, source, via_relay, 1)).await
     }
 
     fn prepare_batch(
