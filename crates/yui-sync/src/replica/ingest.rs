@@ -169,25 +169,29 @@ impl Replica {
         prepared: PreparedBatch,
     ) -> Result<IngestReport, ReplicaError> {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let PreparedBatch {
-                batch,
-                generation,
-                prepared,
-            } = prepared;
-            let prepared = if this.trust_generation() == generation {
-                prepared
-            } else {
-                let (rate_limited, source, via_relay) =
-                    (prepared.rate_limited, prepared.source, prepared.via_relay);
-                let mut again = this.prepare(batch, rate_limited, source, this.verify_threads);
-                again.via_relay = via_relay;
-                again
-            };
-            this.commit(prepared)
-        })
-        .await
-        .expect("ingest task panicked")
+        tokio::task::spawn_blocking(move || this.commit_batch(prepared))
+            .await
+            .expect("ingest task panicked")
+    }
+
+    /// [`Replica::commit_prepared`] for callers off the async reactor.
+    fn commit_batch(&self, prepared: PreparedBatch) -> Result<IngestReport, ReplicaError> {
+        let PreparedBatch {
+            batch,
+            generation,
+            prepared,
+        } = prepared;
+        if self.trust_generation() == generation {
+            return self.commit(prepared);
+        }
+        let again = self.prepare_batch(
+            batch,
+            prepared.rate_limited,
+            prepared.source,
+            prepared.via_relay,
+            self.verify_threads,
+        );
+        self.commit(again.prepared)
     }
 
     async fn prepare_off_reactor(
@@ -233,7 +237,6 @@ impl Replica {
         I: IntoIterator<Item = Vec<SignedEntry>>,
         I::IntoIter: Send,
     {
-        type Ready = (Vec<SignedEntry>, u64, Prepared);
         let (rate_limited, source) = if import {
             (false, Some(ArrivalSource::Import))
         } else {
@@ -251,14 +254,13 @@ impl Replica {
             let mut outputs = Vec::with_capacity(workers);
             for _ in 0..workers {
                 let (in_tx, in_rx) = std::sync::mpsc::sync_channel::<Vec<SignedEntry>>(1);
-                let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<Ready>(2);
+                let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<PreparedBatch>(2);
                 scope.spawn(move || {
                     // Bulk work: see `prepare_from`.
                     crate::background::lower_this_thread();
                     for batch in in_rx {
-                        let generation = self.trust_generation();
-                        let prepared = self.prepare(batch.clone(), rate_limited, source, 1);
-                        if out_tx.send((batch, generation, prepared)).is_err() {
+                        let prepared = self.prepare_batch(batch, rate_limited, source, false, 1);
+                        if out_tx.send(prepared).is_err() {
                             break;
                         }
                     }
@@ -276,15 +278,10 @@ impl Replica {
             // A worker's channel closes once the feeder ran out of batches
             // and the worker handed back its last one.
             for i in 0.. {
-                let Ok((batch, generation, prepared)) = outputs[i % workers].recv() else {
+                let Ok(prepared) = outputs[i % workers].recv() else {
                     break;
                 };
-                let prepared = if self.trust_generation() == generation {
-                    prepared
-                } else {
-                    self.prepare(batch, rate_limited, source, self.verify_threads)
-                };
-                each(self.commit(prepared)?);
+                each(self.commit_batch(prepared)?);
             }
             Ok(())
         })
