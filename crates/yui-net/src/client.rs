@@ -168,10 +168,9 @@ impl Connection {
         let mut client = FederationClient::new(channel)
             .max_decoding_message_size(cfg.max_message_bytes)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let (tx, rx) = mpsc::channel(cfg.pending_messages.max(1));
-        let out = Outbound::Dialer(tx);
+        let (out, outgoing) = Outbound::dialer(cfg.pending_messages);
         let mut inbound = client
-            .sync(ReceiverStream::new(rx))
+            .sync(outgoing)
             .await
             .map_err(|s| ConnectError::Grpc(format!("{}: {}", s.code(), s.message())))?
             .into_inner();

@@ -390,8 +390,7 @@ mod tests {
         prove: impl FnOnce(&pb::Hello) -> pb::SyncMessage,
     ) -> Result<PeerHello, HandshakeError> {
         let (in_tx, in_rx) = mpsc::channel(4);
-        let (out_tx, mut out_rx) = mpsc::channel(4);
-        let out = Outbound::Listener(out_tx);
+        let (out, mut out_rx) = Outbound::listener(4);
         in_tx.send(Ok(hello_msg(dialer, [7; 32]))).await.unwrap();
         let mut inbound = ReceiverStream::new(in_rx);
         let run = listen(
@@ -406,7 +405,7 @@ mod tests {
         let script = async {
             let Some(Ok(pb::SyncMessage {
                 kind: Some(pb::sync_message::Kind::Hello(h)),
-            })) = out_rx.recv().await
+            })) = out_rx.next().await
             else {
                 panic!("listener did not say Hello");
             };

@@ -18,13 +18,13 @@
 use std::pin::Pin;
 
 use futures::Stream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::Status;
 use yui_proto::v1 as pb;
 use yui_proto::v1::federation_client::FederationClient;
 
-use crate::session::Outbound;
+use crate::session::{Outbound, Outgoing};
 
 /// The first protocol version with the urgent lane.
 pub const LANE_VERSION: u32 = 4;
@@ -46,27 +46,24 @@ impl Lane {
     /// request stream; the returned receiver feeds the response stream.
     pub(crate) fn accepted(
         inbound: tonic::Streaming<pb::SyncMessage>,
-    ) -> (Self, mpsc::Receiver<Result<pb::SyncMessage, Status>>) {
-        let (tx, rx) = mpsc::channel(LANE_QUEUE);
+    ) -> (Self, Outgoing<Result<pb::SyncMessage, Status>>) {
+        let (out, outgoing) = Outbound::listener(LANE_QUEUE);
         (
             Self {
                 inbound: Box::pin(inbound),
-                out: Outbound::Listener(tx),
+                out,
             },
-            rx,
+            outgoing,
         )
     }
 
     /// Opens the lane on the dialer's connection.
     pub(crate) async fn dial(mut client: FederationClient<Channel>) -> Result<Self, Status> {
-        let (tx, rx) = mpsc::channel(LANE_QUEUE);
-        let inbound = client
-            .urgent(tokio_stream::wrappers::ReceiverStream::new(rx))
-            .await?
-            .into_inner();
+        let (out, outgoing) = Outbound::dialer(LANE_QUEUE);
+        let inbound = client.urgent(outgoing).await?.into_inner();
         Ok(Self {
             inbound: Box::pin(inbound),
-            out: Outbound::Dialer(tx),
+            out,
         })
     }
 }

@@ -390,7 +390,7 @@ fn conn_info<T>(req: &Request<T>) -> Result<ConnInfo, Status> {
 
 #[tonic::async_trait]
 impl Federation for FederationService {
-    type SyncStream = ReceiverStream<Result<pb::SyncMessage, Status>>;
+    type SyncStream = session::Outgoing<Result<pb::SyncMessage, Status>>;
 
     async fn sync(
         &self,
@@ -412,8 +412,7 @@ impl Federation for FederationService {
         }
         let sync_slot = SyncSlot(info.state.clone());
         let mut inbound = req.into_inner();
-        let (tx, rx) = mpsc::channel(self.session.pending_messages.max(1));
-        let out = Outbound::Listener(tx);
+        let (out, outgoing) = Outbound::listener(self.session.pending_messages);
         let this = self.clone();
         let span = tracing::info_span!("inbound", remote = %info.remote);
         tokio::spawn(
@@ -516,10 +515,10 @@ tracing::info!(peer = %peer.node_id, "peer connected");
             }
             .instrument(span),
         );
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(Response::new(outgoing))
     }
 
-    type UrgentStream = ReceiverStream<Result<pb::SyncMessage, Status>>;
+    type UrgentStream = session::Outgoing<Result<pb::SyncMessage, Status>>;
 
     /// The urgent lane of the session on this connection (protocol 4),
     /// once per connection.
@@ -533,13 +532,13 @@ tracing::info!(peer = %peer.node_id, "peer connected");
                 "the urgent lane opens once per connection, after the Sync session on it (protocol 4 or later) has answered the opening Want",
             ));
         };
-        let (lane, rx) = crate::lane::Lane::accepted(req.into_inner());
+        let (lane, outgoing) = crate::lane::Lane::accepted(req.into_inner());
         if slot.send(lane).is_err() {
             return Err(Status::aborted(
                 "the Sync session on this connection has ended",
             ));
         }
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(Response::new(outgoing))
     }
 
     async fn pull(

@@ -28,70 +28,14 @@ use crate::lane::{Lane, LaneSetup, LANE_VERSION};
 use crate::peers::PeerStatusHandle;
 
 mod opening;
+mod outbound;
 pub use opening::SUMMARY_FROM;
 use opening::{
     answer_summary, bucket, diff_want, differing, expand_reply, summary_bits, summary_want,
     want_reply, Opening,
 };
-
-/// Where a session writes: the request stream (dialer) or the response
-/// stream (listener, which can also end the call with a status).
-#[derive(Debug, Clone)]
-pub enum Outbound {
-    /// The dialling side's request stream.
-    Dialer(mpsc::Sender<pb::SyncMessage>),
-    /// The listening side's response stream.
-    Listener(mpsc::Sender<Result<pb::SyncMessage, Status>>),
-}
-
-/// [`Outbound`] that counts the bytes it sends (`yui_sync_bytes_total`).
-struct Metered<'a> {
-    out: Outbound,
-    counters: &'a yui_sync::Counters,
-}
-
-impl Metered<'_> {
-    async fn send(&self, m: pb::SyncMessage) -> Result<(), Closed> {
-        Counters::add(
-            &self.counters.sync_bytes_sent,
-            prost::Message::encoded_len(&m) as u64,
-        );
-        if matches!(m.kind, Some(pb::sync_message::Kind::Want(_))) {
-            Counters::add(&self.counters.sync_wants_sent, 1);
-        }
-        self.out.send(m).await
-    }
-
-    /// Messages queued for the peer, not yet taken by the transport.
-    fn depth(&self) -> usize {
-        match &self.out {
-            Outbound::Dialer(tx) => tx.max_capacity() - tx.capacity(),
-            Outbound::Listener(tx) => tx.max_capacity() - tx.capacity(),
-        }
-    }
-}
-
-/// The other side stopped reading.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("peer stream closed")]
-pub struct Closed;
-
-impl Outbound {
-    /// Sends one message, waiting for room (flow control, never a drop).
-    pub async fn send(&self, m: pb::SyncMessage) -> Result<(), Closed> {
-        match self {
-            Outbound::Dialer(tx) => tx.send(m).await.map_err(|_| Closed),
-            Outbound::Listener(tx) => tx.send(Ok(m)).await.map_err(|_| Closed),
-        }
-    }
-
-    /// Ends the stream with an error status (listener) or just closes it.
-    pub async fn fail(&self, status: Status) {
-        if let Outbound::Listener(tx) = self {
-            let _ = tx.send(Err(status)).await;
-        }
-    }
-}
+use outbound::Metered;
+pub use outbound::{Closed, Outbound, Outgoing};
 
 /// One Entries message being ingested, with its id.
 type IngestFuture<'a> = std::pin::Pin<
@@ -344,7 +288,7 @@ where
     let (control_tx, control_rx) = mpsc::channel(64);
     // Subscribe before stating our heads so no head move falls in between.
     let events = replica.subscribe();
-    let dialer = matches!(out.out, Outbound::Dialer(_));
+    let dialer = out.out.is_dialer();
     // Protocol 2: the dialer opens with its full list; the listener answers
     // with the difference once it has read it (in the reader). Protocol 3:
     // a long list goes as a summary, and the listener answers with its
@@ -1114,7 +1058,7 @@ impl Ctx<'_> {
             let graft_in = graft_at.map(|at| Duration::from_millis(at.saturating_sub(self.now())));
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(1)), if has_work => {}
+                _ = out.out.drained(), if has_work => {}
                 _ = tokio::time::sleep(graft_in.unwrap_or_default()), if graft_in.is_some() => {}
                 ev = events.recv() => match ev {
                     Ok(ev) => {

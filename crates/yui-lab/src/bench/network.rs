@@ -97,6 +97,62 @@ async fn one_update(nodes: &[Member], relays: usize, from: usize, n: usize) -> a
     Ok(last.as_secs_f64())
 }
 
+/// CPU time a process has used (all its threads, those ended included),
+/// the time its live threads at normal priority spent runnable but waiting
+/// for a CPU, and the same for its background threads (nice > 0), in
+/// seconds; zero where `/proc` does not say (not Linux).
+fn cpu_of(pid: u32) -> (f64, f64, f64) {
+    let ticks = 100.0; // USER_HZ on Linux
+    let used = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised name: utime is the 12th, stime the 13th.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / ticks)
+        })
+        .unwrap_or(0.0);
+    let mut waited = [0u64; 2];
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            // The nice value is the 17th field after the name.
+            let nice = std::fs::read_to_string(t.path().join("stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')')?
+                        .1
+                        .split_whitespace()
+                        .nth(16)?
+                        .parse()
+                        .ok()
+                })
+                .unwrap_or(0i32);
+            if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
+                waited[usize::from(nice > 0)] += s
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|w| w.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    (used, waited[0] as f64 / 1e9, waited[1] as f64 / 1e9)
+}
+
+/// [`cpu_of`] summed over the relays' processes and over the
+/// municipalities'.
+fn cpu_split(pids: &[u32], relays: usize) -> [(f64, f64, f64); 2] {
+    let mut out = [(0.0, 0.0, 0.0); 2];
+    for (i, pid) in pids.iter().enumerate() {
+        let (u, w, b) = cpu_of(*pid);
+        let o = &mut out[usize::from(i >= relays)];
+        o.0 += u;
+        o.1 += w;
+        o.2 += b;
+    }
+    out
+}
+
 /// Entries held by every node together.
 async fn held(nodes: &[Member]) -> anyhow::Result<u64> {
     let all = join_all(
@@ -238,6 +294,9 @@ pub async fn run(
     // updates keep coming.
     let backfill_total = (backfill * total) as u64;
     let base = held(&nodes).await?;
+    let pids: Vec<u32> = running.iter().map(|r| r.pid()).collect();
+    let cpu_before = cpu_split(&pids, relays);
+    let t_backfill = Instant::now();
     let mut importers = Vec::new();
     for (j, chain) in chains.into_iter().enumerate() {
         let at = relays + j % members;
@@ -288,9 +347,24 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let (b50, b99) = summary("during bulk backfill", busy);
+    let cpu_after = cpu_split(&pids, relays);
+    let span = t_backfill.elapsed().as_secs_f64();
     println!(
-        "  backfill         {backfill} entries × {total} nodes; {during} updates measured while it ran"
+        "  backfill         {backfill} entries × {total} nodes in {span:.1} s; {during} updates measured while it ran"
     );
+    // Where the two cores went meanwhile: a relay waiting for a CPU most
+    // of the time delays every update that passes through it.
+    for (k, who, n) in [(0, "relays", relays), (1, "municipalities", members)] {
+        let used = cpu_after[k].0 - cpu_before[k].0;
+        let waited = cpu_after[k].1 - cpu_before[k].1;
+        let bg = cpu_after[k].2 - cpu_before[k].2;
+        println!(
+            "  cpu, {who:<14} {used:.1} s used ({:.2} s per process); runnable but waiting: {:.2} s per process at normal priority, {:.2} s in background threads",
+            used / n as f64,
+            waited / n as f64,
+            bg / n as f64
+        );
+    }
     if total >= 100 {
         super::target(
             &format!(
@@ -305,7 +379,7 @@ pub async fn run(
         "result propagation_processes nodes={total} relays={relays} quiet_p50_ms={q50:.1} quiet_p99_ms={q99:.1} busy_p50_ms={b50:.1} busy_p99_ms={b99:.1}"
     );
     // All asked to stop at once, then waited for.
-    let pids: Vec<String> = running.iter().map(|r| r.pid().to_string()).collect();
+    let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
     std::process::Command::new("kill")
         .arg("-TERM")
         .args(&pids)
