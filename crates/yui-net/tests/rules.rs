@@ -571,3 +571,74 @@ async fn pipelined_batches_land_in_order_and_see_trust_changes_between_them() {
     assert!(!pipelined.is_trusted(&revoked));
     assert_eq!(pipelined.store().head(&revoked).unwrap(), None);
 }
+
+/// A small write (one entry, a readiness update) that waits for the write
+/// lock while a bulk batch is being stored goes in between two slices of
+/// it, and both logs come out whole: the bulk author's chain unbroken, every
+/// small entry stored once.
+#[test]
+fn a_small_write_goes_between_the_slices_of_a_bulk_batch() {
+    let mut bulk = Log::new(2);
+    let mut small = Log::new(3);
+    let node = replica(9);
+    node.trust_add(bulk.id(), "杉並区").unwrap();
+    node.trust_add(small.id(), "南相馬市").unwrap();
+    // Written a day ago: backfill, not rate limited.
+    let day_ago = yui_sync::now_ms() - 24 * 3600 * 1000;
+    let next = |log: &mut Log, n: u64| -> SignedEntry {
+        let e = Entry {
+            sealed: None,
+            author: log.id(),
+            seq: log.seq + 1,
+            prev: log.prev,
+            created_at: day_ago + n as i64,
+            expires_at: None,
+            object_id: format!("event-{n}"),
+            body: event("交流会"),
+        };
+        let s = SignedEntry::sign(ProtoCodec.encode_entry(&e), &log.key);
+        log.seq += 1;
+        log.prev = Some(s.id());
+        s
+    };
+    let mut small_sent = 0u64;
+    // A few attempts at most: each stores 3,000 entries in one batch while
+    // single entries keep arriving; one overlap is enough.
+    for attempt in 0..5u64 {
+        let batch: Vec<SignedEntry> = (0..3000)
+            .map(|i| next(&mut bulk, attempt * 3000 + i))
+            .collect();
+        let n = node.clone();
+        let t = std::thread::spawn(move || n.ingest_blocking(batch).unwrap());
+        while !t.is_finished() {
+            let one = next(&mut small, small_sent);
+            let r = node.ingest_blocking(vec![one]).unwrap();
+            assert_eq!((r.accepted, r.refused.len()), (1, 0));
+            small_sent += 1;
+        }
+        let r = t.join().unwrap();
+        assert_eq!(r.accepted, 3000);
+        assert!(r.refused.is_empty() && r.gaps.is_empty() && r.forks == 0);
+        if node.counters().snapshot().bulk_yields > 0 {
+            break;
+        }
+    }
+    assert!(
+        node.counters().snapshot().bulk_yields > 0,
+        "no small write went between slices"
+    );
+    let head = node.store().head(&bulk.id()).unwrap().unwrap();
+    assert_eq!((head.seq, Some(head.id)), (bulk.seq, bulk.prev));
+    let head = node.store().head(&small.id()).unwrap().unwrap();
+    assert_eq!((head.seq, Some(head.id)), (small_sent, small.prev));
+    // The chain is whole: every entry of the bulk author there, in order.
+    let all = node
+        .store()
+        .range(&bulk.id(), 1, bulk.seq as usize)
+        .unwrap();
+    assert_eq!(all.len() as u64, bulk.seq);
+    for (i, w) in all.windows(2).enumerate() {
+        let later = ProtoCodec.decode_entry(&w[1].entry).unwrap();
+        assert_eq!((later.seq, later.prev), (i as u64 + 2, Some(w[0].id())));
+    }
+}

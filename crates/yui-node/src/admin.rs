@@ -385,11 +385,21 @@ async fn head(State(s): State<AdminState>, Query_(q): Query_<HeadQuery>) -> ApiR
         let h = s.replica.store().head(&q.author).map_err(internal)?;
         let seq = h.as_ref().map_or(0, |h| h.seq);
         if seq >= q.at_least || tokio::time::Instant::now() >= deadline {
+            let arrived_at = match seq {
+                0 => None,
+                _ => s
+                    .replica
+                    .store()
+                    .arrival(&q.author, seq)
+                    .map_err(internal)?
+                    .map(|a| a.at),
+            };
             return Ok(Json(HeadView {
                 author: q.author,
                 name: names(&s)?.get(&q.author).cloned(),
                 seq,
                 id: h.map(|h| h.id.to_hex()).unwrap_or_default(),
+                arrived_at,
             }));
         }
         // Read the store again only when this author's head moved (or
@@ -420,6 +430,7 @@ async fn status(State(s): State<AdminState>) -> ApiResult<StatusView> {
             name: names.get(&author).cloned(),
             seq: h.seq,
             id: h.id.to_hex(),
+            arrived_at: None,
         })
         .collect();
     heads.sort_by(|a, b| a.name.cmp(&b.name));

@@ -65,6 +65,10 @@ pub struct HeadView {
     pub seq: u64,
     /// Head entry id.
     pub id: String,
+    /// When this node stored the head entry (Unix ms), where it knows:
+    /// `GET /v1/head` answers it, `GET /v1/status` does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrived_at: Option<i64>,
 }
 
 /// One fork.

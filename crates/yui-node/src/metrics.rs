@@ -234,6 +234,11 @@ fn node_part(replica: &Replica, indexed: u64) -> Scrape {
             "Authors asked for after a peer announced a head still missing here after the grace time.",
             vec![(Labels::new(), c.sync_grafts)],
         ),
+        (
+            "yui_store_bulk_yields",
+            "Times a bulk batch being stored let a waiting small write (a readiness update, a publish) go first.",
+            vec![(Labels::new(), c.bulk_yields)],
+        ),
     ];
     let store = replica.store();
     let gauge = |v: u64| vec![(Labels::new(), i64::try_from(v).unwrap_or(i64::MAX))];

@@ -63,6 +63,9 @@ pub struct Counters {
     /// Authors asked for after a peer announced a head this node still
     /// lacked once the grace time had passed (grafts, protocol 5).
     pub sync_grafts: AtomicU64,
+    /// Times a bulk batch being stored let a waiting small write (a
+    /// readiness update, a publish) go first.
+    pub bulk_yields: AtomicU64,
     /// Time to verify the signatures of a batch.
     pub verify_seconds: Histogram,
     /// Time to store a batch (chain check and the engine batch).
@@ -161,6 +164,8 @@ pub struct CountersSnapshot {
     pub sync_heads_announced: u64,
     #[serde(default)]
     pub sync_grafts: u64,
+    #[serde(default)]
+    pub bulk_yields: u64,
 }
 
 impl CountersSnapshot {
@@ -211,6 +216,7 @@ impl Counters {
             sync_lane_entries_sent: g(&self.sync_lane_entries_sent),
             sync_heads_announced: g(&self.sync_heads_announced),
             sync_grafts: g(&self.sync_grafts),
+            bulk_yields: g(&self.bulk_yields),
         }
     }
 }

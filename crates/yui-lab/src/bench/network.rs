@@ -42,6 +42,7 @@ async fn one_update(nodes: &[Member], relays: usize, from: usize, n: usize) -> a
         .await?;
     let seq = now.seq + 1;
     let t = Instant::now();
+    let t_unix = now_ms();
     // Each waiter answers when its node stores `seq` (or at once, if it
     // already has it when the request arrives: never early).
     let waiters = nodes
@@ -55,7 +56,8 @@ async fn one_update(nodes: &[Member], relays: usize, from: usize, n: usize) -> a
                     "/v1/head?author={author}&at_least={seq}&wait_ms=60000"
                 ))
                 .await?;
-            anyhow::Ok((i, h.seq, t.elapsed()))
+            let stored = h.arrived_at.map(|a| a - t_unix);
+            anyhow::Ok((i, h.seq, t.elapsed(), stored))
         });
     let publish = async {
         let req = PublishRequest {
@@ -77,21 +79,30 @@ async fn one_update(nodes: &[Member], relays: usize, from: usize, n: usize) -> a
     let published = published?;
     let mut last = Duration::ZERO;
     let mut relays_at = Vec::new();
+    let mut slowest = (0, None);
     for a in arrived {
-        let (i, got, at) = a?;
+        let (i, got, at, stored) = a?;
         if got < seq {
             bail!("update {n} did not reach every node within 60 s");
         }
-        last = last.max(at);
+        if at >= last {
+            last = at;
+            slowest = (i, stored);
+        }
         if i < relays {
-            relays_at.push(at.as_millis());
+            relays_at.push((at.as_millis(), stored.unwrap_or(-1)));
         }
     }
     if std::env::var_os("YUI_BENCH_TRACE").is_some() && last > Duration::from_millis(500) {
+        // Each node: when the bench heard of it, and when the node stored
+        // it by its own clock (ms after the publish request).
         eprintln!(
-            "  slow update from node {from}: published in {} ms, relays at {relays_at:?} ms, last node {} ms",
+            "  slow update from node {from}: published in {} ms, relays (heard, stored) at {relays_at:?} ms, last node {} (relay {}) heard at {} ms, stored at {:?} ms",
             published.as_millis(),
-            last.as_millis()
+            slowest.0,
+            slowest.0 % relays,
+            last.as_millis(),
+            slowest.1
         );
     }
     Ok(last.as_secs_f64())

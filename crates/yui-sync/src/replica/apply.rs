@@ -1,6 +1,7 @@
 //! Applying verified entries under the write lock: chain check, forks, rate
 //! limit, recoveries, and trust changes taking effect at their entry.
 
+use super::write_lock::YIELD_EVERY;
 use super::*;
 
 /// Entries created longer ago than this are backfill (a peer catching up
@@ -22,6 +23,14 @@ pub(super) fn author_rate(per_minute: u32) -> Option<AuthorRate> {
 /// Recovery statements kept per forked author before only vouched-for ones
 /// are (see `Replica::keep_recovery`).
 pub const MAX_RECOVERIES: usize = 8;
+
+/// Why a segment of a batch ended before the batch did.
+enum Cut {
+    /// At an entry that may take trust away.
+    Trust,
+    /// A small write waits for the lock (bulk batches only).
+    Yield,
+}
 
 /// What one `apply_verified` call carries from segment to segment.
 struct Batch {
@@ -56,7 +65,8 @@ impl Replica {
         } else {
             super::write_lock::Priority::Bulk
         };
-        let _w = self.write.lock(priority);
+        let bulk = priority == super::write_lock::Priority::Bulk;
+        let mut guard = self.write.lock(priority);
         let mut batch = Batch {
             heads: HashMap::new(),
             forked: HashMap::new(),
@@ -71,7 +81,7 @@ impl Replica {
         let mut rest: std::collections::VecDeque<(Entry, SignedEntry)> = verified.into();
         let mut first = true;
         while !rest.is_empty() {
-            let kept = self.apply_segment(&mut rest, &mut batch, !first, report)?;
+            let (kept, cut) = self.apply_segment(&mut rest, &mut batch, !first, bulk, report)?;
             first = false;
             for e in &kept {
                 let m = moved.entry(e.author).or_insert((0, false));
@@ -84,15 +94,31 @@ impl Replica {
                 None => Vec::new(),
             };
             self.store.append_arrived(&kept, &arrivals)?;
-            // The segment ended at an entry that may take trust away: the
-            // rest of the batch is checked against the set after it. (New
-            // trust needs no cut: entries of a newly endorsed author were
-            // refused before the batch was applied and are asked for again
-            // once trust changed.)
-            if !rest.is_empty() {
-                self.recompute_trust()?;
+            if rest.is_empty() {
+                break;
+            }
+            match cut {
+                // The segment ended at an entry that may take trust away:
+                // the rest of the batch is checked against the set after
+                // it. (New trust needs no cut: entries of a newly endorsed
+                // author were refused before the batch was applied and are
+                // asked for again once trust changed.)
+                Cut::Trust => {
+                    self.recompute_trust()?;
+                }
+                // A small write waits: it goes now, the rest of this batch
+                // after it, checked against what it stored (heads, forks,
+                // trust: later segments recheck trust).
+                Cut::Yield => {
+                    drop(guard);
+                    Counters::add(&self.counters.bulk_yields, 1);
+                    guard = self.write.lock(priority);
+                    batch.heads.clear();
+                    batch.forked.clear();
+                }
             }
         }
+        drop(guard);
         Ok(moved
             .into_iter()
             .map(|(a, (seq, urgent))| (a, seq, urgent))
@@ -100,15 +126,19 @@ impl Replica {
     }
 
     /// Takes entries from the front of `rest` up to and including the first
-    /// one to append that may change trust; returns those to append.
-    /// `recheck`: trust may have changed since the precheck.
+    /// one to append that may change trust, or (`bulk`) up to a multiple of
+    /// [`YIELD_EVERY`] when a small write waits for the lock; returns those
+    /// to append and why it stopped. `recheck`: trust may have changed since
+    /// the precheck.
     fn apply_segment(
         &self,
         rest: &mut std::collections::VecDeque<(Entry, SignedEntry)>,
         b: &mut Batch,
         recheck: bool,
+        bulk: bool,
         report: &mut IngestReport,
-    ) -> Result<Vec<IndexedEntry>, ReplicaError> {
+    ) -> Result<(Vec<IndexedEntry>, Cut), ReplicaError> {
+        let mut cut = Cut::Trust;
         let mut to_append: Vec<IndexedEntry> = Vec::new();
         // (author, seq) → index in `to_append`: entries of this segment are
         // not in the store yet, and a second entry at one of their seqs is
@@ -206,6 +236,10 @@ impl Replica {
                     if ends_segment {
                         break;
                     }
+                    if bulk && to_append.len().is_multiple_of(YIELD_EVERY) && self.write.small_waiting() {
+                        cut = Cut::Yield;
+                        break;
+                    }
                 }
                 ChainCheck::Duplicate => report.duplicates += 1,
                 ChainCheck::Gap { head } => {
@@ -282,7 +316,7 @@ impl Replica {
                 }
             }
         }
-        Ok(kept)
+        Ok((kept, cut))
     }
 
     /// Whether `entry` may take trust away, so that the rest of its batch
