@@ -236,7 +236,10 @@ impl Replica {
                     if ends_segment {
                         break;
                     }
-                    if bulk && to_append.len().is_multiple_of(YIELD_EVERY) && self.write.small_waiting() {
+                    if bulk
+                        && to_append.len().is_multiple_of(YIELD_EVERY)
+                        && self.write.small_waiting()
+                    {
                         cut = Cut::Yield;
                         break;
                     }
