@@ -61,16 +61,20 @@ pub fn winter_cities_summit() -> Event {
     }
 }
 
-/// The Suginami–Minami-Izu tabletop drill.
+/// The Suginami–Minami-Izu tabletop drill, three weeks from today (Tokyo
+/// time), so that the demo's calendar always shows it among the events
+/// to come.
 pub fn joint_drill() -> Event {
+    let tokyo = chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset");
+    let day = (chrono::Utc::now().with_timezone(&tokyo) + chrono::Duration::days(21)).date_naive();
     Event {
         title: ja_en("杉並区・南伊豆町 合同防災図上訓練", "Suginami–Minami-Izu joint disaster tabletop drill"),
         description: ja_en(
             "大規模地震を想定し、物資・職員派遣・避難者受入れの手順をオンラインで確認します。",
             "Online drill of supplies, staff dispatch and evacuee reception after a major earthquake.",
         ),
-        start: "2026-12-05T13:30:00+09:00".into(),
-        end: "2026-12-05T16:00:00+09:00".into(),
+        start: format!("{day}T13:30:00+09:00"),
+        end: format!("{day}T16:00:00+09:00"),
         time_zone: "Asia/Tokyo".into(),
         attendance: AttendanceMode::Online,
         online_url: "https://example.org/drill".into(),
