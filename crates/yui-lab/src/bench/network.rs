@@ -97,10 +97,14 @@ async fn one_update(nodes: &[Member], relays: usize, from: usize, n: usize) -> a
         // Each node: when the bench heard of it, and when the node stored
         // it by its own clock (ms after the publish request).
         eprintln!(
-            "  slow update from node {from}: published in {} ms, relays (heard, stored) at {relays_at:?} ms, last node {} (relay {}) heard at {} ms, stored at {:?} ms",
+            "  slow update from node {from}: published in {} ms, relays (heard, stored) at {relays_at:?} ms, last node {}{} heard at {} ms, stored at {:?} ms",
             published.as_millis(),
             slowest.0,
-            slowest.0 % relays,
+            if slowest.0 < relays {
+                " (a relay)".to_owned()
+            } else {
+                format!(" (behind relay {})", slowest.0 % relays)
+            },
             last.as_millis(),
             slowest.1
         );
