@@ -163,8 +163,14 @@ impl Desk {
             .public_url
             .trim_end_matches('/')
             .to_owned();
-        // What to do is decided off the async workers (index queries).
-        let plan = tokio::task::spawn_blocking(move || {
+        // What to do is decided off the async workers (index queries), at
+        // background priority: a query first indexes what arrived since the
+        // index last caught up (up to 10,000 entries). At normal priority,
+        // a readiness update arriving during a backfill set every node it
+        // reached indexing at once, on the CPU the update still needed to
+        // reach the others (`yui bench propagation --processes`). A
+        // panicking plan is logged by the runtime and planned as nothing.
+        let plan = tokio::spawn(yui_sync::background::run(move || {
             let who = match Directory::new(&read) {
                 Ok(w) => w,
                 Err(e) => {
@@ -177,7 +183,7 @@ impl Desk {
                 .iter()
                 .filter_map(|e| decide(&read, &who, &me, &public, e, now))
                 .collect::<Vec<_>>()
-        })
+        }))
         .await
         .unwrap_or_default();
         for (receipt, notice) in plan {

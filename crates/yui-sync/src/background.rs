@@ -61,6 +61,54 @@ pub fn on_lowered_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     })
 }
 
+/// Whether other processes keep every core of the machine busy: more
+/// threads of other processes are runnable right now than twice the
+/// cores (Linux: `/proc/loadavg` less this process's own runnable
+/// threads). A process that splits work across the cores only when this
+/// is false leaves a crowded machine to the live paths of its neighbours
+/// and still uses every core of a machine of its own (or one shared with a
+/// few others). Elsewhere, and when `/proc` cannot be read: false.
+pub fn machine_busy() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if let (Some(all), Some(own)) = (runnable_on_machine(), runnable_here()) {
+            return crowded(all, own, cores);
+        }
+    }
+    false
+}
+
+/// `all` threads runnable on a machine of `cores`, `own` of them this
+/// process's: whether the others take more than twice the cores.
+fn crowded(all: usize, own: usize, cores: usize) -> bool {
+    all.saturating_sub(own) > 2 * cores
+}
+
+/// Threads runnable on the machine now: the fourth field of
+/// `/proc/loadavg` is `runnable/total`.
+#[cfg(target_os = "linux")]
+fn runnable_on_machine() -> Option<usize> {
+    let s = std::fs::read_to_string("/proc/loadavg").ok()?;
+    s.split_whitespace().nth(3)?.split('/').next()?.parse().ok()
+}
+
+/// This process's threads runnable now (state `R` in each task's `stat`).
+#[cfg(target_os = "linux")]
+fn runnable_here() -> Option<usize> {
+    let mut n = 0;
+    for t in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // The state follows the parenthesised name (which may hold spaces).
+        if let Some((_, rest)) = stat.rsplit_once(')') {
+            if rest.trim_start().starts_with('R') {
+                n += 1;
+            }
+        }
+    }
+    Some(n)
+}
+
 fn pool() -> &'static Mutex<mpsc::Sender<Job>> {
     static POOL: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
     POOL.get_or_init(|| {
@@ -129,6 +177,69 @@ mod tests {
             assert_eq!(own_nice(), before);
         }
         assert_eq!(run(|| 6 * 7).await, 42);
+    }
+
+    #[test]
+    fn only_other_processes_runnable_threads_crowd_the_machine() {
+        // Two cores: up to four runnable threads of others leave it free.
+        assert!(!crowded(4, 0, 2));
+        assert!(crowded(5, 0, 2));
+        // This process's own threads never count.
+        assert!(!crowded(12, 8, 2));
+        assert!(crowded(12, 2, 2));
+        assert!(!crowded(3, 7, 2), "counts read at different moments");
+    }
+
+    /// The counts are read off a real machine: this process's spinning
+    /// threads are its own runnable ones, and other processes' busy loops,
+    /// three per core, make the machine busy.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_machine_is_busy_when_other_processes_crowd_its_cores() {
+        use std::process::{Command, Stdio};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let spinning = 2 * cores + 2;
+        let spinners: Vec<_> = (0..spinning)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        let own = runnable_here().expect("/proc/self/task");
+        stop.store(true, Ordering::Relaxed);
+        for s in spinners {
+            s.join().unwrap();
+        }
+        assert!(
+            own >= spinning,
+            "{own} runnable threads seen of {spinning} spinning"
+        );
+        let mut children: Vec<_> = (0..3 * cores + 2)
+            .map(|_| {
+                Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("sh")
+            })
+            .collect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut busy = false;
+        while !busy && std::time::Instant::now() < deadline {
+            busy = machine_busy();
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        for c in &mut children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        assert!(busy, "other processes' busy loops not seen");
     }
 
     #[tokio::test]

@@ -51,15 +51,40 @@ pub const SMALL_BATCH: usize = 64;
 /// [`Replica::prepare_from`]). Bulk backfill from many peers thus cannot
 /// crowd the CPU out from under a small urgent batch, which never waits
 /// for a turn.
+///
+/// Only the first turn is always there. The others are taken only while
+/// other processes leave cores to spare ([`crate::background::machine_busy`],
+/// as `make -l` starts no new job on a loaded machine): on a machine whose
+/// cores are all taken, a second verifying thread does not make the
+/// machine verify faster, it only adds one more runnable thread that every
+/// other process's live path waits behind (a hundred nodes on one small
+/// host, each verifying on every core, kept the relays' readiness updates
+/// waiting for a CPU for seconds).
 pub async fn bulk_turn(len: usize) -> Option<tokio::sync::SemaphorePermit<'static>> {
-    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    use std::sync::OnceLock;
+    use tokio::sync::Semaphore;
+    static FIRST: OnceLock<Semaphore> = OnceLock::new();
+    static MORE: OnceLock<Semaphore> = OnceLock::new();
     if len <= SMALL_BATCH {
         return None;
     }
-    let turns = TURNS.get_or_init(|| {
-        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    let first = FIRST.get_or_init(|| Semaphore::new(1));
+    let more = MORE.get_or_init(|| {
+        Semaphore::new(
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .saturating_sub(1),
+        )
     });
-    Some(turns.acquire().await.expect("never closed"))
+    if let Ok(turn) = first.try_acquire() {
+        return Some(turn);
+    }
+    if more.available_permits() > 0 && !crate::background::machine_busy() {
+        if let Ok(turn) = more.try_acquire() {
+            return Some(turn);
+        }
+    }
+    Some(first.acquire().await.expect("never closed"))
 }
 
 impl Replica {
