@@ -12,6 +12,7 @@ use yui_net::ProtoCodec;
 use yui_store::{FjallEngine, KvStore, MemEngine, SledEngine, Store};
 use yui_sync::{now_ms, Codec, Replica};
 
+mod cpu;
 pub mod network;
 pub mod node;
 pub mod pages;

@@ -22,6 +22,7 @@ use yui_node::config::{Role as ConfigRole, TrustEntry};
 use yui_node::home::Home;
 use yui_sync::now_ms;
 
+use super::cpu::cpu_of;
 use super::node::{new_home, Running};
 use super::propagation::summary;
 use super::sync::make_chains;
@@ -110,48 +111,6 @@ async fn one_update(nodes: &[Member], relays: usize, from: usize, n: usize) -> a
         );
     }
     Ok(last.as_secs_f64())
-}
-
-/// CPU time a process has used (all its threads, those ended included),
-/// the time its live threads at normal priority spent runnable but waiting
-/// for a CPU, and the same for its background threads (nice > 0), in
-/// seconds; zero where `/proc` does not say (not Linux).
-fn cpu_of(pid: u32) -> (f64, f64, f64) {
-    let ticks = 100.0; // USER_HZ on Linux
-    let used = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            // Fields after the parenthesised name: utime is the 12th, stime the 13th.
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / ticks)
-        })
-        .unwrap_or(0.0);
-    let mut waited = [0u64; 2];
-    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for t in tasks.flatten() {
-            // The nice value is the 17th field after the name.
-            let nice = std::fs::read_to_string(t.path().join("stat"))
-                .ok()
-                .and_then(|s| {
-                    s.rsplit_once(')')?
-                        .1
-                        .split_whitespace()
-                        .nth(16)?
-                        .parse()
-                        .ok()
-                })
-                .unwrap_or(0i32);
-            if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
-                waited[usize::from(nice > 0)] += s
-                    .split_whitespace()
-                    .nth(1)
-                    .and_then(|w| w.parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
-        }
-    }
-    (used, waited[0] as f64 / 1e9, waited[1] as f64 / 1e9)
 }
 
 /// [`cpu_of`] summed over the relays' processes and over the

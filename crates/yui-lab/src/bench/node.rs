@@ -12,6 +12,7 @@ use yui_net::{Backoff, PeerManager, PeerTable, ProtoCodec, Role, SessionConfig};
 use yui_store::{KvStore, MemEngine};
 use yui_sync::Replica;
 
+use super::cpu::{cpu_of, Threads};
 use super::sync::{fill, make_chains, sync_ceiling, BenchNode};
 use yui_node::client::AdminClient;
 use yui_node::config::{Role as ConfigRole, TrustEntry};
@@ -239,6 +240,17 @@ pub async fn run_node(n: usize, authors: usize) -> anyhow::Result<()> {
     // two (this shared machine's speed drifts within a run, and just after
     // the sync the stores still compact what it wrote).
     let before = sync_ceiling(&chains).await?;
+    let me = std::process::id();
+    let (src0, rcv0) = (Threads::of(node.pid()), Threads::of(me));
+    let (src_cpu0, rcv_cpu0) = (cpu_of(node.pid()).0, cpu_of(me).0);
+    let stages = |r: &Replica| {
+        let c = r.counters();
+        (
+            c.verify_seconds.snapshot().sum,
+            c.store_seconds.snapshot().sum,
+        )
+    };
+    let (verify0, store0) = stages(&peer.replica);
     let t = Instant::now();
     peer.peers.add(node.federation_addr()?, Some(node_id));
     let mut peak = 0.0f64;
@@ -252,6 +264,9 @@ pub async fn run_node(n: usize, authors: usize) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let secs = t.elapsed().as_secs_f64();
+    let (src1, rcv1) = (Threads::of(node.pid()), Threads::of(me));
+    let (src_cpu, rcv_cpu) = (cpu_of(node.pid()).0 - src_cpu0, cpu_of(me).0 - rcv_cpu0);
+    let (verify1, store1) = stages(&peer.replica);
     let (rss, hwm) = memory_mb(node.pid());
     let after = sync_ceiling(&chains).await?;
     let ceiling = before.max(after);
@@ -279,6 +294,22 @@ pub async fn run_node(n: usize, authors: usize) -> anyhow::Result<()> {
         "≥ 70 %",
         rate >= 0.7 * ceiling,
     );
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
+    println!(
+        "  where it went     of {:.1} core-s: receiver {rcv_cpu:.1} CPU-s (summed over its batches: verify {:.1} s, store {:.1} s), the `yui run` source {src_cpu:.1} CPU-s",
+        cores * secs,
+        verify1 - verify0,
+        store1 - store0,
+    );
+    if std::env::var_os("YUI_BENCH_TRACE").is_some() {
+        for (who, now, then) in [("receiver", &rcv1, &rcv0), ("source", &src1, &src0)] {
+            for (group, nice, used, waited) in now.since(then).into_iter().take(8) {
+                println!(
+                    "    {who:<8} {group:<24} nice {nice:>2}: {used:6.1} CPU-s, {waited:6.1} s runnable waiting"
+                );
+            }
+        }
+    }
     println!(
         "  of which its own {:.0} MB at most (the rest: pages of the search index and store files it maps, which the kernel can reclaim)",
         peak_anon.max(anon_mb(node.pid()))
