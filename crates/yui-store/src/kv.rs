@@ -30,7 +30,7 @@
 //!   by its last seq, so the run holding a seq is the first key at or
 //!   after it)
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, RwLock};
 
 use yui_core::{EntryId, Head, Kind, NodeId, SignedEntry};
@@ -352,6 +352,10 @@ impl<E: Engine> Store for KvStore<E> {
         let _guard = self.write.lock().expect("store write lock");
         // Heads as of this batch so far, for the authors it touches.
         let mut heads: HashMap<NodeId, Option<Head>> = HashMap::new();
+        // Authors with nothing stored before this batch: they have no object
+        // either (`o` keys are written only here, with their head), so their
+        // objects are not looked up (most entries of a first sync).
+        let mut fresh: HashSet<NodeId> = HashSet::new();
         // (author, object_id) -> current (kind, seq), including this batch.
         let mut objects: HashMap<(NodeId, &str), Option<(Kind, u64)>> = HashMap::new();
         let mut ops = Vec::with_capacity(entries.len() * 4 + arrivals.len() + 2);
@@ -359,9 +363,13 @@ impl<E: Engine> Store for KvStore<E> {
         {
             let stored = self.heads.read().expect("heads lock");
             for e in entries {
-                let head = *heads
-                    .entry(e.author)
-                    .or_insert_with(|| stored.get(&e.author).copied());
+                let head = *heads.entry(e.author).or_insert_with(|| {
+                    let head = stored.get(&e.author).copied();
+                    if head.is_none() {
+                        fresh.insert(e.author);
+                    }
+                    head
+                });
                 let head_seq = head.map_or(0, |h| h.seq);
                 if e.seq != head_seq + 1 || e.prev != head.map(|h| h.id) {
                     return Err(StoreError::Chain {
@@ -389,6 +397,7 @@ impl<E: Engine> Store for KvStore<E> {
             let okey = (e.author, e.object_id.as_str());
             let old = match objects.get(&okey) {
                 Some(v) => *v,
+                None if fresh.contains(&e.author) => None,
                 None => self.object(&e.author, &e.object_id)?,
             };
             // Versions are listed once an object has a second one: this one
