@@ -472,7 +472,7 @@ impl Ctx<'_> {
                 m = inbound.next(), if can_read => m,
             };
             let Some(m) = m else { break };
-            let m = m.map_err(|s| {
+            let m = match m.map_err(|s| {
                 if s.code() == tonic::Code::OutOfRange {
                     // tonic refuses an oversized message from its length
                     // prefix, before reading the body.
@@ -485,7 +485,24 @@ impl Ctx<'_> {
                 } else {
                     SessionError::Stream(format!("{}: {}", s.code(), s.message()))
                 }
-            })?;
+            }) {
+                Ok(m) => m,
+                Err(e) => {
+                    // The stream broke (the peer stopped, the connection
+                    // reset): what it sent whole before is still stored,
+                    // as at a clean end. A peer that restarts right after
+                    // sending (a key rotation) must not lose its last batch
+                    // to a reset that overtook its ingest here.
+                    while let Some((id, r)) = running.next().await {
+                        running_sets.remove(&id);
+                        r?;
+                    }
+                    while let Some((_, _, e)) = queued.pop_front() {
+                        self.ingest(e, control, None).await?;
+                    }
+                    return Err(e);
+                }
+            };
             self.heard(&m);
             match m.kind {
                 Some(Kind::Want(w)) => {
