@@ -2,9 +2,10 @@
 //!
 //! A signature valid for one node must be valid for every node, whether it was
 //! checked alone or in a batch; otherwise a crafted signature could split the
-//! network. yui uses the ZIP-215 rules as implemented by `ed25519-consensus`,
-//! whose single and batch checks agree exactly, and additionally rejects
-//! public keys of small order ("weak keys") before either check.
+//! network. yui uses the ZIP-215 rules as implemented by `ed25519-zebra`
+//! (the rules' reference implementation), whose single and batch checks
+//! agree exactly, and additionally rejects public keys of small order
+//! ("weak keys") before either check.
 
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use rand_core::{CryptoRng, RngCore};
@@ -112,9 +113,9 @@ impl PublicKey {
 
     /// Verifies `signature` over `message` (one item of the validity rule).
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), VerifyError> {
-        let vk = ed25519_consensus::VerificationKey::try_from(self.0)
+        let vk = ed25519_zebra::VerificationKey::try_from(self.0)
             .map_err(|_| VerifyError::MalformedKey)?;
-        vk.verify(&ed25519_consensus::Signature::from(signature.0), message)
+        vk.verify(&ed25519_zebra::Signature::from(signature.0), message)
             .map_err(|_| VerifyError::BadSignature)
     }
 }
@@ -169,7 +170,7 @@ pub fn rotation_message(old: &PublicKey, new: &PublicKey) -> Vec<u8> {
 ///
 /// Keys and signing are ed25519-dalek's (the design card's crate), and a
 /// key file is PKCS#8 PEM, which OpenSSL and other stacks read.
-/// Verification stays with ed25519-consensus (see the module notes):
+/// Verification stays with ed25519-zebra (see the module notes):
 /// Ed25519 signing is deterministic, so the signatures are the same bytes
 /// whichever crate makes them.
 pub struct SecretKey {
@@ -312,12 +313,12 @@ impl BatchVerifier {
         if self.items.is_empty() {
             return Vec::new();
         }
-        let mut batch = ed25519_consensus::batch::Verifier::new();
+        let mut batch = ed25519_zebra::batch::Verifier::new();
         for (key, message, signature) in &self.items {
-            let vkb = ed25519_consensus::VerificationKeyBytes::from(key.0);
+            let vkb = ed25519_zebra::VerificationKeyBytes::from(key.0);
             batch.queue((
                 vkb,
-                ed25519_consensus::Signature::from(signature.0),
+                ed25519_zebra::Signature::from(signature.0),
                 message.as_slice(),
             ));
         }
@@ -340,15 +341,18 @@ pub fn entry_signing_message(entry_bytes: &[u8]) -> Vec<u8> {
 mod tests {
 
     #[test]
-    fn dalek_signs_the_bytes_consensus_would_and_key_files_are_pkcs8() {
+    fn dalek_signs_the_bytes_zebra_would_and_key_files_are_pkcs8() {
         for seed in [[0u8; 32], [7; 32], [0xff; 32]] {
             let k = SecretKey::from_seed(&seed);
-            let c = ed25519_consensus::SigningKey::from(seed);
+            let c = ed25519_zebra::SigningKey::from(seed);
             for m in [&b""[..], b"yui/entry/v1\0abc", &[0x55; 1000]] {
                 assert_eq!(k.sign(m).0, c.sign(m).to_bytes());
                 k.public_key().verify(m, &k.sign(m)).unwrap();
             }
-            assert_eq!(k.public_key().0, c.verification_key().to_bytes());
+            assert_eq!(
+                k.public_key().0,
+                <[u8; 32]>::from(ed25519_zebra::VerificationKey::from(&c))
+            );
             let pem = k.to_pkcs8_pem();
             assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
             let back = SecretKey::from_pkcs8_pem(&pem).unwrap();
