@@ -4,7 +4,7 @@
 #[path = "support.rs"]
 mod support;
 
-use support::{wait_until, yui_bin, NodeProc};
+use support::{wait_until, wait_until_or_logs, yui_bin, NodeProc};
 
 #[test]
 fn bundles_carry_entries_to_a_node_that_was_never_connected() {
@@ -353,7 +353,8 @@ fn key_rotation_moves_the_identity_on_every_node() {
     assert_eq!(a.cli(&["id"]).trim(), new);
     a.id = new.clone();
     for n in [&b, &c] {
-        wait_until("the new key trusted in place of the old", 30, || {
+        let what = format!("{} to trust the new key in place of the old", n.name);
+        wait_until_or_logs(&what, 30, &[&a, &b, &c], || {
             let t = n.json(&["trust", "list", "--all", "--json"]);
             t["trusted"]
                 .as_array()

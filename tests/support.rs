@@ -27,6 +27,32 @@ pub fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// [`wait_until`], and on timeout the end of each node's log in the panic
+/// message (the homes are gone once the test has failed).
+pub fn wait_until_or_logs(
+    what: &str,
+    secs: u64,
+    nodes: &[&NodeProc],
+    mut cond: impl FnMut() -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        if Instant::now() >= deadline {
+            let logs: String = nodes
+                .iter()
+                .map(|n| {
+                    let log = n.log();
+                    let lines: Vec<&str> = log.lines().collect();
+                    let tail = lines[lines.len().saturating_sub(80)..].join("\n");
+                    format!("\n--- {} (last 80 lines of node.log) ---\n{tail}", n.name)
+                })
+                .collect();
+            panic!("timed out after {secs} s waiting for {what}{logs}");
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
 /// One node: a home folder and, while running, its process.
 pub struct NodeProc {
     pub name: String,

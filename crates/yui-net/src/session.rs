@@ -349,12 +349,44 @@ where
         lazy: peer.role == Role::Relay && peer.version >= LAZY_VERSION,
         started: tokio::time::Instant::now(),
     };
-    tokio::select! {
-        r = ctx.lane(lane, control_tx.clone()) => r,
-        r = ctx.reader(inbound, control_tx) => r,
-        r = ctx.writer(&out, events, control_rx) => r,
-        _ = cancel.cancelled() => Ok(()),
+    let mut inbound = inbound;
+    let ended = tokio::select! {
+        r = ctx.lane(lane, control_tx.clone()) => Some(r),
+        r = ctx.reader(&mut inbound, control_tx) => Some(r),
+        r = ctx.writer(&out, events, control_rx) => Some(r),
+        _ = cancel.cancelled() => None,
+    };
+    if let Some(r) = ended {
+        return r;
     }
+    if dialer {
+        close(out, inbound).await;
+    }
+    Ok(())
+}
+
+/// How long a stopping dialer waits for the peer to read what it had queued.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Stopping (the node shuts down or restarts), the dialing side ends its
+/// stream after what it has queued and reads on until the peer ends its own
+/// (a listener ends its side once it has read to the end of ours, and
+/// stores every batch it read whole): so the peer has read everything
+/// queued for it. Dropping the response stream at once would reset the
+/// call, and what was still queued or in the transport's buffers was lost:
+/// for a key rotation, sent just before the node restarts under the new
+/// key, that was never made good, since a peer that missed it does not
+/// know the new key and refuses it. Bounded by [`CLOSE_GRACE`]; what the
+/// peer sends meanwhile is dropped (a later session asks for it again). A
+/// listener needs no such step: its call's response ends after what is
+/// queued, and the server's graceful shutdown sends it.
+async fn close<S>(out: Metered<'_>, mut inbound: S)
+where
+    S: Stream<Item = Result<pb::SyncMessage, Status>> + Unpin,
+{
+    drop(out);
+    let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+    while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, inbound.next()).await {}
 }
 
 struct Ctx<'a> {
@@ -904,8 +936,11 @@ impl Ctx<'_> {
     /// The urgent lane (protocol 4): opens or accepts it, then reads it for
     /// the rest of the session. Its reader ingests each message as it
     /// comes, never behind the Sync stream's bulk batches. Never ends while
-    /// there is no lane; the lane's end ends the session, as the Sync
-    /// stream's does.
+    /// there is no lane, nor when the peer closes it: a stopping peer closes
+    /// the lane and the Sync stream together, and the Sync stream's end,
+    /// which comes after everything the peer sent on it, ends the session
+    /// (ending it at the lane's end cut off batches still on their way). An
+    /// error on the lane ends the session.
     async fn lane(
         &self,
         setup: LaneSetup,
@@ -968,7 +1003,8 @@ impl Ctx<'_> {
                 }
             }
         }
-        Ok(())
+        tracing::debug!("the peer closed the urgent lane");
+        std::future::pending().await
     }
 
     async fn writer(

@@ -69,6 +69,46 @@ async fn two_nodes_catch_up_then_push_live_both_ways() {
     b.cancel.cancel();
 }
 
+/// A dialer that stops (shutdown, or the restart after a key rotation)
+/// right after queueing its last batch still delivers it: it ends its
+/// stream and waits for the peer to read to the end, instead of resetting
+/// the call with the batch still queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_dialer_delivers_what_it_queued() {
+    let a = node(81).await;
+    let b = node_with(
+        82,
+        Limits {
+            entries_per_author_per_minute: 0,
+            ..Limits::default()
+        },
+    )
+    .await;
+    trust_each_other(&[&a, &b]);
+    let n = 3_000u64;
+    for i in 0..n {
+        a.replica
+            .publish(format!("case-{i}"), event("広域避難の協定"), None)
+            .await
+            .unwrap();
+    }
+    a.peers.add(b.addr.clone(), Some(b.replica.id()));
+    // Stop the moment the last of A's log is queued for B.
+    wait_for("A's whole log queued for B", || {
+        a.table
+            .snapshot()
+            .iter()
+            .any(|p| p.own_log_sent.is_some_and(|s| s >= n))
+    })
+    .await;
+    a.cancel.cancel();
+    wait_for("B to hold all of A's log", || {
+        head(&b.replica, a.replica.id()) == n
+    })
+    .await;
+    b.cancel.cancel();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_travel_along_a_line() {
     let a = node(11).await;

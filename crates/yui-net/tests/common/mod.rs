@@ -19,6 +19,8 @@ pub struct TestNode {
     pub replica: Arc<Replica>,
     pub addr: String,
     pub peers: Arc<PeerManager>,
+    /// The links' state as `yui status` shows it.
+    pub table: Arc<PeerTable>,
     pub cancel: CancellationToken,
 }
 
@@ -64,11 +66,19 @@ pub async fn node_as(seed: u8, limits: Limits, role: Role) -> TestNode {
         initial: Duration::from_millis(50),
         max: Duration::from_millis(500),
     };
-    let peers = PeerManager::new(replica.clone(), table, role, cfg, backoff, cancel.clone());
+    let peers = PeerManager::new(
+        replica.clone(),
+        table.clone(),
+        role,
+        cfg,
+        backoff,
+        cancel.clone(),
+    );
     TestNode {
         replica,
         addr,
         peers,
+        table,
         cancel,
     }
 }
