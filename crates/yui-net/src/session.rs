@@ -209,7 +209,11 @@ pub async fn run<S>(
 where
     S: Stream<Item = Result<pb::SyncMessage, Status>> + Unpin + Send,
 {
-    let Streams { inbound, out, lane } = streams;
+    let Streams {
+        mut inbound,
+        out,
+        lane,
+    } = streams;
     let lane = if peer.version >= LANE_VERSION {
         lane
     } else {
@@ -287,7 +291,6 @@ where
         lazy: peer.role == Role::Relay && peer.version >= LAZY_VERSION,
         started: tokio::time::Instant::now(),
     };
-    let mut inbound = inbound;
     let ended = tokio::select! {
         r = ctx.lane(lane, control_tx.clone()) => Some(r),
         r = ctx.reader(&mut inbound, control_tx) => Some(r),

@@ -11,7 +11,7 @@ use yui_store::{KvStore, MemEngine};
 use yui_sync::Replica;
 
 mod common;
-use common::{event, head, node, node_with, trust_each_other, wait_for, TestNode};
+use common::{event, head, node, node_unlimited, node_with, trust_each_other, wait_for, TestNode};
 
 /// Each of `a` and `b` publishes one entry; both arrive at the other.
 async fn live_both_ways(a: &TestNode, b: &TestNode) {
@@ -40,14 +40,7 @@ async fn live_both_ways(a: &TestNode, b: &TestNode) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_catch_up_then_push_live_both_ways() {
     let a = node(1).await;
-    let b = node_with(
-        2,
-        Limits {
-            entries_per_author_per_minute: 0,
-            ..Limits::default()
-        },
-    )
-    .await;
+    let b = node_unlimited(2).await;
     trust_each_other(&[&a, &b]);
     // 700 new entries of one author are over the default rate limit; see
     // `new_entries_over_the_rate_limit_arrive_later` for that path.
@@ -76,14 +69,7 @@ async fn two_nodes_catch_up_then_push_live_both_ways() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_dialer_delivers_what_it_queued() {
     let a = node(81).await;
-    let b = node_with(
-        82,
-        Limits {
-            entries_per_author_per_minute: 0,
-            ..Limits::default()
-        },
-    )
-    .await;
+    let b = node_unlimited(82).await;
     trust_each_other(&[&a, &b]);
     let n = 3_000u64;
     for i in 0..n {
@@ -779,14 +765,7 @@ async fn urgent_entries_cross_on_their_lane_while_the_sync_stream_is_full() {
     use yui_core::{Entry, EntryId, SignedEntry};
     use yui_sync::Codec;
 
-    let target = node_with(
-        90,
-        Limits {
-            entries_per_author_per_minute: 0,
-            ..Limits::default()
-        },
-    )
-    .await;
+    let target = node_unlimited(90).await;
     let reader = node(91).await;
     trust_each_other(&[&target, &reader]);
     // About 9 MB of backlog: more than the Sync stream's windows and queues

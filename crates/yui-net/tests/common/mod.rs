@@ -32,6 +32,18 @@ pub async fn node_with(seed: u8, limits: Limits) -> TestNode {
     node_as(seed, limits, Role::Municipality).await
 }
 
+/// A node without the per-author rate limit (for bulk loads in tests).
+pub async fn node_unlimited(seed: u8) -> TestNode {
+    node_with(
+        seed,
+        Limits {
+            entries_per_author_per_minute: 0,
+            ..Limits::default()
+        },
+    )
+    .await
+}
+
 /// A node that states `role` in its handshakes.
 pub async fn node_as(seed: u8, limits: Limits, role: Role) -> TestNode {
     let store = Arc::new(KvStore::open(MemEngine::new()).unwrap());
