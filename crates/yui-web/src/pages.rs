@@ -136,6 +136,39 @@ pub fn event_when(lang: Lang, ev: &yui_core::content::Event) -> (String, i64, i6
     }
 }
 
+/// Event categories the pages name in the reader's language. `category` is
+/// free text on the wire; these are the ones the publish form suggests, and any
+/// other text is shown as its author wrote it.
+pub const EVENT_CATEGORIES: [&str; 9] = [
+    "disaster-drill",
+    "forum",
+    "culture",
+    "welfare",
+    "sports",
+    "tourism",
+    "education",
+    "staff-exchange",
+    "youth-exchange",
+];
+
+/// An event category as the reader reads it: its name for a known category,
+/// else the text as written.
+pub fn category_label(w: &Words, category: &str) -> String {
+    if EVENT_CATEGORIES.contains(&category) {
+        w.get(&format!("category-{category}"))
+    } else {
+        category.to_owned()
+    }
+}
+
+/// (value, name) of every known event category, for a `<datalist>`.
+pub fn category_suggestions(w: &Words) -> Vec<(String, String)> {
+    EVENT_CATEGORIES
+        .iter()
+        .map(|c| ((*c).to_owned(), category_label(w, c)))
+        .collect()
+}
+
 /// The message id of an attendance mode.
 pub fn attendance_id(m: AttendanceMode) -> String {
     format!("attendance-{}", wire(&m))
@@ -156,7 +189,7 @@ pub fn event_item(c: &Chrome, dir: &Directory, e: &EntryView) -> Option<EventIte
         by: Who::of(c, dir, &e.author),
         attendance: c.t(&attendance_id(ev.attendance)),
         mode: wire(&ev.attendance),
-        category: ev.category.clone(),
+        category: category_label(&c.words, &ev.category),
         location: Text::of(&ev.location, c.lang),
         cancelled: ev.status == EventStatus::Cancelled,
         start,

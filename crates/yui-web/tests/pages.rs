@@ -58,7 +58,8 @@ async fn site() -> (axum::Router, Arc<Replica>) {
             .await
             .unwrap();
     }
-    // Ten events on one day, one with markup in its title.
+    // Ten events on one day, one with markup in its title; one in a known
+    // category, one in a category its author named freely.
     for i in 0..10 {
         let title = if i == 0 {
             "<script>alert(1)</script>".to_owned()
@@ -72,6 +73,11 @@ async fn site() -> (axum::Router, Arc<Replica>) {
                     title: LocalizedText::one("ja", &title),
                     start: format!("2027-02-10T{:02}:00:00+09:00", 8 + i),
                     time_zone: "Asia/Tokyo".into(),
+                    category: match i {
+                        1 => "disaster-drill".into(),
+                        2 => "地域の祭り".into(),
+                        _ => String::new(),
+                    },
                     ..Default::default()
                 }),
                 None,
@@ -167,6 +173,24 @@ async fn a_crowded_day_lists_four_and_links_the_rest() {
     let (s, _, bad) = get(&app, "/calendar?day=2027-02-30", "ja").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(bad.contains("「2027-02-30」は日付ではありません"));
+}
+
+#[tokio::test]
+async fn a_known_event_category_is_named_in_the_readers_language() {
+    let (app, _) = site().await;
+    let (_, _, ja) = get(&app, "/calendar?day=2027-02-10", "ja").await;
+    assert!(ja.contains("<span class=\"tag\">防災訓練</span>"), "{ja}");
+    assert!(ja.contains("<span class=\"tag\">地域の祭り</span>"));
+    assert!(!ja.contains(">disaster-drill<"));
+    let (_, _, en) = get(&app, "/calendar?day=2027-02-10", "en").await;
+    assert!(en.contains("<span class=\"tag\">Disaster drill</span>"));
+    // The filter takes the slug or the name in the reader's language.
+    for q in ["disaster-drill", "%E9%98%B2%E7%81%BD%E8%A8%93%E7%B7%B4"] {
+        let (s, _, list) = get(&app, &format!("/calendar?category={q}"), "ja").await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(list.matches("class=\"card event").count(), 1, "{q}: {list}");
+        assert!(list.contains("交流会1"));
+    }
 }
 
 #[tokio::test]

@@ -385,6 +385,8 @@ def test_publishing_an_event_from_the_browser(browser, staffnet):
     p.fill("#start", "2027-03-14T10:00")
     p.fill("#end", "2027-03-14T09:00")
     p.fill("#location_ja", "町民体育館")
+    # A known category typed by its Japanese name is stored as its slug.
+    p.fill("#category", "防災訓練")
     p.get_by_role("button", name="公開する").click()
     # The node's refusal, beside the field it names; nothing published.
     err = p.locator("#end-error")
@@ -400,8 +402,10 @@ def test_publishing_an_event_from_the_browser(browser, staffnet):
     p.wait_for_url("**/events/**")
     assert "南伊豆町 防災フェア" in p.locator("h1").inner_text()
     # An update starts from what was published and becomes version 2.
+    assert "防災訓練" in p.locator("dl").first.inner_text()
     p.get_by_role("link", name="この情報を更新する").click()
     assert p.input_value("#title_ja") == "南伊豆町 防災フェア"
+    assert p.input_value("#category") == "防災訓練"
     p.fill("#title_ja", "南伊豆町 防災フェア 2027")
     p.get_by_role("button", name="公開する").click()
     p.wait_for_url("**/events/**")
@@ -410,6 +414,11 @@ def test_publishing_an_event_from_the_browser(browser, staffnet):
     # Every node has it, through the relay.
     sap = nodes["sapporo"]
     wait_until("the event at 札幌市", lambda: "防災フェア 2027" in sap.cli("query", "events"))
+    fair = next(
+        e for e in json.loads(sap.cli("query", "events", "--json"))["items"]
+        if "防災フェア 2027" in json.dumps(e, ensure_ascii=False)
+    )
+    assert fair["body"]["category"] == "disaster-drill", fair
     ctx.close()
 
 

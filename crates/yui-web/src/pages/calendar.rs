@@ -81,7 +81,13 @@ impl Filters {
             if f.category.chars().count() > 64 {
                 return Err(WebError::Bad(w.get("error-category")));
             }
-            q.tag = Some(f.category.clone());
+            // A known category may be typed by its name in the reader's
+            // language ("防災訓練"); the index holds the slug.
+            let slug = super::EVENT_CATEGORIES
+                .iter()
+                .find(|c| super::category_label(&w, c) == f.category)
+                .map_or_else(|| f.category.clone(), |c| (*c).to_owned());
+            q.tag = Some(slug);
         }
         if !f.attendance.is_empty() {
             q.attendance = Some(match f.attendance.as_str() {
@@ -158,6 +164,8 @@ struct Calendar {
     attendances: Vec<Choice>,
     withins: Vec<Choice>,
     category: String,
+    /// Known categories (value, name) the filter suggests.
+    categories: Vec<(String, String)>,
     month: String,
     list_href: String,
     month_href: String,
@@ -418,6 +426,7 @@ pub async fn page(State(site): State<Arc<Site>>, req: Req) -> Response {
                 &f.within,
             ),
             category: f.category.clone(),
+            categories: super::category_suggestions(&w),
             month: month_s.clone(),
             list_href: link(&[("view", "list")]),
             month_href: link(&[("view", "month"), ("month", &month_s)]),

@@ -395,7 +395,7 @@ pub async fn event(
             } else {
                 String::new()
             },
-            category: ev.category.clone(),
+            category: super::category_label(&c.words, &ev.category),
             organisers,
             partners: ev
                 .partners

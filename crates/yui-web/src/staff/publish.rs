@@ -49,6 +49,9 @@ pub enum Input {
     Select(Vec<(String, String)>),
     /// A checkbox.
     Check,
+    /// Free text with suggestions (the known event categories): a suggestion
+    /// shows its name in the reader's language and is stored as its slug.
+    Suggest,
 }
 
 /// One field of a form.
@@ -161,7 +164,7 @@ fn specs(kind: &str) -> Option<Vec<Spec>> {
                 ),
                 true,
             ),
-            spec("category", Input::Line, false),
+            spec("category", Input::Suggest, false),
         ],
         "case" => vec![
             spec("title_ja", Input::Line, true),
@@ -380,6 +383,15 @@ fn supply_lines(w: &Words, errors: &mut Errors, name: &str, s: &str) -> Vec<(Str
 }
 
 /// The body the form describes, or errors by field.
+/// The stored form of a category typed in the form: a known category's slug
+/// when it was typed by its name in the reader's language, else the text.
+fn category_slug(w: &Words, typed: &str) -> String {
+    crate::pages::EVENT_CATEGORIES
+        .iter()
+        .find(|c| crate::pages::category_label(w, c) == typed)
+        .map_or_else(|| typed.to_owned(), |c| (*c).to_owned())
+}
+
 fn build(kind: &str, f: &Fields, w: &Words, previous: Option<&Body>) -> Result<Body, Errors> {
     let mut e = Errors::default();
     for s in specs(kind).unwrap_or_default() {
@@ -406,7 +418,7 @@ fn build(kind: &str, f: &Fields, w: &Words, previous: Option<&Body>) -> Result<B
                 attendance: parse_enum(f.get("attendance")).unwrap_or_default(),
                 location: text2(f, "location"),
                 online_url: f.get("online_url").to_owned(),
-                category: f.get("category").to_owned(),
+                category: category_slug(w, f.get("category").trim()),
                 contact: contact(f),
                 exercise: f.has("exercise"),
                 ..Default::default()
@@ -727,6 +739,10 @@ fn page(
                 "valid_hours" => "6".into(),
                 _ => String::new(),
             });
+            let value = match s.input {
+                Input::Suggest => crate::pages::category_label(&w, &value),
+                _ => value,
+            };
             let options = match &s.input {
                 Input::Select(o) if s.name == "partner" && o.is_empty() => members
                     .iter()
@@ -735,6 +751,10 @@ fn page(
                 Input::Select(o) => o
                     .iter()
                     .map(|(v, id)| (v.clone(), w.get(id), *v == value))
+                    .collect(),
+                Input::Suggest => crate::pages::category_suggestions(&w)
+                    .into_iter()
+                    .map(|(v, label)| (v, label, false))
                     .collect(),
                 _ => Vec::new(),
             };

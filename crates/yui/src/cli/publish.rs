@@ -120,7 +120,9 @@ pub struct EventArgs {
     /// Online meeting URL.
     #[arg(long)]
     online_url: Option<String>,
-    /// Category.
+    /// Category. The pages name these in the reader's language:
+    /// disaster-drill, forum, culture, welfare, sports, tourism, education,
+    /// staff-exchange, youth-exchange; any other text is shown as written.
     #[arg(long, default_value = "")]
     category: String,
     /// Organiser codes (repeat).
