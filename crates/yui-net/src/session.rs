@@ -41,6 +41,8 @@ use opening::{
 use outbound::Metered;
 pub use outbound::{Closed, Outbound, Outgoing};
 
+pub use yui_sync::LANE_TRACE;
+
 /// Session tuning; see `[federation]` in the node config.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionConfig {

@@ -642,3 +642,60 @@ fn a_small_write_goes_between_the_slices_of_a_bulk_batch() {
         assert_eq!((later.seq, later.prev), (i as u64 + 2, Some(w[0].id())));
     }
 }
+
+/// Checking a bulk batch the node already holds (a relay offered the same
+/// backfill by two peers) reads the store for every entry; a small write
+/// that comes meanwhile goes in between as well, instead of waiting for
+/// the whole batch to be looked at.
+#[test]
+fn a_small_write_goes_between_a_bulk_batch_of_duplicates() {
+    let mut bulk = Log::new(4);
+    let mut small = Log::new(5);
+    let node = replica(9);
+    node.trust_add(bulk.id(), "杉並区").unwrap();
+    node.trust_add(small.id(), "南相馬市").unwrap();
+    let day_ago = yui_sync::now_ms() - 24 * 3600 * 1000;
+    let next = |log: &mut Log, n: u64| -> SignedEntry {
+        let e = Entry {
+            sealed: None,
+            author: log.id(),
+            seq: log.seq + 1,
+            prev: log.prev,
+            created_at: day_ago + n as i64,
+            expires_at: None,
+            object_id: format!("event-{n}"),
+            body: event("交流会"),
+        };
+        let s = SignedEntry::sign(ProtoCodec.encode_entry(&e), &log.key);
+        log.seq += 1;
+        log.prev = Some(s.id());
+        s
+    };
+    let batch: Vec<SignedEntry> = (0..3000).map(|i| next(&mut bulk, i)).collect();
+    assert_eq!(node.ingest_blocking(batch.clone()).unwrap().accepted, 3000);
+    let before = node.counters().snapshot().bulk_yields;
+    let mut small_sent = 0u64;
+    for _ in 0..5 {
+        let (n, again) = (node.clone(), batch.clone());
+        let t = std::thread::spawn(move || n.ingest_blocking(again).unwrap());
+        while !t.is_finished() {
+            let one = next(&mut small, small_sent);
+            let r = node.ingest_blocking(vec![one]).unwrap();
+            assert_eq!((r.accepted, r.refused.len()), (1, 0));
+            small_sent += 1;
+        }
+        let r = t.join().unwrap();
+        assert_eq!((r.accepted, r.duplicates), (0, 3000), "{r:?}");
+        if node.counters().snapshot().bulk_yields > before {
+            break;
+        }
+    }
+    assert!(
+        node.counters().snapshot().bulk_yields > before,
+        "no small write went between the duplicates"
+    );
+    let head = node.store().head(&bulk.id()).unwrap().unwrap();
+    assert_eq!((head.seq, Some(head.id)), (3000, bulk.prev));
+    let head = node.store().head(&small.id()).unwrap().unwrap();
+    assert_eq!((head.seq, Some(head.id)), (small_sent, small.prev));
+}

@@ -31,3 +31,12 @@ pub use replica::{
     MAX_RECOVERIES, SMALL_BATCH,
 };
 pub use trust::{TrustPolicy, TrustSet};
+
+/// The tracing target of an urgent entry's timeline across nodes, at debug
+/// level by entry id: a session queueing it on the urgent lane (`queued on
+/// the lane`), the small write that stores it (`small write`: how long it
+/// waited for the write lock and how long the write took) and the session
+/// that read it (`stored`: how long its batch took to prepare and to
+/// store). `yui bench propagation --processes` with `YUI_BENCH_TRACE` reads
+/// these from every node for its slow updates.
+pub const LANE_TRACE: &str = "yui::lane";

@@ -77,6 +77,13 @@ impl Threads {
         Self(out)
     }
 
+    /// Takes in a later look at the same process: threads seen again are
+    /// updated, threads that ended since keep what they had used when last
+    /// seen (so sampling now and then counts short-lived threads too).
+    pub(crate) fn merge(&mut self, later: Threads) {
+        self.0.extend(later.0);
+    }
+
     /// CPU used and time waited by thread group and nice value since
     /// `before` (threads started since count whole; threads ended since
     /// are missing), busiest first.

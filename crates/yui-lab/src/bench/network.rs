@@ -22,7 +22,7 @@ use yui_node::config::{Role as ConfigRole, TrustEntry};
 use yui_node::home::Home;
 use yui_sync::now_ms;
 
-use super::cpu::cpu_of;
+use super::cpu::{cpu_of, Threads};
 use super::node::{new_home, Running};
 use super::propagation::summary;
 use super::sync::make_chains;
@@ -31,6 +31,59 @@ use super::sync::make_chains;
 struct Member {
     id: NodeId,
     admin: AdminClient,
+    /// Its log of urgent entries (with YUI_BENCH_TRACE).
+    log: std::path::PathBuf,
+}
+
+/// The log file, in each home, of a traced run.
+const TRACE_LOG: &str = "lane-trace.log";
+
+/// Every node's log lines about entry `id`, in time order, as (ms after
+/// `t_unix`, node, what), node ids written as `#index` (relays first).
+fn timeline(nodes: &[Member], id: &str, t_unix: i64) -> Vec<(i64, usize, String)> {
+    let mut out = Vec::new();
+    for (i, m) in nodes.iter().enumerate() {
+        let Ok(text) = std::fs::read_to_string(&m.log) else {
+            continue;
+        };
+        for line in text.lines().filter(|l| l.contains(id)) {
+            let line = strip_ansi(line);
+            let Some((stamp, rest)) = line.split_once(' ') else {
+                continue;
+            };
+            let Ok(at) = chrono::DateTime::parse_from_rfc3339(stamp) else {
+                continue;
+            };
+            let mut what = rest
+                .split_once(": ")
+                .map_or(rest, |(_, w)| w)
+                .replace(&format!("id={id}"), "");
+            for (j, n) in nodes.iter().enumerate() {
+                what = what.replace(&n.id.to_string(), &format!("#{j}"));
+            }
+            out.push((at.timestamp_millis() - t_unix, i, what.trim().to_owned()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `s` without terminal colour codes.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Publishes one readiness on `from` and waits until every node holds it;
@@ -74,10 +127,10 @@ async fn one_update(nodes: &[Member], relays: usize, from: usize, n: usize) -> a
             "published seq {} where {seq} was expected",
             p.seq
         );
-        anyhow::Ok(t.elapsed())
+        anyhow::Ok((t.elapsed(), p.id))
     };
     let (arrived, published) = tokio::join!(join_all(waiters), publish);
-    let published = published?;
+    let (published, id) = published?;
     let mut last = Duration::ZERO;
     let mut relays_at = Vec::new();
     let mut slowest = (0, None);
@@ -109,6 +162,13 @@ async fn one_update(nodes: &[Member], relays: usize, from: usize, n: usize) -> a
             last.as_millis(),
             slowest.1
         );
+        // The entry's way through the network, by each node's log: relays
+        // first, then the slowest node and its relay's members.
+        for (at, node, what) in timeline(nodes, &id, t_unix) {
+            if node < relays || node == slowest.0 || node == from {
+                eprintln!("    {at:>6} ms  #{node:<3} {what}");
+            }
+        }
     }
     Ok(last.as_secs_f64())
 }
@@ -191,7 +251,19 @@ pub async fn run(
             .collect();
         std::fs::write(h.config_path(), toml::to_string(&config)?)?;
     }
-    let started = join_all(homes.iter().map(|h| Running::start_logging(h, "error"))).await;
+    // With YUI_BENCH_TRACE each process logs its urgent entries' timeline
+    // (yui_net::session::LANE_TRACE) into its home, read back for the
+    // slow updates.
+    let trace = std::env::var_os("YUI_BENCH_TRACE").is_some();
+    let started = join_all(homes.iter().map(|h| async move {
+        if trace {
+            let level = format!("error,{}=debug", yui_net::session::LANE_TRACE);
+            Running::start_log_file(h, &level, TRACE_LOG).await
+        } else {
+            Running::start_logging(h, "error").await
+        }
+    }))
+    .await;
     let mut running = Vec::with_capacity(total);
     for s in started {
         running.push(s?.0);
@@ -201,6 +273,7 @@ pub async fn run(
         nodes.push(Member {
             id: *id,
             admin: AdminClient::for_home(h)?,
+            log: h.root().join(TRACE_LOG),
         });
     }
     println!(
@@ -270,6 +343,27 @@ pub async fn run(
     let base = held(&nodes).await?;
     let pids: Vec<u32> = running.iter().map(|r| r.pid()).collect();
     let cpu_before = cpu_split(&pids, relays);
+    let threads_before: Vec<Threads> = pids.iter().map(|p| Threads::of(*p)).collect();
+    // Looked at every half second while the backfill runs, so threads that
+    // end meanwhile (the runtime's blocking threads, the index's writers)
+    // still count by group.
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (pids, sampling) = (pids.clone(), sampling.clone());
+        let mut seen = threads_before.clone();
+        tokio::task::spawn_blocking(move || {
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                for (s, p) in seen.iter_mut().zip(&pids) {
+                    s.merge(Threads::of(*p));
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            for (s, p) in seen.iter_mut().zip(&pids) {
+                s.merge(Threads::of(*p));
+            }
+            seen
+        })
+    };
     let t_backfill = Instant::now();
     let mut importers = Vec::new();
     for (j, chain) in chains.into_iter().enumerate() {
@@ -322,6 +416,8 @@ pub async fn run(
     }
     let (b50, b99) = summary("during bulk backfill", busy);
     let cpu_after = cpu_split(&pids, relays);
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let threads_after = sampler.await?;
     let span = t_backfill.elapsed().as_secs_f64();
     println!(
         "  backfill         {backfill} entries × {total} nodes in {span:.1} s; {during} updates measured while it ran"
@@ -338,6 +434,31 @@ pub async fn run(
             waited / n as f64,
             bg / n as f64
         );
+        // By thread group and nice value: which threads the live path
+        // waits behind.
+        let mut groups: std::collections::HashMap<(String, i32), (f64, f64)> =
+            std::collections::HashMap::new();
+        let range = if k == 0 {
+            0..relays
+        } else {
+            relays..pids.len()
+        };
+        for i in range {
+            for (g, nice, u, w) in threads_after[i].since(&threads_before[i]) {
+                let e = groups.entry((g, nice)).or_default();
+                e.0 += u;
+                e.1 += w;
+            }
+        }
+        let mut groups: Vec<_> = groups.into_iter().collect();
+        groups.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0));
+        for ((g, nice), (u, w)) in groups.into_iter().take(8) {
+            println!(
+                "    {g:<24} nice {nice:>2}: {:6.2} CPU-s, {:6.2} s runnable waiting per process",
+                u / n as f64,
+                w / n as f64
+            );
+        }
     }
     if total >= 100 {
         super::target(

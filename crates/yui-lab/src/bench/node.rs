@@ -60,6 +60,24 @@ impl Running {
         home: &Home,
         level: &str,
     ) -> anyhow::Result<(Self, Duration)> {
+        Self::start_with(home, level, Stdio::inherit()).await
+    }
+
+    /// [`Running::start`] logging at `level` into `log` (in the home).
+    pub(crate) async fn start_log_file(
+        home: &Home,
+        level: &str,
+        log: &str,
+    ) -> anyhow::Result<(Self, Duration)> {
+        let file = std::fs::File::create(home.root().join(log))?;
+        Self::start_with(home, level, Stdio::from(file)).await
+    }
+
+    async fn start_with(
+        home: &Home,
+        level: &str,
+        stderr: Stdio,
+    ) -> anyhow::Result<(Self, Duration)> {
         let _ = std::fs::remove_dir_all(home.root().join("run"));
         let t = Instant::now();
         let child = Command::new(std::env::current_exe()?)
@@ -68,7 +86,7 @@ impl Running {
             .arg("run")
             .env("YUI_LOG_LEVEL", level)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .context("cannot start yui run")?;
         let mut me = Self {

@@ -355,6 +355,7 @@ impl Ctx<'_> {
                 self.cfg.max_inbound_entries
             )));
         }
+        let t0 = std::time::Instant::now();
         let mut batch = Vec::with_capacity(e.entries.len());
         let mut malformed = 0;
         for s in e.entries {
@@ -364,10 +365,19 @@ impl Ctx<'_> {
             }
         }
         self.replica.count_malformed(malformed);
+        // Entry ids for the timeline of urgent entries (LANE_TRACE).
+        let traced: Vec<String> = if batch.len() <= yui_sync::SMALL_BATCH
+            && tracing::enabled!(target: LANE_TRACE, tracing::Level::DEBUG)
+        {
+            batch.iter().map(|s| s.id().to_hex()).collect()
+        } else {
+            Vec::new()
+        };
         let prepared = self
             .replica
             .prepare_from(self.peer, self.relay, batch)
             .await;
+        let t_prepared = t0.elapsed();
         let report = match order {
             Some(StoreOrder { after, done }) => {
                 for mut before in after {
@@ -380,6 +390,16 @@ impl Ctx<'_> {
             }
             None => self.replica.commit_prepared(prepared).await,
         }?;
+        for id in traced {
+            tracing::debug!(
+                target: LANE_TRACE,
+                id,
+                peer = %self.peer,
+                prepare_ms = t_prepared.as_secs_f64() * 1e3,
+                store_ms = (t0.elapsed() - t_prepared).as_secs_f64() * 1e3,
+                "stored"
+            );
+        }
         {
             let mut st = self.state.lock().expect("peer state");
             for (author, seq) in &report.seen {

@@ -224,6 +224,13 @@ impl Ctx<'_> {
                         entries,
                     })))
                     .await?;
+                    // The timeline of an urgent entry across nodes
+                    // (`yui bench propagation` with YUI_BENCH_TRACE).
+                    if tracing::enabled!(target: LANE_TRACE, tracing::Level::DEBUG) {
+                        for e in &batch {
+                            tracing::debug!(target: LANE_TRACE, id = %e.id().to_hex(), peer = %self.peer, "queued on the lane");
+                        }
+                    }
                     Counters::add(&self.replica.counters().sync_lane_entries_sent, n);
                     self.status.sent(n);
                     continue;

@@ -1,7 +1,7 @@
 //! Applying verified entries under the write lock: chain check, forks, rate
 //! limit, recoveries, and trust changes taking effect at their entry.
 
-use super::write_lock::YIELD_EVERY;
+use super::write_lock::{APPEND_SLICE, YIELD_EVERY};
 use super::*;
 
 /// Entries created longer ago than this are backfill (a peer catching up
@@ -30,6 +30,10 @@ enum Cut {
     Trust,
     /// A small write waits for the lock (bulk batches only).
     Yield,
+    /// A bulk segment reached [`APPEND_SLICE`] entries: they are stored
+    /// before more are checked, so a small write that comes while they are
+    /// written waits for one slice, not for the whole batch.
+    Slice,
 }
 
 /// What one `apply_verified` call carries from segment to segment.
@@ -66,7 +70,11 @@ impl Replica {
             super::write_lock::Priority::Bulk
         };
         let bulk = priority == super::write_lock::Priority::Bulk;
+        let t0 = std::time::Instant::now();
         let mut guard = self.write.lock(priority);
+        let locked = t0.elapsed();
+        let traced = !bulk && tracing::enabled!(target: crate::LANE_TRACE, tracing::Level::DEBUG);
+        let mut stored_ids = Vec::new();
         let mut batch = Batch {
             heads: HashMap::new(),
             forked: HashMap::new(),
@@ -94,6 +102,9 @@ impl Replica {
                 None => Vec::new(),
             };
             self.store.append_arrived(&kept, &arrivals)?;
+            if traced {
+                stored_ids.extend(kept.iter().map(|e| e.id));
+            }
             if rest.is_empty() {
                 break;
             }
@@ -109,7 +120,10 @@ impl Replica {
                 // A small write waits: it goes now, the rest of this batch
                 // after it, checked against what it stored (heads, forks,
                 // trust: later segments recheck trust).
-                Cut::Yield => {
+                // A slice stored: the lock goes to a small write if one
+                // waits, as above; otherwise the batch goes on.
+                Cut::Slice if !self.write.small_waiting() => {}
+                Cut::Yield | Cut::Slice => {
                     drop(guard);
                     Counters::add(&self.counters.bulk_yields, 1);
                     guard = self.write.lock(priority);
@@ -119,6 +133,17 @@ impl Replica {
             }
         }
         drop(guard);
+        if traced {
+            for id in &stored_ids {
+                tracing::debug!(
+                    target: crate::LANE_TRACE,
+                    id = %id.to_hex(),
+                    lock_ms = locked.as_secs_f64() * 1e3,
+                    write_ms = (t0.elapsed() - locked).as_secs_f64() * 1e3,
+                    "small write"
+                );
+            }
+        }
         Ok(moved
             .into_iter()
             .map(|(a, (seq, urgent))| (a, seq, urgent))
@@ -127,7 +152,8 @@ impl Replica {
 
     /// Takes entries from the front of `rest` up to and including the first
     /// one to append that may change trust, or (`bulk`) up to a multiple of
-    /// [`YIELD_EVERY`] when a small write waits for the lock; returns those
+    /// [`YIELD_EVERY`] entries looked at when a small write waits for the
+    /// lock, or (`bulk`) [`APPEND_SLICE`] entries to append; returns those
     /// to append and why it stopped. `recheck`: trust may have changed since
     /// the precheck.
     fn apply_segment(
@@ -144,7 +170,22 @@ impl Replica {
         // not in the store yet, and a second entry at one of their seqs is
         // a fork all the same.
         let mut pending: HashMap<(NodeId, u64), usize> = HashMap::new();
-        while let Some((entry, signed)) = rest.pop_front() {
+        // Every entry looked at counts, duplicates too: checking a batch a
+        // relay already holds reads the store for each entry.
+        let mut examined = 0usize;
+        while !rest.is_empty() {
+            if bulk
+                && examined > 0
+                && examined.is_multiple_of(YIELD_EVERY)
+                && self.write.small_waiting()
+            {
+                cut = Cut::Yield;
+                break;
+            }
+            let Some((entry, signed)) = rest.pop_front() else {
+                break;
+            };
+            examined += 1;
             let author = entry.author;
             if report.retry_later.iter().any(|(a, _, _)| *a == author) {
                 // The rest of this author's run waits with the first refused.
@@ -236,11 +277,8 @@ impl Replica {
                     if ends_segment {
                         break;
                     }
-                    if bulk
-                        && to_append.len().is_multiple_of(YIELD_EVERY)
-                        && self.write.small_waiting()
-                    {
-                        cut = Cut::Yield;
+                    if bulk && to_append.len() >= APPEND_SLICE {
+                        cut = Cut::Slice;
                         break;
                     }
                 }
