@@ -953,3 +953,39 @@ async fn batches_sharing_authors_are_stored_in_order() {
     a.cancel.cancel();
     b.cancel.cancel();
 }
+
+/// A node does not send a peer back the entries that peer just sent it:
+/// the session notes what the peer holds before storing, whose events wake
+/// its writer (noted after, the writer could echo each live update to its
+/// author).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_is_not_sent_back_what_it_sent() {
+    let a = node_unlimited(21).await;
+    let b = node_unlimited(22).await;
+    trust_each_other(&[&a, &b]);
+    b.peers.add(a.addr.clone(), Some(a.replica.id()));
+    for i in 0..100u64 {
+        a.replica
+            .publish(format!("drill-{i}"), event("合同防災訓練"), None)
+            .await
+            .unwrap();
+        wait_for("the update at B", || {
+            head(&b.replica, a.replica.id()) == i + 1
+        })
+        .await;
+    }
+    // A barrier: B's own entry reaches A after anything B queued for A
+    // before it.
+    b.replica
+        .publish("barrier".into(), event("参加します"), None)
+        .await
+        .unwrap();
+    wait_for("B's entry at A", || head(&a.replica, b.replica.id()) == 1).await;
+    assert_eq!(
+        a.replica.counters().snapshot().duplicate,
+        0,
+        "A was sent its own entries back"
+    );
+    a.cancel.cancel();
+    b.cancel.cancel();
+}

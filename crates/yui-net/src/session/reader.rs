@@ -377,6 +377,15 @@ impl Ctx<'_> {
             .replica
             .prepare_from(self.peer, self.relay, batch)
             .await;
+        {
+            // The peer holds what it sent. Noted before the store, whose
+            // events wake this session's writer: noted after, the writer
+            // could send the peer its own entries back.
+            let mut st = self.state.lock().expect("peer state");
+            for (author, seq) in prepared.seen() {
+                st.on_peer_has(*author, *seq);
+            }
+        }
         let t_prepared = t0.elapsed();
         let report = match order {
             Some(StoreOrder { after, done }) => {

@@ -42,6 +42,14 @@ pub struct PreparedBatch {
     prepared: Prepared,
 }
 
+impl PreparedBatch {
+    /// Per author, the highest seq among the entries whose signature
+    /// verified: what the peer that sent them evidently holds.
+    pub fn seen(&self) -> &[(NodeId, u64)] {
+        &self.prepared.report.seen
+    }
+}
+
 /// Batches up to this size never wait for a turn: single updates
 /// (readiness, acknowledgements) and live pushes.
 pub const SMALL_BATCH: usize = 64;
