@@ -386,6 +386,7 @@ staff-mine = Our aid requests
 staff-mine-empty = This municipality has made no requests.
 staff-replies = Replies to our entries
 staff-refused = Not published: { $name }
+staff-refused-field = Not published: { $field }: { $reason }
 staff-bad-time = "{ $name }" is not a date and time.
 staff-bad-quantity = "{ $name }" is not a quantity. Enter a number.
 staff-required = Required.

@@ -356,6 +356,7 @@ staff-mine = 当自治体からの支援要請
 staff-mine-empty = 当自治体から出した要請はありません。
 staff-replies = 当自治体の情報への返信
 staff-refused = 公開できませんでした: { $name }
+staff-refused-field = 公開できませんでした。「{ $field }」: { $reason }
 staff-bad-time = 「{ $name }」は日時として読めません。
 staff-bad-quantity = 「{ $name }」は数量として読めません。半角または全角の数字で入力してください。
 staff-required = 入力してください。

@@ -391,7 +391,9 @@ def test_publishing_an_event_from_the_browser(browser, staffnet):
     # The node's refusal, beside the field it names; nothing published.
     err = p.locator("#end-error")
     assert err.count() == 1 and "開始より前" in err.inner_text(), p.content()[:2000]
-    assert "is before start" in p.locator("[role=alert]").inner_text()
+    # The banner names the field and the reason in the page's language.
+    alert = p.locator("[role=alert]").inner_text()
+    assert "「終了日時」" in alert and "開始より前" in alert, alert
     assert p.locator("#end").get_attribute("aria-invalid") == "true"
     p.screenshot(path=str(SHOTS / "staff-publish-error-ja.png"), full_page=True)
     assert serious(p) == [], "publish form"

@@ -28,6 +28,7 @@ use super::desk::require;
 use super::forms::Errors;
 use super::{see_other, Ctx, Staff};
 use crate::chrome::Chrome;
+use crate::i18n::Words;
 use crate::text::segment;
 use crate::{html, status, Req, Site, WebError};
 
@@ -128,7 +129,7 @@ fn page(
                 String::new()
             };
             FieldView {
-                label: w.get(&s.label) + if s.lang == "en" { " (English)" } else { "" },
+                label: label_of(&w, &s),
                 help,
                 error: errors.of(s.name).cloned(),
                 name: s.name,
@@ -270,6 +271,20 @@ fn form_field(kind: &str, field: &str) -> Option<&'static str> {
         .find(|n| *n == tail || n.trim_end_matches("_ja") == tail)
 }
 
+/// A field's label as the form shows it.
+fn label_of(w: &Words, s: &Spec) -> String {
+    w.get(&s.label) + if s.lang == "en" { " (English)" } else { "" }
+}
+
+/// The label of form field `name` of `kind`.
+fn field_label(w: &Words, kind: &str, name: &str) -> String {
+    specs(kind)
+        .unwrap_or_default()
+        .iter()
+        .find(|s| s.name == name)
+        .map_or_else(|| name.to_owned(), |s| label_of(w, s))
+}
+
 /// `POST /staff/publish/{kind}`: `preview` shows what would be published;
 /// `publish` signs it.
 pub async fn submit(
@@ -353,10 +368,23 @@ pub async fn submit(
         }
         Err(r) => {
             let mut errors = Errors::default();
-            let msg = super::aid::refusal_text(&req, &r);
-            if let Some(name) = r.field.as_deref().and_then(|x| form_field(&kind, x)) {
-                errors.put(name, super::aid::field_text(&req, &r));
-            }
+            // A refusal that names a field of the form is said in the
+            // reader's language, beside the field and in the banner;
+            // another keeps the node's own words.
+            let msg = match r.field.as_deref().and_then(|x| form_field(&kind, x)) {
+                Some(name) => {
+                    let reason = super::aid::field_text(&req, &r);
+                    errors.put(name, reason.clone());
+                    w.with(
+                        "staff-refused-field",
+                        &[
+                            ("field", field_label(&w, &kind, name).into()),
+                            ("reason", reason.into()),
+                        ],
+                    )
+                }
+                None => super::aid::refusal_text(&req, &r),
+            };
             crate::render(site, req, move |site, req| {
                 page(site, req, &st, &k, &o, &values, &errors, false, Some(msg))
             })
