@@ -572,6 +572,25 @@ async fn pipelined_batches_land_in_order_and_see_trust_changes_between_them() {
     assert_eq!(pipelined.store().head(&revoked).unwrap(), None);
 }
 
+/// The next entry of `log`, event `n`, written a day ago: backfill, not
+/// rate limited.
+fn backfill(log: &mut Log, n: u64) -> SignedEntry {
+    let e = Entry {
+        sealed: None,
+        author: log.id(),
+        seq: log.seq + 1,
+        prev: log.prev,
+        created_at: yui_sync::now_ms() - 24 * 3600 * 1000 + n as i64,
+        expires_at: None,
+        object_id: format!("event-{n}"),
+        body: event("交流会"),
+    };
+    let s = SignedEntry::sign(ProtoCodec.encode_entry(&e), &log.key);
+    log.seq += 1;
+    log.prev = Some(s.id());
+    s
+}
+
 /// A small write (one entry, a readiness update) that waits for the write
 /// lock while a bulk batch is being stored goes in between two slices of
 /// it, and both logs come out whole: the bulk author's chain unbroken, every
@@ -583,35 +602,17 @@ fn a_small_write_goes_between_the_slices_of_a_bulk_batch() {
     let node = replica(9);
     node.trust_add(bulk.id(), "杉並区").unwrap();
     node.trust_add(small.id(), "南相馬市").unwrap();
-    // Written a day ago: backfill, not rate limited.
-    let day_ago = yui_sync::now_ms() - 24 * 3600 * 1000;
-    let next = |log: &mut Log, n: u64| -> SignedEntry {
-        let e = Entry {
-            sealed: None,
-            author: log.id(),
-            seq: log.seq + 1,
-            prev: log.prev,
-            created_at: day_ago + n as i64,
-            expires_at: None,
-            object_id: format!("event-{n}"),
-            body: event("交流会"),
-        };
-        let s = SignedEntry::sign(ProtoCodec.encode_entry(&e), &log.key);
-        log.seq += 1;
-        log.prev = Some(s.id());
-        s
-    };
     let mut small_sent = 0u64;
     // A few attempts at most: each stores 3,000 entries in one batch while
     // single entries keep arriving; one overlap is enough.
     for attempt in 0..5u64 {
         let batch: Vec<SignedEntry> = (0..3000)
-            .map(|i| next(&mut bulk, attempt * 3000 + i))
+            .map(|i| backfill(&mut bulk, attempt * 3000 + i))
             .collect();
         let n = node.clone();
         let t = std::thread::spawn(move || n.ingest_blocking(batch).unwrap());
         while !t.is_finished() {
-            let one = next(&mut small, small_sent);
+            let one = backfill(&mut small, small_sent);
             let r = node.ingest_blocking(vec![one]).unwrap();
             assert_eq!((r.accepted, r.refused.len()), (1, 0));
             small_sent += 1;
@@ -654,24 +655,7 @@ fn a_small_write_goes_between_a_bulk_batch_of_duplicates() {
     let node = replica(9);
     node.trust_add(bulk.id(), "杉並区").unwrap();
     node.trust_add(small.id(), "南相馬市").unwrap();
-    let day_ago = yui_sync::now_ms() - 24 * 3600 * 1000;
-    let next = |log: &mut Log, n: u64| -> SignedEntry {
-        let e = Entry {
-            sealed: None,
-            author: log.id(),
-            seq: log.seq + 1,
-            prev: log.prev,
-            created_at: day_ago + n as i64,
-            expires_at: None,
-            object_id: format!("event-{n}"),
-            body: event("交流会"),
-        };
-        let s = SignedEntry::sign(ProtoCodec.encode_entry(&e), &log.key);
-        log.seq += 1;
-        log.prev = Some(s.id());
-        s
-    };
-    let batch: Vec<SignedEntry> = (0..3000).map(|i| next(&mut bulk, i)).collect();
+    let batch: Vec<SignedEntry> = (0..3000).map(|i| backfill(&mut bulk, i)).collect();
     assert_eq!(node.ingest_blocking(batch.clone()).unwrap().accepted, 3000);
     let before = node.counters().snapshot().bulk_yields;
     let mut small_sent = 0u64;
@@ -679,7 +663,7 @@ fn a_small_write_goes_between_a_bulk_batch_of_duplicates() {
         let (n, again) = (node.clone(), batch.clone());
         let t = std::thread::spawn(move || n.ingest_blocking(again).unwrap());
         while !t.is_finished() {
-            let one = next(&mut small, small_sent);
+            let one = backfill(&mut small, small_sent);
             let r = node.ingest_blocking(vec![one]).unwrap();
             assert_eq!((r.accepted, r.refused.len()), (1, 0));
             small_sent += 1;
