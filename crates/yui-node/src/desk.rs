@@ -9,6 +9,12 @@
 //!   our threads, a reply to one of our objects, a new call for partners),
 //!   delivered by [`Notifier`].
 //!
+//! It decides once the search index holds everything stored so far, as the
+//! read model's follower indexes it (a partnership that came with the
+//! update it qualifies counts; the desk does not index on its own, which
+//! during a backfill cost every node a commit per update), waiting at most
+//! [`INDEX_WAIT`].
+//!
 //! It reads every head once at start (and again if it missed events), then
 //! only the authors whose head a replica event says moved. Where it got to
 //! is kept per author in `HOME/staff/desk.json`, written after each round,
@@ -25,7 +31,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use yui_core::content::{AckKind, Acknowledgement, AidStep};
 use yui_core::{Body, NodeId};
-use yui_read::aid::{root_of, Directory, Who};
+use yui_read::aid::{root_of, Directory, Who, PARTNERSHIP_KINDS};
 use yui_staff::{Accounts, Notice, Notifier, Topic};
 use yui_sync::{now_ms, ReplicaEvent, StoredEntry};
 
@@ -37,6 +43,9 @@ pub const MAX_GAP: u64 = 1_000;
 pub const MAX_AGE_MS: i64 = 48 * 3_600_000;
 /// Requests older than this get no receipt (a first sync of old threads).
 pub const RECEIPT_AGE_MS: i64 = 14 * 24 * 3_600_000;
+/// How long the desk waits for the search index to hold what arrived
+/// before it decides without it (it then indexes what it needs itself).
+pub const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The desk's task.
 pub struct Desk {
@@ -106,6 +115,24 @@ impl Desk {
             .map(|(a, h)| (a, h.seq))
             .collect();
         loop {
+            // Decided with an index that holds everything stored so far
+            // (a partnership that came with the update it qualifies), as
+            // the follower indexes it: not indexing here as well, which
+            // during a backfill set every node an update reached
+            // committing an index of its own on the CPU the update still
+            // needed to reach the others (`yui bench propagation
+            // --processes`).
+            let news = pending
+                .iter()
+                .any(|(a, h)| *a != me && *h > seen.get(a).copied().unwrap_or(0));
+            let indexed = news
+                && tokio::select! {
+                    () = cancel.cancelled() => return,
+                    i = self.state.read.wait_indexed(INDEX_WAIT) => i,
+                };
+            if news && !indexed {
+                tracing::debug!("desk: the index did not catch up in time; deciding with an index caught up here");
+            }
             let mut moved = false;
             for (author, head) in std::mem::take(&mut pending) {
                 let from = seen.get(&author).copied().unwrap_or(0);
@@ -119,7 +146,7 @@ impl Desk {
                     let batch: Vec<StoredEntry> = (seq..=last)
                         .filter_map(|s| self.state.replica.read(&author, s).ok().flatten())
                         .collect();
-                    self.handle(batch, announce).await;
+                    self.handle(batch, announce, indexed).await;
                     seq = last + 1;
                 }
                 seen.insert(author, head);
@@ -153,7 +180,9 @@ impl Desk {
         }
     }
 
-    async fn handle(&self, batch: Vec<StoredEntry>, announce: bool) {
+    /// Plans and acts on `batch`; `indexed`: the index holds it (the
+    /// plan asks the index as it stands).
+    async fn handle(&self, batch: Vec<StoredEntry>, announce: bool, indexed: bool) {
         let read = self.state.read.clone();
         let me = self.state.replica.id();
         let public = self
@@ -164,14 +193,17 @@ impl Desk {
             .trim_end_matches('/')
             .to_owned();
         // What to do is decided off the async workers (index queries), at
-        // background priority: a query first indexes what arrived since the
-        // index last caught up (up to 10,000 entries). At normal priority,
-        // a readiness update arriving during a backfill set every node it
-        // reached indexing at once, on the CPU the update still needed to
-        // reach the others (`yui bench propagation --processes`). A
-        // panicking plan is logged by the runtime and planned as nothing.
+        // background priority: when the index did not catch up in time, a
+        // query first indexes what arrived since (up to 10,000 entries),
+        // which at normal priority would take the CPU from the live path.
+        // A panicking plan is logged by the runtime and planned as nothing.
         let plan = tokio::spawn(yui_sync::background::run(move || {
-            let who = match Directory::new(&read) {
+            let who = if indexed {
+                Directory::as_indexed(&read)
+            } else {
+                Directory::new(&read)
+            };
+            let who = match who {
                 Ok(w) => w,
                 Err(e) => {
                     tracing::warn!(error = %e, "desk: directory unavailable");
@@ -318,9 +350,9 @@ fn decide(
             Some((None, Some(n)))
         }
         Body::Readiness(r) if fresh && r.alert_level > 0 => {
-            let partner = ["mutual_aid", "sister_city", "friendship", "network"]
+            let partner = PARTNERSHIP_KINDS
                 .iter()
-                .any(|k| read.partners(me, &author, k).unwrap_or(false));
+                .any(|k| who.partners(me, &author, k));
             if !partner {
                 return None;
             }

@@ -657,25 +657,59 @@ fn same_text(a: &LocalizedText, b: &LocalizedText) -> bool {
 }
 
 /// [`Who`] from what a node holds: codes and names from the read model,
-/// partnerships from its index (asked once per pair).
+/// partnerships from its index (asked once per pair and kind).
 pub struct Directory<'a> {
     read: &'a ReadModel,
     codes: crate::model::Names,
     names: crate::model::Names,
-    pairs: std::sync::Mutex<HashMap<(NodeId, NodeId), bool>>,
+    pairs: std::sync::Mutex<HashMap<(NodeId, NodeId, &'static str), bool>>,
+    /// Partnerships as the index stands, without catching it up first.
+    as_indexed: bool,
 }
 
 impl<'a> Directory<'a> {
-    /// The directory of `read`.
+    /// The directory of `read`; its partnership questions first index
+    /// what arrived since the index last caught up.
     pub fn new(read: &'a ReadModel) -> Result<Self, QueryError> {
         Ok(Self {
             read,
             codes: read.codes()?,
             names: read.names()?,
             pairs: Default::default(),
+            as_indexed: false,
         })
     }
+
+    /// The directory of `read` as its index stands: for work that waited
+    /// for the index ([`ReadModel::wait_indexed`]) and must not index on
+    /// its own.
+    pub fn as_indexed(read: &'a ReadModel) -> Result<Self, QueryError> {
+        Ok(Self {
+            as_indexed: true,
+            ..Self::new(read)?
+        })
+    }
+
+    /// Whether `a` and `b` both stated a partnership of `kind` (one of
+    /// [`PARTNERSHIP_KINDS`]); `false` when the index cannot say.
+    pub fn partners(&self, a: &NodeId, b: &NodeId, kind: &'static str) -> bool {
+        let key = (*a, *b, kind);
+        if let Some(v) = self.pairs.lock().expect("pairs lock").get(&key) {
+            return *v;
+        }
+        let v = if self.as_indexed {
+            self.read.partners_as_indexed(a, b, kind)
+        } else {
+            self.read.partners(a, b, kind)
+        }
+        .unwrap_or(false);
+        self.pairs.lock().expect("pairs lock").insert(key, v);
+        v
+    }
 }
+
+/// The kinds of partnership a municipality states, as the index files them.
+pub const PARTNERSHIP_KINDS: [&str; 4] = ["mutual_aid", "sister_city", "friendship", "network"];
 
 impl Who for Directory<'_> {
     fn code(&self, id: &NodeId) -> Option<String> {
@@ -699,13 +733,7 @@ impl Who for Directory<'_> {
         self.names.get(id).cloned()
     }
     fn mutual_aid(&self, a: &NodeId, b: &NodeId) -> bool {
-        let key = (*a, *b);
-        if let Some(v) = self.pairs.lock().expect("pairs lock").get(&key) {
-            return *v;
-        }
-        let v = self.read.partners(a, b, "mutual_aid").unwrap_or(false);
-        self.pairs.lock().expect("pairs lock").insert(key, v);
-        v
+        self.partners(a, b, "mutual_aid")
     }
 }
 

@@ -432,9 +432,10 @@ pub struct ReadIndex {
     reader: IndexReader,
     writer: Mutex<Writer>,
     fields: Fields,
-    /// The store's entry count when the last catch-up began: a reader
-    /// compares it with the store's to know whether the index may lag.
-    seen: AtomicU64,
+    /// The store's entry count when the last complete catch-up began: a
+    /// reader compares it with the store's to know whether the index may
+    /// lag, and [`ReadIndex::wait_seen`] waits for it to pass a count.
+    seen: tokio::sync::watch::Sender<u64>,
     /// Entries indexed, the sum of the marks.
     indexed: AtomicU64,
     /// Bumped when a commit made visible a profile, endorsement, key
@@ -565,7 +566,7 @@ impl ReadIndex {
             reader,
             writer: Mutex::new(Writer { writer, marks }),
             fields,
-            seen: AtomicU64::new(0),
+            seen: tokio::sync::watch::Sender::new(0),
             indexed: AtomicU64::new(indexed),
             directory_generation: AtomicU64::new(1),
             directory_dirty: std::sync::atomic::AtomicBool::new(false),
@@ -640,7 +641,20 @@ impl ReadIndex {
 
     /// Whether the store may hold entries the index has not seen.
     pub fn may_lag(&self, replica: &Replica) -> Result<bool, IndexError> {
-        Ok(replica.store().entry_count()? > self.seen.load(Ordering::Acquire))
+        Ok(replica.store().entry_count()? > *self.seen.borrow())
+    }
+
+    /// Waits until a catch-up that began when the store held at least
+    /// `count` entries has ended with nothing left behind (everything the
+    /// store held then is searchable), for at most `limit`. Returns whether
+    /// it did. Indexes nothing itself: the follower does
+    /// ([`crate::ReadModel::follow`]).
+    pub async fn wait_seen(&self, count: u64, limit: std::time::Duration) -> bool {
+        let mut seen = self.seen.subscribe();
+        let passed = tokio::time::timeout(limit, seen.wait_for(|s| *s >= count))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        passed
     }
 
     /// Bytes the index takes on disk (0 in memory).
@@ -730,7 +744,13 @@ impl ReadIndex {
             self.commit(&mut w)?;
         }
         if out.behind == 0 {
-            self.seen.fetch_max(count, Ordering::AcqRel);
+            self.seen.send_if_modified(|seen| {
+                let newer = count > *seen;
+                if newer {
+                    *seen = count;
+                }
+                newer
+            });
         }
         Ok(out)
     }
@@ -807,7 +827,7 @@ impl ReadIndex {
         let mut w = self.writer.lock().expect("index writer lock");
         w.writer.delete_all_documents()?;
         w.marks.clear();
-        self.seen.store(0, Ordering::Release);
+        self.seen.send_replace(0);
         self.commit(&mut w)?;
         self.directory_generation.fetch_add(1, Ordering::AcqRel);
         Ok(())

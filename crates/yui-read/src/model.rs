@@ -40,8 +40,21 @@ const INLINE_CATCH_UP: u64 = 10_000;
 /// readers in.
 pub const FOLLOW_STEP: u64 = 10_000;
 
-/// How long the background indexer gathers new heads before a step.
+/// How long the background indexer gathers new heads before a step: it
+/// goes on gathering while they keep coming (a backfill), up to
+/// [`FOLLOW_GATHER_MAX`] or [`FOLLOW_GATHER_ENTRIES`] entries waiting.
 pub const FOLLOW_GATHER: Duration = Duration::from_secs(1);
+
+/// The longest the background indexer gathers while heads keep coming.
+/// Each step commits (a new segment, its indexing threads restarted): a
+/// backfill indexed every second or two cost the node as much CPU as
+/// checking its signatures (`yui bench propagation --processes`).
+pub const FOLLOW_GATHER_MAX: Duration = Duration::from_secs(10);
+
+/// Entries waiting to be indexed beyond which the indexer gathers no
+/// longer: a reader's query indexes what it lacks first, so this bounds
+/// that work too.
+pub const FOLLOW_GATHER_ENTRIES: u64 = 5_000;
 
 /// Facet dimensions, in the order pages show them.
 const FACETS: [&str; 5] = ["kind", "area", "author", "lang", "period"];
@@ -153,9 +166,11 @@ impl ReadModel {
         self.index.catch_up(&self.replica, budget)
     }
 
-    /// Keeps the index current until `cancel`: wakes on new heads (at most
-    /// once per [`FOLLOW_GATHER`], so a backfill is indexed in large
-    /// batches) and once a second in case a notice was missed.
+    /// Keeps the index current until `cancel`: wakes on new heads, gathers
+    /// them until they pause for [`FOLLOW_GATHER`] (a backfill is indexed
+    /// in large batches, every [`FOLLOW_GATHER_MAX`] or
+    /// [`FOLLOW_GATHER_ENTRIES`] at most), and wakes once a second in case
+    /// a notice was missed.
     pub async fn follow(self: Arc<Self>, cancel: CancellationToken) {
         let mut events = self.replica.subscribe();
         // A failure that persists (a full disk) is logged once a minute.
@@ -200,15 +215,34 @@ impl ReadModel {
                     if matches!(ev, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
                         return;
                     }
-                    // Gather what else arrives in the next second: a backfill
-                    // is indexed in large batches (each commit costs a
-                    // sync), and readers do not wait for it (a query first
-                    // indexes what it lacks).
-                    tokio::select! {
-                        () = cancel.cancelled() => return,
-                        _ = tokio::time::sleep(FOLLOW_GATHER) => {}
+                    // Gather what else arrives: a backfill is indexed in
+                    // large batches (each commit costs a sync and restarts
+                    // tantivy's indexing threads), and readers do not wait
+                    // for it (a query first indexes what it lacks).
+                    let started = std::time::Instant::now();
+                    loop {
+                        tokio::select! {
+                            () = cancel.cancelled() => return,
+                            _ = tokio::time::sleep(FOLLOW_GATHER) => {}
+                        }
+                        // More came (a burst that overflowed the event
+                        // queue counts: it is the backfill itself).
+                        let mut more = false;
+                        loop {
+                            use tokio::sync::broadcast::error::TryRecvError;
+                            match events.try_recv() {
+                                Ok(_) | Err(TryRecvError::Lagged(_)) => more = true,
+                                Err(TryRecvError::Empty) => break,
+                                Err(TryRecvError::Closed) => return,
+                            }
+                        }
+                        if !more
+                            || started.elapsed() >= FOLLOW_GATHER_MAX
+                            || self.lag().is_none_or(|n| n >= FOLLOW_GATHER_ENTRIES)
+                        {
+                            break;
+                        }
                     }
-                    while events.try_recv().is_ok() {}
                 }
             }
         }
@@ -277,11 +311,40 @@ impl ReadModel {
         Ok(codes)
     }
 
+    /// Entries the store holds beyond the index (`None`: the store
+    /// cannot say).
+    fn lag(&self) -> Option<u64> {
+        let count = self.replica.store().entry_count().ok()?;
+        Some(count.saturating_sub(self.index.indexed()))
+    }
+
+    /// Waits until everything the store holds now is searchable, indexed
+    /// by [`ReadModel::follow`], for at most `limit`; returns whether it
+    /// is. For work that may wait and should not index on its own (the
+    /// desk: see [`ReadModel::partners_as_indexed`]).
+    pub async fn wait_indexed(&self, limit: Duration) -> bool {
+        let Ok(count) = self.replica.store().entry_count() else {
+            return false;
+        };
+        self.index.wait_seen(count, limit).await
+    }
+
     /// Whether `a` and `b` both stated a partnership of `kind`
     /// (`mutual_aid`, `sister_city`, ...).
     pub fn partners(&self, a: &NodeId, b: &NodeId, kind: &str) -> Result<bool, QueryError> {
-        let f = self.index.fields();
         self.fresh_enough()?;
+        self.partners_as_indexed(a, b, kind)
+    }
+
+    /// [`ReadModel::partners`] as the index stands, without first
+    /// indexing what arrived since it last caught up.
+    pub fn partners_as_indexed(
+        &self,
+        a: &NodeId,
+        b: &NodeId,
+        kind: &str,
+    ) -> Result<bool, QueryError> {
+        let f = self.index.fields();
         let searcher = self.index.searcher();
         let q = all_of(vec![
             term_u64(f.kind, u64::from(Kind::Partnership.code())),

@@ -19,10 +19,14 @@ fn text(ja: &str, en: &str) -> LocalizedText {
 }
 
 fn replica() -> Arc<Replica> {
+    replica_of(7)
+}
+
+fn replica_of(seed: u8) -> Arc<Replica> {
     let store = Arc::new(KvStore::open(MemEngine::new()).unwrap());
     Replica::open(
         store,
-        SecretKey::from_seed(&[7; 32]),
+        SecretKey::from_seed(&[seed; 32]),
         Arc::new(ProtoCodec),
         Limits::default(),
     )
@@ -597,4 +601,57 @@ async fn a_month_is_counted_per_day_with_each_days_first_events_in_one_pass() {
             (1, vec!["e".to_owned()]),
         ]
     );
+}
+
+/// The desk's way to ask about partners: it waits for the follower to
+/// index what the store holds ([`ReadModel::wait_indexed`]) and then asks
+/// the index as it stands, so a partnership that arrived with the update it
+/// qualifies counts, and nothing but the follower indexes.
+#[tokio::test]
+async fn waiting_for_the_follower_sees_a_partnership_that_arrived_just_now() {
+    use std::time::Duration;
+    use yui_core::content::{Partnership, PartnershipKind};
+    use yui_read::aid::{Directory, Who};
+
+    let a = replica_of(7);
+    let b = replica_of(8);
+    a.trust_add(b.id(), "b").unwrap();
+    let stated = |partner| {
+        Body::Partnership(Partnership {
+            kind: PartnershipKind::MutualAid,
+            partner,
+            partner_code: String::new(),
+            since: "2026-04-01".into(),
+            description: text("災害時相互応援協定", "Mutual aid agreement"),
+        })
+    };
+    publish(&a, "aid-b", stated(b.id())).await;
+    let m = Arc::new(ReadModel::open(a.clone(), None, "a").unwrap());
+    m.catch_up(10_000).unwrap();
+    let theirs = publish(&b, "aid-a", stated(a.id())).await;
+    let report = a.ingest(vec![theirs.signed]).await.unwrap();
+    assert_eq!(report.accepted, 1);
+    let (me, them) = (a.id(), b.id());
+    assert!(
+        !m.partners_as_indexed(&me, &them, "mutual_aid").unwrap(),
+        "as the index stands, only one side has stated it"
+    );
+    assert!(
+        !m.wait_indexed(Duration::from_millis(300)).await,
+        "with no follower nothing indexes it"
+    );
+    assert!(!Directory::as_indexed(&m).unwrap().mutual_aid(&me, &them));
+
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let follower = tokio::spawn(m.clone().follow(cancel.clone()));
+    assert!(
+        m.wait_indexed(Duration::from_secs(60)).await,
+        "the follower indexes what arrived"
+    );
+    assert!(m.partners_as_indexed(&me, &them, "mutual_aid").unwrap());
+    assert!(!m.partners_as_indexed(&me, &them, "sister_city").unwrap());
+    let who = Directory::as_indexed(&m).unwrap();
+    assert!(who.mutual_aid(&me, &them) && who.mutual_aid(&them, &me));
+    cancel.cancel();
+    follower.await.unwrap();
 }
