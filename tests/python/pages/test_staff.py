@@ -262,6 +262,23 @@ def test_a_request_for_blankets_and_nurses_in_the_browser(browser, staffnet):
     izu_p.screenshot(path=str(SHOTS / "staff-aid-compose-ja.png"), full_page=True)
     assert serious(izu_p) == [], "compose"
     izu_p.check("input[name=to][value='131156']")
+    # A code with a wrong check digit: the node refuses it, said in the
+    # page's language beside the addressees and in the banner; the form
+    # keeps what was typed, and nothing is sent.
+    izu_p.fill("#to_more", "011001")
+    izu_p.get_by_role("button", name="要請を送信する").click()
+    alert = izu_p.locator("[role=alert]").inner_text()
+    assert "「要請先」" in alert and "団体コードが正しくありません" in alert, alert
+    assert "団体コードが正しくありません" in izu_p.locator("#to-error").inner_text()
+    assert izu_p.input_value("#w1") == "毛布" and izu_p.input_value("#to_more") == "011001"
+    izu_p.screenshot(path=str(SHOTS / "staff-aid-compose-error-ja.png"), full_page=True)
+    # The drill checkbox is a checkbox's size beside its words, not a box
+    # as wide as a text field with the words squeezed beside it.
+    box = izu_p.locator("input[name=exercise]").bounding_box()
+    words = izu_p.locator("label.check:has(input[name=exercise])").bounding_box()
+    assert box["width"] < 40 and words["height"] < 3 * box["height"], (box, words)
+    assert serious(izu_p) == [], "compose refused"
+    izu_p.check("input[name=to][value='131156']")
     izu_p.fill("#to_more", "011002")
     izu_p.get_by_role("button", name="要請を送信する").click()
     izu_p.wait_for_url("**/aid/**")

@@ -868,16 +868,28 @@ pub async fn compose_post(
         Ok(p) => see_other(&format!("/aid/{me}/{}", segment(&p.object_id))),
         Err(r) => {
             let mut errors = Errors::default();
+            // The form's field and its label's message.
             let field = match r.field.as_deref() {
-                Some(f) if f.starts_with("aid.lines") => "w1",
-                Some("aid.to") => "to",
-                Some("aid.needed_by") => "needed_by",
-                _ => "",
+                Some(f) if f.starts_with("aid.lines") => Some(("w1", "aid-what")),
+                Some("aid.to") => Some(("to", "aid-to")),
+                Some("aid.needed_by") => Some(("needed_by", "aid-needed-by")),
+                _ => None,
             };
-            let msg = refusal_text(&req, &r);
-            if !field.is_empty() {
-                errors.put(field, field_text(&req, &r));
-            }
+            // Said in the reader's language beside the field and in the
+            // banner (as the publish form does); a refusal that names no
+            // field of the form keeps the node's own words.
+            let msg = match field {
+                Some((name, label)) => {
+                    let reason = field_text(&req, &r);
+                    errors.put(name, reason.clone());
+                    let w = req.words();
+                    w.with(
+                        "staff-refused-field",
+                        &[("field", w.get(label).into()), ("reason", reason.into())],
+                    )
+                }
+                None => refusal_text(&req, &r),
+            };
             let st = staff.clone();
             let r = crate::render(site, req, move |site, req| {
                 compose_page(site, req, &st, &f, true, errors, Some(msg))
