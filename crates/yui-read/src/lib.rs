@@ -29,5 +29,8 @@ mod view;
 
 pub use index::{CatchUp, IndexError, ReadIndex};
 pub use keyring::{Closed, Keyring, KeyringError, Opened, SealedRef};
-pub use model::{IndexCheck, Page, ReadModel, FOLLOW_GATHER, FOLLOW_STEP};
+pub use model::{
+    IndexCheck, Page, ReadModel, FOLLOW_GATHER, FOLLOW_GATHER_ENTRIES, FOLLOW_GATHER_MAX,
+    FOLLOW_STEP,
+};
 pub use view::{EntryView, SealedView, Snippet};

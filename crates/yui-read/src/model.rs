@@ -1,14 +1,14 @@
 //! [`ReadModel`]: the index, the replica it reads, and what readers ask of
 //! both — a page of results with its total, cursor and facets, entry views
-//! with their derived facts, display names, the check that the index
-//! agrees with the logs, and the task that keeps the index current.
+//! with their derived facts, and the check that the index agrees with the
+//! logs. Display names, codes and partnerships are in `directory`; the
+//! task that keeps the index current is in `follow`.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, DocSetCollector, FacetCollector, TopDocs};
@@ -17,12 +17,11 @@ use tantivy::schema::Value;
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Searcher, TantivyDocument};
-use tokio_util::sync::CancellationToken;
 use yui_core::{Body, EntryId, Kind, NodeId};
 use yui_sync::{now_ms, Replica, StoredEntry};
 
 use crate::analyzer::CjkTokenizer;
-use crate::index::{area_code, enum_name, object_key, CatchUp, IndexError, ReadIndex, MONTH_LONG};
+use crate::index::{area_code, enum_name, object_key, IndexError, ReadIndex, MONTH_LONG};
 use crate::plan::{
     all_of, any_of, clause_query, first_order, i64_range, term_text, term_u64, top_by_order,
     top_windowed, u64_range, DIRECT_TOP, EVENTS_END,
@@ -30,31 +29,15 @@ use crate::plan::{
 use crate::query::{body_texts, is_stale, normalize, Cursor, Query, QueryError};
 use crate::view::{EntryView, Snippet};
 
+mod directory;
+mod follow;
+pub use follow::{FOLLOW_GATHER, FOLLOW_GATHER_ENTRIES, FOLLOW_GATHER_MAX, FOLLOW_STEP};
+
 /// A query that lags by at most this many entries catches the index up
 /// before it answers (what the store acknowledged is what a reader sees);
 /// further behind, it answers from the index at once and says how far
 /// behind.
 const INLINE_CATCH_UP: u64 = 10_000;
-
-/// Entries one step of the background indexer takes before it lets
-/// readers in.
-pub const FOLLOW_STEP: u64 = 10_000;
-
-/// How long the background indexer gathers new heads before a step: it
-/// goes on gathering while they keep coming (a backfill), up to
-/// [`FOLLOW_GATHER_MAX`] or [`FOLLOW_GATHER_ENTRIES`] entries waiting.
-pub const FOLLOW_GATHER: Duration = Duration::from_secs(1);
-
-/// The longest the background indexer gathers while heads keep coming.
-/// Each step commits (a new segment, its indexing threads restarted): a
-/// backfill indexed every second or two cost the node as much CPU as
-/// checking its signatures (`yui bench propagation --processes`).
-pub const FOLLOW_GATHER_MAX: Duration = Duration::from_secs(10);
-
-/// Entries waiting to be indexed beyond which the indexer gathers no
-/// longer: a reader's query indexes what it lacks first, so this bounds
-/// that work too.
-pub const FOLLOW_GATHER_ENTRIES: u64 = 5_000;
 
 /// Facet dimensions, in the order pages show them.
 const FACETS: [&str; 5] = ["kind", "area", "author", "lang", "period"];
@@ -158,251 +141,6 @@ impl ReadModel {
     /// The replica read.
     pub fn replica(&self) -> &Arc<Replica> {
         &self.replica
-    }
-
-    /// Indexes what the store holds beyond the index, at most about
-    /// `budget` entries.
-    pub fn catch_up(&self, budget: u64) -> Result<CatchUp, IndexError> {
-        self.index.catch_up(&self.replica, budget)
-    }
-
-    /// Keeps the index current until `cancel`: wakes on new heads, gathers
-    /// them until they pause for [`FOLLOW_GATHER`] (a backfill is indexed
-    /// in large batches, every [`FOLLOW_GATHER_MAX`] or
-    /// [`FOLLOW_GATHER_ENTRIES`] at most), and wakes once a second in case
-    /// a notice was missed.
-    pub async fn follow(self: Arc<Self>, cancel: CancellationToken) {
-        let mut events = self.replica.subscribe();
-        // A failure that persists (a full disk) is logged once a minute.
-        let mut last_error: Option<std::time::Instant> = None;
-        loop {
-            let me = self.clone();
-            // At background priority: indexing waits for the live path.
-            let step =
-                tokio::spawn(yui_sync::background::run(move || me.catch_up(FOLLOW_STEP))).await;
-            let failed = |e: &dyn std::fmt::Display, last: &mut Option<std::time::Instant>| {
-                if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
-                    tracing::error!(error = %e, "indexing failed; queries answer from what is indexed, and the indexer tries again every second");
-                    *last = Some(std::time::Instant::now());
-                }
-            };
-            let behind = match step {
-                Ok(Ok(c)) => {
-                    if last_error.take().is_some() {
-                        tracing::info!("indexing works again");
-                    }
-                    c.behind
-                }
-                Ok(Err(e)) => {
-                    failed(&e, &mut last_error);
-                    0
-                }
-                Err(e) => {
-                    failed(&e, &mut last_error);
-                    0
-                }
-            };
-            if behind > 0 {
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::task::yield_now() => continue,
-                }
-            }
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                ev = events.recv() => {
-                    if matches!(ev, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
-                        return;
-                    }
-                    // Gather what else arrives: a backfill is indexed in
-                    // large batches (each commit costs a sync and restarts
-                    // tantivy's indexing threads), and readers do not wait
-                    // for it (a query first indexes what it lacks).
-                    let started = std::time::Instant::now();
-                    loop {
-                        tokio::select! {
-                            () = cancel.cancelled() => return,
-                            _ = tokio::time::sleep(FOLLOW_GATHER) => {}
-                        }
-                        // More came (a burst that overflowed the event
-                        // queue counts: it is the backfill itself).
-                        let mut more = false;
-                        loop {
-                            use tokio::sync::broadcast::error::TryRecvError;
-                            match events.try_recv() {
-                                Ok(_) | Err(TryRecvError::Lagged(_)) => more = true,
-                                Err(TryRecvError::Empty) => break,
-                                Err(TryRecvError::Closed) => return,
-                            }
-                        }
-                        if !more
-                            || started.elapsed() >= FOLLOW_GATHER_MAX
-                            || self.lag().is_none_or(|n| n >= FOLLOW_GATHER_ENTRIES)
-                        {
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Display names: an author's own profile, then the endorsements that
-    /// gave it its trust here (edges of the trust walk: any other member's
-    /// endorsement could rename anyone), then the operator's own names,
-    /// which win, then this node's own name. Several granting endorsers:
-    /// the first in key order, so every call agrees. Cached until trust or
-    /// an indexed profile, endorsement or rotation changes.
-    pub fn names(&self) -> Result<Names, QueryError> {
-        let key = (
-            self.index.directory_generation(),
-            self.replica.trust_generation(),
-        );
-        if let Some((k, names)) = &*self.names.lock().expect("names lock") {
-            if *k == key {
-                return Ok(names.clone());
-            }
-        }
-        let names = Arc::new(self.compute_names()?);
-        *self.names.lock().expect("names lock") = Some((key, names.clone()));
-        Ok(names)
-    }
-
-    /// Municipality code of every author that has one: an endorsement
-    /// that grants trust wins over the author's own profile (a member
-    /// cannot take another's code to receive its requests). Cached like
-    /// [`ReadModel::names`].
-    pub fn codes(&self) -> Result<Names, QueryError> {
-        let key = (
-            self.index.directory_generation(),
-            self.replica.trust_generation(),
-        );
-        if let Some((k, codes)) = &*self.codes.lock().expect("codes lock") {
-            if *k == key {
-                return Ok(codes.clone());
-            }
-        }
-        let r = &self.replica;
-        let mut m: HashMap<NodeId, String> = HashMap::new();
-        for e in r.current(Kind::Profile)? {
-            if let Body::Profile(p) = &e.entry.body {
-                if !p.code.is_empty() {
-                    m.insert(e.entry.author, p.code.clone());
-                }
-            }
-        }
-        let mut granted: Vec<(NodeId, NodeId, String)> = Vec::new();
-        for e in r.current(Kind::Endorsement)? {
-            if let Body::Endorsement(b) = &e.entry.body {
-                if !b.code.is_empty() && r.trust_granted(&e.entry.author, &b.subject) {
-                    granted.push((b.subject, e.entry.author, b.code.clone()));
-                }
-            }
-        }
-        granted.sort();
-        granted.dedup_by(|a, b| a.0 == b.0);
-        m.extend(granted.into_iter().map(|(subject, _, c)| (subject, c)));
-        if let Some(c) = &self.own_code {
-            m.insert(r.id(), c.clone());
-        }
-        let codes = Arc::new(m);
-        *self.codes.lock().expect("codes lock") = Some((key, codes.clone()));
-        Ok(codes)
-    }
-
-    /// Entries the store holds beyond the index (`None`: the store
-    /// cannot say).
-    fn lag(&self) -> Option<u64> {
-        let count = self.replica.store().entry_count().ok()?;
-        Some(count.saturating_sub(self.index.indexed()))
-    }
-
-    /// Waits until everything the store holds now is searchable, indexed
-    /// by [`ReadModel::follow`], for at most `limit`; returns whether it
-    /// is. For work that may wait and should not index on its own (the
-    /// desk: see [`ReadModel::partners_as_indexed`]).
-    pub async fn wait_indexed(&self, limit: Duration) -> bool {
-        let Ok(count) = self.replica.store().entry_count() else {
-            return false;
-        };
-        self.index.wait_seen(count, limit).await
-    }
-
-    /// Whether `a` and `b` both stated a partnership of `kind`
-    /// (`mutual_aid`, `sister_city`, ...).
-    pub fn partners(&self, a: &NodeId, b: &NodeId, kind: &str) -> Result<bool, QueryError> {
-        self.fresh_enough()?;
-        self.partners_as_indexed(a, b, kind)
-    }
-
-    /// [`ReadModel::partners`] as the index stands, without first
-    /// indexing what arrived since it last caught up.
-    pub fn partners_as_indexed(
-        &self,
-        a: &NodeId,
-        b: &NodeId,
-        kind: &str,
-    ) -> Result<bool, QueryError> {
-        let f = self.index.fields();
-        let searcher = self.index.searcher();
-        let q = all_of(vec![
-            term_u64(f.kind, u64::from(Kind::Partnership.code())),
-            term_text(f.author, &hex::encode(a.as_bytes())),
-            term_text(f.partner, &hex::encode(b.as_bytes())),
-            term_text(f.pkind, kind),
-        ]);
-        let stated = searcher.search(&*q, &Count).map_err(tantivy_error)? > 0;
-        Ok(stated && self.confirmed(&searcher, a, b, kind)?)
-    }
-
-    fn compute_names(&self) -> Result<HashMap<NodeId, String>, QueryError> {
-        let r = &self.replica;
-        let first = |t: &yui_core::LocalizedText| {
-            t.get("ja")
-                .or_else(|| t.0.first().map(|(_, v)| v.as_str()))
-                .map(str::to_owned)
-        };
-        let mut m: HashMap<NodeId, String> = HashMap::new();
-        for e in r.current(Kind::Profile)? {
-            if let Body::Profile(p) = &e.entry.body {
-                if let Some(n) = first(&p.name) {
-                    m.insert(e.entry.author, n);
-                }
-            }
-        }
-        let mut granted: Vec<(NodeId, NodeId, String)> = Vec::new();
-        for e in r.current(Kind::Endorsement)? {
-            if let Body::Endorsement(b) = &e.entry.body {
-                if !r.trust_granted(&e.entry.author, &b.subject) {
-                    continue;
-                }
-                if let Some(n) = first(&b.name) {
-                    granted.push((b.subject, e.entry.author, n));
-                }
-            }
-        }
-        granted.sort();
-        granted.dedup_by(|a, b| a.0 == b.0);
-        m.extend(granted.into_iter().map(|(subject, _, n)| (subject, n)));
-        m.extend(
-            r.store()
-                .trust_list()
-                .map_err(yui_sync::ReplicaError::from)?
-                .into_iter()
-                .filter(|(_, t)| !t.name.is_empty())
-                .map(|(id, t)| (id, t.name)),
-        );
-        m.insert(r.id(), self.own_name.clone());
-        // A rotated identity keeps its name under the new key.
-        for e in r.current(Kind::KeyRotation)? {
-            if let Body::KeyRotation(k) = &e.entry.body {
-                if let Some(n) = m.get(&e.entry.author).cloned() {
-                    m.entry(k.new_key).or_insert(n);
-                }
-            }
-        }
-        Ok(m)
     }
 
     /// Catches the index up when it lags by a little; returns how many
@@ -785,55 +523,6 @@ impl ReadModel {
             }
         }
         Ok(out)
-    }
-
-    /// Whether `partner` stated the same partnership with `author`
-    /// (identities, not keys: a rotated key's statements still count).
-    fn confirmed(
-        &self,
-        searcher: &Searcher,
-        author: &NodeId,
-        partner: &NodeId,
-        kind: &str,
-    ) -> Result<bool, QueryError> {
-        let f = self.index.fields();
-        let r = &self.replica;
-        let me = r.current_key(author);
-        let them = r.current_key(partner);
-        // Every key of the author's identity: old keys rotated into it too.
-        let mut aliases: HashSet<NodeId> = HashSet::from([*author, me]);
-        let rotations = term_u64(f.kind, u64::from(Kind::KeyRotation.code()));
-        for a in searcher
-            .search(&*rotations, &DocSetCollector)
-            .map_err(tantivy_error)?
-        {
-            if let Some((old, _)) = self.index.version_of(searcher, a).map_err(index_error)? {
-                if r.current_key(&old) == me {
-                    aliases.insert(old);
-                }
-            }
-        }
-        let q = all_of(vec![
-            term_u64(f.kind, u64::from(Kind::Partnership.code())),
-            term_text(f.pkind, kind),
-            any_of(
-                aliases
-                    .iter()
-                    .map(|a| term_text(f.partner, &hex::encode(a.as_bytes())))
-                    .collect(),
-            ),
-        ]);
-        for a in searcher
-            .search(&*q, &DocSetCollector)
-            .map_err(tantivy_error)?
-        {
-            if let Some((stated_by, _)) = self.index.version_of(searcher, a).map_err(index_error)? {
-                if r.current_key(&stated_by) == them {
-                    return Ok(true);
-                }
-            }
-        }
-        Ok(false)
     }
 
     /// How this node came to hold `author`'s entry `seq`: when, and from
