@@ -60,21 +60,42 @@ pub struct AdminState {
     pub audiences: Option<Arc<crate::audiences::Audiences>>,
 }
 
-/// An error answer: status and message.
-pub struct AppError(pub(crate) StatusCode, pub(crate) String);
+/// An error answer: status and message, and for an aid step that does not
+/// fit its thread, why (so pages can say it in the reader's language).
+pub struct AppError {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+    pub(crate) misfit: Option<yui_read::aid::Misfit>,
+}
+
+impl AppError {
+    pub(crate) fn new(status: StatusCode, message: String) -> Self {
+        Self {
+            status,
+            message,
+            misfit: None,
+        }
+    }
+}
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        (self.0, Json(ApiError { error: self.1 })).into_response()
+        (
+            self.status,
+            Json(ApiError {
+                error: self.message,
+            }),
+        )
+            .into_response()
     }
 }
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> AppError {
-    AppError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
 fn bad(e: impl std::fmt::Display) -> AppError {
-    AppError(StatusCode::BAD_REQUEST, e.to_string())
+    AppError::new(StatusCode::BAD_REQUEST, e.to_string())
 }
 
 type ApiResult<T> = Result<Json<T>, AppError>;
@@ -169,7 +190,7 @@ async fn key_rotate(State(s): State<AdminState>) -> ApiResult<serde_json::Value>
         .await
         .map_err(|e| match e {
             PublishError::Invalid(_) => bad(e),
-            other => AppError(StatusCode::CONFLICT, other.to_string()),
+            other => AppError::new(StatusCode::CONFLICT, other.to_string()),
         })?;
     s.home.commit_next_key(now_ms()).map_err(internal)?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -330,8 +351,10 @@ async fn authorize(token: &str, req: Request, next: Next) -> Response {
         .and_then(|v| v.strip_prefix("Bearer "));
     match given {
         Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => next.run(req).await,
-        Some(_) => AppError(StatusCode::UNAUTHORIZED, "wrong admin token".into()).into_response(),
-        None => AppError(
+        Some(_) => {
+            AppError::new(StatusCode::UNAUTHORIZED, "wrong admin token".into()).into_response()
+        }
+        None => AppError::new(
             StatusCode::UNAUTHORIZED,
             "missing admin token: send Authorization: Bearer <contents of HOME/admin.token>".into(),
         )

@@ -235,7 +235,7 @@ impl Desk {
                     .is_some();
                 if !exists {
                     if let Err(e) = crate::publish::publish(&self.state, None, body, None).await {
-                        tracing::warn!(error = %e.1, "desk: receipt of a request not published");
+                        tracing::warn!(error = %e.message, "desk: receipt of a request not published");
                     }
                 }
             }

@@ -43,7 +43,7 @@ fn new_object_id(prefix: &str) -> String {
 }
 
 fn refused(reason: impl Into<String>) -> AppError {
-    AppError(StatusCode::CONFLICT, reason.into())
+    AppError::new(StatusCode::CONFLICT, reason.into())
 }
 
 /// Checks `body` against what this node holds, then signs and stores it;
@@ -80,7 +80,7 @@ pub async fn publish_for(
                 .history(&me, &object_id)
                 .map_err(internal)?;
             if versions.is_empty() {
-                return Err(AppError(
+                return Err(AppError::new(
                     StatusCode::NOT_FOUND,
                     format!("this node has published no object {object_id:?} to retract"),
                 ));
@@ -91,7 +91,7 @@ pub async fn publish_for(
             for o in &w.objects {
                 let held = s.replica.store().object(&me, o).map_err(internal)?;
                 if held.is_none() {
-                    return Err(AppError(
+                    return Err(AppError::new(
                         StatusCode::NOT_FOUND,
                         format!("this node has published no object {o:?} to withdraw"),
                     ));
@@ -123,7 +123,7 @@ pub async fn publish_for(
         if let Some((audience, parts)) = restricted_parts(a, &body, readers)? {
             seal = Some(a.seal_with(&audience, parts).await.map_err(|e| match e {
                 crate::audiences::AudienceError::Unknown(..) => {
-                    AppError(StatusCode::BAD_REQUEST, e.to_string())
+                    AppError::new(StatusCode::BAD_REQUEST, e.to_string())
                 }
                 other => internal(other),
             })?);
@@ -133,7 +133,7 @@ pub async fn publish_for(
         .flatten()
         .any(|c| c != "public")
     {
-        return Err(AppError(
+        return Err(AppError::new(
             StatusCode::BAD_REQUEST,
             "this node has no keyring for restricted audiences".into(),
         ));
@@ -142,9 +142,9 @@ pub async fn publish_for(
         .publish_with(object_id, body, expires_at, seal)
         .await
         .map_err(|e| match e {
-            PublishError::Invalid(_) => AppError(StatusCode::BAD_REQUEST, e.to_string()),
+            PublishError::Invalid(_) => AppError::new(StatusCode::BAD_REQUEST, e.to_string()),
             PublishError::Forked(_) | PublishError::Held | PublishError::Rotated(_) => {
-                AppError(StatusCode::CONFLICT, e.to_string())
+                AppError::new(StatusCode::CONFLICT, e.to_string())
             }
             other => internal(other),
         })
@@ -157,7 +157,7 @@ fn restricted_parts(
     body: &Body,
     readers: &Readers,
 ) -> Result<Option<(String, Vec<SealPart>)>, AppError> {
-    let bad = |m: String| AppError(StatusCode::BAD_REQUEST, m);
+    let bad = |m: String| AppError::new(StatusCode::BAD_REQUEST, m);
     let has_contact = yui_read::index::contact_of(body).is_some_and(|c| *c != Default::default());
     let contact = a
         .contact_audience(body, readers.contact.as_deref())
@@ -206,7 +206,10 @@ async fn check_aid(s: &AdminState, object_id: &str, a: AidMessage) -> Result<(),
         let thread = read
             .aid_thread_with(&root, &who, Some(&this))
             .map_err(internal)?;
-        thread.check(&me, &a, &who).map_err(refused)
+        thread.check(&me, &a, &who).map_err(|m| AppError {
+            misfit: Some(m.clone()),
+            ..refused(m.to_string())
+        })
     })
     .await
     .map_err(internal)?

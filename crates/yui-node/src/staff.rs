@@ -225,6 +225,7 @@ impl yui_web::staff::Workspace for NodeWorkspace {
                 return Err(Refusal {
                     field: None,
                     message: format!("the role {} may not publish {}", staff.role, kind.name()),
+                    misfit: None,
                 });
             }
             let updating = object_id.as_ref().is_some_and(|o| {
@@ -252,13 +253,16 @@ impl yui_web::staff::Workspace for NodeWorkspace {
                         object_id: stored.entry.object_id,
                     })
                 }
-                Err(crate::admin::AppError(_, msg)) => {
+                Err(crate::admin::AppError {
+                    message, misfit, ..
+                }) => {
                     rec.action = "refused".into();
-                    rec.detail = msg.clone();
+                    rec.detail = message.clone();
                     self.log(rec);
                     Err(Refusal {
-                        field: field_of(&msg),
-                        message: msg,
+                        field: field_of(&message),
+                        message,
+                        misfit,
                     })
                 }
             }

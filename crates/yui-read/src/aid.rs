@@ -424,46 +424,45 @@ impl Thread {
 
     /// Whether `actor` may publish `step` into this thread now; the reason
     /// when not.
-    pub fn check(&self, actor: &NodeId, step: &AidMessage, who: &dyn Who) -> Result<(), String> {
+    pub fn check(&self, actor: &NodeId, step: &AidMessage, who: &dyn Who) -> Result<(), Misfit> {
         use AidStep as S;
         if step.step == S::Request || (step.step == S::Offer && step.request.is_none()) {
             return Ok(());
         }
         let Some(open) = self.opening.as_ref().and_then(aid) else {
-            return Err(format!(
-                "this node holds no request or offer {}; wait until it has arrived",
-                self.root
-            ));
+            return Err(Misfit::NotHeld {
+                root: self.root.clone(),
+            });
         };
         let opener = self.opener().expect("opening");
         let unsolicited = open.step == S::Offer;
         if self.cancelled {
-            return Err("the request was cancelled".into());
+            return Err(Misfit::Cancelled);
         }
         let offer_row = || {
             let o = step.offer.as_ref().expect("validated: names an offer");
             self.offer_row(o)
-                .ok_or_else(|| format!("there is no offer {o} in this thread"))
+                .ok_or_else(|| Misfit::NoOffer { offer: o.clone() })
         };
-        let check_amounts = |row: &Row, before: AidStep, what: &str| -> Result<(), String> {
+        let check_amounts = |row: &Row, before: AidStep| -> Result<(), Misfit> {
             let add = contribution(&row.amounts, &self.lines, &step.lines, step.step);
             if add.iter().all(|q| *q <= 0.0) {
-                return Err(format!(
-                    "nothing left to {}: all that was {what} is {} already",
-                    step.step.name(),
-                    stage_word(step.step)
-                ));
+                return Err(Misfit::NothingLeft {
+                    step: step.step,
+                    bound: before,
+                });
             }
             for (i, (m, q)) in row.amounts.iter().zip(&add).enumerate() {
                 let (p, c) = (m.stage(before), m.stage(step.step));
                 if c + q > p + 1e-9 {
                     let l = &self.lines[i].line;
-                    return Err(format!(
-                        "line {} ({}): {} in all is more than was {what} ({p})",
-                        i + 1,
-                        l.what.get("ja").unwrap_or_default(),
-                        c + q
-                    ));
+                    return Err(Misfit::TooMuch {
+                        line: i + 1,
+                        what: l.what.get("ja").unwrap_or_default().to_owned(),
+                        total: c + q,
+                        limit: p,
+                        bound: before,
+                    });
                 }
             }
             if step
@@ -471,86 +470,82 @@ impl Thread {
                 .iter()
                 .any(|l| l.answers_line as usize > self.lines.len())
             {
-                return Err(format!(
+                return Err(Misfit::Rule(format!(
                     "answers_line: the thread has {} lines",
                     self.lines.len()
-                ));
+                )));
             }
             Ok(())
         };
+        let rule = |s: &str| Misfit::Rule(s.to_owned());
         match step.step {
             S::Request => Ok(()),
             S::Offer | S::Decline => {
                 if unsolicited {
-                    return Err("an offer nobody asked for is accepted, not answered".into());
+                    return Err(rule("an offer nobody asked for is accepted, not answered"));
                 }
                 if *actor == opener {
-                    return Err("a municipality does not answer its own request".into());
+                    return Err(rule("a municipality does not answer its own request"));
                 }
                 if !self.addresses(actor, who) {
-                    return Err(format!(
+                    return Err(Misfit::Rule(format!(
                         "this request is not addressed to you (it names {})",
                         if open.to.is_empty() {
                             "the requester's mutual-aid partners".to_owned()
                         } else {
                             open.to.join(", ")
                         }
-                    ));
+                    )));
                 }
                 if step
                     .lines
                     .iter()
                     .any(|l| l.answers_line as usize > self.lines.len())
                 {
-                    return Err(format!(
+                    return Err(Misfit::Rule(format!(
                         "answers_line: the request has {} lines",
                         self.lines.len()
-                    ));
+                    )));
                 }
                 Ok(())
             }
             S::Accept => {
                 let row = offer_row()?;
                 if *actor == row.who.unwrap_or(opener) {
-                    return Err("an offer is accepted by the one it is made to".into());
+                    return Err(rule("an offer is accepted by the one it is made to"));
                 }
                 if !unsolicited && *actor != opener {
-                    return Err("only the requester accepts offers".into());
+                    return Err(rule("only the requester accepts offers"));
                 }
                 if row.cancelled {
-                    return Err("the offer was withdrawn".into());
+                    return Err(Misfit::OfferWithdrawn);
                 }
-                check_amounts(row, S::Offer, "offered")
+                check_amounts(row, S::Offer)
             }
             S::Commit | S::Dispatch => {
                 let row = offer_row()?;
                 if row.who != Some(*actor) {
-                    return Err(format!("only the one who offered may {}", step.step.name()));
+                    return Err(Misfit::Rule(format!(
+                        "only the one who offered may {}",
+                        step.step.name()
+                    )));
                 }
                 let before = previous(step.step);
                 if row.stage.is_none_or(|s| order(s) < order(before)) {
-                    return Err(match step.step {
-                        S::Commit => "a commit needs an accepted offer".to_owned(),
-                        _ => "a dispatch needs a commit".to_owned(),
-                    });
+                    return Err(rule(match step.step {
+                        S::Commit => "a commit needs an accepted offer",
+                        _ => "a dispatch needs a commit",
+                    }));
                 }
-                check_amounts(
-                    row,
-                    before,
-                    if step.step == S::Commit {
-                        "accepted"
-                    } else {
-                        "committed"
-                    },
-                )
+                check_amounts(row, before)
             }
             S::Arrive | S::Release => {
                 let row = offer_row()?;
                 if row.who == Some(*actor) || (!unsolicited && *actor != opener) {
-                    return Err(format!(
+                    return Err(Misfit::Rule(format!(
                         "only the receiving side reports {}",
                         step.step.name()
-                    ));
+                    )));
                 }
                 let needs = if step.step == S::Arrive {
                     S::Dispatch
@@ -558,13 +553,13 @@ impl Thread {
                     S::Commit
                 };
                 if row.stage.is_none_or(|s| order(s) < order(needs)) {
-                    return Err(match step.step {
-                        S::Arrive => "an arrival needs a dispatch".to_owned(),
-                        _ => "a release needs a commit".to_owned(),
-                    });
+                    return Err(rule(match step.step {
+                        S::Arrive => "an arrival needs a dispatch",
+                        _ => "a release needs a commit",
+                    }));
                 }
                 if step.step == S::Arrive {
-                    check_amounts(row, S::Dispatch, "dispatched")
+                    check_amounts(row, S::Dispatch)
                 } else {
                     Ok(())
                 }
@@ -573,14 +568,102 @@ impl Thread {
                 Some(_) => {
                     let row = offer_row()?;
                     if row.who != Some(*actor) {
-                        return Err("only the one who offered withdraws an offer".into());
+                        return Err(rule("only the one who offered withdraws an offer"));
                     }
                     Ok(())
                 }
                 None if *actor == opener => Ok(()),
-                None => Err("only the requester cancels a request".into()),
+                None => Err(rule("only the requester cancels a request")),
             },
         }
+    }
+}
+
+/// Why an aid step does not fit its thread ([`Thread::check`]). Its
+/// `Display` is the English the API and the command line give; pages say
+/// the ones staff meet through the forms in the reader's language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "misfit", rename_all = "snake_case")]
+pub enum Misfit {
+    /// This node does not hold the thread's request or offer yet.
+    NotHeld {
+        /// The thread.
+        root: ObjectRef,
+    },
+    /// The request was cancelled.
+    Cancelled,
+    /// The offer the step names is not in the thread.
+    NoOffer {
+        /// The offer named.
+        offer: ObjectRef,
+    },
+    /// The offer was withdrawn.
+    OfferWithdrawn,
+    /// Every line is already at this step's stage.
+    NothingLeft {
+        /// The step.
+        step: AidStep,
+        /// The stage that bounds it.
+        bound: AidStep,
+    },
+    /// A line would go past what the stage before allows.
+    TooMuch {
+        /// The line, from 1.
+        line: usize,
+        /// What the line asks for (its Japanese text).
+        what: String,
+        /// The line's total with this step.
+        total: f64,
+        /// What the stage before allows.
+        limit: f64,
+        /// The stage that bounds it.
+        bound: AidStep,
+    },
+    /// Any other rule: who may take which step, in which order.
+    Rule(String),
+}
+
+impl std::fmt::Display for Misfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Misfit::NotHeld { root } => write!(
+                f,
+                "this node holds no request or offer {root}; wait until it has arrived"
+            ),
+            Misfit::Cancelled => f.write_str("the request was cancelled"),
+            Misfit::NoOffer { offer } => write!(f, "there is no offer {offer} in this thread"),
+            Misfit::OfferWithdrawn => f.write_str("the offer was withdrawn"),
+            Misfit::NothingLeft { step, bound } => write!(
+                f,
+                "nothing left to {}: all that was {} is {} already",
+                step.name(),
+                bound_word(*bound),
+                stage_word(*step)
+            ),
+            Misfit::TooMuch {
+                line,
+                what,
+                total,
+                limit,
+                bound,
+            } => write!(
+                f,
+                "line {line} ({what}): {total} in all is more than was {} ({limit})",
+                bound_word(*bound)
+            ),
+            Misfit::Rule(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The stage a quantity was reached at, in the English of a refusal.
+fn bound_word(step: AidStep) -> &'static str {
+    match step {
+        AidStep::Offer => "offered",
+        AidStep::Accept => "accepted",
+        AidStep::Commit => "committed",
+        AidStep::Dispatch => "dispatched",
+        _ => "done",
     }
 }
 
@@ -952,7 +1035,7 @@ mod tests {
         );
         assert!(t.check(&suginami, &offer_s, &book).is_ok());
         let err = t.check(&stranger, &offer_s, &book).unwrap_err();
-        assert!(err.contains("not addressed to you"), "{err}");
+        assert!(err.to_string().contains("not addressed to you"), "{err}");
         let os = ObjectRef::new(suginami, "aid-s");
         let commit_early = step(AidStep::Commit, &req, Some(&os), Vec::new());
         entries.push(view(suginami, "aid-s", 2, Body::Aid(offer_s)));
@@ -963,10 +1046,10 @@ mod tests {
         assert_eq!(t.lines[0].amounts.offered, 500.0);
         assert_eq!(t.lines[1].amounts.offered, 2.0);
         let err = t.check(&suginami, &commit_early, &book).unwrap_err();
-        assert!(err.contains("needs an accepted offer"), "{err}");
+        assert!(err.to_string().contains("needs an accepted offer"), "{err}");
         let too_much = step(AidStep::Accept, &req, Some(&op), vec![line("毛布", 250.0)]);
         let err = t.check(&izu, &too_much, &book).unwrap_err();
-        assert!(err.contains("more than was offered"), "{err}");
+        assert!(err.to_string().contains("more than was offered"), "{err}");
         let not_requester = step(AidStep::Accept, &req, Some(&op), Vec::new());
         assert!(t.check(&suginami, &not_requester, &book).is_err());
 
@@ -1000,7 +1083,7 @@ mod tests {
         let t = thread(&entries);
         let arrive_p = step(AidStep::Arrive, &req, Some(&op), Vec::new());
         let err = t.check(&izu, &arrive_p, &book).unwrap_err();
-        assert!(err.contains("needs a dispatch"), "{err}");
+        assert!(err.to_string().contains("needs a dispatch"), "{err}");
         entries.push(view(
             izu,
             "a-s",

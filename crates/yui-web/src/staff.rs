@@ -81,6 +81,8 @@ pub struct Refusal {
     pub field: Option<String>,
     /// What to fix, as the node said it.
     pub message: String,
+    /// Why an aid step does not fit its thread, when that is the reason.
+    pub misfit: Option<yui_read::aid::Misfit>,
 }
 
 /// What was published.

@@ -324,8 +324,18 @@ def test_a_request_for_blankets_and_nurses_in_the_browser(browser, staffnet):
     totals = lambda p: p.locator("table.aid-totals tbody tr").nth(0).locator("td").all_inner_texts()
     izu_p.goto(thread_url)
     reload_until(izu_p, "both offers at 南伊豆町", lambda: totals(izu_p)[1] == "500")
+    first = izu_p.locator("form").filter(has=izu_p.get_by_role("button", name="受諾する")).first
+    again = {i.get_attribute("name"): i.get_attribute("value") for i in first.locator("input[type=hidden]").all()}
+    assert again.get("step") == "accept" and again.get("offer"), again
     click_step(izu_p, "受諾する")
     click_step(izu_p, "受諾する")
+    assert totals(izu_p)[2] == "500"
+    # The same acceptance sent again (a stale page clicked twice): refused,
+    # in the page's language, and nothing more is accepted.
+    resp = izu_p.request.post(izu.base + "/staff/aid/step", form=again)
+    assert resp.status == 409, resp.status
+    assert "「受諾」できる残りがありません" in resp.text(), resp.text()[:3000]
+    izu_p.reload()
     assert totals(izu_p)[2] == "500"
 
     # Each responder commits and dispatches; 南伊豆町 records the arrivals.

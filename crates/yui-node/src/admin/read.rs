@@ -45,7 +45,7 @@ async fn aid_thread(
         .map_err(internal)?
         .map_err(query_error)?;
     if t.opening.is_none() && t.steps.is_empty() {
-        return Err(AppError(
+        return Err(AppError::new(
             StatusCode::NOT_FOUND,
             format!("this node holds no aid thread {}", t.root),
         ));
@@ -107,7 +107,7 @@ async fn aid_receipt(
         tokio::task::spawn_blocking(move || yui_read::receipt::build(&s.read, &q.root, &q.offer))
             .await
             .map_err(internal)?
-            .map_err(|e| AppError(StatusCode::NOT_FOUND, e))?;
+            .map_err(|e| AppError::new(StatusCode::NOT_FOUND, e))?;
     Ok(Json(r))
 }
 
@@ -327,7 +327,7 @@ pub(crate) fn render_export(
                 1,
             )?;
             let newest = list.first().ok_or_else(|| {
-                AppError(
+                AppError::new(
                     StatusCode::NOT_FOUND,
                     format!("{author} has published no readiness status"),
                 )

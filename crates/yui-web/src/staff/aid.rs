@@ -14,7 +14,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use yui_core::content::{AckKind, Acknowledgement, AidLine, AidMessage, AidStep, ObjectRef};
 use yui_core::{Body, LocalizedText, NodeId};
-use yui_read::aid::{Row, Thread};
+use yui_read::aid::{Misfit, Row, Thread};
 
 use super::{see_other, Ctx, Refusal, Staff};
 use crate::chrome::Chrome;
@@ -371,7 +371,49 @@ pub async fn thread(
 /// The message for a refusal, in the reader's language around the node's
 /// own words.
 pub fn refusal_text(req: &Req, r: &Refusal) -> String {
-    req.words().named("staff-refused", &r.message)
+    let w = req.words();
+    let why = r
+        .misfit
+        .as_ref()
+        .and_then(|m| misfit_text(&w, m))
+        .unwrap_or_else(|| r.message.clone());
+    w.named("staff-refused", &why)
+}
+
+/// Why a step does not fit its thread, in the reader's language, for the
+/// reasons staff meet through the forms (the forms offer only the steps a
+/// member may take, so the other rules keep the node's words).
+fn misfit_text(w: &crate::i18n::Words, m: &Misfit) -> Option<String> {
+    let stage = |s: AidStep| w.get(&format!("aid-step-{}", s.name()));
+    Some(match m {
+        Misfit::NotHeld { .. } => w.get("aid-misfit-not-held"),
+        Misfit::Cancelled => w.get("aid-misfit-cancelled"),
+        Misfit::OfferWithdrawn => w.get("aid-misfit-withdrawn"),
+        Misfit::NothingLeft { step, bound } => w.with(
+            "aid-misfit-nothing-left",
+            &[
+                ("step", stage(*step).into()),
+                ("stage", stage(*bound).into()),
+            ],
+        ),
+        Misfit::TooMuch {
+            line,
+            what,
+            total,
+            limit,
+            bound,
+        } => w.with(
+            "aid-misfit-too-much",
+            &[
+                ("line", line.to_string().into()),
+                ("what", what.as_str().into()),
+                ("total", amount(*total).into()),
+                ("limit", amount(*limit).into()),
+                ("stage", stage(*bound).into()),
+            ],
+        ),
+        Misfit::NoOffer { .. } | Misfit::Rule(_) => return None,
+    })
 }
 
 /// The message beside a field the node refused, in the reader's language:
