@@ -219,6 +219,62 @@ mod tests {
         }
     }
 
+    /// A message left in English in another language's file shows
+    /// English to its readers (the staff pages and aid threads were, in
+    /// Korean and Chinese). Only names that are the same in every
+    /// language may be.
+    #[test]
+    fn no_language_shows_english_words_left_untranslated() {
+        const SAME_EVERYWHERE: [&str; 2] = ["nav-api", "prov-json"];
+        // Each message's text as written, its arguments as `{}`.
+        fn texts(src: &str) -> std::collections::BTreeMap<String, String> {
+            use fluent_syntax::ast::{Entry, PatternElement};
+            let res = FluentResource::try_new(src.to_owned()).expect("parses");
+            res.entries()
+                .filter_map(|e| match e {
+                    Entry::Message(m) => {
+                        let text =
+                            m.value
+                                .as_ref()?
+                                .elements
+                                .iter()
+                                .fold(String::new(), |mut out, el| {
+                                    match el {
+                                        PatternElement::TextElement { value } => {
+                                            out.push_str(value)
+                                        }
+                                        PatternElement::Placeable { .. } => out.push_str("{}"),
+                                    }
+                                    out
+                                });
+                        Some((m.id.name.to_owned(), text))
+                    }
+                    _ => None,
+                })
+                .collect()
+        }
+        let english = texts(SOURCES[1].1);
+        for (lang, src) in SOURCES.iter().filter(|(l, _)| *l != Lang::En) {
+            let theirs = texts(src);
+            let left: Vec<&String> = english
+                .iter()
+                .filter(|(id, _)| !SAME_EVERYWHERE.contains(&id.as_str()))
+                .filter(|(id, text)| {
+                    let has_words = text
+                        .split(|c: char| !c.is_ascii_alphabetic())
+                        .any(|w| w.len() >= 3);
+                    has_words && theirs.get(*id) == Some(*text)
+                })
+                .map(|(id, _)| id)
+                .collect();
+            assert!(
+                left.is_empty(),
+                "{}: in English still: {left:?}",
+                lang.tag()
+            );
+        }
+    }
+
     #[test]
     fn messages_format_with_arguments_in_each_language() {
         for l in LANGS {
