@@ -9,6 +9,13 @@ use crate::i18n::{Lang, Words};
 /// Japan time.
 pub const TOKYO: Tz = chrono_tz::Asia::Tokyo;
 
+/// The moment a form's `datetime-local` field (`2027-03-14T10:00`) names,
+/// read as Japan time; `None` when it is not one.
+pub fn local_input(s: &str) -> Option<DateTime<Tz>> {
+    let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").ok()?;
+    TOKYO.from_local_datetime(&t).earliest()
+}
+
 fn weekday(lang: Lang, d: chrono::Weekday) -> &'static str {
     let i = d.num_days_from_monday() as usize;
     match lang {
@@ -152,6 +159,21 @@ pub fn quantity(q: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_form_time_is_read_as_japan_time() {
+        let t = local_input("2027-02-03T10:00").expect("a datetime-local value");
+        assert_eq!(t.timestamp_millis(), 1_801_616_400_000);
+        for bad in [
+            "",
+            "2027-02-03",
+            "2027-02-30T10:00",
+            "10:00",
+            "２０２７-02-03T10:00",
+        ] {
+            assert!(local_input(bad).is_none(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn dates_read_as_each_language_writes_them() {

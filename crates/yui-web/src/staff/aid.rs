@@ -488,15 +488,9 @@ pub async fn step(State(site): State<Arc<Site>>, req: Req, cx: Ctx, body: Bytes)
     let eta = if eta.is_empty() {
         0
     } else {
-        match chrono::NaiveDateTime::parse_from_str(eta, "%Y-%m-%dT%H:%M") {
-            Ok(t) => {
-                use chrono::TimeZone;
-                format::TOKYO
-                    .from_local_datetime(&t)
-                    .earliest()
-                    .map_or(0, |t| t.timestamp_millis())
-            }
-            Err(_) => {
+        match format::local_input(eta) {
+            Some(t) => t.timestamp_millis(),
+            None => {
                 let msg = req_words_named(&req, "staff-bad-time", eta);
                 return thread_error(site, req, staff, &root, msg).await;
             }

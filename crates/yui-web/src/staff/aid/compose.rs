@@ -264,15 +264,9 @@ pub async fn compose_post(
     }
     let needed_by = match f.get("needed_by") {
         "" => 0,
-        s => match chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M") {
-            Ok(t) => {
-                use chrono::TimeZone;
-                format::TOKYO
-                    .from_local_datetime(&t)
-                    .earliest()
-                    .map_or(0, |t| t.timestamp_millis())
-            }
-            Err(_) => {
+        s => match format::local_input(s) {
+            Some(t) => t.timestamp_millis(),
+            None => {
                 errors.put("needed_by", w.named("staff-bad-time", s));
                 0
             }

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use chrono::TimeZone;
 use yui_core::content::{
     AttendanceMode, CallForPartners, CallKind, Case, Contact, Event, EventStatus,
     OperationalStatus, Partnership, PartnershipKind, PolicyArea, Profile, ProfileKind, Readiness,
@@ -315,12 +314,9 @@ fn local_time(w: &Words, errors: &mut Errors, name: &str, s: &str) -> Option<Str
     if s.is_empty() {
         return Some(String::new());
     }
-    match chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M") {
-        Ok(t) => TOKYO
-            .from_local_datetime(&t)
-            .earliest()
-            .map(|t| t.to_rfc3339()),
-        Err(_) => {
+    match crate::format::local_input(s) {
+        Some(t) => Some(t.to_rfc3339()),
+        None => {
             errors.put(name, w.named("staff-bad-time", s));
             None
         }
