@@ -351,6 +351,14 @@ def test_a_request_for_blankets_and_nurses_in_the_browser(browser, staffnet):
     assert totals(izu_p)[3:] == ["500", "500", "500"], totals(izu_p)
     izu_p.screenshot(path=str(SHOTS / "staff-aid-thread-ja.png"), full_page=True)
     assert serious(izu_p) == [], "thread"
+    # The same thread for a Korean reader: the interface in Korean (the
+    # texts its authors wrote stay as written).
+    izu_p.goto(thread_url + "?lang=ko")
+    body = izu_p.locator("main").inner_text()
+    assert "지자체별 현황" in body and "수량 합계" in body and "Municipality" not in body, body[:2000]
+    assert izu_p.locator("h1").inner_text().endswith("2人×7일"), izu_p.locator("h1").inner_text()
+    izu_p.screenshot(path=str(SHOTS / "staff-aid-thread-ko.png"), full_page=True)
+    assert serious(izu_p) == [], "thread, ko"
 
     # The board of every node shows the thread, its quantities and who
     # acknowledged.

@@ -27,13 +27,20 @@ use crate::{html, status, Req, Site, WebError};
 mod compose;
 pub use compose::{compose, compose_post};
 
-/// "毛布 500枚、保健師 2人×7日".
+/// "毛布 500枚、保健師 2人×7日", with the days and the separator as the
+/// reader's language writes them.
 pub fn lines_text(lang: Lang, lines: &[AidLine]) -> String {
+    let (day, sep) = match lang {
+        Lang::Ja => ("日", "、"),
+        Lang::ZhHans | Lang::ZhHant => ("天", "、"),
+        Lang::Ko => ("일", ", "),
+        Lang::En => ("d", ", "),
+    };
     lines
         .iter()
         .map(|l| {
             let days = if l.days > 0 {
-                format!("×{}{}", l.days, if lang == Lang::Ja { "日" } else { "d" })
+                format!("×{}{day}", l.days)
             } else {
                 String::new()
             };
@@ -45,7 +52,7 @@ pub fn lines_text(lang: Lang, lines: &[AidLine]) -> String {
             )
         })
         .collect::<Vec<_>>()
-        .join("、")
+        .join(sep)
 }
 
 /// Where one municipality stands, in words.
@@ -794,4 +801,35 @@ pub fn board_threads(site: &Site, c: &Chrome, cap: usize) -> Result<Vec<BoardThr
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_read_as_each_language_writes_them() {
+        let lines = [
+            AidLine {
+                what: LocalizedText::one("ja", "毛布"),
+                quantity: 500.0,
+                unit: "枚".into(),
+                ..Default::default()
+            },
+            AidLine {
+                what: LocalizedText::one("ja", "保健師"),
+                quantity: 2.0,
+                unit: "人".into(),
+                days: 7,
+                ..Default::default()
+            },
+        ];
+        assert_eq!(lines_text(Lang::Ja, &lines), "毛布 500枚、保健師 2人×7日");
+        assert_eq!(lines_text(Lang::Ko, &lines), "毛布 500枚, 保健師 2人×7일");
+        assert_eq!(
+            lines_text(Lang::ZhHant, &lines),
+            "毛布 500枚、保健師 2人×7天"
+        );
+        assert_eq!(lines_text(Lang::En, &lines), "毛布 500枚, 保健師 2人×7d");
+    }
 }
