@@ -86,35 +86,47 @@ impl ReadModel {
                     if matches!(ev, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
                         return;
                     }
-                    // Gather what else arrives: a backfill is indexed in
-                    // large batches (each commit costs a sync and restarts
-                    // tantivy's indexing threads), and readers do not wait
-                    // for it (a query first indexes what it lacks).
-                    let started = std::time::Instant::now();
-                    loop {
-                        tokio::select! {
-                            () = cancel.cancelled() => return,
-                            _ = tokio::time::sleep(FOLLOW_GATHER) => {}
-                        }
-                        // More came (a burst that overflowed the event
-                        // queue counts: it is the backfill itself).
-                        let mut more = false;
-                        loop {
-                            use tokio::sync::broadcast::error::TryRecvError;
-                            match events.try_recv() {
-                                Ok(_) | Err(TryRecvError::Lagged(_)) => more = true,
-                                Err(TryRecvError::Empty) => break,
-                                Err(TryRecvError::Closed) => return,
-                            }
-                        }
-                        if !more
-                            || started.elapsed() >= FOLLOW_GATHER_MAX
-                            || self.lag().is_none_or(|n| n >= FOLLOW_GATHER_ENTRIES)
-                        {
-                            break;
-                        }
+                    if !self.gather(&mut events, &cancel).await {
+                        return;
                     }
                 }
+            }
+        }
+    }
+
+    /// Gathers what else arrives before the next step: a backfill is
+    /// indexed in large batches (each commit costs a sync and restarts
+    /// tantivy's indexing threads), and readers do not wait for it (a
+    /// query first indexes what it lacks). Waits while heads keep coming,
+    /// up to [`FOLLOW_GATHER_MAX`] or [`FOLLOW_GATHER_ENTRIES`] waiting.
+    /// Returns false when the follower is to stop.
+    async fn gather(
+        &self,
+        events: &mut tokio::sync::broadcast::Receiver<yui_sync::ReplicaEvent>,
+        cancel: &CancellationToken,
+    ) -> bool {
+        use tokio::sync::broadcast::error::TryRecvError;
+        let started = std::time::Instant::now();
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return false,
+                _ = tokio::time::sleep(FOLLOW_GATHER) => {}
+            }
+            // More came (a burst that overflowed the event queue counts:
+            // it is the backfill itself).
+            let mut more = false;
+            loop {
+                match events.try_recv() {
+                    Ok(_) | Err(TryRecvError::Lagged(_)) => more = true,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Closed) => return false,
+                }
+            }
+            if !more
+                || started.elapsed() >= FOLLOW_GATHER_MAX
+                || self.lag().is_none_or(|n| n >= FOLLOW_GATHER_ENTRIES)
+            {
+                return true;
             }
         }
     }
