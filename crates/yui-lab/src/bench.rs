@@ -33,6 +33,11 @@ pub enum BenchCmd {
         /// Authors they come from.
         #[arg(long, default_value_t = 2_000)]
         authors: usize,
+        /// The peer that syncs everything keeps it in memory instead of a
+        /// fjall store on disk: how fast the sync can be with storing
+        /// taken out (a bound, not a node's figure; no target checked).
+        #[arg(long)]
+        receiver_in_memory: bool,
     },
     /// Time for a readiness update to reach every node of a network of
     /// municipalities behind relays, quiet and during a bulk backfill.
@@ -296,7 +301,11 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
             .await
         }
         BenchCmd::Sync { entries, authors } => sync::run(entries, authors.max(1)).await,
-        BenchCmd::Node { entries, authors } => node::run_node(entries, authors.max(1)).await,
+        BenchCmd::Node {
+            entries,
+            authors,
+            receiver_in_memory,
+        } => node::run_node(entries, authors.max(1), receiver_in_memory).await,
         BenchCmd::Relay { members } => node::run_relay(members.max(1)).await,
         BenchCmd::Simulate {
             municipalities,
