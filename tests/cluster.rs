@@ -335,3 +335,37 @@ fn a_home_made_on_sled_runs_and_says_so() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("fjall or sled"));
 }
+
+/// `yui demo` as the README starts it: four nodes on loopback, every sample
+/// entry at every node, and each line of what was published says what it
+/// is (the aid request names its lines and whom it asks).
+#[test]
+fn the_demo_network_delivers_every_sample_and_says_what_it_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(yui_bin())
+        .arg("demo")
+        .env("TMPDIR", dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("entries reached all 4 nodes"), "{stdout}");
+    let aid = stdout
+        .lines()
+        .find(|l| l.contains(" aid "))
+        .unwrap_or_else(|| panic!("no aid line in {stdout}"));
+    assert!(
+        aid.ends_with("要請 毛布 500枚、保健師 2人×7日 → 杉並区、札幌市"),
+        "{aid}"
+    );
+    let published = stdout
+        .split("publishing:")
+        .nth(1)
+        .and_then(|s| s.split("arrivals").next())
+        .unwrap();
+    for line in published.lines().filter(|l| !l.trim().is_empty()) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert!(words.len() >= 3, "a published line says nothing: {line:?}");
+    }
+}

@@ -102,6 +102,26 @@ fn summary(b: &Body) -> String {
         Body::Profile(p) => t(&p.name),
         Body::Partnership(p) => t(&p.description),
         Body::Retraction(r) => t(&r.reason),
+        Body::Aid(m) => {
+            let ja = yui_web::i18n::Lang::Ja;
+            let step = yui_web::i18n::Words(ja).get(&format!("aid-step-{}", m.step.name()));
+            let lines = yui_web::staff::aid::lines_text(ja, &m.lines);
+            match m.to.as_slice() {
+                [] => format!("{step} {lines}"),
+                to => {
+                    let names: Vec<&str> = to
+                        .iter()
+                        .map(|c| {
+                            MEMBERS
+                                .iter()
+                                .find(|m| m.code == c.as_str())
+                                .map_or(c.as_str(), |m| m.name)
+                        })
+                        .collect();
+                    format!("{step} {lines} → {}", names.join("、"))
+                }
+            }
+        }
         _ => String::new(),
     }
 }
