@@ -176,8 +176,10 @@ pub async fn serve_tls(
 
 /// Rotates the node key: stage the new key, publish the countersigned
 /// rotation with the old key (durable before it returns), swap the key files,
-/// give connected peers up to 30 s to receive the rotation, then restart the
-/// node under the new key. A crash at any step is finished at the next start.
+/// wait up to 30 s until the rotation has been sent on every connected link
+/// (`peers_informed`: to how many it was sent; peers send no receipt), then
+/// restart the node under the new key. A crash at any step is finished at
+/// the next start.
 async fn key_rotate(State(s): State<AdminState>) -> ApiResult<serde_json::Value> {
     let old = s.replica.id();
     let new = yui_core::SecretKey::generate(&mut rand::rngs::OsRng);
