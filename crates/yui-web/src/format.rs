@@ -156,9 +156,31 @@ pub fn quantity(q: f64) -> String {
     }
 }
 
+/// A quantity with its unit as it is written: a Japanese or Chinese counter
+/// follows the number directly (500枚, 2人), a unit in Latin letters after a
+/// space (500 kg, 20 boxes).
+pub fn quantity_with_unit(q: f64, unit: &str) -> String {
+    let unit = unit.trim();
+    if unit.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        format!("{} {unit}", quantity(q))
+    } else {
+        format!("{}{unit}", quantity(q))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_counter_follows_the_number_and_a_latin_unit_a_space() {
+        assert_eq!(quantity_with_unit(500.0, "枚"), "500枚");
+        assert_eq!(quantity_with_unit(2.0, "人"), "2人");
+        assert_eq!(quantity_with_unit(20.0, "boxes"), "20 boxes");
+        assert_eq!(quantity_with_unit(1.5, "t"), "1.5 t");
+        assert_eq!(quantity_with_unit(3.0, ""), "3");
+        assert_eq!(quantity_with_unit(10.0, "%"), "10%");
+    }
 
     #[test]
     fn a_form_time_is_read_as_japan_time() {

@@ -245,6 +245,10 @@ def test_a_request_for_blankets_and_nurses_in_the_browser(browser, staffnet):
 
     izu_ctx, izu_p = signed_in(browser, izu, "izu.bousai")
     izu_p.screenshot(path=str(SHOTS / "staff-desk-ja.png"), full_page=True)
+    # Signed in, the footer no longer offers to sign in; the staff bar
+    # leads to the desk.
+    assert izu_p.locator("footer").get_by_role("link", name="職員ログイン").count() == 0
+    assert izu_p.locator(".staff-bar").get_by_role("link", name="作業スペース").count() == 1
     assert serious(izu_p) == [], "desk"
     izu_p.get_by_role("link", name="支援を要請する").click()
     izu_p.fill("#w1", "毛布")
@@ -371,7 +375,8 @@ def test_a_request_for_blankets_and_nurses_in_the_browser(browser, staffnet):
             if sec.count() == 0:
                 return False
             t = sec.inner_text()
-            return "毛布 500枚" in t and t.count("到着") >= 3 and "杉並区" in t and "札幌市" in t
+            # The totals name the unit beside what, as the thread page does.
+            return "毛布 500枚" in t and "毛布 (枚)" in t and t.count("到着") >= 3 and "杉並区" in t and "札幌市" in t
         wait_until(f"the thread on {slug}'s board", shown)
     rp.screenshot(path=str(SHOTS / "board-aid-ja.png"), full_page=True)
 

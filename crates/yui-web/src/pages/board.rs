@@ -155,12 +155,7 @@ pub fn card(c: &Chrome, dir: &Directory, e: &EntryView, r: &Readiness, now: i64)
         supplies: r
             .supplies
             .iter()
-            .map(|s| {
-                line(
-                    &s.item,
-                    format!("{} {}", format::quantity(s.quantity), s.unit),
-                )
-            })
+            .map(|s| line(&s.item, format::quantity_with_unit(s.quantity, &s.unit)))
             .collect(),
         staff: r
             .staff
@@ -200,7 +195,7 @@ pub fn card(c: &Chrome, dir: &Directory, e: &EntryView, r: &Readiness, now: i64)
                     class: k,
                     item: Text::of(&m.item, lang),
                     quantity: if m.quantity > 0.0 {
-                        format!("{} {}", format::quantity(m.quantity), m.unit)
+                        format::quantity_with_unit(m.quantity, &m.unit)
                     } else {
                         String::new()
                     },

@@ -45,10 +45,9 @@ pub fn lines_text(lang: Lang, lines: &[AidLine]) -> String {
                 String::new()
             };
             format!(
-                "{} {}{}{days}",
+                "{} {}{days}",
                 Text::of(&l.what, lang),
-                format::quantity(l.quantity),
-                l.unit
+                format::quantity_with_unit(l.quantity, &l.unit)
             )
         })
         .collect::<Vec<_>>()
@@ -727,8 +726,9 @@ pub struct BoardThread {
     pub age: String,
     /// A drill.
     pub exercise: bool,
-    /// Per line: what, asked, committed, arrived.
-    pub lines: Vec<(Text, String, String, String)>,
+    /// Per line: what, its unit, asked, committed, arrived (the numbers
+    /// bare, the unit beside what, as on the thread's page).
+    pub lines: Vec<(Text, String, String, String, String)>,
     /// Per municipality: who, state, reached, read, estimated arrival.
     pub rows: Vec<(Who, String, bool, bool, String)>,
 }
@@ -768,7 +768,8 @@ pub fn board_threads(site: &Site, c: &Chrome, cap: usize) -> Result<Vec<BoardThr
                 .map(|l| {
                     (
                         Text::of(&l.line.what, c.lang),
-                        format!("{}{}", format::quantity(l.line.quantity), l.line.unit),
+                        l.line.unit.clone(),
+                        format::quantity(l.line.quantity),
                         amount(l.amounts.committed),
                         amount(l.amounts.arrived),
                     )

@@ -72,7 +72,7 @@ fn reason_text(c: &Chrome, r: &Reason) -> String {
             unit,
         } => c.words.named(
             "aid-reason-offers",
-            &format!("{what} {}{unit}", format::quantity(*quantity)),
+            &format!("{what} {}", format::quantity_with_unit(*quantity, unit)),
         ),
         Reason::OtherPrefecture => c.t("aid-reason-other-prefecture"),
         Reason::UnderAlert { level } => c.words.n("aid-reason-under-alert", i64::from(*level)),
