@@ -39,7 +39,7 @@ board-age-hours = { $n }時間前
 age-days = { $n }日前
 
 home-title = 自治体ネットワーク交流
-home-lead = { $n }の自治体の行事、災害対応状況、連携事例をまとめて見られます。
+home-lead = ネットワークに参加する{ $n }団体の行事、災害対応状況、連携事例をまとめて見られます。
 home-events = これからのイベント
 home-cases = 新しい連携事例
 home-calls = 募集中の連携

@@ -435,6 +435,7 @@ def test_publishing_an_event_from_the_browser(browser, staffnet):
     alert = p.locator("[role=alert]").inner_text()
     assert "「終了日時」" in alert and "開始より前" in alert, alert
     assert p.locator("#end").get_attribute("aria-invalid") == "true"
+    assert "end-error" in p.locator("#end").get_attribute("aria-describedby").split()
     p.screenshot(path=str(SHOTS / "staff-publish-error-ja.png"), full_page=True)
     assert serious(p) == [], "publish form"
     p.fill("#end", "2027-03-14T15:00")
@@ -565,6 +566,9 @@ def test_a_shelter_location_is_shown_to_partners_staff_only(browser, staffnet):
     assert p.locator("#shelter_audience").input_value() == "public", "public unless chosen"
     p.fill("#headline_ja", "DV被害者の一時保護を受け入れ可能")
     p.fill("#valid_hours", "24")
+    # A field's help is its accessible description, read out on focus.
+    assert p.locator("#valid_hours").get_attribute("aria-describedby") == "valid_hours-help"
+    assert "古い情報" in p.locator("#valid_hours-help").inner_text()
     p.fill("#shelter_capacity", "12")
     p.fill("#shelter_available", "5")
     p.fill("#shelter_location_ja", place)

@@ -46,6 +46,29 @@ struct FieldView {
     options: Vec<(String, String, bool)>,
 }
 
+impl FieldView {
+    /// The field's ARIA attributes: invalid when refused, and described by
+    /// its help and its error (screen readers read both on focus). The ids
+    /// are the field's static name, so the text needs no escaping.
+    fn aria(&self) -> String {
+        let mut by = Vec::new();
+        if !self.help.is_empty() {
+            by.push(format!("{}-help", self.name));
+        }
+        if self.error.is_some() {
+            by.push(format!("{}-error", self.name));
+        }
+        let mut out = String::new();
+        if self.error.is_some() {
+            out.push_str(" aria-invalid=\"true\"");
+        }
+        if !by.is_empty() {
+            out.push_str(&format!(" aria-describedby=\"{}\"", by.join(" ")));
+        }
+        out
+    }
+}
+
 #[derive(Template)]
 #[template(path = "staff_publish.html")]
 struct PublishPage {
