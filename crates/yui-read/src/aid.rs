@@ -16,11 +16,14 @@ use serde::{Deserialize, Serialize};
 use yui_core::content::{AckKind, AidLine, AidMessage, AidStep, ObjectRef};
 use yui_core::{Body, LocalizedText, NodeId};
 
-use crate::query::{Query, QueryError};
+use crate::query::QueryError;
 use crate::view::EntryView;
 use crate::ReadModel;
 
+mod misfit;
+mod read;
 mod suggest;
+pub use misfit::Misfit;
 pub use suggest::{Reason, Suggestion, HAZARD_LEVEL};
 
 /// Steps one thread holds at most (a thread past it shows its first ones).
@@ -579,104 +582,6 @@ impl Thread {
     }
 }
 
-/// Why an aid step does not fit its thread ([`Thread::check`]). Its
-/// `Display` is the English the API and the command line give; pages say
-/// the ones staff meet through the forms in the reader's language.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "misfit", rename_all = "snake_case")]
-pub enum Misfit {
-    /// This node does not hold the thread's request or offer yet.
-    NotHeld {
-        /// The thread.
-        root: ObjectRef,
-    },
-    /// The request was cancelled.
-    Cancelled,
-    /// The offer the step names is not in the thread.
-    NoOffer {
-        /// The offer named.
-        offer: ObjectRef,
-    },
-    /// The offer was withdrawn.
-    OfferWithdrawn,
-    /// Every line is already at this step's stage.
-    NothingLeft {
-        /// The step.
-        step: AidStep,
-        /// The stage that bounds it.
-        bound: AidStep,
-    },
-    /// A line would go past what the stage before allows.
-    TooMuch {
-        /// The line, from 1.
-        line: usize,
-        /// What the line asks for (its Japanese text).
-        what: String,
-        /// The line's total with this step.
-        total: f64,
-        /// What the stage before allows.
-        limit: f64,
-        /// The stage that bounds it.
-        bound: AidStep,
-    },
-    /// Any other rule: who may take which step, in which order.
-    Rule(String),
-}
-
-impl std::fmt::Display for Misfit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Misfit::NotHeld { root } => write!(
-                f,
-                "this node holds no request or offer {root}; wait until it has arrived"
-            ),
-            Misfit::Cancelled => f.write_str("the request was cancelled"),
-            Misfit::NoOffer { offer } => write!(f, "there is no offer {offer} in this thread"),
-            Misfit::OfferWithdrawn => f.write_str("the offer was withdrawn"),
-            Misfit::NothingLeft { step, bound } => write!(
-                f,
-                "nothing left to {}: all that was {} is {} already",
-                step.name(),
-                bound_word(*bound),
-                stage_word(*step)
-            ),
-            Misfit::TooMuch {
-                line,
-                what,
-                total,
-                limit,
-                bound,
-            } => write!(
-                f,
-                "line {line} ({what}): {total} in all is more than was {} ({limit})",
-                bound_word(*bound)
-            ),
-            Misfit::Rule(s) => f.write_str(s),
-        }
-    }
-}
-
-/// The stage a quantity was reached at, in the English of a refusal.
-fn bound_word(step: AidStep) -> &'static str {
-    match step {
-        AidStep::Offer => "offered",
-        AidStep::Accept => "accepted",
-        AidStep::Commit => "committed",
-        AidStep::Dispatch => "dispatched",
-        _ => "done",
-    }
-}
-
-fn stage_word(step: AidStep) -> &'static str {
-    match step {
-        AidStep::Accept => "accepted",
-        AidStep::Commit => "committed",
-        AidStep::Dispatch => "dispatched",
-        AidStep::Arrive => "arrived",
-        _ => "done",
-    }
-}
-
 /// The stage a step's quantities are bounded by.
 fn previous(step: AidStep) -> AidStep {
     match step {
@@ -820,105 +725,6 @@ impl Who for Directory<'_> {
     }
     fn mutual_aid(&self, a: &NodeId, b: &NodeId) -> bool {
         self.partners(a, b, "mutual_aid")
-    }
-}
-
-impl ReadModel {
-    /// The aid thread rooted at `root`, as this node holds it.
-    pub fn aid_thread(&self, root: &ObjectRef) -> Result<Thread, QueryError> {
-        let who = Directory::new(self)?;
-        self.aid_thread_with(root, &who, None)
-    }
-
-    /// [`ReadModel::aid_thread`] with a directory the caller keeps, and
-    /// without the object `except` (a step about to be replaced by a new
-    /// version of it).
-    pub fn aid_thread_with(
-        &self,
-        root: &ObjectRef,
-        who: &dyn Who,
-        except: Option<&ObjectRef>,
-    ) -> Result<Thread, QueryError> {
-        let about = |kind: &str| Query {
-            kind: Some(kind.into()),
-            about: Some(root.clone()),
-            ..Default::default()
-        };
-        let mut entries = self.first(&about("aid"), MAX_STEPS)?;
-        if let Some(x) = except {
-            entries.retain(|e| !(e.author == x.author && e.object_id == x.object_id));
-        }
-        let opening = self.object(&root.author, &root.object_id)?;
-        if let Some(o) = opening.filter(|o| matches!(o.body, Body::Aid(_))) {
-            if !entries.iter().any(|e| e.id == o.id) {
-                entries.push(o);
-            }
-        }
-        let acks = match entries
-            .iter()
-            .find(|e| e.author == root.author && e.object_id == root.object_id)
-        {
-            Some(o) => self.first(
-                &Query {
-                    kind: Some("acknowledgement".into()),
-                    acknowledges: Some(o.id.clone()),
-                    ..Default::default()
-                },
-                MAX_STEPS,
-            )?,
-            None => Vec::new(),
-        };
-        let replies = self.first(&about("reply"), MAX_STEPS)?;
-        Ok(Thread::derive(root.clone(), entries, &acks, replies, who))
-    }
-
-    /// Replies to objects (or replies) of `id`, newest first.
-    pub fn replies_to(&self, id: &NodeId, cap: usize) -> Result<Vec<EntryView>, QueryError> {
-        let mut out = self.first(
-            &Query {
-                kind: Some("reply".into()),
-                addressed_to: Some(crate::index::reply_to_term(id)),
-                ..Default::default()
-            },
-            cap,
-        )?;
-        out.retain(|e| e.author != *id);
-        out.sort_by_key(|e| std::cmp::Reverse(e.created_at));
-        Ok(out)
-    }
-
-    /// Open requests addressed to `id` (by its code, or as a mutual-aid
-    /// partner of the requester), newest first, at most `cap`.
-    pub fn aid_inbox(&self, id: &NodeId, cap: usize) -> Result<Vec<EntryView>, QueryError> {
-        let who = Directory::new(self)?;
-        let mut out = Vec::new();
-        let mut terms = vec![crate::index::TO_PARTNERS.to_owned()];
-        if let Some(code) = who.code(id) {
-            terms.insert(0, code);
-        }
-        for t in terms {
-            let found = self.first(
-                &Query {
-                    kind: Some("aid".into()),
-                    step: Some(AidStep::Request),
-                    addressed_to: Some(t.clone()),
-                    ..Default::default()
-                },
-                cap,
-            )?;
-            for e in found {
-                if e.author == *id || out.iter().any(|o: &EntryView| o.id == e.id) {
-                    continue;
-                }
-                if t == crate::index::TO_PARTNERS && !who.mutual_aid(&e.author, id) {
-                    continue;
-                }
-                out.push(e);
-            }
-        }
-        out.sort_by_key(|e| std::cmp::Reverse(e.created_at));
-        out.truncate(cap);
-        Ok(out)
     }
 }
 
