@@ -344,8 +344,14 @@ fn key_rotation_moves_the_identity_on_every_node() {
     wait_until("A's event at C", 30, || c.event_ids() == ["fair-2026"]);
 
     let old = a.id.clone();
-    let new = a.cli(&["key", "rotate"]).trim().to_owned();
+    let out = a.try_cli(&["key", "rotate"]);
+    assert!(out.status.success(), "{out:?}");
+    let new = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     assert!(new.starts_with("yui1") && new != old);
+    // A waited for B, its one connected peer, to take the rotation (B then
+    // asks A for the new key).
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("1 of 1 connected peers hold it"), "{said}");
     wait_until("A to run under its new key", 30, || {
         a.try_cli(&["status", "--json"]).status.success()
             && a.json(&["status", "--json"])["node_id"] == new.as_str()

@@ -60,6 +60,10 @@ pub struct PeerStatus {
     pub missing: u64,
     /// How much of this node's own log the peer holds (sent on this link).
     pub own_log_sent: Option<u64>,
+    /// The peer asked for this node's next key: it holds and accepted the
+    /// node's key rotation (a node that takes a rotation starts wanting the
+    /// new key from every link). What `yui key rotate` waits for.
+    pub holds_rotation: bool,
     /// Why the last attempt or session ended.
     pub last_error: Option<String>,
     /// Next dial attempt, when in backoff.
@@ -128,6 +132,7 @@ impl PeerTable {
                 missing: 0,
                 queue: 0,
                 own_log_sent: None,
+                holds_rotation: false,
                 last_error: None,
                 next_attempt_ms: None,
             },
@@ -212,6 +217,12 @@ impl PeerStatusHandle {
     /// How much of this node's own log the peer holds.
     pub fn set_own_log_sent(&self, seq: Option<u64>) {
         self.update(|p| p.own_log_sent = seq);
+    }
+
+    /// The peer asked for this node's next key (see
+    /// [`PeerStatus::holds_rotation`]).
+    pub fn rotation_held(&self) {
+        self.update(|p| p.holds_rotation = true);
     }
 
     /// The peer's distance behind this node.

@@ -176,10 +176,10 @@ pub async fn serve_tls(
 
 /// Rotates the node key: stage the new key, publish the countersigned
 /// rotation with the old key (durable before it returns), swap the key files,
-/// wait up to 30 s until the rotation has been sent on every connected link
-/// (`peers_informed`: to how many it was sent; peers send no receipt), then
-/// restart the node under the new key. A crash at any step is finished at
-/// the next start.
+/// wait up to 30 s until every connected peer holds the rotation (it asked
+/// for the new key: `PeerStatus::holds_rotation`; `peers_informed` counts
+/// them), then restart the node under the new key. A crash at any step is
+/// finished at the next start.
 async fn key_rotate(State(s): State<AdminState>) -> ApiResult<serde_json::Value> {
     let old = s.replica.id();
     let new = yui_core::SecretKey::generate(&mut rand::rngs::OsRng);
@@ -202,10 +202,7 @@ async fn key_rotate(State(s): State<AdminState>) -> ApiResult<serde_json::Value>
             .iter()
             .filter(|p| p.state == LinkState::Connected)
             .collect();
-        let done = connected
-            .iter()
-            .filter(|p| p.own_log_sent.is_some_and(|seq| seq >= stored.entry.seq))
-            .count();
+        let done = connected.iter().filter(|p| p.holds_rotation).count();
         if done == connected.len() || tokio::time::Instant::now() > deadline {
             break (done, connected.len());
         }

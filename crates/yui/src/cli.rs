@@ -503,7 +503,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let r: serde_json::Value = c.post("/v1/key/rotate", &serde_json::json!({})).await?;
             println!("{}", r["new"].as_str().unwrap_or_default());
             eprintln!(
-                "rotated {} to {} at seq {}; sent to {} of {} connected peers; the node restarts under the new key",
+                "rotated {} to {} at seq {}; {} of {} connected peers hold it; the node restarts under the new key",
                 r["old"].as_str().unwrap_or_default(),
                 r["new"].as_str().unwrap_or_default(),
                 r["seq"],

@@ -182,9 +182,16 @@ impl Ctx<'_> {
                     // What the peer holds beyond this node, for authors this
                     // node takes: the catch-up still to come on this link.
                     let mut missing = 0u64;
+                    // After this node rotated its key: a peer asking for
+                    // the new key holds the rotation (see `holds_rotation`).
+                    let own = self.replica.id();
+                    let next_key = Some(self.replica.current_key(&own)).filter(|k| *k != own);
                     for h in w.heads {
                         let a = node_id_from_pb(&h.author, "want.author")
                             .map_err(|e| SessionError::Protocol(e.0))?;
+                        if next_key == Some(a) {
+                            self.status.rotation_held();
+                        }
                         let ours = self.replica.store().head(&a).map_err(ReplicaError::from)?;
                         let trusted = self.replica.is_trusted(&a);
                         // Only authors this node could ever send: keeps a
