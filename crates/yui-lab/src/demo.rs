@@ -104,7 +104,7 @@ fn summary(b: &Body) -> String {
         Body::Retraction(r) => t(&r.reason),
         Body::Aid(m) => {
             let ja = yui_web::i18n::Lang::Ja;
-            let step = yui_web::i18n::Words(ja).get(&format!("aid-step-{}", m.step.name()));
+            let step = yui_web::staff::aid::step_word(&yui_web::i18n::Words(ja), m.step);
             let lines = yui_web::staff::aid::lines_text(ja, &m.lines);
             match m.to.as_slice() {
                 [] => format!("{step} {lines}"),

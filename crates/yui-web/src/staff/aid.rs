@@ -54,6 +54,11 @@ pub fn lines_text(lang: Lang, lines: &[AidLine]) -> String {
         .join(sep)
 }
 
+/// A step's name in the reader's language (要請, 申し出, 受諾, …).
+pub fn step_word(w: &crate::i18n::Words, step: AidStep) -> String {
+    w.get(&format!("aid-step-{}", step.name()))
+}
+
 /// Where one municipality stands, in words.
 pub fn row_state(c: &Chrome, r: &Row) -> String {
     let w = &c.words;
@@ -64,7 +69,7 @@ pub fn row_state(c: &Chrome, r: &Row) -> String {
         return w.get("aid-state-declined");
     }
     match r.stage {
-        Some(s) => w.get(&format!("aid-step-{}", s.name())),
+        Some(s) => step_word(w, s),
         None if r.read_at.is_some() => w.get("aid-state-read"),
         None if r.received_at.is_some() => w.get("aid-state-received"),
         None => w.get("aid-state-none"),
@@ -299,7 +304,7 @@ fn thread_page(
             Body::Aid(s) => Some(StepView {
                 when: format::date_time(c.lang, e.created_at, format::TOKYO),
                 who: Who::of(&c, &dir, &e.author),
-                step: w.get(&format!("aid-step-{}", s.step.name())),
+                step: step_word(&w, s.step),
                 what: lines_text(c.lang, &s.lines),
                 note: Text::of(&s.note, c.lang),
                 id: e.id.clone(),
@@ -390,7 +395,7 @@ pub fn refusal_text(req: &Req, r: &Refusal) -> String {
 /// reasons staff meet through the forms (the forms offer only the steps a
 /// member may take, so the other rules keep the node's words).
 fn misfit_text(w: &crate::i18n::Words, m: &Misfit) -> Option<String> {
-    let stage = |s: AidStep| w.get(&format!("aid-step-{}", s.name()));
+    let stage = |s: AidStep| step_word(w, s);
     Some(match m {
         Misfit::NotHeld { .. } => w.get("aid-misfit-not-held"),
         Misfit::Cancelled => w.get("aid-misfit-cancelled"),
@@ -684,7 +689,7 @@ pub async fn receipt(
             .iter()
             .map(|e| {
                 (
-                    w.get(&format!("aid-step-{}", e.step.name())),
+                    step_word(&w, e.step),
                     dir.name(&e.author, c.lang).text,
                     format::date_time(c.lang, e.created_at, format::TOKYO),
                     e.seq,
